@@ -1,0 +1,235 @@
+"""Configuration: the chain and asset registry, merchant key, quote policy, database URL.
+
+Loaded from TOML and validated with pydantic so that a typo in an address or a missing
+decimals field fails at start-up with the path of the bad key, not at 3 a.m. in a DAG run.
+Precedence: built-in ``defaults.toml`` < the file given (or ``./paybridge.toml``) < environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from eth_utils import is_checksum_address
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from paybridge.money import currency_exponent
+
+CONFIG_ENV = "PAYBRIDGE_CONFIG"
+DATABASE_URL_ENV = "PAYBRIDGE_DATABASE_URL"
+DEFAULT_CONFIG_FILE = "paybridge.toml"
+DEFAULT_DATABASE_URL = "sqlite:///paybridge.db"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; the message names the key and what to do."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _checksummed(value: str | None, what: str) -> str | None:
+    if value is not None and not is_checksum_address(value):
+        raise ValueError(f"{what} {value!r} is not an EIP-55 checksummed address")
+    return value
+
+
+class FinalityPolicy(_Strict):
+    """How a receipt becomes *confirmed* and *finalized* on this chain."""
+
+    confirmed: Literal["safe", "depth"]
+    finalized: Literal["finalized", "depth"]
+    confirmations: int = Field(ge=0, description="depth used for 'confirmed' when there is no tag")
+    finality_depth: int = Field(ge=1, description="depth used for 'finalized' when there is no tag")
+
+
+class ChainConfig(_Strict):
+    name: str
+    chain_id: int = Field(gt=0)
+    rpc_url: str
+    finality: FinalityPolicy
+    traces_enabled: bool = False
+    max_block_range: int = Field(default=2000, gt=0)
+    explorer_tx_url: str | None = None
+
+    def explorer_link(self, tx_hash: str) -> str | None:
+        return self.explorer_tx_url.format(tx_hash=tx_hash) if self.explorer_tx_url else None
+
+
+class RateConfig(_Strict):
+    source: Literal["fixed", "pegged", "chainlink"]
+    currency: str = "USD"
+    price: Decimal | None = None
+    feed: str | None = None
+    heartbeat_seconds: int | None = Field(default=None, gt=0)
+    max_depeg: Decimal = Decimal("0.005")
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        currency_exponent(value)
+        return value
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_checksum(cls, value: str | None) -> str | None:
+        return _checksummed(value, "feed")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> RateConfig:
+        if self.source == "fixed" and (self.price is None or self.price <= 0):
+            raise ValueError("a fixed rate needs a positive 'price'")
+        if self.source == "chainlink" and (self.feed is None or self.heartbeat_seconds is None):
+            raise ValueError("a chainlink rate needs 'feed' and 'heartbeat_seconds'")
+        return self
+
+
+class AssetConfig(_Strict):
+    chain: str
+    symbol: str
+    kind: Literal["native", "erc20"]
+    address: str | None = None
+    decimals: int = Field(ge=0, le=77)
+    rate: RateConfig
+
+    @field_validator("address")
+    @classmethod
+    def _address_checksum(cls, value: str | None) -> str | None:
+        return _checksummed(value, "address")
+
+    @model_validator(mode="after")
+    def _address_matches_kind(self) -> AssetConfig:
+        if (self.kind == "erc20") != (self.address is not None):
+            raise ValueError("an erc20 asset needs 'address'; a native asset must not have one")
+        return self
+
+
+class MerchantConfig(_Strict):
+    name: str = "Merchant"
+    xpub: str = ""
+
+
+class QuoteConfig(_Strict):
+    lock_minutes: int = Field(default=15, gt=0)
+    late_window_hours: int = Field(default=24, ge=0)
+
+
+class SettlementPolicy(_Strict):
+    confirmed_max_amount: Decimal = Decimal("10000")
+
+
+class DatabaseConfig(_Strict):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class PayBridgeConfig(_Strict):
+    merchant: MerchantConfig = MerchantConfig()
+    quotes: QuoteConfig = QuoteConfig()
+    settlement_policy: SettlementPolicy = SettlementPolicy()
+    database: DatabaseConfig = DatabaseConfig()
+    chains: list[ChainConfig]
+    assets: list[AssetConfig]
+
+    @model_validator(mode="after")
+    def _registry_consistent(self) -> PayBridgeConfig:
+        names = [c.name for c in self.chains]
+        ids = [c.chain_id for c in self.chains]
+        if len(set(names)) != len(names) or len(set(ids)) != len(ids):
+            raise ValueError("chain names and chain ids must be unique")
+        seen: set[tuple[str, str]] = set()
+        for asset in self.assets:
+            if asset.chain not in names:
+                raise ValueError(f"asset {asset.symbol} names unknown chain {asset.chain!r}")
+            key = (asset.chain, asset.symbol)
+            if key in seen:
+                raise ValueError(f"asset {asset.symbol} is listed twice on {asset.chain}")
+            seen.add(key)
+        return self
+
+    @cached_property
+    def _chains_by_name(self) -> dict[str, ChainConfig]:
+        return {c.name: c for c in self.chains}
+
+    def chain(self, name_or_id: str | int) -> ChainConfig:
+        """Look a chain up by name ('base') or id (8453, '8453')."""
+        for chain in self.chains:
+            if name_or_id in (chain.name, chain.chain_id, str(chain.chain_id)):
+                return chain
+        known = ", ".join(f"{c.name} ({c.chain_id})" for c in self.chains)
+        raise ConfigError(f"unknown chain {name_or_id!r}; configured chains: {known}")
+
+    def asset(self, chain: str | int, symbol: str) -> AssetConfig:
+        chain_name = self.chain(chain).name
+        for asset in self.assets:
+            if asset.chain == chain_name and asset.symbol.upper() == symbol.upper():
+                return asset
+        known = ", ".join(a.symbol for a in self.assets if a.chain == chain_name)
+        raise ConfigError(f"unknown asset {symbol!r} on {chain_name}; configured: {known}")
+
+    def assets_on(self, chain: str | int) -> list[AssetConfig]:
+        chain_name = self.chain(chain).name
+        return [a for a in self.assets if a.chain == chain_name]
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get(DATABASE_URL_ENV) or self.database.url
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; arrays of tables (chains, assets) merge by name/(chain, symbol)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        elif key in ("chains", "assets") and isinstance(value, list):
+            merged[key] = _merge_entries(merged.get(key, []), value, key)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_entries(base: list[dict], override: list[dict], kind: str) -> list[dict]:
+    def ident(entry: dict) -> Any:
+        return entry.get("name") if kind == "chains" else (entry.get("chain"), entry.get("symbol"))
+
+    result = {ident(e): e for e in base}
+    for entry in override:
+        result[ident(entry)] = _deep_merge(result.get(ident(entry), {}), entry)
+    return list(result.values())
+
+
+def default_config_text() -> str:
+    return resources.files("paybridge").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
+def load_config(path: str | Path | None = None) -> PayBridgeConfig:
+    """Load defaults, then the given file (or $PAYBRIDGE_CONFIG, or ./paybridge.toml if present)."""
+    from paybridge.secrets_guard import scan_mapping
+
+    data: dict[str, Any] = tomllib.loads(default_config_text())
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if chosen is None and Path(DEFAULT_CONFIG_FILE).exists():
+        chosen = DEFAULT_CONFIG_FILE
+    if chosen is not None:
+        file = Path(chosen)
+        if not file.exists():
+            raise ConfigError(f"config file {file} not found; run `paybridge init` to create one")
+        try:
+            user = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+        scan_mapping(user, source=str(file))
+        data = _deep_merge(data, user)
+    try:
+        return PayBridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration ({chosen or 'defaults'}): {problems}") from exc

@@ -1,0 +1,88 @@
+"""Payment-request lifecycle: which status may follow which, enforced and audited.
+
+new -> detected -> confirmed -> completed, or expired / invalid. A payment seen after the
+quote expired (inside the late window) moves expired -> detected with ``paid_late``; a reorg
+that removes a payment can move detected -> new. Flags ride alongside the status.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from paybridge.audit import AuditEvent
+from paybridge.store.models import PaymentRequest
+
+
+class Status(StrEnum):
+    NEW = "new"
+    DETECTED = "detected"
+    CONFIRMED = "confirmed"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+FLAGS = ("paid_partial", "paid_over", "paid_late", "marked")
+
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.DETECTED, Status.EXPIRED, Status.INVALID}),
+    Status.DETECTED: frozenset({Status.CONFIRMED, Status.NEW, Status.EXPIRED, Status.INVALID}),
+    Status.CONFIRMED: frozenset({Status.COMPLETED, Status.DETECTED, Status.INVALID}),
+    Status.EXPIRED: frozenset({Status.DETECTED, Status.INVALID}),
+    Status.COMPLETED: frozenset(),
+    Status.INVALID: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A status change the lifecycle does not allow."""
+
+
+def snapshot(request: PaymentRequest) -> dict[str, Any]:
+    return {
+        "status": request.status,
+        **{flag: getattr(request, flag) for flag in FLAGS},
+        "amount_received": str(request.amount_received),
+        "amount_confirmed": str(request.amount_confirmed),
+    }
+
+
+def transition(
+    request: PaymentRequest,
+    new_status: Status,
+    *,
+    actor: str,
+    reason: str,
+    flags: dict[str, bool] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Apply a status change (and flag changes) to ``request``; returns the audit event to log.
+
+    Staying in the same status is allowed when only flags or amounts change.
+    """
+    current = Status(request.status)
+    if new_status != current and new_status not in ALLOWED[current]:
+        allowed = ", ".join(sorted(ALLOWED[current])) or "none (final status)"
+        raise IllegalTransition(
+            f"payment request {request.id}: cannot go from {current} to {new_status}; "
+            f"allowed from {current}: {allowed}"
+        )
+    unknown = set(flags or {}) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"unknown flags {sorted(unknown)}; known flags: {', '.join(FLAGS)}")
+    before = snapshot(request)
+    request.status = new_status.value
+    for flag, value in (flags or {}).items():
+        setattr(request, flag, value)
+    request.updated_at = at or datetime.now(UTC)
+    return AuditEvent(
+        actor=actor,
+        entity_type="payment_request",
+        entity_id=request.id,
+        action=f"status:{current}->{new_status}" if new_status != current else "update",
+        before=before,
+        after=snapshot(request),
+        reason=reason,
+    )

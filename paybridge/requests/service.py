@@ -1,0 +1,212 @@
+"""Turn invoices into payment requests: quote, deposit address, EIP-681 link, audit entry.
+
+Batched (one counter bump, one insert, one audit append per batch) and idempotent: the same
+invoice always maps to the same request, even when several workers create it at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from connectors.rates.base import Rate, RateSource
+from paybridge import audit
+from paybridge.addresses import WatchOnlyWallet
+from paybridge.config import PayBridgeConfig
+from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
+from paybridge.invoices import InvoiceRecord
+from paybridge.requests.allocation import allocate_indexes
+from paybridge.requests.lifecycle import Status, snapshot
+from paybridge.requests.quotes import make_quote
+from paybridge.store.models import PaymentRequest
+
+RateSourceForChain = Callable[[str], RateSource]
+
+
+@dataclass(frozen=True)
+class CreatedRequest:
+    request: PaymentRequest
+    created: bool  # False: the invoice already had a request, returned unchanged
+
+
+def new_request_id() -> str:
+    return f"pr_{uuid.uuid4().hex[:24]}"
+
+
+def payment_uri(request: PaymentRequest) -> str:
+    if request.asset_address is None:
+        uri = native_payment_uri(request.deposit_address, request.chain_id, request.amount_due)
+    else:
+        uri = erc20_transfer_uri(
+            request.asset_address, request.chain_id, request.deposit_address, request.amount_due
+        )
+    return uri.to_uri()
+
+
+def create_payment_requests(
+    session: Session,
+    invoices: Sequence[InvoiceRecord],
+    *,
+    config: PayBridgeConfig,
+    rates_for_chain: RateSourceForChain,
+    wallet: WatchOnlyWallet,
+    actor: str,
+    now: datetime | None = None,
+) -> list[CreatedRequest]:
+    """Create (or return the existing) request for each invoice, in input order.
+
+    Runs inside the caller's transaction: on any error nothing of the batch is written.
+    """
+    when = now or datetime.now(UTC)
+    existing = _existing_by_key(session, [inv.key for inv in invoices])
+    todo = [inv for inv in dict.fromkeys(invoices) if inv.key not in existing]
+    created: dict[tuple[str, str, str], PaymentRequest] = {}
+    if todo:
+        start = allocate_indexes(session, wallet.fingerprint, len(todo))
+        addresses = wallet.addresses(start, len(todo))
+        rates: dict[tuple[str, str, str], Rate] = {}
+        rows = []
+        for offset, (invoice, address) in enumerate(zip(todo, addresses, strict=True)):
+            rows.append(
+                _build_request(invoice, address, start + offset, wallet, config, rates,
+                               rates_for_chain, when)
+            )
+        created = _insert_new(session, rows)
+        # Another worker may have created some of these invoices' requests meanwhile.
+        missing = [inv.key for inv in todo if inv.key not in created]
+        existing.update(_existing_by_key(session, missing))
+        audit.append(
+            session,
+            (
+                audit.AuditEvent(
+                    actor=actor,
+                    entity_type="payment_request",
+                    entity_id=request.id,
+                    action="create",
+                    after={**snapshot(request), **_quote_evidence(request)},
+                    reason=f"invoice {request.invoice_id} of {request.erp_system}/{request.company}",
+                )
+                for request in created.values()
+            ),
+            at=when,
+        )
+    return [
+        CreatedRequest(created[inv.key], True)
+        if inv.key in created
+        else CreatedRequest(existing[inv.key], False)
+        for inv in invoices
+    ]
+
+
+def _build_request(
+    invoice: InvoiceRecord,
+    address: str,
+    index: int,
+    wallet: WatchOnlyWallet,
+    config: PayBridgeConfig,
+    rates: dict[tuple[str, str, str], Rate],
+    rates_for_chain: RateSourceForChain,
+    when: datetime,
+) -> PaymentRequest:
+    chain = config.chain(invoice.chain)
+    asset = config.asset(chain.name, invoice.asset_symbol)
+    pair = (chain.name, asset.symbol, invoice.currency)
+    if pair not in rates:  # one locked rate per asset and currency for the whole batch
+        rates[pair] = rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
+    quote = make_quote(invoice.amount, invoice.currency, asset, rates[pair], when, config.quotes)
+    request = PaymentRequest(
+        id=new_request_id(),
+        erp_system=invoice.erp_system,
+        company=invoice.company,
+        invoice_id=invoice.invoice_id,
+        customer_id=invoice.customer_id,
+        invoice_amount=invoice.amount,
+        currency=invoice.currency,
+        due_date=invoice.due_date,
+        chain_id=chain.chain_id,
+        asset_symbol=asset.symbol,
+        asset_address=asset.address,
+        asset_decimals=asset.decimals,
+        xpub_fingerprint=wallet.fingerprint,
+        derivation_index=index,
+        deposit_address=address,
+        amount_due=quote.amount_due,
+        rate_price=quote.rate.price,
+        rate_source=_describe_source(quote.rate),
+        rate_as_of=quote.rate.as_of,
+        rate_round_id=None if quote.rate.round_id is None else str(quote.rate.round_id),
+        quote_expires_at=quote.expires_at,
+        monitor_until=quote.monitor_until,
+        status=Status.NEW.value,
+        paid_partial=False,
+        paid_over=False,
+        paid_late=False,
+        marked=False,
+        amount_received=0,
+        amount_confirmed=0,
+        created_at=when,
+        updated_at=when,
+    )
+    request.payment_uri = payment_uri(request)
+    return request
+
+
+def _describe_source(rate: Rate) -> str:
+    if rate.feed_address and rate.feed_address not in rate.source:
+        return f"{rate.source}:{rate.feed_address}"
+    return rate.source
+
+
+def _quote_evidence(request: PaymentRequest) -> dict[str, str]:
+    return {
+        "deposit_address": request.deposit_address,
+        "derivation_index": str(request.derivation_index),
+        "amount_due": str(request.amount_due),
+        "asset": f"{request.asset_symbol}@{request.chain_id}",
+        "rate": f"{request.rate_price} {request.currency}/{request.asset_symbol}",
+        "rate_source": request.rate_source,
+        "rate_as_of": request.rate_as_of.isoformat(),
+        "quote_expires_at": request.quote_expires_at.isoformat(),
+    }
+
+
+def _insert_new(
+    session: Session, requests: list[PaymentRequest]
+) -> dict[tuple[str, str, str], PaymentRequest]:
+    """Insert, skipping invoices another worker created meanwhile; returns what we inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    columns = [c.key for c in sa.inspect(PaymentRequest).column_attrs]
+    values = [{col: getattr(r, col) for col in columns} for r in requests]
+    statement = (
+        insert(PaymentRequest)
+        .on_conflict_do_nothing(index_elements=["erp_system", "company", "invoice_id"])
+        .returning(PaymentRequest.id)
+    )
+    inserted_ids = set(session.scalars(statement, values))
+    return {_key(r): r for r in requests if r.id in inserted_ids}
+
+
+def _key(request: PaymentRequest) -> tuple[str, str, str]:
+    return (request.erp_system, request.company, request.invoice_id)
+
+
+def _existing_by_key(
+    session: Session, keys: Sequence[tuple[str, str, str]], chunk: int = 500
+) -> dict[tuple[str, str, str], PaymentRequest]:
+    found: dict[tuple[str, str, str], PaymentRequest] = {}
+    columns = (PaymentRequest.erp_system, PaymentRequest.company, PaymentRequest.invoice_id)
+    for start in range(0, len(keys), chunk):
+        part = list(keys[start : start + chunk])
+        for request in session.scalars(
+            sa.select(PaymentRequest).where(sa.tuple_(*columns).in_(part))
+        ):
+            found[_key(request)] = request
+    return found
