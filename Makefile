@@ -2,15 +2,17 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-UV := $(VENV)/bin/uv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 
 .PHONY: setup demo test test-fast lint bench clean node
 
+# uv lives in its own small venv so that `uv sync` never uninstalls itself from .venv.
 $(UV):
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet uv==0.13.8
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.8
 
 $(STAMP): $(UV) pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra airflow
@@ -39,4 +41,4 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) node_modules .paybridge-demo
+	rm -rf $(VENV) $(TOOLS) node_modules .paybridge-demo

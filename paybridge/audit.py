@@ -124,9 +124,7 @@ def append(session: Session, events: Iterable[AuditEvent], at: datetime | None =
         )
         prev_hash = digest
     session.execute(sa.insert(AuditEntry), rows)
-    session.execute(
-        sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash)
-    )
+    session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
     return last_seq + len(batch)
 
 

@@ -224,7 +224,7 @@ def load_config(path: str | Path | None = None) -> PayBridgeConfig:
             user = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
-        scan_mapping(user, source=str(file))
+        scan_mapping(user)
         data = _deep_merge(data, user)
     try:
         return PayBridgeConfig.model_validate(data)

@@ -84,7 +84,7 @@ def format_base_units(amount: int, decimals: int) -> str:
 
 
 def fiat_to_base_units(amount: Decimal, price: Decimal, decimals: int) -> int:
-    """Fiat amount / price per whole token -> base units, rounded UP so the merchant is never short."""
+    """Fiat amount / price of one token -> base units, rounded UP: the merchant is never short."""
     if price <= 0:
         raise MoneyError(f"rate must be positive, got {price}")
     exact = Fraction(amount) * (10**decimals) / Fraction(price)

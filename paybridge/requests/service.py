@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from connectors.rates.base import Rate, RateSource
 from paybridge import audit
@@ -73,8 +73,9 @@ def create_payment_requests(
         rows = []
         for offset, (invoice, address) in enumerate(zip(todo, addresses, strict=True)):
             rows.append(
-                _build_request(invoice, address, start + offset, wallet, config, rates,
-                               rates_for_chain, when)
+                _build_request(
+                    invoice, address, start + offset, wallet, config, rates, rates_for_chain, when
+                )
             )
         created = _insert_new(session, rows)
         # Another worker may have created some of these invoices' requests meanwhile.
@@ -89,7 +90,7 @@ def create_payment_requests(
                     entity_id=request.id,
                     action="create",
                     after={**snapshot(request), **_quote_evidence(request)},
-                    reason=f"invoice {request.invoice_id} of {request.erp_system}/{request.company}",
+                    reason=f"invoice {request.erp_system}/{request.company}/{request.invoice_id}",
                 )
                 for request in created.values()
             ),
@@ -183,15 +184,20 @@ def _insert_new(
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    columns = [c.key for c in sa.inspect(PaymentRequest).column_attrs]
+    table = PaymentRequest.__table__
+    columns = [column.key for column in table.columns]
     values = [{col: getattr(r, col) for col in columns} for r in requests]
     statement = (
-        insert(PaymentRequest)
+        insert(table)  # Core insert: the ORM bulk path costs more than the database here
         .on_conflict_do_nothing(index_elements=["erp_system", "company", "invoice_id"])
-        .returning(PaymentRequest.id)
+        .returning(table.c.id)
     )
     inserted_ids = set(session.scalars(statement, values))
-    return {_key(r): r for r in requests if r.id in inserted_ids}
+    inserted = [r for r in requests if r.id in inserted_ids]
+    for request in inserted:  # attach as persistent rows without re-reading them
+        make_transient_to_detached(request)
+        session.add(request)
+    return {_key(r): r for r in inserted}
 
 
 def _key(request: PaymentRequest) -> tuple[str, str, str]:

@@ -18,7 +18,7 @@ MAX_UINT256 = 2**256 - 1
 
 
 class BaseUnits(TypeDecorator[int]):
-    """Non-negative integer up to 2**256-1 (wei, 10**-6 USDC ...), exact on SQLite and PostgreSQL."""
+    """Non-negative int up to 2**256-1 (wei, 10**-6 USDC ...), exact on SQLite and PostgreSQL."""
 
     impl = String(78)
     cache_ok = True

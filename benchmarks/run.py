@@ -1,0 +1,59 @@
+"""`make bench`: run every ``benchmarks/*_bench.py`` and write its JSON to benchmarks/results/.
+
+Each module exposes ``run() -> dict``; figures are medians (and ratios) measured in one run,
+because machines here are noisy. ``python -m benchmarks.run addresses requests`` runs a subset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+
+def machine() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def main(names: list[str]) -> int:
+    RESULTS.mkdir(exist_ok=True)
+    modules = sorted(p.stem for p in HERE.glob("*_bench.py"))
+    chosen = [m for m in modules if not names or m.removesuffix("_bench") in names]
+    failed = 0
+    for name in chosen:
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        try:
+            result = importlib.import_module(f"benchmarks.{name}").run()
+        except Exception as exc:  # one broken benchmark must not hide the others' results
+            failed += 1
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        result = {
+            "benchmark": name.removesuffix("_bench"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "machine": machine(),
+            **result,
+        }
+        out = RESULTS / f"{name.removesuffix('_bench')}.json"
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(json.dumps(result, indent=2, default=str), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

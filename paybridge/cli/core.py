@@ -1,0 +1,29 @@
+"""`paybridge init`: write a config file and create (or upgrade) the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paybridge.cli.context import config, console, engine, state
+from paybridge.config import DEFAULT_CONFIG_FILE, default_config_text
+from paybridge.store.db import migrate
+
+
+def init(
+    config_file: Annotated[
+        Path, typer.Option("--write-config", help="Where to write the config if missing.")
+    ] = Path(DEFAULT_CONFIG_FILE),
+) -> None:
+    """Write ./paybridge.toml from the defaults (if absent); create or upgrade the store."""
+    target = Path(state.config_path) if state.config_path else config_file
+    if not target.exists():
+        target.write_text(default_config_text(), encoding="utf-8")
+        console.print(f"wrote {target} (edit the merchant xpub, chains and assets)")
+        state.config_path = str(target)
+    cfg = config()
+    eng = engine(cfg, require_schema=False)
+    migrate(eng)
+    console.print(f"store ready at {eng.url.render_as_string(hide_password=True)}")

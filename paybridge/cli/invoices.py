@@ -1,0 +1,65 @@
+"""`paybridge invoices import FILE`: bring invoices in from CSV/JSON, keeping the good ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.imports import ImportFileError, read_invoice_file
+from paybridge.invoices import store_invoices
+from paybridge.store.db import transaction
+
+app = typer.Typer(help="Invoices received from the ERP or from files.", no_args_is_help=True)
+
+
+@app.callback()
+def invoices() -> None:
+    """Invoices received from the ERP or from files."""
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON file of invoices.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import invoices; invalid records are reported (line, field) and skipped, the rest stored.
+
+    Columns: invoice_id, customer_id, amount, currency, chain, asset, and optionally
+    erp_system, company, due_date (YYYY-MM-DD), customer_email.
+    """
+    cfg = config()
+    try:
+        parsed = read_invoice_file(file, cfg)
+    except ImportFileError as exc:
+        fail(
+            str(exc), "check the path and the header line (see `paybridge invoices import --help`)"
+        )
+    with transaction(engine(cfg)) as session:
+        fresh, already = store_invoices(session, parsed.records, source=str(file))
+    summary = {
+        "file": str(file),
+        "imported": len(fresh),
+        "already_imported": already,
+        "rejected": [
+            {"line": r.line, "invoice_id": r.invoice_id, "field": r.field, "message": r.message}
+            for r in parsed.rejections
+        ],
+    }
+    if json_output:
+        print_json(summary)
+    else:
+        console.print(
+            f"{len(fresh)} imported, {already} already imported, "
+            f"{len(parsed.rejections)} rejected from {file}"
+        )
+        if parsed.rejections:
+            table = Table("line", "invoice", "field", "problem", title="Rejected records")
+            for r in parsed.rejections:
+                table.add_row(str(r.line), r.invoice_id or "-", r.field, r.message)
+            errors.print(table)
+    if parsed.rejections:
+        raise typer.Exit(1)

@@ -1,0 +1,154 @@
+"""`paybridge requests create | list | show`: payment requests and their payment links."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.config import ConfigError
+from paybridge.eip681 import describe_amount
+from paybridge.qr import write_payment_qr
+from paybridge.requests.lifecycle import FLAGS, Status
+from paybridge.requests.pipeline import DEFAULT_BATCH, create_pending_requests, pending_invoices
+from paybridge.store.db import transaction
+from paybridge.store.models import PaymentRequest
+
+app = typer.Typer(help="Crypto payment requests created from invoices.", no_args_is_help=True)
+
+
+@app.callback()
+def requests() -> None:
+    """Crypto payment requests created from invoices."""
+
+
+def request_view(request: PaymentRequest) -> dict[str, Any]:
+    """The fields a person (or an integrator's script) needs about one request."""
+    return {
+        "id": request.id,
+        "erp_system": request.erp_system,
+        "company": request.company,
+        "invoice_id": request.invoice_id,
+        "customer_id": request.customer_id,
+        "invoice_amount": str(request.invoice_amount),
+        "currency": request.currency,
+        "chain_id": request.chain_id,
+        "asset": request.asset_symbol,
+        "asset_address": request.asset_address,
+        "deposit_address": request.deposit_address,
+        "derivation_index": request.derivation_index,
+        "amount_due": str(request.amount_due),
+        "amount_due_display": describe_amount(
+            request.amount_due, request.asset_decimals, request.asset_symbol
+        ),
+        "rate": str(request.rate_price),
+        "rate_source": request.rate_source,
+        "rate_as_of": request.rate_as_of.isoformat(),
+        "quote_expires_at": request.quote_expires_at.isoformat(),
+        "monitor_until": request.monitor_until.isoformat(),
+        "payment_uri": request.payment_uri,
+        "status": request.status,
+        "flags": [flag for flag in FLAGS if getattr(request, flag)],
+        "amount_received": str(request.amount_received),
+    }
+
+
+@app.command("create")
+def create(
+    invoice: Annotated[
+        list[str] | None, typer.Option("--invoice", help="Only these invoice ids (repeatable).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000)] = DEFAULT_BATCH,
+    json_output: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Create a payment request for every imported invoice that has none (idempotent)."""
+    cfg = config()
+    eng = engine(cfg)
+    total = len(pending_invoices(eng, invoice or ()))
+    with Progress(console=errors, transient=True, disable=json_output) as progress:
+        task = progress.add_task("creating payment requests", total=total)
+        try:
+            summary = create_pending_requests(
+                eng,
+                cfg,
+                actor=f"cli:{getpass.getuser()}",
+                invoice_ids=invoice or (),
+                batch_size=batch_size,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        except ConfigError as exc:
+            fail(str(exc), "edit paybridge.toml (see README: Configuration)")
+    if json_output:
+        print_json(
+            {
+                "created": summary.created,
+                "already_existed": summary.existing,
+                "skipped": [{"invoice_id": i, "reason": r} for i, r in summary.skipped],
+                "requests": [request_view(r.request) for r in summary.requests],
+            }
+        )
+        return
+    console.print(f"{summary.created} payment requests created, {summary.existing} already existed")
+    for invoice_id, reason in summary.skipped:
+        errors.print(f"[yellow]skipped[/] invoice {invoice_id}: {reason}", highlight=False)
+
+
+@app.command("list")
+def list_requests(
+    status: Annotated[Status | None, typer.Option(help="Only requests in this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List payment requests, newest first."""
+    query = sa.select(PaymentRequest).order_by(
+        PaymentRequest.created_at.desc(), PaymentRequest.derivation_index.desc()
+    )
+    if status is not None:
+        query = query.where(PaymentRequest.status == status.value)
+    with transaction(engine(config())) as session:
+        rows = [request_view(r) for r in session.scalars(query.limit(limit))]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("id", "invoice", "customer", "amount", "pay", "deposit address", "status")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["invoice_id"],
+            row["customer_id"],
+            f"{row['invoice_amount']} {row['currency']}",
+            row["amount_due_display"],
+            row["deposit_address"],
+            " ".join([row["status"], *row["flags"]]),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    request_id: Annotated[str, typer.Argument(help="Payment request id (pr_...).")],
+    qr_dir: Annotated[
+        Path | None, typer.Option(help="Also write <id>.svg and <id>.png QR codes here.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show one payment request with its payment link (and QR files with --qr-dir)."""
+    with transaction(engine(config())) as session:
+        request = session.get(PaymentRequest, request_id)
+        if request is None:
+            fail(f"no payment request {request_id!r}", "list them with `paybridge requests list`")
+        view = request_view(request)
+    if qr_dir is not None:
+        qr = write_payment_qr(view["payment_uri"], qr_dir, request_id)
+        view["qr_svg"], view["qr_png"] = str(qr.svg_path), str(qr.png_path)
+    if json_output:
+        print_json(view)
+        return
+    for key, value in view.items():
+        console.print(f"[bold]{key:>18}[/] {value}", highlight=False)

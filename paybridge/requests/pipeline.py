@@ -1,0 +1,107 @@
+"""Create payment requests for every stored invoice that has none yet, batch by batch.
+
+Used by the CLI, the demo and the Airflow DAG alike. Each batch is its own transaction, so a
+crash keeps finished batches and a re-run picks up exactly where it stopped. Invoices whose
+asset has no trustworthy rate right now (stale feed, depeg) are skipped and reported; they
+get their request on a later run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from connectors.rates.base import Rate, RateSource, RateUnavailable
+from connectors.rates.from_config import ChainRates
+from paybridge.addresses import WatchOnlyWallet
+from paybridge.config import ConfigError, PayBridgeConfig
+from paybridge.invoices import InvoiceRecord, to_record
+from paybridge.requests.service import CreatedRequest, create_payment_requests
+from paybridge.store.db import transaction
+from paybridge.store.models import Invoice, PaymentRequest
+
+DEFAULT_BATCH = 1000
+
+
+class _LockedRates:
+    """One rate per asset and currency for the whole run: every request quoted alike."""
+
+    def __init__(self, inner: RateSource) -> None:
+        self._inner = inner
+        self._cache: dict[tuple[str, str], Rate] = {}
+
+    def get_rate(self, asset_symbol: str, currency: str, at: datetime | None = None) -> Rate:
+        key = (asset_symbol.upper(), currency.upper())
+        if key not in self._cache:
+            self._cache[key] = self._inner.get_rate(asset_symbol, currency, at)
+        return self._cache[key]
+
+
+@dataclass
+class RunSummary:
+    created: int = 0
+    existing: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (invoice key, reason)
+    requests: list[CreatedRequest] = field(default_factory=list)
+
+
+def pending_invoices(engine: Engine, invoice_ids: Iterable[str] = ()) -> list[InvoiceRecord]:
+    """Stored invoices without a payment request (optionally only these invoice ids)."""
+    wanted = list(invoice_ids)
+    has_request = sa.exists().where(
+        PaymentRequest.erp_system == Invoice.erp_system,
+        PaymentRequest.company == Invoice.company,
+        PaymentRequest.invoice_id == Invoice.invoice_id,
+    )
+    query = sa.select(Invoice).where(~has_request).order_by(Invoice.id)
+    if wanted:
+        query = query.where(Invoice.invoice_id.in_(wanted))
+    with transaction(engine) as session:
+        return [to_record(inv) for inv in session.scalars(query)]
+
+
+def create_pending_requests(
+    engine: Engine,
+    config: PayBridgeConfig,
+    *,
+    actor: str,
+    invoice_ids: Iterable[str] = (),
+    batch_size: int = DEFAULT_BATCH,
+    rates_for_chain: Callable[[str], RateSource] | None = None,
+    on_progress: Callable[[int], None] = lambda _done: None,
+) -> RunSummary:
+    if not config.merchant.xpub:
+        raise ConfigError("merchant.xpub is empty: set the account-level xpub in paybridge.toml")
+    wallet = WatchOnlyWallet(config.merchant.xpub, where="merchant.xpub")
+    sources: dict[str, RateSource] = {}
+
+    def rates(chain: str) -> RateSource:
+        if chain not in sources:
+            inner = rates_for_chain(chain) if rates_for_chain else ChainRates(config, chain)
+            sources[chain] = _LockedRates(inner)
+        return sources[chain]
+
+    summary = RunSummary()
+    todo = []
+    for invoice in pending_invoices(engine, invoice_ids):
+        try:
+            rates(invoice.chain).get_rate(invoice.asset_symbol, invoice.currency)
+        except RateUnavailable as exc:
+            summary.skipped.append((invoice.invoice_id, f"no rate: {exc}"))
+            continue
+        todo.append(invoice)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        with transaction(engine) as session:
+            results = create_payment_requests(
+                session, batch, config=config, rates_for_chain=rates, wallet=wallet, actor=actor
+            )
+        summary.requests.extend(results)
+        summary.created += sum(r.created for r in results)
+        summary.existing += sum(not r.created for r in results)
+        on_progress(len(batch))
+    return summary
