@@ -7,12 +7,15 @@ asked for.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 import iso4217
 
 from paybridge.store.types import MAX_UINT256
+
+#: Enough digits for uint256 base units (78) times any realistic price, exactly.
+EXACT_PRECISION = 160
 
 
 class MoneyError(ValueError):
@@ -60,27 +63,12 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     return int(exact.scaleb(currency_exponent(currency)))
 
 
-def from_minor_units(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-currency_exponent(currency))
-
-
 def check_base_units(value: int, what: str = "amount") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise MoneyError(f"{what} must be an integer number of base units")
     if not 0 <= value <= MAX_UINT256:
         raise MoneyError(f"{what} {value} is outside 0..2**256-1")
     return value
-
-
-def base_units_to_decimal(amount: int, decimals: int) -> Decimal:
-    """Base units -> whole tokens, exact (1_500_000 at 6 decimals -> Decimal('1.500000'))."""
-    return Decimal(amount).scaleb(-decimals)
-
-
-def format_base_units(amount: int, decimals: int) -> str:
-    """Human-readable token amount with trailing zeros trimmed: 1500000 @6 -> '1.5'."""
-    text = f"{base_units_to_decimal(amount, decimals):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fiat_to_base_units(amount: Decimal, price: Decimal, decimals: int) -> int:
@@ -93,10 +81,12 @@ def fiat_to_base_units(amount: Decimal, price: Decimal, decimals: int) -> int:
 
 
 def base_units_to_fiat(amount: int, price: Decimal, decimals: int, currency: str) -> Decimal:
-    """Fair value of a token amount in fiat, rounded half-even to the currency's exponent."""
-    value = Decimal(amount).scaleb(-decimals) * price
-    return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
+    """Fair value of a token amount in fiat, rounded half-even to the currency's exponent.
 
-
-def ceil_decimal(value: Decimal, exponent: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_CEILING)
+    Computed in a wide local context: the default 28 digits would silently round an 18-decimal
+    token amount times a price before the final quantize.
+    """
+    with localcontext() as ctx:
+        ctx.prec = EXACT_PRECISION
+        value = Decimal(amount).scaleb(-decimals) * price
+        return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))

@@ -15,7 +15,8 @@ from paybridge.cli.context import config, console, engine, errors, fail, print_j
 from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
-from paybridge.requests.lifecycle import FLAGS, Status
+from paybridge.requests.actions import RequestNotFound, expire_overdue, mark_request
+from paybridge.requests.lifecycle import FLAGS, IllegalTransition, Status
 from paybridge.requests.pipeline import DEFAULT_BATCH, create_pending_requests, pending_invoices
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
@@ -152,3 +153,42 @@ def show(
         return
     for key, value in view.items():
         console.print(f"[bold]{key:>18}[/] {value}", highlight=False)
+
+
+@app.command("mark")
+def mark(
+    request_id: Annotated[str, typer.Argument(help="Payment request id (pr_...).")],
+    status: Annotated[
+        Status, typer.Option(help="completed (paid off-chain) or invalid (invoice cancelled).")
+    ],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit log.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the request as JSON.")] = False,
+) -> None:
+    """Mark a request by hand; it gets the `marked` flag and an audit entry with your reason."""
+    with transaction(engine(config())) as session:
+        try:
+            request = mark_request(
+                session, request_id, status, actor=f"cli:{getpass.getuser()}", reason=reason
+            )
+        except RequestNotFound as exc:
+            fail(str(exc), "list them with `paybridge requests list`")
+        except (IllegalTransition, ValueError) as exc:
+            fail(str(exc))
+        view = request_view(request)
+    if json_output:
+        print_json(view)
+    else:
+        console.print(f"{request_id} is now {view['status']} (marked)")
+
+
+@app.command("expire")
+def expire(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the count as JSON.")] = False,
+) -> None:
+    """Expire requests whose quote lapsed unpaid; their addresses stay watched for late payments."""
+    with transaction(engine(config())) as session:
+        count = expire_overdue(session, actor=f"cli:{getpass.getuser()}")
+    if json_output:
+        print_json({"expired": count})
+    else:
+        console.print(f"{count} payment requests expired")

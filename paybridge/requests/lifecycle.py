@@ -36,6 +36,12 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 }
 
 
+#: Finance ops may settle or void any open request by hand (paid off-chain, cancelled invoice);
+#: such changes always carry the ``marked`` flag and the person's reason.
+MANUAL_TARGETS = frozenset({Status.COMPLETED, Status.INVALID})
+FINAL = frozenset({Status.COMPLETED, Status.INVALID})
+
+
 class IllegalTransition(ValueError):
     """A status change the lifecycle does not allow."""
 
@@ -57,17 +63,23 @@ def transition(
     reason: str,
     flags: dict[str, bool] | None = None,
     at: datetime | None = None,
+    manual: bool = False,
 ) -> AuditEvent:
     """Apply a status change (and flag changes) to ``request``; returns the audit event to log.
 
-    Staying in the same status is allowed when only flags or amounts change.
+    Staying in the same status is allowed when only flags or amounts change. ``manual`` is a
+    person's decision: it may also complete or invalidate any open request, and sets ``marked``.
     """
     current = Status(request.status)
-    if new_status != current and new_status not in ALLOWED[current]:
-        allowed = ", ".join(sorted(ALLOWED[current])) or "none (final status)"
+    allowed = ALLOWED[current]
+    if manual and current not in FINAL:
+        allowed = allowed | MANUAL_TARGETS
+        flags = {**(flags or {}), "marked": True}
+    if new_status != current and new_status not in allowed:
+        names = ", ".join(sorted(allowed)) or "none (final status)"
         raise IllegalTransition(
             f"payment request {request.id}: cannot go from {current} to {new_status}; "
-            f"allowed from {current}: {allowed}"
+            f"allowed from {current}: {names}"
         )
     unknown = set(flags or {}) - set(FLAGS)
     if unknown:
