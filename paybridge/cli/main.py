@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paybridge.cli import addresses, audit, core, invoices, requests
+from paybridge.cli import addresses, audit, core, erp, invoices, requests
 from paybridge.cli.context import USAGE_ERROR, fail, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
@@ -38,6 +38,7 @@ app.add_typer(invoices.app, name="invoices")
 app.add_typer(requests.app, name="requests")
 app.add_typer(addresses.app, name="addresses")
 app.add_typer(audit.app, name="audit")
+erp.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -3,6 +3,9 @@
 SQLite integers stop at 2**63-1 and SQLAlchemy's ``Numeric`` on SQLite is a float
 underneath, so token base units (up to 2**256-1) and fiat decimals are stored as
 canonical decimal text there, and as unconstrained ``NUMERIC`` on PostgreSQL.
+
+Equality in SQL is exact on both databases; ordering and arithmetic are not on SQLite (text
+compares as text), so filter amounts with ``<``/``>`` or sum them in Python, never in SQL.
 """
 
 from __future__ import annotations

@@ -7,5 +7,12 @@ from paybridge.store.models.core import (
     Invoice,
     PaymentRequest,
 )
+from paybridge.store.models.outbox import (  # noqa: F401
+    ErpInvoiceQuarantine,
+    ErpOpenInvoice,
+    ErpSyncState,
+    SettlementAttempt,
+    SettlementOutboxRow,
+)
 
 __all__ = ["AuditEntry", "AuditHead", "DerivationCounter", "Invoice", "PaymentRequest"]

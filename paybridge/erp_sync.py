@@ -1,0 +1,183 @@
+"""Invoice sync: ERP open invoices -> ``erp_open_invoices`` (+ quarantine), resumable.
+
+Each page is stored together with the watermark after it in one transaction, so a crash
+resumes from the last stored page and a re-run stores the same rows again (upsert), never twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from connectors.erp.protocol import ErpConnector, InvoicePage
+from paybridge.invoices import InvoiceRecord, store_invoices
+from paybridge.store.db import transaction
+from paybridge.store.models import Invoice
+from paybridge.store.models.outbox import ErpInvoiceQuarantine, ErpOpenInvoice, ErpSyncState
+
+
+@dataclass
+class SyncSummary:
+    connection: str
+    pages: int = 0
+    invoices: int = 0
+    quarantined: int = 0
+    http_requests: int = 0
+    watermark: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _insert(engine: Engine, table: Any) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def load_watermark(engine: Engine, connection: str) -> str | None:
+    with transaction(engine) as session:
+        state = session.get(ErpSyncState, connection)
+        return state.watermark if state else None
+
+
+def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePage) -> None:
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        if page.invoices:
+            rows = [
+                {
+                    "connection": connection,
+                    "erp_system": inv.erp_system,
+                    "company": inv.company,
+                    "invoice_id": inv.invoice_id,
+                    "invoice_number": inv.invoice_number,
+                    "customer_id": inv.customer_id,
+                    "amount": inv.amount,
+                    "total": inv.total,
+                    "currency": inv.currency,
+                    "due_date": inv.due_date,
+                    "last_modified": inv.last_modified,
+                    "synced_at": now,
+                }
+                for inv in page.invoices
+            ]
+            stmt = _insert(engine, ErpOpenInvoice.__table__)
+            updated = {
+                c: stmt.excluded[c]
+                for c in ("invoice_number", "customer_id", "amount", "total", "currency",
+                          "due_date", "last_modified", "synced_at")
+            }  # fmt: skip
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["connection", "company", "invoice_id"], set_=updated
+                ),
+                rows,
+            )
+            # An invoice that is valid now leaves the quarantine.
+            session.execute(
+                sa.delete(ErpInvoiceQuarantine)
+                .where(ErpInvoiceQuarantine.connection == connection)
+                .where(ErpInvoiceQuarantine.invoice_id.in_([i.invoice_id for i in page.invoices]))
+            )
+        if page.quarantined:
+            stmt = _insert(engine, ErpInvoiceQuarantine.__table__)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["connection", "invoice_id"],
+                    set_={
+                        c: stmt.excluded[c]
+                        for c in ("company", "field", "reason", "raw", "quarantined_at")
+                    },
+                ),
+                [
+                    {
+                        "connection": connection,
+                        "erp_system": q.erp_system,
+                        "company": q.company,
+                        "invoice_id": q.invoice_id,
+                        "field": q.field,
+                        "reason": q.reason,
+                        "raw": json.dumps(q.raw, sort_keys=True, default=str),
+                        "quarantined_at": now,
+                    }
+                    for q in page.quarantined
+                ],
+            )
+        state = session.get(ErpSyncState, connection)
+        if state is None:
+            session.add(
+                ErpSyncState(
+                    connection=connection,
+                    erp_system=erp_system,
+                    watermark=page.watermark,
+                    updated_at=now,
+                )
+            )
+        else:
+            state.watermark, state.updated_at = page.watermark, now
+
+
+def sync_open_invoices(
+    engine: Engine,
+    connector: ErpConnector,
+    connection: str,
+    *,
+    full: bool = False,
+    on_page: Callable[[SyncSummary], None] | None = None,
+) -> SyncSummary:
+    """Fetch invoices changed since the stored watermark (or all with ``full``) and store them."""
+    summary = SyncSummary(connection)
+    watermark = None if full else load_watermark(engine, connection)
+    for page in connector.fetch_open_invoices(watermark):
+        store_page(engine, connection, connector.erp_system, page)
+        summary.pages += 1
+        summary.invoices += len(page.invoices)
+        summary.quarantined += len(page.quarantined)
+        summary.http_requests += page.requests_used
+        summary.watermark = page.watermark
+        if on_page:
+            on_page(summary)
+    return summary
+
+
+def intake_open_invoices(engine: Engine, connection: str, chain: str, asset: str) -> int:
+    """Synced open invoices without a PayBridge invoice become billable in ``asset`` on ``chain``.
+
+    The mirror (``erp_open_invoices``) follows the ERP's amount remaining for tie-outs; the
+    intake snapshots what is billed in crypto. Returns how many invoices were taken in.
+    """
+    already = sa.exists().where(
+        Invoice.erp_system == ErpOpenInvoice.erp_system,
+        Invoice.company == ErpOpenInvoice.company,
+        Invoice.invoice_id == ErpOpenInvoice.invoice_id,
+    )
+    with transaction(engine) as session:
+        synced = session.scalars(
+            sa.select(ErpOpenInvoice)
+            .where(ErpOpenInvoice.connection == connection, ~already)
+            .order_by(ErpOpenInvoice.id)
+        ).all()
+        records = [
+            InvoiceRecord(
+                erp_system=inv.erp_system,
+                company=inv.company,
+                invoice_id=inv.invoice_id,
+                customer_id=inv.customer_id,
+                amount=inv.amount,
+                currency=inv.currency,
+                due_date=inv.due_date,
+                chain=chain,
+                asset_symbol=asset,
+            )
+            for inv in synced
+            if inv.amount > 0  # compared in Python: SQLite stores exact decimals as text
+        ]
+        fresh, _ = store_invoices(session, records, source=f"erp:{connection}")
+    return len(fresh)

@@ -1,0 +1,230 @@
+"""A settlement: what the reconciliation engine decided, in the form an ERP can post.
+
+A NetSuite-style settlement has two documents, both keyed by ``settlement_id``:
+
+* a customer payment of ``payment_amount`` into the crypto clearing account, applying
+  ``applications`` to invoices (Dr crypto_clearing / Cr ar, and Cr customer_credit for any
+  unapplied overpayment);
+* a journal of ``journal_lines`` that moves clearing to the digital-asset account at fair value,
+  with the settlement gain/loss and reason-coded write-offs. When present it must credit the
+  clearing account by exactly ``payment_amount``, so clearing nets to zero per settlement.
+
+Validation happens on construction: a settlement that exists is exact, balanced and postable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from paybridge.money import MoneyError, currency_exponent
+
+ACCOUNT_ROLES = frozenset(
+    {
+        "ar",
+        "crypto_clearing",
+        "digital_asset",
+        "settlement_gain_loss",
+        "write_off",
+        "customer_credit",
+    }
+)
+# NetSuite external ids: letters, digits, '_' and '-' ('|' breaks parsing); we also keep it short.
+SETTLEMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
+ZERO = Decimal(0)
+
+
+class SettlementError(ValueError):
+    """A settlement that cannot be posted as given; names the settlement and field."""
+
+
+def _exact(value: Decimal, exponent: int, what: str, settlement_id: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal):
+        raise SettlementError(
+            f"settlement {settlement_id}: {what} must be a Decimal, got {value!r}"
+        )
+    if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-exponent)):
+        raise SettlementError(
+            f"settlement {settlement_id}: {what}={value} is not exact at {exponent} decimals"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Application:
+    invoice_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    account_role: str
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where the money came from on chain, so an auditor can walk from the ERP to the block."""
+
+    chain_id: int
+    tx_hashes: tuple[str, ...]
+    rate: str | None = None
+    rate_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    settlement_id: str
+    erp_system: str
+    company: str
+    customer_id: str
+    currency: str
+    applications: tuple[Application, ...]
+    payment_amount: Decimal
+    journal_lines: tuple[JournalLine, ...] = ()
+    evidence: Evidence = field(default_factory=lambda: Evidence(0, ()))
+    value_date: date | None = None
+    memo: str = ""
+
+    def __post_init__(self) -> None:
+        sid = self.settlement_id
+        if not isinstance(sid, str) or not SETTLEMENT_ID.match(sid):
+            raise SettlementError(
+                f"settlement_id {sid!r}: use 1-60 letters, digits, '_' or '-' (it is the ERP "
+                "external id)"
+            )
+        try:
+            exponent = currency_exponent(self.currency)
+        except MoneyError as exc:
+            raise SettlementError(f"settlement {sid}: currency: {exc}") from exc
+        for name in ("erp_system", "company", "customer_id"):
+            if not getattr(self, name):
+                raise SettlementError(f"settlement {sid}: {name} is empty")
+        if not self.applications:
+            raise SettlementError(f"settlement {sid}: applications is empty")
+        seen: set[str] = set()
+        for i, app in enumerate(self.applications):
+            _exact(app.amount, exponent, f"applications[{i}].amount", sid)
+            if app.amount <= 0:
+                raise SettlementError(f"settlement {sid}: applications[{i}].amount must be > 0")
+            if not app.invoice_id or app.invoice_id in seen:
+                raise SettlementError(
+                    f"settlement {sid}: applications[{i}].invoice_id empty or repeated"
+                )
+            seen.add(app.invoice_id)
+        _exact(self.payment_amount, exponent, "payment_amount", sid)
+        if self.payment_amount < self.applied_total:
+            raise SettlementError(
+                f"settlement {sid}: payment_amount {self.payment_amount} is below the total "
+                f"applied {self.applied_total}"
+            )
+        self._check_journal(exponent)
+
+    def _check_journal(self, exponent: int) -> None:
+        sid = self.settlement_id
+        if not self.journal_lines:
+            return
+        for i, line in enumerate(self.journal_lines):
+            if line.account_role not in ACCOUNT_ROLES:
+                raise SettlementError(
+                    f"settlement {sid}: journal_lines[{i}].account_role {line.account_role!r} "
+                    f"is not one of {sorted(ACCOUNT_ROLES)}"
+                )
+            _exact(line.debit, exponent, f"journal_lines[{i}].debit", sid)
+            _exact(line.credit, exponent, f"journal_lines[{i}].credit", sid)
+            if line.debit < 0 or line.credit < 0 or (line.debit == 0) == (line.credit == 0):
+                raise SettlementError(
+                    f"settlement {sid}: journal_lines[{i}] needs exactly one positive side"
+                )
+        debits = sum((x.debit for x in self.journal_lines), ZERO)
+        credits = sum((x.credit for x in self.journal_lines), ZERO)
+        if debits != credits:
+            raise SettlementError(
+                f"settlement {sid}: journal does not balance (debits {debits}, credits {credits})"
+            )
+        clearing = sum(
+            (x.credit - x.debit for x in self.journal_lines if x.account_role == "crypto_clearing"),
+            ZERO,
+        )
+        if clearing != self.payment_amount:
+            raise SettlementError(
+                f"settlement {sid}: journal credits crypto_clearing {clearing}, expected the "
+                f"payment amount {self.payment_amount} so that clearing nets to zero"
+            )
+
+    @property
+    def applied_total(self) -> Decimal:
+        return sum((a.amount for a in self.applications), ZERO)
+
+    @property
+    def unapplied(self) -> Decimal:
+        """Overpayment left on the payment as customer credit."""
+        return self.payment_amount - self.applied_total
+
+    def full_journal(self) -> tuple[JournalLine, ...]:
+        """Both documents as one balanced journal (for reports and tie-outs)."""
+        lines = [
+            JournalLine("crypto_clearing", debit=self.payment_amount, memo="customer payment"),
+            JournalLine("ar", credit=self.applied_total, memo="invoices applied"),
+        ]
+        if self.unapplied:
+            lines.append(JournalLine("customer_credit", credit=self.unapplied, memo="unapplied"))
+        return (*lines, *self.journal_lines)
+
+    # ---------------------------------------------------------------- serialisation
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (Decimals as strings): the outbox payload and the audit record."""
+        return {
+            "settlement_id": self.settlement_id,
+            "erp_system": self.erp_system,
+            "company": self.company,
+            "customer_id": self.customer_id,
+            "currency": self.currency,
+            "applications": [[a.invoice_id, str(a.amount)] for a in self.applications],
+            "payment_amount": str(self.payment_amount),
+            "journal_lines": [
+                [x.account_role, str(x.debit), str(x.credit), x.memo] for x in self.journal_lines
+            ],
+            "evidence": {
+                "chain_id": self.evidence.chain_id,
+                "tx_hashes": list(self.evidence.tx_hashes),
+                "rate": self.evidence.rate,
+                "rate_source": self.evidence.rate_source,
+            },
+            "value_date": self.value_date.isoformat() if self.value_date else None,
+            "memo": self.memo,
+        }
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settlement:
+        evidence = data.get("evidence") or {}
+        return cls(
+            settlement_id=data["settlement_id"],
+            erp_system=data["erp_system"],
+            company=data["company"],
+            customer_id=data["customer_id"],
+            currency=data["currency"],
+            applications=tuple(Application(i, Decimal(a)) for i, a in data["applications"]),
+            payment_amount=Decimal(data["payment_amount"]),
+            journal_lines=tuple(
+                JournalLine(role, Decimal(d), Decimal(c), memo)
+                for role, d, c, memo in data.get("journal_lines", [])
+            ),
+            evidence=Evidence(
+                int(evidence.get("chain_id", 0)),
+                tuple(evidence.get("tx_hashes", ())),
+                evidence.get("rate"),
+                evidence.get("rate_source"),
+            ),
+            value_date=date.fromisoformat(data["value_date"]) if data.get("value_date") else None,
+            memo=data.get("memo", ""),
+        )
