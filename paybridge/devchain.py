@@ -7,9 +7,12 @@ so from anvil's own unlocked dev accounts with ``eth_sendTransaction``.
 from __future__ import annotations
 
 import json
+import queue
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +45,7 @@ def free_port() -> int:
 class AnvilNode:
     """A running anvil process and how to reach it."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     port: int
     chain_id: int
     args: tuple[str, ...]
@@ -72,30 +75,61 @@ def start_anvil(
     extra_args: Sequence[str] = (),
     startup_timeout: float = 30.0,
 ) -> AnvilNode:
-    """Start anvil on 127.0.0.1 and wait until it answers ``eth_chainId``."""
+    """Start anvil on 127.0.0.1 and wait until it answers ``eth_chainId``.
+
+    Without ``port`` anvil picks a free one itself (``--port 0``) and we read it from its
+    "Listening on" line, so parallel test workers never race for a port.
+    """
     binary = str(ANVIL_BIN) if ANVIL_BIN.exists() else shutil.which("anvil")
     if not binary:
         raise DevChainError(f"anvil not found at {ANVIL_BIN}; run `npm ci` (see Makefile setup)")
-    port = port or free_port()
-    args = [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
+    args = [binary, "--host", "127.0.0.1", "--port", str(port or 0), "--chain-id", str(chain_id)]
     if slots_in_an_epoch is not None:
         args += ["--slots-in-an-epoch", str(slots_in_an_epoch)]
     args += list(extra_args)
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    node = AnvilNode(process=process, port=port, chain_id=chain_id, args=tuple(args))
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    listening: queue.Queue[int | str] = queue.Queue()
+    threading.Thread(target=_drain, args=(process, listening), daemon=True).start()
+    try:
+        answer = listening.get(timeout=startup_timeout)
+    except queue.Empty:
+        process.kill()
+        raise DevChainError(f"anvil did not start within {startup_timeout}s") from None
+    if isinstance(answer, str):
+        process.wait(timeout=10)
+        raise DevChainError(f"anvil exited with {process.returncode}: {answer.strip()}")
+    node = AnvilNode(process=process, port=answer, chain_id=chain_id, args=tuple(args))
     w3 = node.web3(timeout=2)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise DevChainError(f"anvil exited with {process.returncode}: {err.strip()}")
         try:
             if w3.eth.chain_id == chain_id:
                 return node
-        except Exception:  # not listening yet
+        except Exception:  # not answering yet
             time.sleep(0.05)
     node.stop()
     raise DevChainError(f"anvil did not answer on {node.url} within {startup_timeout}s")
+
+
+def _drain(process: subprocess.Popen[str], listening: queue.Queue[int | str]) -> None:
+    """Read anvil's output for its port, then keep draining so its pipe never fills up."""
+    seen: list[str] = []
+    reported = False
+    assert process.stdout is not None
+    for line in process.stdout:
+        if not reported:
+            seen.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                listening.put(int(match.group(1)))
+                reported = True
+    if not reported:
+        listening.put("".join(seen[-20:]))
+
+
+_LISTENING = re.compile(r"Listening on [0-9.]+:(\d+)")
 
 
 @contextmanager

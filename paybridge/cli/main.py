@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paybridge.cli import addresses, audit, core, erp, invoices, requests
+from paybridge.cli import addresses, audit, chain, core, erp, invoices, requests
 from paybridge.cli.context import USAGE_ERROR, fail, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
@@ -39,6 +39,7 @@ app.add_typer(requests.app, name="requests")
 app.add_typer(addresses.app, name="addresses")
 app.add_typer(audit.app, name="audit")
 erp.register(app)
+chain.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

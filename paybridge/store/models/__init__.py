@@ -1,5 +1,6 @@
 """Every table PayBridge owns, imported so Alembic and ``Base.metadata`` see them all."""
 
+from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt  # noqa: F401
 from paybridge.store.models.core import (
     AuditEntry,
     AuditHead,

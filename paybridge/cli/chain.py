@@ -1,0 +1,228 @@
+"""`paybridge watch` and `paybridge receipts list`: the chain watcher from the command line.
+
+Register in paybridge/cli/main.py with ``chain.register(app)``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from connectors.chain.rpc import RpcError, RpcUnavailable
+from connectors.chain.scanner import ChainMovedDuringScan
+from connectors.chain.watcher import (
+    ChainHalted,
+    ChainWatcher,
+    PollReport,
+    ReorgBelowFinality,
+    clear_halt,
+)
+from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
+from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
+from paybridge.eip681 import describe_amount
+from paybridge.store.models.chain import ChainReceipt
+
+receipts_app = typer.Typer(help="Transfers the chain watcher recorded.", no_args_is_help=True)
+STATES = ("detected", "confirmed", "finalized")
+
+
+def register(app: typer.Typer) -> None:
+    """One call from paybridge/cli/main.py wires every command of this module."""
+    app.command("watch")(watch)
+    app.add_typer(receipts_app, name="receipts")
+
+
+def _chains(cfg: PayBridgeConfig, name: str | None) -> list[ChainConfig]:
+    if name is None:
+        return list(cfg.chains)
+    try:
+        return [cfg.chain(name)]
+    except ConfigError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+
+
+def _report_json(report: PollReport) -> dict[str, Any]:
+    return {
+        "chain": report.chain,
+        "head": report.head,
+        "safe": report.safe,
+        "finalized": report.finalized,
+        "scanned_from": report.scanned_from,
+        "scanned_to": report.scanned_to,
+        "blocks_scanned": report.blocks_scanned,
+        "receipts_added": report.receipts_added,
+        "receipts_removed": report.receipts_removed,
+        "reorgs": [{"old_tip": tip, "common_ancestor": anc} for tip, anc in report.reorgs],
+        "state_changes": report.state_changes,
+    }
+
+
+def _poll_with_progress(watcher: ChainWatcher, quiet: bool) -> PollReport:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=errors, transient=True, disable=quiet) as progress:
+        task = progress.add_task(f"scanning {watcher.chain.name}", total=None)
+        start: list[int] = []
+
+        def advance(scanned_to: int, head: int) -> None:
+            if not start:
+                start.append(scanned_to)
+            progress.update(task, completed=scanned_to, total=head)
+
+        return watcher.poll(progress=advance)
+
+
+def watch(
+    chain: Annotated[
+        str | None, typer.Option("--chain", help="Chain name or id (default: every chain).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up once, then exit.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between polls.")
+    ] = 2.0,
+    from_block: Annotated[
+        int | None,
+        typer.Option("--from-block", min=0, help="First block for a chain never scanned before."),
+    ] = None,
+    clear_alarm: Annotated[
+        str | None,
+        typer.Option(
+            "--clear-alarm",
+            help="Resume a chain halted by a reorg below finality; give the reason (audited).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object per chain poll.")
+    ] = False,
+) -> None:
+    """Watch deposit addresses on chain: record transfers, follow reorgs and finality."""
+    cfg = config()
+    chains = _chains(cfg, chain)
+    if (from_block is not None or clear_alarm is not None) and chain is None:
+        fail("--from-block and --clear-alarm need --chain", code=USAGE_ERROR)
+    eng = engine(cfg)
+    if clear_alarm is not None:
+        clear_halt(eng, chains[0].chain_id, actor="cli", reason=clear_alarm)
+    watchers = [ChainWatcher(c, cfg.assets, eng, start_block=from_block) for c in chains]
+    failed: set[str] = set()
+    while True:
+        for watcher in watchers:
+            name = watcher.chain.name
+            if name in failed and once:
+                continue
+            try:
+                report = _poll_with_progress(watcher, quiet=json_output)
+            except (ChainHalted, ReorgBelowFinality) as exc:
+                errors.print(f"[bold red]ALARM[/] {exc}", highlight=False)
+                failed.add(name)
+                continue
+            except (RpcUnavailable, RpcError, ChainMovedDuringScan) as exc:
+                errors.print(f"[yellow]{name}:[/] {exc}", highlight=False)
+                failed.add(name)
+                continue
+            failed.discard(name)
+            if json_output:
+                print_json(_report_json(report))
+            else:
+                console.print(
+                    f"{name}: head {report.head} (safe {report.safe}, finalized "
+                    f"{report.finalized}), scanned {report.blocks_scanned} block(s), "
+                    f"+{report.receipts_added} / -{report.receipts_removed} receipt(s), "
+                    f"{len(report.reorgs)} reorg(s), {report.state_changes} state change(s)",
+                    highlight=False,
+                )
+        if once:
+            if failed:
+                raise typer.Exit(1)
+            return
+        time.sleep(interval)
+
+
+def _receipt_view(receipt: ChainReceipt, cfg: PayBridgeConfig) -> dict[str, Any]:
+    try:
+        decimals = cfg.asset(receipt.chain_id, receipt.asset_symbol).decimals
+        display = describe_amount(receipt.amount, decimals, receipt.asset_symbol)
+    except ConfigError:
+        display = f"{receipt.amount} base units {receipt.asset_symbol}"
+    return {
+        "chain_id": receipt.chain_id,
+        "tx_hash": receipt.tx_hash,
+        "event_key": receipt.event_key,
+        "kind": receipt.kind,
+        "direction": receipt.direction,
+        "asset": receipt.asset_symbol,
+        "asset_address": receipt.asset_address,
+        "from": receipt.from_address,
+        "to": receipt.to_address,
+        "amount": str(receipt.amount),
+        "amount_display": display,
+        "block_number": receipt.block_number,
+        "block_hash": receipt.block_hash,
+        "block_timestamp": receipt.block_timestamp.isoformat(),
+        "state": receipt.state,
+        "payment_request_id": receipt.payment_request_id,
+    }
+
+
+@receipts_app.callback()
+def receipts() -> None:
+    """Transfers the chain watcher recorded."""
+
+
+@receipts_app.command("list")
+def list_receipts(
+    chain: Annotated[str | None, typer.Option("--chain", help="Chain name or id.")] = None,
+    request: Annotated[
+        str | None, typer.Option("--request", help="Only receipts of this payment request.")
+    ] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="detected, confirmed or finalized.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 1000,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List recorded receipts, oldest block first."""
+    cfg = config()
+    if state is not None and state not in STATES:
+        fail(f"--state must be one of {', '.join(STATES)}, not {state!r}", code=USAGE_ERROR)
+    query = sa.select(ChainReceipt).order_by(
+        ChainReceipt.chain_id, ChainReceipt.block_number, ChainReceipt.id
+    )
+    if chain is not None:
+        query = query.where(ChainReceipt.chain_id == _chains(cfg, chain)[0].chain_id)
+    if request is not None:
+        query = query.where(ChainReceipt.payment_request_id == request)
+    if state is not None:
+        query = query.where(ChainReceipt.state == state)
+    with Session(engine(cfg)) as session:
+        rows = [_receipt_view(r, cfg) for r in session.scalars(query.limit(limit))]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("block", "tx", "key", "dir", "amount", "to", "state", "request")
+    for column in table.columns:
+        column.no_wrap = True
+    for row in rows:
+        table.add_row(
+            str(row["block_number"]),
+            row["tx_hash"][:12] + "…",
+            row["event_key"],
+            row["direction"],
+            row["amount_display"],
+            row["to"][:10] + "…",
+            row["state"],
+            row["payment_request_id"] or "-",
+        )
+    console.print(table)
+    if not rows:
+        console.print("no receipts recorded yet; run `paybridge watch`")
