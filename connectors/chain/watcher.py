@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 ACTOR = "chain-watcher"
 GROW_AFTER_SUCCESS = 2
+
+
+#: Block timestamps and our clock may disagree by this much.
+FIRST_SCAN_CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class ReorgBelowFinality(Exception):
@@ -215,7 +219,7 @@ class ChainWatcher:
                     if cursor is None:
                         start = self.start_block
                         if start is None:
-                            start = max(0, view.head.number - self.chain.finality.finality_depth)
+                            start = self._first_block_to_scan(session, view)
                         cursor = ChainCursor(
                             chain_id=self.chain.chain_id,
                             chain_name=self.chain.name,
@@ -228,6 +232,29 @@ class ChainWatcher:
             except sa.exc.IntegrityError:
                 continue  # another worker created it first: read theirs
         raise RuntimeError(f"could not create the cursor of chain {self.chain.name}")
+
+    def _first_block_to_scan(self, session: Session, view: FinalityView) -> int:
+        """Where a chain's first scan starts: no later than the block of the oldest monitored
+        request's creation (a payment can't precede its request), nor than head - finality."""
+        start = max(0, view.head.number - self.chain.finality.finality_depth)
+        oldest = session.scalar(
+            sa.select(sa.func.min(PaymentRequest.created_at)).where(
+                PaymentRequest.chain_id == self.chain.chain_id,
+                PaymentRequest.monitor_until >= self.clock(),
+            )
+        )
+        if oldest is None:
+            return start
+        target = int((oldest - FIRST_SCAN_CLOCK_MARGIN).timestamp())
+        low, high = 0, start  # binary search: first block with timestamp >= target
+        while low < high:
+            middle = (low + high) // 2
+            block = self.rpc.call("eth_getBlockByNumber", [hex(middle), False])
+            if int(block["timestamp"], 16) < target:
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     # -- reorgs ------------------------------------------------------------------------------
     def _check_reorg(self, report: PollReport, view: FinalityView) -> None:

@@ -1,0 +1,89 @@
+"""Chain watch DAG with dag.test() on a real anvil chain: payments are seen and statuses move."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from airflow_helpers import run_dag_test
+
+from paybridge.devchain import AnvilNode, deploy_standard_contracts, running_anvil, wait_receipt
+from paybridge.store.db import create_engine_for, transaction
+from paybridge.store.models import PaymentRequest
+
+pytestmark = pytest.mark.xdist_group("airflow")
+PAYBRIDGE = str(Path(sys.executable).parent / "paybridge")
+INVOICES = """invoice_id,customer_id,amount,currency,chain,asset
+W-1,ACME,100.00,USD,anvil,USDC
+W-2,ACME,50.00,USD,anvil,USDC
+W-3,GLOBEX,300.00,USD,anvil,ETH
+"""
+
+
+@pytest.fixture
+def anvil() -> Iterator[AnvilNode]:
+    with running_anvil() as node:
+        yield node
+
+
+def test_chain_watch_dag_detects_payments(
+    airflow_env: dict[str, str], anvil: AnvilNode, tmp_path: Path
+) -> None:
+    w3 = anvil.web3()
+    contracts = deploy_standard_contracts(w3)
+    payer = w3.eth.accounts[9]
+    owner = w3.eth.accounts[0]
+    wait_receipt(w3, contracts.usdc.functions.mint(payer, 10**12).transact({"from": owner}))
+
+    config = tmp_path / "paybridge.toml"
+    config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n')
+    env = {
+        "PAYBRIDGE_CONFIG": str(config),
+        "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
+    }
+    (tmp_path / "invoices.csv").write_text(INVOICES)
+    for args in (["init"], ["invoices", "import", "invoices.csv"], ["requests", "create"]):
+        subprocess.run(
+            [PAYBRIDGE, *args],
+            cwd=tmp_path,
+            env={**airflow_env, **env},
+            check=True,
+            capture_output=True,
+        )
+    engine = create_engine_for(env["PAYBRIDGE_DATABASE_URL"])
+    with transaction(engine) as session:
+        requests = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
+    exact, partial, eth = requests["W-1"], requests["W-2"], requests["W-3"]
+    usdc = contracts.usdc.functions
+    wait_receipt(
+        w3, usdc.transfer(exact.deposit_address, exact.amount_due).transact({"from": payer})
+    )
+    wait_receipt(
+        w3,
+        usdc.transfer(partial.deposit_address, partial.amount_due // 2).transact({"from": payer}),
+    )
+    wait_receipt(
+        w3,
+        w3.eth.send_transaction(
+            {"from": payer, "to": eth.deposit_address, "value": eth.amount_due}
+        ),
+    )
+    w3.provider.make_request("anvil_mine", [hex(3)])
+
+    assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+
+    with transaction(engine) as session:
+        after = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
+    assert after["W-1"].status in {"detected", "confirmed"}
+    assert after["W-1"].amount_received == exact.amount_due and not after["W-1"].paid_partial
+    assert after["W-2"].paid_partial and after["W-2"].amount_received == partial.amount_due // 2
+    assert after["W-3"].amount_received == eth.amount_due
+    # nothing is counted twice when the DAG runs again
+    assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+    with transaction(engine) as session:
+        again = session.get(PaymentRequest, exact.id)
+        assert again is not None and again.amount_received == exact.amount_due
