@@ -1,0 +1,200 @@
+"""Reconciliation benchmarks: quality on the hard mix, speed against the reference matcher,
+and scale (1,000,000 requests x ~1,000,000 receipts) for the engine and reconcile-files.
+
+    python -c "import benchmarks.reconciliation_bench as b, json; print(json.dumps(b.run()))"
+
+"matching" is the engine proper (block, gate, score, assign: `run_rules`); "matching plus
+outputs" adds evidence, explanations, fair values and journals (`reconcile`). The reference
+matcher decides the same things as `run_rules` (no journals), so the speed ratio compares those.
+
+Environment knobs: RECON_BENCH_SCALE (default 1000000), RECON_BENCH_COMPARE (default 100000),
+RECON_BENCH_QUALITY (default 10000). Timings are medians of RECON_BENCH_REPEAT runs (default 3)
+for the engine; the reference matcher runs once (it is slow by design).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from reconciliation.engine import run_rules
+from reconciliation.generate import generate, write_csvs
+from reconciliation.result import reconcile
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {
+    "precision_auto_min": 0.999,
+    "auto_clear_min": 0.95,
+    "auto_ties_max": 0,
+    "engine_1m_s_max": 15.0,
+    "reconcile_files_1m_s_max": 45.0,
+    "peak_memory_gb_max": 6.0,
+    "speedup_vs_reference_min": 20.0,
+}
+
+
+def _reference():
+    path = ROOT / "tests" / "reconciliation" / "reference_matcher.py"
+    spec = importlib.util.spec_from_file_location("recon_reference_matcher", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module.reference_reconcile
+
+
+def quality(n_requests: int, seed: int = 42) -> dict:
+    """Precision of auto-applied matches, matched vs auto-cleared rates, ties auto-applied."""
+    scenario = generate(seed, n_requests, "hard")
+    result = reconcile(scenario.requests, scenario.receipts, scenario.rates)
+    truth = {
+        (int(c), t, int(li), r, str(a))
+        for c, t, li, r, a in scenario.truth[
+            ["chain_id", "tx_hash", "log_index", "request_id", "amount"]
+        ].itertuples(index=False)
+    }
+    auto = result.matches[result.matches["decision"] == "auto"]
+    auto_keys = [
+        (int(c), t, int(li), r, a)
+        for c, t, li, r, a in auto[
+            ["chain_id", "tx_hash", "log_index", "request_id", "amount_applied"]
+        ].itertuples(index=False)
+    ]
+    correct = sum(k in truth for k in auto_keys)
+    status = result.requests_status.merge(scenario.truth_status, on="request_id")
+    clearable = status[status["clearable"]]
+    cleared = clearable["status"].isin(["paid", "paid_within_tolerance", "overpaid"])
+    received = set(scenario.truth["request_id"])
+    touched = status[status["request_id"].isin(received)]
+    tie_requests = set(status.loc[status["ambiguous"], "request_id"])
+    return {
+        "requests": n_requests,
+        "receipts": len(scenario.receipts),
+        "auto_matches": len(auto_keys),
+        "precision_auto": correct / len(auto_keys) if auto_keys else 1.0,
+        "auto_clear_rate_of_clearable": float(cleared.mean()),
+        "matched_rate_of_paid_requests": float((touched["amount_applied"] != "0").mean()),
+        "auto_applied_ties": int(auto["request_id"].isin(tie_requests).sum()),
+        "proposed_matches": int((result.matches["decision"] == "proposed").sum()),
+        "exceptions": len(result.exceptions),
+    }
+
+
+def versus_reference(n_requests: int, repeat: int) -> dict:
+    scenario = generate(7, n_requests, "hard")
+    args = (scenario.requests, scenario.receipts, scenario.rates)
+    engine_times, rules_times = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run_rules(*args)
+        rules_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reconcile(*args)
+        engine_times.append(time.perf_counter() - start)
+    reference = _reference()
+    start = time.perf_counter()
+    reference(*args)
+    reference_s = time.perf_counter() - start
+    engine_s = statistics.median(engine_times)
+    rules_s = statistics.median(rules_times)
+    return {
+        "requests": n_requests,
+        "receipts": len(scenario.receipts),
+        "matching_median_s": round(rules_s, 3),
+        "matching_plus_outputs_median_s": round(engine_s, 3),
+        "reference_s": round(reference_s, 3),
+        "speedup_matching": round(reference_s / rules_s, 1),
+        "speedup_matching_plus_outputs": round(reference_s / engine_s, 1),
+    }
+
+
+def _child(code: str) -> dict:
+    """Run code in a fresh interpreter; it prints JSON. Adds the child's peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    data["peak_rss_gb"] = round(max(peak_kb, before) / 1e6, 2)
+    return data
+
+
+def scale(n_requests: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp:
+        paths = write_csvs(generate(11, n_requests, "hard"), Path(tmp) / "in")
+        engine_code = f"""
+import json, time, statistics
+from pathlib import Path
+from reconciliation.inputs import read_requests, read_receipts, read_rates
+from reconciliation.engine import run_rules
+from reconciliation.result import reconcile
+rq = read_requests(Path({str(paths["requests"])!r}))
+rc = read_receipts(Path({str(paths["receipts"])!r}))
+rt = read_rates(Path({str(paths["rates"])!r}), 18)
+rules, full = [], []
+for _ in range({repeat}):
+    t = time.perf_counter(); run_rules(rq, rc, rt); rules.append(time.perf_counter() - t)
+    t = time.perf_counter(); reconcile(rq, rc, rt); full.append(time.perf_counter() - t)
+print(json.dumps({{"receipts": len(rc), "rules_median_s": statistics.median(rules),
+                  "engine_median_s": statistics.median(full)}}))
+"""
+        engine = _child(engine_code)
+        files_code = f"""
+import json, time
+from pathlib import Path
+from reconciliation.files import run_files
+t = time.perf_counter()
+run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
+          Path({tmp!r}) / "out", rates_path=Path({str(paths["rates"])!r}))
+print(json.dumps({{"reconcile_files_s": time.perf_counter() - t}}))
+"""
+        files = _child(files_code)
+    return {
+        "requests": n_requests,
+        "receipts": engine["receipts"],
+        "rules_median_s": round(engine["rules_median_s"], 2),
+        "engine_median_s": round(engine["engine_median_s"], 2),
+        "engine_peak_rss_gb": engine["peak_rss_gb"],
+        "reconcile_files_s": round(files["reconcile_files_s"], 2),
+        "reconcile_files_peak_rss_gb": files["peak_rss_gb"],
+    }
+
+
+def run() -> dict:
+    repeat = int(os.environ.get("RECON_BENCH_REPEAT", "3"))
+    q = quality(int(os.environ.get("RECON_BENCH_QUALITY", "10000")))
+    v = versus_reference(int(os.environ.get("RECON_BENCH_COMPARE", "100000")), repeat)
+    s = scale(int(os.environ.get("RECON_BENCH_SCALE", "1000000")), repeat)
+    checks = {
+        "precision_auto": q["precision_auto"] >= TARGETS["precision_auto_min"],
+        "auto_clear": q["auto_clear_rate_of_clearable"] >= TARGETS["auto_clear_min"],
+        "no_auto_ties": q["auto_applied_ties"] <= TARGETS["auto_ties_max"],
+        "speedup_vs_reference_matching": v["speedup_matching"]
+        >= TARGETS["speedup_vs_reference_min"],
+        "engine_1m_matching": s["rules_median_s"] <= TARGETS["engine_1m_s_max"],
+        "engine_1m_matching_plus_outputs": s["engine_median_s"] <= TARGETS["engine_1m_s_max"],
+        "reconcile_files_1m": s["reconcile_files_s"] <= TARGETS["reconcile_files_1m_s_max"],
+        "peak_memory": max(s["engine_peak_rss_gb"], s["reconcile_files_peak_rss_gb"])
+        <= TARGETS["peak_memory_gb_max"],
+    }
+    return {
+        "quality_hard_mix": q,
+        "versus_reference": v,
+        "scale": s,
+        "targets": TARGETS,
+        "checks": checks,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,129 @@
+"""Re-performance from files: read exported CSVs, reconcile, write outputs and a manifest.
+
+Outputs are byte-identical for the same inputs and config: rows are in a fixed order, CSVs are
+written by Arrow with fixed options, the XLSX zip gets fixed timestamps, SVG charts a fixed
+hash salt, and the manifest holds no wall-clock time (only `as_of`, derived from the inputs).
+Outputs are written to a staging folder inside `out` and moved in at the end, manifest last,
+so a run that fails leaves no half-written set behind a manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from reconciliation.config import ReconConfig
+from reconciliation.engine import ENGINE_VERSION
+from reconciliation.inputs import read_rates, read_receipts, read_requests
+from reconciliation.result import ReconResult, reconcile
+
+OUTPUT_TABLES = {
+    "matches.csv": "matches",
+    "exceptions.csv": "exceptions",
+    "requests_status.csv": "requests_status",
+    "journals.csv": "journals",
+}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pacsv.write_csv(
+        table, path, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    )
+
+
+def run_files(
+    requests_path: Path,
+    receipts_path: Path,
+    out: Path,
+    rates_path: Path | None = None,
+    config_path: Path | None = None,
+    reports: bool = True,
+    step: Callable[[str], None] | None = None,
+) -> dict:
+    """Reconcile exported files into `out`; returns the manifest (also written)."""
+    note = step or (lambda _msg: None)
+    config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
+    note("reading requests")
+    requests = read_requests(requests_path)
+    note("reading receipts")
+    receipts = read_receipts(receipts_path)
+    rates = None
+    if rates_path is not None:
+        note("reading rates")
+        rates = read_rates(rates_path, config.rate_scale)
+    note("reconciling")
+    result = reconcile(requests, receipts, rates, config)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        note("writing tables")
+        for name, attr in OUTPUT_TABLES.items():
+            write_csv(getattr(result, attr), staging / name)
+        produced = list(OUTPUT_TABLES)
+        if reports:
+            note("writing reports")
+            from reconciliation.reports import write_reports
+
+            produced += write_reports(result, config, staging)
+        inputs = {"requests": requests_path, "receipts": receipts_path}
+        if rates_path is not None:
+            inputs["rates"] = rates_path
+        if config_path is not None:
+            inputs["config"] = config_path
+        manifest = build_manifest(result, config, inputs, staging, produced)
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        (staging / "manifest.json").write_text(text)
+        # publish: an old manifest goes first, the new one last, so a manifest only ever
+        # describes a complete set of outputs
+        (out / "manifest.json").unlink(missing_ok=True)
+        for name in produced:
+            os.replace(staging / name, out / name)
+        os.replace(staging / "manifest.json", out / "manifest.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def build_manifest(
+    result: ReconResult,
+    config: ReconConfig,
+    inputs: dict[str, Path],
+    out: Path,
+    produced: list[str],
+) -> dict:
+    return {
+        "engine": "paybridge.reconciliation",
+        "engine_version": ENGINE_VERSION,
+        "as_of": result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": {
+            name: {"file": Path(path).name, "sha256": sha256_file(Path(path))}
+            for name, path in sorted(inputs.items())
+        },
+        "config_sha256": hashlib.sha256(config.canonical_json().encode()).hexdigest(),
+        "outputs": {name: sha256_file(out / name) for name in sorted(produced)},
+        "counts": {
+            "requests": len(result.requests_status),
+            "matches": len(result.matches),
+            "matches_auto": int((result.matches["decision"] == "auto").sum()),
+            "exceptions": len(result.exceptions),
+            "journal_lines": len(result.journals),
+        },
+    }

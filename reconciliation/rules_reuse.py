@@ -1,0 +1,101 @@
+"""Rule 2, address reuse: money at a settled (or long-expired) address of a customer is matched
+to that customer's other open requests on the same chain and asset, by amount.
+
+AP departments save deposit addresses and pay the next invoice to the old one. Candidates are
+blocked by (customer, chain, asset) with one hash merge, gated by amount (exact, or short within
+the candidate's tolerance) and scored; the best score per receipt wins, and equal best scores
+are a tie (never auto-applied).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reconciliation.amounts import as_object
+from reconciliation.config import Confidence
+from reconciliation.times import utc_naive
+
+EMPTY = pd.DataFrame(
+    {
+        "rpos": np.zeros(0, np.int64),
+        "ri": np.zeros(0, np.int64),
+        "confidence": np.zeros(0),
+        "tie": np.zeros(0, bool),
+    }
+)
+
+
+def open_requests(
+    rq: pd.DataFrame, due: np.ndarray, paid: np.ndarray, tol: np.ndarray
+) -> pd.DataFrame:
+    """Requests with more than their tolerance still owed, with that remaining amount."""
+    remaining = as_object(due) - as_object(paid)
+    is_open = remaining > as_object(tol)
+    idx = np.flatnonzero(is_open)
+    return pd.DataFrame(
+        {
+            "ri": idx,
+            "cust_code": rq["cust_code"].to_numpy()[idx],
+            "chain_id": rq["chain_id"].to_numpy()[idx],
+            "asset_code": rq["asset_code"].to_numpy()[idx],
+            "remaining": remaining[idx],
+            "tol": as_object(tol)[idx],
+            "expires_at": utc_naive(rq["expires_at"])[idx],
+            "created_at": utc_naive(rq["created_at"])[idx],
+        }
+    )
+
+
+def find_reuse_candidates(
+    rq: pd.DataFrame,
+    rc: pd.DataFrame,
+    pool_rows: np.ndarray,
+    ri: np.ndarray,
+    due: np.ndarray,
+    paid: np.ndarray,
+    tol: np.ndarray,
+    conf: Confidence,
+) -> pd.DataFrame:
+    owner = ri[pool_rows]
+    pool = pd.DataFrame(
+        {
+            "rpos": pool_rows,
+            "owner": owner,
+            "cust_code": rq["cust_code"].to_numpy()[owner],
+            "chain_id": rc["chain_id"].to_numpy()[pool_rows],
+            "asset_code": rc["asset_code"].to_numpy()[pool_rows],
+            "amount": as_object(rc["amount"].to_numpy()[pool_rows]),
+            "block_time": utc_naive(rc["block_time"])[pool_rows],
+        }
+    )
+    opens = open_requests(rq, due, paid, tol)
+    opens = opens[opens["cust_code"].isin(pool["cust_code"].unique())]
+    cand = pool.merge(opens, on=["cust_code", "chain_id", "asset_code"], how="inner")
+    cand = cand[cand["ri"] != cand["owner"]]
+    if cand.empty:
+        return EMPTY.copy()
+    amount = cand["amount"].to_numpy(dtype=object)
+    remaining = cand["remaining"].to_numpy(dtype=object)
+    short = remaining - amount
+    ok = (short >= 0) & (short <= cand["tol"].to_numpy(dtype=object))
+    cand = cand[ok]
+    if cand.empty:
+        return EMPTY.copy()
+    exact = cand["amount"].to_numpy(dtype=object) == cand["remaining"].to_numpy(dtype=object)
+    score = np.where(exact, conf.address_reuse_exact, conf.address_reuse_tolerance)
+    stale = cand["block_time"].to_numpy() > cand["expires_at"].to_numpy()
+    score = np.where(stale, np.minimum(score, conf.reuse_after_quote_expiry), score)
+    cand = cand.assign(confidence=score)
+    best = cand.groupby("rpos")["confidence"].transform("max")
+    cand = cand[cand["confidence"] == best]
+    tie = cand.groupby("rpos")["ri"].transform("size") > 1
+    out = pd.DataFrame(
+        {
+            "rpos": cand["rpos"].to_numpy(np.int64),
+            "ri": cand["ri"].to_numpy(np.int64),
+            "confidence": cand["confidence"].to_numpy(float),
+            "tie": tie.to_numpy(bool),
+        }
+    )
+    return out.sort_values(["rpos", "ri"], kind="stable").reset_index(drop=True)
