@@ -10,6 +10,7 @@ import threading
 from decimal import Decimal
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 from rich.progress import Progress
@@ -20,6 +21,8 @@ from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.cli.context import USAGE_ERROR, config, console, engine, fail, print_json
 from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
 from paybridge.settlement_outbox import post_due, status_counts
+from paybridge.store.db import transaction
+from paybridge.store.models import ErpInvoiceQuarantine
 
 ErpConfigOption = Annotated[
     str | None,
@@ -153,6 +156,37 @@ def sync(
             f"{summary.http_requests} HTTP requests; watermark {summary.watermark}; "
             f"{taken_in} new invoices ready for `paybridge requests create`"
         )
+
+
+@erp_app.command("quarantine")
+def quarantine(json_output: JsonOption = False) -> None:
+    """Invoices the ERP sync refused, with the field and reason, for finance ops to fix upstream."""
+    with transaction(engine(config())) as session:
+        rows = [
+            {
+                "connection": q.connection,
+                "erp_system": q.erp_system,
+                "company": q.company,
+                "invoice_id": q.invoice_id,
+                "field": q.field,
+                "reason": q.reason,
+                "quarantined_at": q.quarantined_at.isoformat(),
+            }
+            for q in session.scalars(
+                sa.select(ErpInvoiceQuarantine).order_by(
+                    ErpInvoiceQuarantine.connection, ErpInvoiceQuarantine.invoice_id
+                )
+            )
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("connection", "invoice", "field", "reason", title="Quarantined invoices")
+    for row in rows:
+        table.add_row(row["connection"], row["invoice_id"], row["field"] or "-", row["reason"])
+    console.print(table if rows else "no quarantined invoices")
+    if rows:
+        console.print("Fix these in the ERP; the next sync takes them in and clears them here.")
 
 
 @sim_app.callback()

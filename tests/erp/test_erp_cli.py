@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,18 @@ def test_erp_sync_and_test_connection(
     }
     resynced = runner.invoke(app, ["erp", "sync", "--full", "--json"])
     assert json.loads(resynced.output)["new_invoices"] == 0
+    # bad data from the ERP is quarantined and visible to finance ops, the batch goes on
+    customer = sim.account.add_customer("Bad Data Ltd")
+    bad = sim.account.add_invoice(customer, Decimal("-5.00"))
+    sim.seed_invoices(1)
+    synced = runner.invoke(app, ["erp", "sync", "--json"])
+    assert json.loads(synced.output)["quarantined"] == 1
+    assert json.loads(synced.output)["new_invoices"] == 1
+    listed = runner.invoke(app, ["erp", "quarantine", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert row["invoice_id"] == str(bad) and row["field"] == "amountremaining"
+    assert str(bad) in row["reason"]
     ok = runner.invoke(app, ["erp", "test-connection", "--json"])
     assert ok.exit_code == 0 and json.loads(ok.output)["ok"] is True
     monkeypatch.setenv("NETSUITE_TOKEN_SECRET", "wrong")
