@@ -1,0 +1,133 @@
+"""Run the demo: ``python -m paybridge.demo`` (what ``make demo`` does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from connectors.chain.watcher import ChainWatcher
+from connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge import audit
+from paybridge.demo.payers import fund_payers, pay_like_customers
+from paybridge.demo.world import DemoWorld, demo_world
+from paybridge.eip681 import describe_amount
+from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
+from paybridge.imports import read_invoice_file
+from paybridge.invoices import store_invoices
+from paybridge.qr import write_payment_qr
+from paybridge.requests.lifecycle import FLAGS
+from paybridge.requests.pipeline import create_pending_requests
+from paybridge.store.db import transaction
+from paybridge.store.models import PaymentRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_INVOICES = ROOT / "examples" / "invoices.csv"
+OUT = Path(".paybridge-demo")
+
+console = Console(width=max(Console().width, 160))
+
+
+def invoices_in(world: DemoWorld) -> None:
+    console.rule("[bold]1. Invoices in: NetSuite (simulator) and a CSV file")
+    with NetSuiteConnector(world.netsuite_settings) as netsuite:
+        synced = sync_open_invoices(world.engine, netsuite, world.netsuite_settings.name)
+    taken_in = intake_open_invoices(world.engine, world.netsuite_settings.name, "anvil", "USDC")
+    console.print(
+        f"NetSuite: {synced.invoices} open invoices synced in {synced.http_requests} "
+        f"HTTP requests, {taken_in} new, {synced.quarantined} quarantined"
+    )
+    parsed = read_invoice_file(SAMPLE_INVOICES, world.config)
+    with transaction(world.engine) as session:
+        fresh, _ = store_invoices(session, parsed.records, source=SAMPLE_INVOICES.name)
+    console.print(f"{SAMPLE_INVOICES.name}: {len(fresh)} imported")
+    for rejection in parsed.rejections:
+        console.print(f"  [yellow]rejected[/] {rejection}", highlight=False)
+
+
+def payment_requests(world: DemoWorld) -> list[PaymentRequest]:
+    console.rule("[bold]2. Payment requests: locked quote, deposit address, EIP-681 link, QR")
+    summary = create_pending_requests(world.engine, world.config, actor="demo")
+    requests = sorted((r.request for r in summary.requests), key=lambda r: r.derivation_index)
+    table = Table(
+        "invoice",
+        "amount",
+        "pay exactly",
+        "deposit address",
+        "payment link (EIP-681)",
+        show_lines=True,
+    )
+    for request in requests:
+        qr = write_payment_qr(request.payment_uri, world.out / "qr", request.id)
+        table.add_row(
+            f"{request.erp_system}/{request.invoice_id}",
+            f"{request.invoice_amount} {request.currency}",
+            describe_amount(request.amount_due, request.asset_decimals, request.asset_symbol),
+            request.deposit_address,
+            f"{request.payment_uri}\n[dim]{qr.svg_path}[/]",
+        )
+    console.print(table)
+    console.print(
+        f"{summary.created} requests; quotes locked {world.config.quotes.lock_minutes} "
+        f"min, addresses watched {world.config.quotes.late_window_hours} h longer"
+    )
+    return requests
+
+
+def customers_pay(world: DemoWorld, requests: list[PaymentRequest]) -> None:
+    console.rule("[bold]3. Customers pay on the local chain (anvil)")
+    fund_payers(world.w3, world.contracts)
+    table = Table("invoice", "paid", "amount (base units)", "tx")
+    for payment in pay_like_customers(world.w3, world.contracts, requests):
+        table.add_row(payment.invoice_id, payment.how, str(payment.amount), payment.tx_hash)
+    console.print(table)
+
+
+def watch_chain(world: DemoWorld) -> None:
+    console.rule("[bold]4. Chain watcher: receipts, finality, live payment status")
+    report = ChainWatcher(world.config.chain("anvil"), world.config.assets, world.engine).poll()
+    console.print(
+        f"scanned blocks {report.scanned_from}..{report.scanned_to}: "
+        f"{report.receipts_added} receipts, {report.state_changes} status changes "
+        f"(head {report.head}, safe {report.safe}, finalized {report.finalized})"
+    )
+    with transaction(world.engine) as session:
+        rows = session.scalars(sa.select(PaymentRequest).order_by(PaymentRequest.derivation_index))
+        table = Table("invoice", "status", "flags", "received / due")
+        for request in rows:
+            table.add_row(
+                request.invoice_id,
+                request.status,
+                " ".join(f for f in FLAGS if getattr(request, f)) or "-",
+                f"{request.amount_received} / {request.amount_due}",
+            )
+    console.print(table)
+
+
+def audit_trail(world: DemoWorld) -> None:
+    console.rule("[bold]Audit log")
+    with transaction(world.engine) as session:
+        result = audit.verify(session)
+    console.print(
+        f"{result.entries} entries, hash chain "
+        f"{'[green]verified' if result.ok else '[red]BROKEN: ' + str(result.problem)}"
+    )
+
+
+def main() -> None:
+    with demo_world(OUT) as world:
+        invoices_in(world)
+        requests = payment_requests(world)
+        customers_pay(world, requests)
+        watch_chain(world)
+        audit_trail(world)
+    console.print(
+        f"\nstore: {OUT / 'paybridge.db'}   QR codes: {OUT / 'qr'}/   "
+        f"config: {OUT / 'paybridge.toml'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
