@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from paybridge.store.db import create_engine_for, migrate
 
 POSTGRES_URL_ENV = "PAYBRIDGE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -63,3 +66,26 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+def _migrated(url: str) -> Iterator[Engine]:
+    engine = create_engine_for(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Engine]:
+    """A migrated PayBridge store, once on SQLite and once on PostgreSQL."""
+    yield from _migrated(database_url)
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
+    yield from _migrated(sqlite_url)
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[Engine]:
+    yield from _migrated(postgres_url)

@@ -13,7 +13,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, Variable, task
 
-from plugins.dag_factories.payment_requests import PAYMENT_REQUESTS
+from plugins.dag_factories.payment_requests import PAYMENT_REQUESTS, create_payment_requests_now
 from plugins.hooks.netsuite import NetSuiteHook
 from plugins.hooks.paybridge import PayBridgeHook
 
@@ -65,15 +65,8 @@ def build_erp_sync_dag(
             return {**summary.as_dict(), "new_invoices": taken_in}
 
         @task(outlets=[PAYMENT_REQUESTS])
-        def create_payment_requests(_synced: list[dict[str, Any]]) -> dict[str, int]:
-            from paybridge.requests.pipeline import create_pending_requests
-
-            hook = PayBridgeHook(paybridge_conn_id)
-            config = hook.get_config()
-            summary = create_pending_requests(
-                hook.get_engine(config), config, actor=f"airflow:{dag_id}"
-            )
-            return {"created": summary.created, "skipped": len(summary.skipped)}
+        def create_payment_requests(_synced: list[dict[str, Any]]) -> dict[str, Any]:
+            return create_payment_requests_now(paybridge_conn_id, actor=f"airflow:{dag_id}")
 
         create_payment_requests(sync_invoices.expand(conn_id=erp_connections()))
     return dag

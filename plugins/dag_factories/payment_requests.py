@@ -13,6 +13,20 @@ from plugins.hooks.paybridge import PayBridgeHook
 PAYMENT_REQUESTS = Asset("paybridge://payment_requests")
 
 
+def create_payment_requests_now(paybridge_conn_id: str, actor: str) -> dict[str, Any]:
+    """One request per stored invoice that has none; a retry never creates one twice."""
+    from paybridge.requests.pipeline import create_pending_requests
+
+    hook = PayBridgeHook(paybridge_conn_id)
+    config = hook.get_config()
+    summary = create_pending_requests(hook.get_engine(config), config, actor=actor)
+    return {
+        "created": summary.created,
+        "already_existed": summary.existing,
+        "skipped": [list(s) for s in summary.skipped],
+    }
+
+
 def build_payment_requests_dag(
     dag_id: str = "paybridge_payment_requests",
     schedule: str | None = "*/5 * * * *",
@@ -31,19 +45,7 @@ def build_payment_requests_dag(
 
         @task(outlets=[PAYMENT_REQUESTS])
         def create_payment_requests() -> dict[str, Any]:
-            """Idempotent: a retry returns the requests the first attempt created."""
-            from paybridge.requests.pipeline import create_pending_requests
-
-            hook = PayBridgeHook(paybridge_conn_id)
-            config = hook.get_config()
-            summary = create_pending_requests(
-                hook.get_engine(config), config, actor=f"airflow:{dag_id}"
-            )
-            return {
-                "created": summary.created,
-                "already_existed": summary.existing,
-                "skipped": [list(s) for s in summary.skipped],
-            }
+            return create_payment_requests_now(paybridge_conn_id, actor=f"airflow:{dag_id}")
 
         create_payment_requests()
     return dag

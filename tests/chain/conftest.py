@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from paybridge.devchain import AnvilNode, DevContracts, deploy_standard_contracts, start_anvil
-from paybridge.store.db import create_engine_for, migrate
 
 
 @pytest.fixture
@@ -32,11 +31,8 @@ def contracts(w3: Web3) -> DevContracts:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    eng = create_engine_for(sqlite_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_store: Engine) -> Engine:
+    return sqlite_store
 
 
 @pytest.fixture

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.invoices import InvoiceRecord
-from paybridge.store.db import create_engine_for, migrate
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(sqlite_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.settlements import Application, Evidence, JournalLine, Settlement
-from paybridge.store.db import create_engine_for, migrate
 from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator, TokenGrant
 
 ACCOUNTS = {
@@ -65,19 +64,13 @@ def connector(sim: NetSuiteSimulator) -> Iterator[NetSuiteConnector]:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    eng = create_engine_for(sqlite_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_store: Engine) -> Engine:
+    return sqlite_store
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    eng = create_engine_for(postgres_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+def pg_engine(postgres_store: Engine) -> Engine:
+    return postgres_store
 
 
 def pytest_configure(config: pytest.Config) -> None:
