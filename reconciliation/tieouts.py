@@ -92,6 +92,7 @@ def subledger_vs_erp(journals: pd.DataFrame, erp_documents: pd.DataFrame) -> pd.
                 "actual": actual,
                 "difference": difference,
                 "status": status,
+                "detail": detail,
             }
         )
 

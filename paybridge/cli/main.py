@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from paybridge.cli import addresses, audit, chain, core, erp, invoices, reconcile, requests
+from paybridge.cli import (
+    addresses,
+    audit,
+    chain,
+    core,
+    erp,
+    invoices,
+    reconcile,
+    reconcile_store,
+    requests,
+)
 from paybridge.cli.context import USAGE_ERROR, fail, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
@@ -41,6 +51,7 @@ app.add_typer(audit.app, name="audit")
 erp.register(app)
 chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
+reconcile_store.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

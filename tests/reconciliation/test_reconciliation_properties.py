@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 from recon_compare import engine_view, reference_view
-from conftest import OTHER, addr, rates_frame, receipts_frame, requests_frame
+from recon_frames import OTHER, addr, rates_frame, receipts_frame, requests_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_matcher import reference_reconcile

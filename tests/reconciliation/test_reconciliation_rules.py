@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from conftest import OTHER, USDC, addr, rates_frame, receipts_frame, requests_frame
+from recon_frames import OTHER, USDC, addr, rates_frame, receipts_frame, requests_frame
 
 from reconciliation.config import ReconConfig, ToleranceGroup
 from reconciliation.result import reconcile

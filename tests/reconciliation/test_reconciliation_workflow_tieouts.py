@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import addr, receipts_frame, requests_frame
+from recon_frames import addr, receipts_frame, requests_frame
 
 from reconciliation.result import reconcile
 from reconciliation.tieouts import differences, subledger_vs_chain, subledger_vs_erp

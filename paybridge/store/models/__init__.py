@@ -1,6 +1,6 @@
 """Every table PayBridge owns, imported so Alembic and ``Base.metadata`` see them all."""
 
-from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt  # noqa: F401
+from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt
 from paybridge.store.models.core import (
     AuditEntry,
     AuditHead,
@@ -8,12 +8,38 @@ from paybridge.store.models.core import (
     Invoice,
     PaymentRequest,
 )
-from paybridge.store.models.outbox import (  # noqa: F401
+from paybridge.store.models.outbox import (
     ErpInvoiceQuarantine,
     ErpOpenInvoice,
     ErpSyncState,
     SettlementAttempt,
     SettlementOutboxRow,
 )
+from paybridge.store.models.reconciliation import (
+    ExceptionResolution,
+    ReconException,
+    ReconMatch,
+    ReconRun,
+    TieOutResult,
+)
 
-__all__ = ["AuditEntry", "AuditHead", "DerivationCounter", "Invoice", "PaymentRequest"]
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "ChainBlock",
+    "ChainCursor",
+    "ChainReceipt",
+    "DerivationCounter",
+    "ErpInvoiceQuarantine",
+    "ErpOpenInvoice",
+    "ErpSyncState",
+    "ExceptionResolution",
+    "Invoice",
+    "PaymentRequest",
+    "ReconException",
+    "ReconMatch",
+    "ReconRun",
+    "SettlementAttempt",
+    "SettlementOutboxRow",
+    "TieOutResult",
+]

@@ -1,4 +1,4 @@
-"""Helpers to build small, readable reconciliation scenarios by hand."""
+"""Frame builders shared by the reconciliation tests (plain helpers, not fixtures)."""
 
 from __future__ import annotations
 

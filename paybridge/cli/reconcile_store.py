@@ -1,0 +1,309 @@
+"""`paybridge reconcile`, `paybridge exceptions ...`, `paybridge tieout chain|erp`: the
+reconciliation of the store, its exception workflow (maker-checker) and the auditor tie-outs.
+
+Register in paybridge/cli/main.py with ``reconcile_store.register(app)``.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
+from paybridge.config import ConfigError
+from paybridge.reconcile.report import export_inputs, write_report
+from paybridge.reconcile.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
+from paybridge.reconcile.run import reconcile_store
+from paybridge.reconcile.tieouts_store import TieOutError, has_differences, tie_out_chain
+from paybridge.settlements import SettlementError
+from reconciliation.config import ReconConfig
+from reconciliation.workflow import WorkflowError
+
+exceptions_app = typer.Typer(
+    help="The reconciliation exceptions queue: list, propose, approve, reject (maker-checker).",
+    no_args_is_help=True,
+)
+tieout_app = typer.Typer(help="Tie-outs for auditors (differences listed).", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="Who is acting (default: the OS user).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """One call from paybridge/cli/main.py wires every command of this module."""
+    app.command("reconcile")(reconcile)
+    app.add_typer(exceptions_app, name="exceptions")
+    app.add_typer(tieout_app, name="tieout")
+
+
+def _actor(value: str | None) -> str:
+    return value or getpass.getuser()
+
+
+def _recon_config(path: Path | None) -> ReconConfig:
+    if path is None:
+        return ReconConfig()
+    try:
+        return ReconConfig.from_toml(path)
+    except (OSError, ValueError, ValidationError) as exc:
+        fail(f"reconciliation rules {path}: {exc}", code=USAGE_ERROR)
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--as-of {value!r}: expected ISO 8601, e.g. 2026-01-05T10:00:00Z", code=USAGE_ERROR)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def reconcile(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Only receipts up to this time (ISO 8601).")
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Only write the engine's input CSVs to this directory."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write outputs, report.html/xlsx, manifest here."),
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Reconciliation rules (engine TOML config).")
+    ] = None,
+    actor: ActorOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reconcile requests and receipts in the store; settle what is paid (idempotent)."""
+    cfg = config()
+    eng = engine(cfg)
+    recon_cfg = _recon_config(rules)
+    when = _parse_as_of(as_of)
+    if export is not None:
+        paths = export_inputs(eng, export, when)
+        if json_output:
+            print_json({name: str(path) for name, path in paths.items()})
+        else:
+            console.print(
+                f"wrote {', '.join(p.name for p in paths.values())} to {export}; re-perform with "
+                f"`paybridge reconcile-files --requests {paths['requests']} --receipts "
+                f"{paths['receipts']} --rates {paths['rates']} --out DIR`"
+            )
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True, disable=json_output) as progress:
+        task = progress.add_task("starting", total=None)
+        try:
+            summary = reconcile_store(
+                eng,
+                cfg,
+                recon_config=recon_cfg,
+                as_of=when,
+                actor=_actor(actor),
+                step=lambda msg: progress.update(task, description=msg),
+            )
+            manifest = None
+            if report is not None:
+                progress.update(task, description="writing the report")
+                manifest = write_report(eng, report, recon_cfg)
+        except (SettlementError, ValueError) as exc:
+            fail(str(exc))
+    data = summary.as_dict()
+    if manifest is not None:
+        data["report"] = str(report)
+    if json_output:
+        print_json(data)
+        return
+    table = Table(title=f"reconciliation {summary.run_id} (as of {summary.as_of})")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("requests", summary.requests),
+        ("receipts", summary.receipts),
+        ("matches (auto)", summary.matches_auto),
+        ("matches (proposed)", summary.matches - summary.matches_auto),
+        ("exceptions raised", summary.exceptions),
+        ("exceptions open or proposed", summary.exceptions_open),
+        ("requests completed", len(summary.completed)),
+        ("settlements queued", len(summary.settlements_enqueued)),
+        ("awaiting finality", len(summary.awaiting_finality)),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    if report is not None:
+        console.print(f"report written to {report}")
+
+
+@exceptions_app.command("list")
+def exceptions_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="open, proposed or resolved.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The exceptions queue, oldest first."""
+    if status is not None and status not in ("open", "proposed", "resolved"):
+        fail(f"--status {status!r}: use open, proposed or resolved", code=USAGE_ERROR)
+    rows = list_exceptions(engine(config()), status)
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} exceptions")
+    shown = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
+    for column in shown:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in shown))
+    console.print(table)
+
+
+@exceptions_app.command("propose")
+def exceptions_propose(
+    exception_id: Annotated[str, typer.Argument(help="EX-... from `paybridge exceptions list`.")],
+    action: Annotated[str, typer.Option("--action", help="apply, write-off, credit or refund.")],
+    request: Annotated[
+        str | None, typer.Option("--request", help="Request to apply the money to.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (a reason code).")] = None,
+    amount: Annotated[
+        int | None, typer.Option("--amount", help="Base units (default: all unresolved).")
+    ] = None,
+    refund_address: Annotated[
+        str | None, typer.Option("--refund-address", help="Default: the sender.")
+    ] = None,
+    actor: ActorOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Propose a resolution (the maker); someone else must approve it."""
+    if action not in CLI_ACTIONS:
+        fail(f"--action {action!r}: use one of {', '.join(CLI_ACTIONS)}", code=USAGE_ERROR)
+    try:
+        outcome = propose(
+            engine(config()),
+            exception_id,
+            action,
+            _actor(actor),
+            amount=amount,
+            request_id=request or "",
+            reason=reason or "",
+            refund_address=refund_address or "",
+        )
+    except WorkflowError as exc:
+        fail(str(exc))
+    _print_outcome(outcome.resolution, outcome.exception_status, None, json_output)
+
+
+def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
+    try:
+        outcome = decide(engine(config()), ident, _actor(actor), approve=approve)
+    except (WorkflowError, SettlementError) as exc:
+        fail(str(exc))
+    _print_outcome(outcome.resolution, outcome.exception_status, outcome.settlement_id, json_output)
+
+
+@exceptions_app.command("approve")
+def exceptions_approve(
+    ident: Annotated[str, typer.Argument(help="RES-... or an EX-... with one proposal.")],
+    actor: ActorOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a proposed resolution (the checker; not the proposer). Apply settles it."""
+    _decide(ident, actor, True, json_output)
+
+
+@exceptions_app.command("reject")
+def exceptions_reject(
+    ident: Annotated[str, typer.Argument(help="RES-... or an EX-... with one proposal.")],
+    actor: ActorOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reject a proposed resolution (the checker; not the proposer)."""
+    _decide(ident, actor, False, json_output)
+
+
+def _print_outcome(
+    resolution: dict[str, str], status: str, settlement_id: str | None, json_output: bool
+) -> None:
+    if json_output:
+        print_json({**resolution, "exception_status": status, "settlement_id": settlement_id})
+        return
+    console.print(
+        f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
+        f"{resolution['exception_id']}: {resolution['state']} (proposed by "
+        f"{resolution['proposed_by']}"
+        + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
+        + f"); exception {status}"
+        + (f"; settlement {settlement_id} queued" if settlement_id else "")
+    )
+
+
+def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+    if json_output:
+        print_json(rows.to_dict("records"))
+    else:
+        table = Table(title=title)
+        for column in rows.columns:
+            table.add_column(column)
+        for record in rows.itertuples(index=False):
+            table.add_row(*(str(v) for v in record))
+        console.print(table)
+    if has_differences(rows):
+        raise typer.Exit(1)
+
+
+@tieout_app.command("chain")
+def tieout_chain(
+    chain: Annotated[str, typer.Option("--chain", help="Chain name or id.")],
+    block: Annotated[
+        int | None, typer.Option("--block", min=0, help="Default: last block scanned.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Recorded inflows - outflows vs the on-chain balance, per watched address and asset.
+    Exit 1 when any difference is listed."""
+    cfg = config()
+    try:
+        chain_cfg = cfg.chain(chain)
+    except ConfigError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+    try:
+        rows = tie_out_chain(engine(cfg), chain_cfg, block=block)
+    except TieOutError as exc:
+        fail(str(exc))
+    _print_tie_out(rows, json_output, f"subledger vs chain: {chain_cfg.name}")
+
+
+@tieout_app.command("erp")
+def tieout_erp(
+    erp_config: Annotated[
+        str | None,
+        typer.Option("--erp-config", help="NetSuite connection file; default: NETSUITE_* env."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Each posted settlement has exactly one ERP document with the same amount; its invoices
+    are cleared. Exit 1 when any difference is listed."""
+    from connectors.erp.netsuite.config import load_connection_config
+    from connectors.erp.netsuite.connector import NetSuiteConnector
+    from paybridge.reconcile.tieouts_store import tie_out_erp
+
+    try:
+        conn_cfg = load_connection_config(erp_config)
+    except (ValidationError, ValueError, OSError) as exc:
+        fail(f"NetSuite connection settings: {exc}", code=USAGE_ERROR)
+    eng = engine(config())
+    with NetSuiteConnector(conn_cfg) as connector:
+        rows = tie_out_erp(eng, connector, conn_cfg.name)
+    _print_tie_out(rows, json_output, f"subledger vs ERP: {conn_cfg.name}")

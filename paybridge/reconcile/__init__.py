@@ -1,0 +1,1 @@
+"""Reconciliation wired to the store: export, run, persist, settle, exceptions, tie-outs."""

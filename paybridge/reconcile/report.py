@@ -1,0 +1,53 @@
+"""The auditor's pack for the store: inputs as CSV, the engine's outputs, reports and manifest,
+with the latest tie-outs and the manual resolutions in the workbook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from paybridge.reconcile.export import file_hashes, load_inputs, write_inputs
+from paybridge.reconcile.resolutions import resolutions_frame
+from paybridge.reconcile.tieouts_store import latest_tie_outs
+from paybridge.store.db import transaction
+from reconciliation.config import ReconConfig
+from reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv
+from reconciliation.inputs import read_rates, read_receipts, read_requests
+from reconciliation.reports import write_reports
+from reconciliation.result import reconcile
+
+
+def export_inputs(engine: Engine, out: Path, as_of=None) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """The engine's input CSVs, for ``paybridge reconcile-files`` (re-performance)."""
+    with transaction(engine) as session:
+        inputs = load_inputs(session, as_of)
+    return write_inputs(inputs, out)
+
+
+def write_report(engine: Engine, out: Path, config: ReconConfig | None = None) -> dict:
+    """Inputs under ``out/inputs``; outputs, report.html/xlsx and manifest.json in ``out``."""
+    config = config or ReconConfig()
+    paths = export_inputs(engine, out / "inputs")
+    result = reconcile(
+        read_requests(paths["requests"]),
+        read_receipts(paths["receipts"]),
+        read_rates(paths["rates"], config.rate_scale),
+        config,
+    )
+    for name, attr in OUTPUT_TABLES.items():
+        write_csv(getattr(result, attr), out / name)
+    produced = [*OUTPUT_TABLES]
+    tie_outs = latest_tie_outs(engine)
+    produced += write_reports(
+        result, config, out, tie_outs=tie_outs, resolutions=resolutions_frame(engine)
+    )
+    manifest = build_manifest(result, config, paths, out, produced)
+    manifest["inputs"] = {
+        name: {"file": f"inputs/{paths[name].name}", "sha256": digest}
+        for name, digest in file_hashes(paths).items()
+    }
+    manifest["tie_out_rows"] = len(tie_outs)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest

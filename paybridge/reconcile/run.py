@@ -1,0 +1,323 @@
+"""Reconcile the store: export, run the engine, persist the run, settle what is settled.
+
+One database transaction per run, serialised (PostgreSQL advisory lock; SQLite's single
+writer, taken by the first statement): a crash leaves nothing half written, and two runs
+never both complete a request or queue its settlement. Re-running is idempotent: completed
+requests are never settled again and the outbox refuses a second row for the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from paybridge import audit
+from paybridge.audit import AuditEvent
+from paybridge.config import PayBridgeConfig
+from paybridge.reconcile.export import file_hashes, load_inputs, write_inputs
+from paybridge.reconcile.queue import sync_exceptions
+from paybridge.reconcile.settle import account_roles, settlement_from_journals
+from paybridge.requests.lifecycle import FINAL, Status, transition
+from paybridge.settlement_outbox import enqueue
+from paybridge.store.db import transaction
+from paybridge.store.models import Invoice, PaymentRequest
+from paybridge.store.models.reconciliation import ReconMatch, ReconRun
+from reconciliation.config import ReconConfig
+from reconciliation.inputs import read_rates, read_receipts, read_requests
+from reconciliation.result import ReconResult, reconcile
+
+PAID_STATUSES = frozenset({"paid", "paid_within_tolerance", "overpaid"})
+RUN_LOCK_KEY = 0x5042_5245_434F  # "PBRECO": one reconciliation at a time per database
+#: the lifecycle path from each open status to completed (every step audited)
+PATH_TO_COMPLETED: dict[str, tuple[Status, ...]] = {
+    Status.NEW: (Status.DETECTED, Status.CONFIRMED, Status.COMPLETED),
+    Status.EXPIRED: (Status.DETECTED, Status.CONFIRMED, Status.COMPLETED),
+    Status.DETECTED: (Status.CONFIRMED, Status.COMPLETED),
+    Status.CONFIRMED: (Status.COMPLETED,),
+}
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    as_of: str
+    engine_version: str
+    requests: int
+    receipts: int
+    matches: int
+    matches_auto: int
+    exceptions: int
+    exceptions_open: int
+    completed: list[str] = field(default_factory=list)
+    settlements_enqueued: list[str] = field(default_factory=list)
+    awaiting_finality: list[str] = field(default_factory=list)
+    input_sha256: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lock_run(session: Session) -> None:
+    """Serialise reconciliation runs; must be the transaction's first statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(RUN_LOCK_KEY)))
+    else:  # a write as first statement takes SQLite's write lock (waiting on busy_timeout)
+        session.execute(sa.update(ReconRun).where(sa.false()).values(actor=ReconRun.actor))
+
+
+def connection_for(session: Session, request: PaymentRequest) -> str:
+    """The ERP connection the invoice came from (``erp:<name>``), else its ERP system."""
+    source = session.scalar(
+        sa.select(Invoice.source).where(
+            Invoice.erp_system == request.erp_system,
+            Invoice.company == request.company,
+            Invoice.invoice_id == request.invoice_id,
+        )
+    )
+    if source and source.startswith("erp:"):
+        return source.removeprefix("erp:")
+    return request.erp_system
+
+
+def run_engine(
+    session: Session, workdir: Path, config: ReconConfig, as_of: datetime | None
+) -> tuple[ReconResult, dict[str, str], dict[tuple[str, str, str], str]]:
+    """Export inputs as the engine's CSVs, read them back with its readers, reconcile."""
+    inputs = load_inputs(session, as_of)
+    paths = write_inputs(inputs, workdir)
+    result = reconcile(
+        read_requests(paths["requests"]),
+        read_receipts(paths["receipts"]),
+        read_rates(paths["rates"], config.rate_scale),
+        config,
+        as_of,
+    )
+    states = {
+        (r.chain_id, r.tx_hash, r.log_index): r.status
+        for r in inputs.receipts.itertuples(index=False)
+    }
+    return result, file_hashes(paths), states
+
+
+def reconcile_store(
+    engine: Engine,
+    cfg: PayBridgeConfig,
+    *,
+    recon_config: ReconConfig | None = None,
+    as_of: datetime | None = None,
+    actor: str = "reconciler",
+    step: Callable[[str], None] | None = None,
+) -> RunSummary:
+    note = step or (lambda _msg: None)
+    config = recon_config or ReconConfig()
+    started = datetime.now(UTC)
+    run_id = f"run-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    with transaction(engine) as session, tempfile.TemporaryDirectory() as tmp:
+        lock_run(session)
+        note("exporting requests and receipts")
+        result, hashes, states = run_engine(session, Path(tmp), config, as_of)
+        note("recording the run")
+        matches = result.matches
+        summary = RunSummary(
+            run_id=run_id,
+            as_of=result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            engine_version=result.engine_version,
+            requests=len(result.requests_status),
+            receipts=len(states),
+            matches=len(matches),
+            matches_auto=int((matches["decision"] == "auto").sum()),
+            exceptions=len(result.exceptions),
+            exceptions_open=0,
+            input_sha256=hashes,
+        )
+        session.add(_run_row(summary, started, actor, config, hashes))
+        session.flush()
+        session.add_all(_match_rows(run_id, matches))
+        note("updating the exceptions queue")
+        summary.exceptions_open = sync_exceptions(session, run_id, result.exceptions, started)
+        note("settling paid requests")
+        _settle(session, cfg, config, result, states, summary, actor)
+        run = session.get(ReconRun, run_id)
+        assert run is not None
+        run.completed = len(summary.completed)
+        run.settlements_enqueued = len(summary.settlements_enqueued)
+        run.awaiting_finality = len(summary.awaiting_finality)
+        audit.append(
+            session,
+            [
+                AuditEvent(
+                    actor=actor,
+                    entity_type="reconciliation_run",
+                    entity_id=run_id,
+                    action="run",
+                    after=_audit_summary(summary),
+                )
+            ],
+        )
+    return summary
+
+
+def _audit_summary(summary: RunSummary) -> dict[str, Any]:
+    """Counts and hashes (each settlement and status change has its own audit entry)."""
+    lists = ("completed", "settlements_enqueued", "awaiting_finality")
+    data = {k: v for k, v in summary.as_dict().items() if k not in lists}
+    return data | {k: len(getattr(summary, k)) for k in lists}
+
+
+def _run_row(
+    summary: RunSummary,
+    started: datetime,
+    actor: str,
+    config: ReconConfig,
+    hashes: dict[str, str],
+) -> ReconRun:
+    return ReconRun(
+        run_id=summary.run_id,
+        started_at=started,
+        as_of=datetime.strptime(summary.as_of, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        actor=actor,
+        engine_version=summary.engine_version,
+        config_sha256=hashlib.sha256(config.canonical_json().encode()).hexdigest(),
+        requests_sha256=hashes["requests"],
+        receipts_sha256=hashes["receipts"],
+        rates_sha256=hashes["rates"],
+        requests=summary.requests,
+        receipts=summary.receipts,
+        matches=summary.matches,
+        matches_auto=summary.matches_auto,
+        exceptions=summary.exceptions,
+        completed=0,
+        settlements_enqueued=0,
+        awaiting_finality=0,
+    )
+
+
+def _match_rows(run_id: str, matches: pd.DataFrame) -> list[ReconMatch]:
+    return [
+        ReconMatch(
+            run_id=run_id,
+            request_id=str(m.request_id),
+            chain_id=int(m.chain_id),
+            tx_hash=str(m.tx_hash),
+            log_index=int(m.log_index),
+            block_number=int(m.block_number),
+            amount_applied=int(m.amount_applied),
+            rule=str(m.rule),
+            confidence=str(m.confidence),
+            decision=str(m.decision),
+            paid_late=bool(m.paid_late),
+            fair_value=str(m.fair_value),
+            rate=str(m.rate),
+            rate_source=str(m.rate_source),
+            explanation=str(m.explanation),
+        )
+        for m in matches.itertuples(index=False)
+    ]
+
+
+def _final_enough(
+    request: PaymentRequest,
+    matches: list[dict[str, Any]],
+    states: dict[tuple[str, str, str], str],
+    cfg: PayBridgeConfig,
+) -> bool:
+    """Settlement policy: small payments settle once confirmed, large ones once finalized."""
+    if request.invoice_amount < cfg.settlement_policy.confirmed_max_amount:
+        return True
+    return all(
+        states.get((str(m["chain_id"]), str(m["tx_hash"]), str(m["log_index"]))) == "finalized"
+        for m in matches
+    )
+
+
+def _by_request(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in frame.to_dict("records"):
+        grouped.setdefault(str(record["request_id"]), []).append(record)
+    return grouped
+
+
+def _load_requests(session: Session, ids: list[str]) -> dict[str, PaymentRequest]:
+    found: dict[str, PaymentRequest] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = sa.select(PaymentRequest).where(PaymentRequest.id.in_(chunk))
+        found.update({r.id: r for r in session.scalars(query)})
+    return found
+
+
+def _settle(
+    session: Session,
+    cfg: PayBridgeConfig,
+    config: ReconConfig,
+    result: ReconResult,
+    states: dict[tuple[str, str, str], str],
+    summary: RunSummary,
+    actor: str,
+) -> None:
+    status = result.requests_status
+    paid = status[status["status"].isin(PAID_STATUSES)]
+    auto = _by_request(result.matches[result.matches["decision"] == "auto"])
+    journals = _by_request(result.journals)
+    requests = _load_requests(session, [str(r) for r in paid["request_id"]])
+    roles = account_roles(config)
+    connections: dict[tuple[str, str, str], str] = {}
+    events: list[AuditEvent] = []
+    for row in paid.itertuples(index=False):
+        request = requests.get(str(row.request_id))
+        if request is None or request.status in FINAL:
+            continue  # settled before (or voided): never twice
+        own, lines = auto.get(request.id, []), journals.get(request.id, [])
+        if not own or not lines:
+            continue
+        if not _final_enough(request, own, states, cfg):
+            summary.awaiting_finality.append(request.id)
+            continue
+        settlement = settlement_from_journals(request, lines, own, config, roles)
+        key = (request.erp_system, request.company, request.invoice_id)
+        if key not in connections:
+            connections[key] = connection_for(session, request)
+        connection = connections[key]
+        if enqueue(session, settlement, connection):
+            summary.settlements_enqueued.append(settlement.settlement_id)
+            events.append(
+                AuditEvent(
+                    actor=actor,
+                    entity_type="settlement",
+                    entity_id=settlement.settlement_id,
+                    action="enqueue",
+                    after={"connection": connection, **settlement.to_json()},
+                    reason=f"reconciliation {summary.run_id}: request {request.id} {row.status}",
+                )
+            )
+        rules = ", ".join(sorted({str(m["rule"]) for m in own}))
+        reason = f"reconciliation {summary.run_id}: {row.status} ({rules})"
+        for target in PATH_TO_COMPLETED[Status(request.status)]:
+            flags = None
+            if target == Status.COMPLETED:
+                flags = {
+                    "paid_partial": False,
+                    "paid_over": _truthy(row.paid_over),
+                    "paid_late": _truthy(row.paid_late) or request.paid_late,
+                }
+            events.append(transition(request, target, actor=actor, reason=reason, flags=flags))
+        summary.completed.append(request.id)
+    audit.append(session, events)
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in {"true", "1"}
+
+
+__all__ = ["PAID_STATUSES", "RunSummary", "connection_for", "reconcile_store"]

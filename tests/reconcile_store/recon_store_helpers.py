@@ -1,0 +1,60 @@
+"""Helpers of the reconcile-store tests (a uniquely named module, so that running several
+test areas together never confuses it with another area's ``conftest``)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
+
+from chainenv import ChainEnv
+
+from paybridge.config import PayBridgeConfig, SettlementPolicy
+from paybridge.devchain import AnvilNode, deploy_standard_contracts
+
+PAYER_INDEX = 5
+USDC = 10**6
+
+
+def make_env(anvil: AnvilNode, engine: Engine) -> ChainEnv:
+    w3 = anvil.web3()
+    env = ChainEnv(node=anvil, w3=w3, contracts=deploy_standard_contracts(w3), engine=engine)
+    env.fund_tokens(env.accounts[PAYER_INDEX])
+    return env
+
+
+def paybridge_config(env: ChainEnv, confirmed_max: str = "10000") -> PayBridgeConfig:
+    return PayBridgeConfig(
+        chains=[env.chain_config()],
+        assets=env.assets(),
+        settlement_policy=SettlementPolicy(confirmed_max_amount=confirmed_max),
+    )
+
+
+def payer(env: ChainEnv) -> str:
+    return env.accounts[PAYER_INDEX]
+
+
+@dataclass
+class Paid:
+    exact: str
+    partial: str
+    over: str
+
+
+def pay_scenario(env: ChainEnv, *, settle_blocks: int = 64) -> Paid:
+    """Three USDC requests of 100: paid 100, 40 and 130; then the chain moves past finality."""
+    exact = env.make_request("USDC", 100 * USDC)
+    partial = env.make_request("USDC", 100 * USDC)
+    over = env.make_request("USDC", 100 * USDC)
+    env.pay_token(exact.deposit_address, 100 * USDC, sender=payer(env))
+    env.pay_token(partial.deposit_address, 40 * USDC, sender=payer(env))
+    env.pay_token(over.deposit_address, 130 * USDC, sender=payer(env))
+    if settle_blocks:
+        env.mine(settle_blocks)
+    env.watcher().poll()
+    return Paid(exact.id, partial.id, over.id)

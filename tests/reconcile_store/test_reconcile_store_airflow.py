@@ -1,0 +1,100 @@
+"""Reconcile DAG with dag.test() after the chain watch DAG, on a real anvil chain."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "airflow"))
+
+from airflow_helpers import REPO, run_dag_test
+
+from paybridge.devchain import (
+    AnvilNode,
+    deploy_standard_contracts,
+    running_anvil,
+    wait_receipt,
+)
+from paybridge.store.db import create_engine_for, transaction
+from paybridge.store.models import PaymentRequest
+from paybridge.store.models.outbox import SettlementOutboxRow
+
+pytestmark = [pytest.mark.anvil, pytest.mark.xdist_group("airflow")]
+BIN = Path(sys.executable).parent
+INVOICES = """invoice_id,customer_id,amount,currency,chain,asset
+R-1,ACME,100.00,USD,anvil,USDC
+R-2,ACME,50.00,USD,anvil,USDC
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PYTHONPATH": str(REPO),
+    }
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    return env
+
+
+@pytest.fixture
+def anvil() -> Iterator[AnvilNode]:
+    with running_anvil() as node:
+        yield node
+
+
+def test_reconcile_dag_settles_paid_requests_once(
+    airflow_env: dict[str, str], anvil: AnvilNode, tmp_path: Path
+) -> None:
+    w3 = anvil.web3()
+    contracts = deploy_standard_contracts(w3)
+    payer = w3.eth.accounts[7]
+    wait_receipt(
+        w3, contracts.usdc.functions.mint(payer, 10**12).transact({"from": w3.eth.accounts[0]})
+    )
+    config = tmp_path / "paybridge.toml"
+    config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n')
+    env = {
+        "PAYBRIDGE_CONFIG": str(config),
+        "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
+    }
+    (tmp_path / "invoices.csv").write_text(INVOICES)
+    for args in (["init"], ["invoices", "import", "invoices.csv"], ["requests", "create"]):
+        subprocess.run(
+            [str(BIN / "paybridge"), *args],
+            cwd=tmp_path,
+            env={**airflow_env, **env},
+            check=True,
+            capture_output=True,
+        )
+    engine = create_engine_for(env["PAYBRIDGE_DATABASE_URL"])
+    with transaction(engine) as session:
+        requests = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
+    usdc = contracts.usdc.functions
+    paid, partial = requests["R-1"], requests["R-2"]
+    for request, amount in ((paid, paid.amount_due), (partial, partial.amount_due // 2)):
+        wait_receipt(w3, usdc.transfer(request.deposit_address, amount).transact({"from": payer}))
+    w3.provider.make_request("anvil_mine", [hex(70)])  # past anvil's finalized depth
+
+    assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
+    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
+
+    with transaction(engine) as session:
+        queued = session.scalars(sa.select(SettlementOutboxRow.settlement_id)).all()
+        after = {r.invoice_id: r.status for r in session.scalars(sa.select(PaymentRequest))}
+    assert queued == [f"pb-{paid.id}"]
+    assert after["R-1"] == "completed" and after["R-2"] != "completed"
