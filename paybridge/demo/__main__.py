@@ -18,10 +18,12 @@ from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
 from paybridge.imports import read_invoice_file
 from paybridge.invoices import store_invoices
 from paybridge.qr import write_payment_qr
+from paybridge.reconcile.run import reconcile_store
 from paybridge.requests.lifecycle import FLAGS
 from paybridge.requests.pipeline import create_pending_requests
+from paybridge.settlement_outbox import post_due
 from paybridge.store.db import transaction
-from paybridge.store.models import PaymentRequest
+from paybridge.store.models import PaymentRequest, ReconException
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_INVOICES = ROOT / "examples" / "invoices.csv"
@@ -106,6 +108,48 @@ def watch_chain(world: DemoWorld) -> None:
     console.print(table)
 
 
+def reconcile(world: DemoWorld) -> None:
+    console.rule("[bold]5. Reconciliation: matches, exceptions, settlement journals")
+    summary = reconcile_store(world.engine, world.config, actor="demo")
+    console.print(
+        f"run {summary.run_id}: {summary.receipts} receipts, {summary.matches} matches "
+        f"({summary.matches_auto} auto), {summary.exceptions_open} open exceptions, "
+        f"{len(summary.completed)} requests completed, "
+        f"{len(summary.settlements_enqueued)} settlements queued"
+    )
+    with transaction(world.engine) as session:
+        table = Table("exception", "reason", "request", "detail")
+        for exception in session.scalars(
+            sa.select(ReconException).where(ReconException.status == "open")
+        ):
+            table.add_row(
+                exception.exception_id,
+                exception.reason,
+                exception.request_id or "-",
+                exception.detail,
+            )
+    console.print(table)
+
+
+def settle(world: DemoWorld) -> None:
+    console.rule("[bold]6. Settlements posted to NetSuite (simulator), exactly once")
+    with NetSuiteConnector(world.netsuite_settings) as netsuite:
+        posted = post_due(world.engine, netsuite, connection=world.netsuite_settings.name)
+    console.print(
+        f"{len(posted.posted)} settlements posted, {len(posted.failed)} to retry, "
+        f"{len(posted.needs_attention)} need attention"
+    )
+    table = Table("NetSuite invoice", "status", "amount remaining")
+    for invoice_id in sorted(world.netsuite.account.transactions):
+        record = world.netsuite.account.transactions[invoice_id]
+        if record.get("type") == "CustInvc":
+            shown = world.netsuite.account.get_record("invoice", str(invoice_id))
+            table.add_row(
+                str(invoice_id), shown["status"]["refName"], str(shown["amountRemaining"])
+            )
+    console.print(table)
+
+
 def audit_trail(world: DemoWorld) -> None:
     console.rule("[bold]Audit log")
     with transaction(world.engine) as session:
@@ -122,6 +166,8 @@ def main() -> None:
         requests = payment_requests(world)
         customers_pay(world, requests)
         watch_chain(world)
+        reconcile(world)
+        settle(world)
         audit_trail(world)
     console.print(
         f"\nstore: {OUT / 'paybridge.db'}   QR codes: {OUT / 'qr'}/   "

@@ -20,6 +20,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "hash chain verified" in out
     assert "confirmed" in out and "paid_partial" in out and "paid_over" in out
     assert "rejected" in out  # the sample file's bad records are reported
+    assert "UNDERPAID" in out and "OVERPAYMENT" in out  # exceptions queue
+    assert "Paid In Full" in out and "0 need attention" in out  # posted back to NetSuite
     demo = tmp_path / ".paybridge-demo"
     assert (demo / "paybridge.db").exists()
     assert len(list((demo / "qr").glob("*.svg"))) == len(list((demo / "qr").glob("*.png"))) > 0
