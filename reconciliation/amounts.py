@@ -18,22 +18,27 @@ def fits_int64_sums(values: np.ndarray) -> bool:
     """True when the sum of all absolute values fits int64 (so every group sum does too)."""
     if len(values) == 0:
         return True
-    if values.dtype == object:
-        total = max(abs(int(values.max())), abs(int(values.min()))) * len(values)
-    else:
-        biggest = int(np.abs(values).max())
-        total = biggest * len(values)
+    # Python ints: np.abs would wrap -2**63 around to itself
+    total = max(abs(int(values.max())), abs(int(values.min()))) * len(values)
     return total <= INT64_SUM_SAFE
 
 
 def exact_ints(values: np.ndarray) -> np.ndarray:
-    """int64 if every sum over the column fits, else an object array of Python ints."""
+    """int64 if every sum over the column fits, else an object array of Python ints.
+
+    Object input is first converted to int64 in one C pass (which stops at the first value
+    beyond int64, the common case for 18-decimal tokens); the bound is then checked on int64.
+    """
     if values.dtype != object:
         if fits_int64_sums(values):
             return values.astype(np.int64)
         return values.astype(object)
-    if fits_int64_sums(values):
-        return values.astype(np.int64)
+    try:
+        small = values.astype(np.int64)
+    except (OverflowError, TypeError):
+        return values  # some value is beyond int64, so the column's sums can be too
+    if fits_int64_sums(small):
+        return small
     return values
 
 
@@ -52,6 +57,30 @@ def unify(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a.astype(np.int64) for a in arrays]
 
 
+def code_argsort(codes: np.ndarray, size: int, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """Stable argsort of integer codes in [0, size), in O(n) (a counting sort).
+
+    Rows sharing a code (rare for per-request and per-receipt codes) are ordered by `tiebreak`,
+    then by position - the same order as np.lexsort([tiebreak, codes]), just faster.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n = len(codes)
+    counts = np.bincount(codes, minlength=size)
+    starts = np.cumsum(counts) - counts
+    dest = starts[codes]
+    shared = np.flatnonzero(counts[codes] > 1)
+    if len(shared):
+        inner = shared if tiebreak is None else np.asarray(tiebreak)[shared]
+        sub = shared[np.lexsort([inner, codes[shared]])]
+        sub_codes = codes[sub]
+        first = np.r_[True, sub_codes[1:] != sub_codes[:-1]]
+        run_start = np.maximum.accumulate(np.where(first, np.arange(len(sub)), 0))
+        dest[sub] = starts[sub_codes] + (np.arange(len(sub)) - run_start)
+    order = np.empty(n, dtype=np.int64)
+    order[dest] = np.arange(n)
+    return order
+
+
 def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Exact per-group sum for group codes 0..n_groups-1 (codes need not be sorted)."""
     if values.dtype != object:
@@ -60,7 +89,17 @@ def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarra
         return out
     out = np.zeros(n_groups, dtype=object)
     out[:] = 0
-    np.add.at(out, codes, values)
+    if len(values) == 0:
+        return out
+    # Python-int adds only: sort by group (any order inside: exact sums), one reduceat per run
+    codes = np.asarray(codes, dtype=np.int64)
+    if (codes[1:] >= codes[:-1]).all():
+        sorted_codes, sorted_values = codes, values
+    else:
+        order = code_argsort(codes, n_groups)
+        sorted_codes, sorted_values = codes[order], values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    out[sorted_codes[starts]] = np.add.reduceat(sorted_values, starts)
     return out
 
 
@@ -72,11 +111,19 @@ def sorted_group_cumsum_before(values: np.ndarray, codes: np.ndarray) -> np.ndar
     if values.dtype != object:
         series = pd.Series(values)
         return (series.groupby(codes, sort=False).cumsum() - series).to_numpy(np.int64)
-    running = np.cumsum(values)
+    # most groups hold one row (nothing before it): run the Python-int sums on the others only
     starts = np.r_[True, codes[1:] != codes[:-1]]
-    group_start_index = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    base = running[group_start_index] - values[group_start_index]
-    return running - values - base
+    single = starts & np.r_[starts[1:], True]
+    out = np.zeros(n, dtype=object)
+    out[:] = 0
+    rows = np.flatnonzero(~single)
+    if len(rows):
+        part, part_starts = values[rows], starts[rows]
+        running = np.cumsum(part)
+        group_start_index = np.maximum.accumulate(np.where(part_starts, np.arange(len(rows)), 0))
+        base = running[group_start_index] - part[group_start_index]
+        out[rows] = running - part - base
+    return out
 
 
 def div_round_half_even(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:

@@ -1,9 +1,17 @@
 """The reconciliation engine: block -> gate -> score -> assign -> explain, vectorised.
 
 Inputs are the typed frames from `reconciliation.inputs` (or the same columns built in code).
-Every step is a column operation over all receipts at once; the only Python loop runs over the
-rare receipts that need a bounded subset-sum search (batch payments). Output order is fixed by
-sorting on stable keys, so the same inputs always give the same frames.
+Every step is a column operation over all receipts at once (the batch rule's subset sums too;
+only targets in very large customer blocks loop, capped). Output order is fixed by sorting on
+stable keys, so the same inputs always give the same frames.
+
+Where the time goes is decided up front: text columns (addresses, tx hashes, status, asset) are
+turned into integer codes once (Arrow hashing) and the rules compare codes; receipts' text is
+only put in chain order when publishing needs it; rules, reasons and statuses are small integer
+codes until the end; amounts are int64 where a whole column fits, else Python ints, and the
+Python-int work is limited to the rows that need it (e.g. running sums only for requests with
+more than one receipt). `run_rules` returns decisions with their structured explanation (rule,
+confidence, decision, tie, late); `result.publish` renders text, evidence and journals.
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconciliation.amounts import (
     as_object,
+    code_argsort,
     div_ceil,
     exact_ints,
     group_sum,
@@ -29,9 +40,20 @@ from reconciliation.rules_batch import find_batches
 from reconciliation.rules_reuse import EMPTY as EMPTY_REUSE
 from reconciliation.rules_reuse import find_reuse_candidates
 from reconciliation.times import utc_naive
-from reconciliation.tolerance import classify_amount_vec, percent_to_ppm, tolerance_units_vec
+from reconciliation.tolerance import (
+    PPM,
+    percent_to_ppm,
+    tolerance_units_vec,
+)
 
 ENGINE_VERSION = "1.0.0"
+INT64_MAX = 2**63 - 1
+RULE_OWN, RULE_REUSE, RULE_BATCH = 0, 1, 2
+STATUS_NAMES = ["open", "expired", "partial", "paid_within_tolerance", "paid", "overpaid"]
+STATUS_ARROW = pa.array(STATUS_NAMES, pa.large_string())
+REASON_CODE = {r: i for i, r in enumerate(Reason)}  # exceptions sort by this, then text
+REASON_TEXT = pa.array([r.value for r in Reason], pa.large_string())
+RULE_NAMES = ["own_address", "address_reuse", "batch"]  # indexed by the codes above
 
 
 @dataclass
@@ -39,8 +61,9 @@ class Frames:
     """Raw engine decisions, before journals and formatting."""
 
     requests: pd.DataFrame
-    receipts: pd.DataFrame
-    matches: pd.DataFrame  # ri, rpos, amount_applied, eq_applied, rule, confidence, decision
+    receipts: ChainOrderReceipts
+    # matches: ri, rpos, amount_applied, rule (code), confidence, tie, auto
+    matches: pd.DataFrame
     exceptions: pd.DataFrame  # rpos (or -1), ri (or -1), reason, amount, detail
     status: pd.DataFrame  # per request position
     as_of: pd.Timestamp
@@ -48,39 +71,160 @@ class Frames:
 
 
 def prepare_requests(requests: pd.DataFrame, config: ReconConfig) -> pd.DataFrame:
-    rq = requests.sort_values("request_id", kind="stable").reset_index(drop=True)
+    rq = _by_request_id(requests)
     due = exact_ints(rq["amount_due"].to_numpy())
     invoice_minor = exact_ints(rq["invoice_minor"].to_numpy())
+    names = list(config.tolerance_groups)
     if config.customer_groups:
         mapped = rq["customer_id"].map(config.customer_groups)
-        groups = pd.Series(np.where(mapped.isna(), "default", mapped.astype(object)), dtype=object)
+        used = pd.unique(mapped.dropna().astype(object)).tolist()
+        if mapped.isna().any():
+            used.append("default")
+        group_code = np.zeros(len(rq), dtype=np.int64)
+        for name in used:
+            if name in config.tolerance_groups:
+                rows = (mapped == name) if name != "default" else (mapped.isna() | (mapped == name))
+                group_code[rows.to_numpy(bool)] = names.index(name)
     else:
-        groups = pd.Series(np.full(len(rq), "default", dtype=object), dtype=object)
-    unknown = set(groups.unique()) - set(config.tolerance_groups)
+        used = ["default"] if len(rq) else []
+        group_code = np.full(len(rq), names.index("default") if "default" in names else 0)
+    unknown = set(used) - set(config.tolerance_groups)
     if unknown:
         raise ValueError(f"customer_groups refer to unknown tolerance groups: {sorted(unknown)}")
     exponent = rq["currency_exponent"].to_numpy(np.int64)
-    abs_minor = np.zeros(len(rq), dtype=object)
-    ppm = np.zeros(len(rq), dtype=np.int64)
-    for name, limits in config.tolerance_groups.items():
-        in_group = (groups == name).to_numpy()
-        if not in_group.any():
-            continue
-        ppm[in_group] = percent_to_ppm(limits.percent)
-        for exp in np.unique(exponent[in_group]):
-            sel = in_group & (exponent == exp)
-            scaled = limits.absolute.scaleb(int(exp)).to_integral_value(rounding=ROUND_FLOOR)
-            abs_minor[sel] = int(scaled)
+    # per (group, currency exponent): percent in ppm and the absolute limit in minor units
+    limit_ppm = np.array([percent_to_ppm(g.percent) for g in config.tolerance_groups.values()])
+    ppm = limit_ppm[group_code] if len(names) else np.zeros(len(rq), dtype=np.int64)
+    if len(rq):
+        combo = pd.factorize(group_code * (int(exponent.max()) + 1) + exponent)[0]
+    else:
+        combo = np.zeros(0, dtype=np.int64)
+    firsts = np.unique(combo, return_index=True)[1]
+    scaled = [
+        int(
+            config.tolerance_groups[names[int(group_code[i])]]
+            .absolute.scaleb(int(exponent[i]))
+            .to_integral_value(rounding=ROUND_FLOOR)
+        )
+        for i in firsts.tolist()
+    ]
+    abs_table = np.array(scaled, dtype=object)
+    if all(abs(v) <= INT64_MAX for v in scaled):
+        abs_table = abs_table.astype(np.int64)
+    abs_minor = abs_table[combo] if len(rq) else np.zeros(0, dtype=np.int64)
+    group_text = pc.take(pa.array(names, pa.large_string()), pa.array(group_code))
     rq = rq.assign(
         amount_due=due,
         invoice_minor=invoice_minor,
-        tolerance_group=groups.to_numpy(),
-        tolerance=exact_ints(tolerance_units_vec(due, invoice_minor, abs_minor, ppm)),
+        tolerance_group=pd.Series(group_text, dtype="str"),
+        tolerance=exact_ints(tolerance_units(due, invoice_minor, abs_minor, ppm)),
     )
     return rq
 
 
-def prepare_receipts(receipts: pd.DataFrame) -> pd.DataFrame:
+def _by_request_id(requests: pd.DataFrame) -> pd.DataFrame:
+    """Requests in request_id order (a stable sort; skipped when already in order)."""
+    ids = pa.array(requests["request_id"])
+    if ids.null_count == 0 and (len(ids) < 2 or pc.all(pc.less_equal(ids[:-1], ids[1:])).as_py()):
+        return requests.reset_index(drop=True)
+    return requests.sort_values("request_id", kind="stable").reset_index(drop=True)
+
+
+def tolerance_units(
+    due: np.ndarray, invoice_minor: np.ndarray, abs_minor: np.ndarray, ppm: np.ndarray
+) -> np.ndarray:
+    """`tolerance.tolerance_units_vec` (same floor divisions, same results), in int64 where safe.
+
+    With q, r = divmod(due, d): x * due // d == x * q + x * r // d exactly, and neither product
+    overflows int64 for the usual amounts (an 18-decimal due times a limit would). Rows outside
+    the guarded range (negative, huge, or a product that could overflow) use Python ints.
+    """
+    n = len(due)
+    due_a, inv_a, abs_a = (np.asarray(x) for x in (due, invoice_minor, abs_minor))
+    ppm_a = np.asarray(ppm)
+    fast = _small_nonnegative(due_a) & _small_nonnegative(inv_a) & _small_nonnegative(abs_a)
+    fast &= (ppm_a >= 0) & (ppm_a < 2**40)
+    rows = np.flatnonzero(fast)
+    d = due_a[rows].astype(np.int64)
+    inv = inv_a[rows].astype(np.int64)
+    a = abs_a[rows].astype(np.int64)
+    p = ppm_a[rows].astype(np.int64)
+    priced = inv > 0
+    divisor = np.where(priced, inv, 1)
+    q_abs, r_abs = np.divmod(d, divisor)
+    q_pct, r_pct = np.divmod(d, PPM)
+    safe = ~priced | (
+        (a <= INT64_MAX // (q_abs + 1))
+        & (a <= INT64_MAX // divisor)
+        & (p <= INT64_MAX // (q_pct + 1))
+        & (p <= INT64_MAX // PPM)
+    )
+    with np.errstate(over="ignore"):  # unsafe rows are recomputed below with Python ints
+        by_absolute = a * q_abs + (a * r_abs) // divisor
+        by_percent = p * q_pct + (p * r_pct) // PPM
+    result = np.where(priced, np.minimum(by_absolute, by_percent), 0)
+    if len(rows) == n and safe.all():
+        return result
+    slow = np.ones(n, dtype=bool)
+    slow[rows[safe]] = False
+    slow_result = tolerance_units_vec(
+        as_object(due_a[slow]), as_object(inv_a[slow]), as_object(abs_a[slow]), ppm_a[slow]
+    )
+    if all(-INT64_MAX <= v <= INT64_MAX for v in slow_result.tolist()):
+        out = np.empty(n, dtype=np.int64)  # tolerances are small even when amounts are not
+    else:
+        out = np.empty(n, dtype=object)
+    out[rows[safe]] = result[safe]
+    out[slow] = slow_result
+    return out
+
+
+def _small_nonnegative(values: np.ndarray) -> np.ndarray:
+    """0 <= value < 2**63 - 1, elementwise (exact for Python-int object arrays too)."""
+    return np.asarray((values >= 0) & (values < INT64_MAX), dtype=bool)
+
+
+class ChainOrderReceipts:
+    """Receipts in chain order, column by column.
+
+    The numeric columns the rules work on are put in chain order up front; text columns
+    (tx hash, addresses, status, ...) stay in input order and are put in chain order only when
+    first asked for (publishing evidence): the rules only need integer codes of them. Supports
+    what the engine and publishing use of a DataFrame: rc[column], rc[column] = values, len(rc).
+    """
+
+    def __init__(self, numeric: pd.DataFrame, text: pd.DataFrame, order: np.ndarray) -> None:
+        self.numeric = numeric
+        self.text = text
+        self.order = order  # chain position -> input row
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self.numeric.columns:
+            self.numeric[name] = self.text[name].take(self.order).reset_index(drop=True)
+        return self.numeric[name]
+
+    def __setitem__(self, name: str, values: np.ndarray | pd.Series) -> None:
+        self.numeric[name] = values
+
+    def text_at(self, name: str, rpos: np.ndarray) -> pd.Series:
+        """Values of a column at chain positions rpos (text taken straight from input rows)."""
+        rpos = np.asarray(rpos, dtype=np.int64)
+        if name in self.numeric.columns:
+            return self.numeric[name].take(rpos).reset_index(drop=True)
+        return self.text[name].take(self.order[rpos]).reset_index(drop=True)
+
+    def in_input_order(self, name: str) -> pd.Series:
+        """A text column as given: row i is input row i (`order` maps chain positions to it)."""
+        return self.text[name]
+
+
+NUMERIC_RECEIPT_COLUMNS = ["chain_id", "log_index", "block_number", "block_time", "amount"]
+
+
+def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
     """Receipts in chain order (time, chain, block, log index, then tx hash)."""
     receipts = receipts.reset_index(drop=True)
     keys = [
@@ -89,7 +233,7 @@ def prepare_receipts(receipts: pd.DataFrame) -> pd.DataFrame:
         receipts["chain_id"].to_numpy(np.int64),
         utc_naive(receipts["block_time"]).astype(np.int64),
     ]
-    order = np.lexsort(keys)
+    order = np.lexsort(_packed(keys))
     sorted_keys = np.stack([k[order] for k in keys])
     same_as_next = (sorted_keys[:, 1:] == sorted_keys[:, :-1]).all(axis=0)
     if same_as_next.any():
@@ -99,11 +243,43 @@ def prepare_receipts(receipts: pd.DataFrame) -> pd.DataFrame:
         in_run[1:] |= same_as_next
         run_id = np.cumsum(np.r_[True, ~same_as_next])
         rows = np.flatnonzero(in_run)
-        tx_hash = receipts["tx_hash"].take(order[rows]).to_numpy(dtype=object)
-        within = sorted(range(len(rows)), key=lambda i: (run_id[rows[i]], tx_hash[i]))
-        order[rows] = order[rows][np.asarray(within, dtype=np.int64)]
-    rc = receipts.take(order).reset_index(drop=True)
-    return rc.assign(amount=exact_ints(rc["amount"].to_numpy()), rpos=np.arange(len(rc)))
+        tx_hash = pa.array(receipts["tx_hash"].take(order[rows]))
+        tx_rank = np.empty(len(rows), dtype=np.int64)
+        tx_rank[pc.sort_indices(tx_hash).to_numpy()] = np.arange(len(rows))
+        within = np.lexsort([tx_rank, run_id[rows]])  # by run, then tx hash (codepoint order)
+        order[rows] = order[rows][within]
+    numeric = pd.DataFrame(
+        {name: receipts[name].array.take(order) for name in NUMERIC_RECEIPT_COLUMNS}, copy=False
+    )
+    numeric["amount"] = exact_ints(numeric["amount"].to_numpy())
+    numeric["rpos"] = np.arange(len(numeric))
+    text = receipts[[c for c in receipts.columns if c not in NUMERIC_RECEIPT_COLUMNS]]
+    return ChainOrderReceipts(numeric, text, order)
+
+
+def address_owner(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarray:
+    """Position of the request owning each receipt's address, -1 if none (Arrow hash lookup).
+
+    Deposit addresses are unique per request (`inputs.read_requests` rejects duplicates); were
+    one repeated anyway, the first request (in request_id order) owns it.
+    """
+    deposits = pa.array(deposit_address)
+    found = pc.index_in(pa.array(to_address).cast(deposits.type), value_set=deposits)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _packed(keys: list[np.ndarray]) -> list[np.ndarray]:
+    """Sort keys (least significant first) with chain, block and log index packed into one int64
+    when they are non-negative and their bit widths add up to at most 63: same order, one key
+    fewer to sort by twice."""
+    log_index, block, chain, time = keys
+    if len(time) == 0 or min(int(log_index.min()), int(block.min()), int(chain.min())) < 0:
+        return keys
+    bits = [int(k.max()).bit_length() for k in (log_index, block)]
+    if sum(bits) + int(chain.max()).bit_length() > 63:
+        return keys
+    packed = (chain << (bits[0] + bits[1])) | (block << bits[0]) | log_index
+    return [packed, time]
 
 
 def late_equivalent(
@@ -137,9 +313,10 @@ def run_rules(
     config = config or ReconConfig()
     rq = prepare_requests(requests, config)
     rc = prepare_receipts(receipts)
-    asset_codes = pd.factorize(pd.concat([rq["asset"], rc["asset"]], ignore_index=True))[0]
-    rq = rq.assign(asset_code=asset_codes[: len(rq)], cust_code=pd.factorize(rq["customer_id"])[0])
-    rc = rc.assign(asset_code=asset_codes[len(rq) :])
+    order = rc.order
+    rq_asset, rc_asset = _shared_codes(rq["asset"], rc.in_input_order("asset"))
+    rq = rq.assign(asset_code=rq_asset, cust_code=pd.factorize(rq["customer_id"])[0])
+    rc["asset_code"] = rc_asset[order]
     n = len(rc)
     conf = config.confidence
     rules = set(config.rules)
@@ -156,7 +333,7 @@ def run_rules(
                 {
                     "rpos": idx,
                     "ri": ri[idx],
-                    "reason": reason.value,
+                    "reason": REASON_CODE[reason],
                     "amount": as_object(amounts[idx]),
                 }
             )
@@ -164,17 +341,19 @@ def run_rules(
 
     # --- gate: replays, finality --------------------------------------------------------
     free = np.ones(n, dtype=bool)
-    dup = rc.duplicated(["chain_id", "tx_hash", "log_index"], keep="first").to_numpy()
+    tx_code = pd.factorize(rc.in_input_order("tx_hash"))[0][order]
+    dup = _replayed(rc["chain_id"].to_numpy(), tx_code, rc["log_index"].to_numpy())
     zeros = np.zeros(n, dtype=np.int64)
     minus = np.full(n, -1, dtype=np.int64)
     add_exceptions(dup, Reason.DUPLICATE_EVENT, zeros, minus)
     free &= ~dup
-    not_final = free & ~rc["status"].isin(config.final_statuses).to_numpy()
+    final = rc.in_input_order("status").isin(config.final_statuses).to_numpy()[order]
+    not_final = free & ~final
     add_exceptions(not_final, Reason.NOT_FINAL, amount, minus)
     free &= ~not_final
 
     # --- block: receipt -> request owning the address -----------------------------------
-    ri = pd.Index(rq["deposit_address"]).get_indexer(rc["to_address"]).astype(np.int64)
+    ri = address_owner(rq["deposit_address"], rc.in_input_order("to_address"))[order]
     unknown = free & (ri < 0)
     add_exceptions(unknown, Reason.UNKNOWN_ADDRESS, amount, minus)
     free &= ~unknown
@@ -199,7 +378,7 @@ def run_rules(
         pd.DataFrame(
             {
                 "chain_id": rc["chain_id"].to_numpy()[late_rows],
-                "asset": _take(rc["asset"], late_rows),
+                "asset": _take(rc.in_input_order("asset"), order[late_rows]),
                 "currency": _take(rq["invoice_currency"], owner),
                 "at": block_time[late_rows],
             }
@@ -230,13 +409,9 @@ def run_rules(
         eq = as_object(eq).copy()
         eq[no_rate] = 0
         eq = exact_ints(eq)
-    late_rate_text = np.full(n, "", dtype=object)
-    late_rate_text[priced] = late_rates["rate_text"].to_numpy(dtype=object)[has_rate]
-    late_rate_source = np.full(n, "", dtype=object)
-    late_rate_source[priced] = late_rates["source"].to_numpy(dtype=object)[has_rate]
 
     r1 = np.flatnonzero(in_window)
-    r1 = r1[np.argsort(ri[r1], kind="stable")]  # grouped by request, in block order
+    r1 = r1[code_argsort(ri[r1], len(rq))]  # grouped by request, in block order
     r1_ri = ri[r1]
     r1_eq = eq[r1]
     r1_amount = amount[r1]
@@ -248,15 +423,14 @@ def run_rules(
     applied_eq = np.where(r1_eq < remaining_before, r1_eq, remaining_before)
     excess_eq = r1_eq - applied_eq
     full = excess_eq <= 0
-    applied_actual = np.where(
-        full,
-        r1_amount,
-        np.where(
-            r1_eq == r1_amount,
-            applied_eq,
-            div_ceil(as_object(r1_amount) * applied_eq, np.where(r1_eq == 0, 1, r1_eq)),
-        ),
-    )
+    applied_actual = np.where(full, r1_amount, applied_eq)
+    requoted = np.flatnonzero(~full & (r1_eq != r1_amount))
+    if len(requoted):
+        applied_actual = as_object(applied_actual).copy()
+        applied_actual[requoted] = div_ceil(
+            as_object(r1_amount[requoted]) * as_object(applied_eq)[requoted],
+            as_object(np.where(r1_eq[requoted] == 0, 1, r1_eq[requoted])),
+        )
     unpriced = no_rate[r1] & ~settled_before
     add_exceptions(_mask(n, r1[unpriced]), Reason.LATE_NO_RATE, amount, ri)
     keep = ~settled_before & ~no_rate[r1]
@@ -266,16 +440,14 @@ def run_rules(
     r1_late = late[r1_rows]
     r1_conf = np.where(r1_late, conf.own_address_late, conf.own_address)
     matches = [
-        pd.DataFrame(
-            {
-                "ri": ri[r1_rows],
-                "rpos": r1_rows,
-                "amount_applied": as_object(applied_actual),
-                "eq_applied": as_object(applied_eq),
-                "rule": "own_address",
-                "confidence": r1_conf,
-                "tie": False,
-            }
+        _match_part(
+            ri[r1_rows],
+            r1_rows,
+            applied_actual,
+            applied_eq,
+            RULE_OWN,
+            r1_conf,
+            np.zeros(len(r1_rows), dtype=bool),
         )
     ]
     excess_actual = exact_ints(as_object(amount[r1_rows]) - as_object(applied_actual))
@@ -307,18 +479,14 @@ def run_rules(
     if len(reuse):
         reuse_amount = amount[reuse["rpos"].to_numpy()]
         matches.append(
-            pd.DataFrame(
-                {
-                    "ri": reuse["ri"].to_numpy(),
-                    "rpos": reuse["rpos"].to_numpy(),
-                    "amount_applied": as_object(reuse_amount),
-                    "eq_applied": as_object(reuse_amount),
-                    "rule": "address_reuse",
-                    "confidence": np.where(
-                        reuse["tie"].to_numpy(), conf.tie, reuse["confidence"].to_numpy()
-                    ),
-                    "tie": reuse["tie"].to_numpy(),
-                }
+            _match_part(
+                reuse["ri"].to_numpy(),
+                reuse["rpos"].to_numpy(),
+                reuse_amount,
+                reuse_amount,
+                RULE_REUSE,
+                np.where(reuse["tie"].to_numpy(), conf.tie, reuse["confidence"].to_numpy()),
+                reuse["tie"].to_numpy(),
             )
         )
         won = reuse[~reuse["tie"] & (reuse["confidence"] >= config.bands.auto)]
@@ -328,7 +496,7 @@ def run_rules(
         paid_eq = exact_ints(as_object(paid_eq) + as_object(add))
 
     # --- rule 3: one transfer, several invoices (bounded subset sum) -------------------
-    reuse_tried = set(reuse["rpos"].tolist())
+    reuse_tried = reuse["rpos"].to_numpy(np.int64)
     targets_rpos = np.concatenate([r1_rows[has_excess], pool_rows])
     targets_amount = np.concatenate(
         [as_object(excess_actual[has_excess]), as_object(amount[pool_rows])]
@@ -336,7 +504,7 @@ def run_rules(
     targets_min_size = np.concatenate(
         [np.ones(int(has_excess.sum()), dtype=np.int64), np.full(len(pool_rows), 2)]
     )
-    batch_ok = np.array([r not in reuse_tried for r in targets_rpos.tolist()], dtype=bool)
+    batch_ok = ~np.isin(targets_rpos, reuse_tried)
     batch = pd.DataFrame()
     if "batch" in rules and batch_ok.any():
         batch = find_batches(
@@ -357,38 +525,35 @@ def run_rules(
         bad_receipts = set(auto.loc[contested, "rpos"].tolist())
         batch = batch.assign(tie=batch["tie"] | batch["rpos"].isin(bad_receipts))
         matches.append(
-            pd.DataFrame(
-                {
-                    "ri": batch["ri"].to_numpy(),
-                    "rpos": batch["rpos"].to_numpy(),
-                    "amount_applied": as_object(batch["amount"].to_numpy()),
-                    "eq_applied": as_object(batch["amount"].to_numpy()),
-                    "rule": "batch",
-                    "confidence": np.where(
-                        batch["tie"].to_numpy(), conf.tie, batch["confidence"].to_numpy()
-                    ),
-                    "tie": batch["tie"].to_numpy(),
-                }
+            _match_part(
+                batch["ri"].to_numpy(),
+                batch["rpos"].to_numpy(),
+                batch["amount"].to_numpy(),
+                batch["amount"].to_numpy(),
+                RULE_BATCH,
+                np.where(batch["tie"].to_numpy(), conf.tie, batch["confidence"].to_numpy()),
+                batch["tie"].to_numpy(),
             )
         )
 
     # --- assign: decisions by confidence band ------------------------------------------
-    m = pd.concat(matches, ignore_index=True)
-    m = m[m["confidence"] >= config.bands.propose]
-    decision = np.where(
-        (m["confidence"].to_numpy() >= config.bands.auto) & ~m["tie"].to_numpy().astype(bool),
-        "auto",
-        "proposed",
-    )
-    m = m.assign(decision=decision)
-    rule_code = m["rule"].map({"own_address": 0, "address_reuse": 1, "batch": 2}).to_numpy()
-    order = np.lexsort([rule_code, m["ri"].to_numpy(np.int64), m["rpos"].to_numpy(np.int64)])
-    m = m.take(order).reset_index(drop=True)
-    auto_m = m[m["decision"] == "auto"]
+    cols = {name: np.concatenate([part[name] for part in matches]) for name in matches[0]}
+    eq_applied_all = cols.pop("eq_applied")
+    kept_mask = cols["confidence"] >= config.bands.propose
+    auto_all = kept_mask & (cols["confidence"] >= config.bands.auto) & ~cols["tie"]
+    # auto-applied matches in any order (their uses are sums and membership tests)
+    auto_m = {name: values[auto_all] for name, values in cols.items()}
+    auto_m["eq_applied"] = eq_applied_all[auto_all]
+    kept = np.flatnonzero(kept_mask)
+    order = kept[_order_matches(cols["rpos"][kept], cols["ri"][kept], cols["rule"][kept])]
+    cols = {name: values[order] for name, values in cols.items()}
+    cols["auto"] = auto_all[order]
+    m = pd.DataFrame(cols)
+    is_auto = cols["auto"]
 
     # --- leftovers become exceptions ----------------------------------------------------
-    auto_by_receipt = auto_m.groupby("rpos")["amount_applied"].sum()
-    proposed_receipts = set(m.loc[m["decision"] == "proposed", "rpos"].tolist())
+    auto_rpos = auto_m["rpos"]
+    proposed_rpos = cols["rpos"][~is_auto]
     own_proposed = np.flatnonzero(r1_conf < config.bands.auto)
     if len(own_proposed):
         add_exceptions(
@@ -397,15 +562,12 @@ def run_rules(
             _scatter(n, r1_rows[own_proposed], as_object(applied_actual)[own_proposed]),
             ri,
         )
-    batch_auto = set(auto_m.loc[auto_m["rule"] == "batch", "rpos"].tolist())
-    own_review = set(r1_rows[own_proposed].tolist())
+    batch_auto = auto_rpos[auto_m["rule"] == RULE_BATCH]
+    own_review = r1_rows[own_proposed]
     excess_rows = r1_rows[has_excess]
     excess_left = as_object(excess_actual[has_excess])
-    excess_open = np.array([r not in batch_auto for r in excess_rows.tolist()], dtype=bool)
-    excess_review = np.array(
-        [r in proposed_receipts and r not in own_review for r in excess_rows.tolist()],
-        dtype=bool,
-    )
+    excess_open = ~np.isin(excess_rows, batch_auto)
+    excess_review = np.isin(excess_rows, proposed_rpos) & ~np.isin(excess_rows, own_review)
     add_exceptions(
         _mask(n, excess_rows[excess_open & excess_review]),
         Reason.AMBIGUOUS,
@@ -418,8 +580,8 @@ def run_rules(
         _scatter(n, excess_rows, excess_left),
         ri,
     )
-    pool_done = np.array([r in auto_by_receipt.index for r in pool_rows.tolist()], dtype=bool)
-    pool_review = np.array([r in proposed_receipts for r in pool_rows.tolist()], dtype=bool)
+    pool_done = np.isin(pool_rows, auto_rpos)
+    pool_review = np.isin(pool_rows, proposed_rpos)
     left = ~pool_done
     add_exceptions(_mask(n, pool_rows[left & pool_review]), Reason.AMBIGUOUS, amount, ri)
     quiet = left & ~pool_review
@@ -436,57 +598,141 @@ def run_rules(
 
     # --- per-request status -------------------------------------------------------------
     applied = group_sum(
-        exact_ints(as_object(auto_m["eq_applied"].to_numpy())),
-        auto_m["ri"].to_numpy(np.int64),
+        exact_ints(auto_m["eq_applied"]),
+        auto_m["ri"],
         len(rq),
     )
     applied = exact_ints(as_object(applied))
-    status = classify_amount_vec(due_all, applied, tol_all)
     cutoff = pd.Timestamp(as_of) if as_of is not None else _default_as_of(rc)
     expired = (
         utc_naive(rq["monitor_until"]) < cutoff.tz_convert("UTC").tz_localize(None).to_datetime64()
     )
-    status = np.where((status == "unpaid") & expired, "expired", status)
-    status = np.where(status == "unpaid", "open", status)
-    credit_ri = [ri[r] for r in excess_rows[excess_open].tolist()]
     over_flag = np.zeros(len(rq), dtype=bool)
-    over_flag[np.asarray(credit_ri, dtype=np.int64)] = True
+    over_flag[ri[excess_rows[excess_open]]] = True
     late_flag = np.zeros(len(rq), dtype=bool)
-    own_auto = auto_m[auto_m["rule"] == "own_address"]
-    late_flag[own_auto["ri"].to_numpy()[late[own_auto["rpos"].to_numpy()]]] = True
-    status = np.where(over_flag & (status != "partial"), "overpaid", status)
+    own_auto = auto_m["rule"] == RULE_OWN
+    late_flag[auto_m["ri"][own_auto][late[auto_m["rpos"][own_auto]]]] = True
     remaining = as_object(due_all) - as_object(applied)
+    status = status_codes(remaining, as_object(applied), as_object(tol_all), expired, over_flag)
     remaining = np.where(remaining > 0, remaining, 0)
-    write_off = np.where(status == "paid_within_tolerance", remaining, 0)
+    within = status == STATUS_NAMES.index("paid_within_tolerance")
     status_df = pd.DataFrame(
         {
-            "status": status.astype(object),
+            "status": pd.Series(pc.take(STATUS_ARROW, pa.array(status)), dtype="str"),
             "amount_applied": as_object(applied),
-            "remaining_due": np.where(status == "paid_within_tolerance", 0, remaining),
-            "write_off_units": write_off,
+            "remaining_due": np.where(within, 0, remaining),
+            "write_off_units": np.where(within, remaining, 0),
             "paid_late": late_flag,
             "paid_over": over_flag,
         }
     )
-    underpaid = status == "partial"
+    underpaid = status == STATUS_NAMES.index("partial")
     exc_under = pd.DataFrame(
         {
             "rpos": -1,
             "ri": np.flatnonzero(underpaid),
-            "reason": Reason.UNDERPAID.value,
+            "reason": REASON_CODE[Reason.UNDERPAID],
             "amount": as_object(np.zeros(int(underpaid.sum()), dtype=np.int64)),
         }
     )
     exc = pd.concat([*exceptions, exc_under], ignore_index=True)
-    reason_code = exc["reason"].map({r.value: i for i, r in enumerate(Reason)}).to_numpy()
+    reason_code = exc["reason"].to_numpy(np.int64)
     order = np.lexsort([reason_code, exc["ri"].to_numpy(np.int64), exc["rpos"].to_numpy(np.int64)])
     exc = exc.take(order).reset_index(drop=True)
-    extra = {
-        "late_rate_text": late_rate_text,
-        "late_rate_source": late_rate_source,
-    }
-    rc = rc.assign(**extra, late=late & (ri >= 0), owner=ri)
+    exc["reason"] = pd.Series(pc.take(REASON_TEXT, pa.array(reason_code[order])), dtype="str")
+    rc["late"] = late & (ri >= 0)
+    rc["owner"] = ri
     return Frames(rq, rc, m, exc, status_df, cutoff)
+
+
+def _match_part(
+    ri: np.ndarray,
+    rpos: np.ndarray,
+    applied: np.ndarray,
+    eq_applied: np.ndarray,
+    rule: int,
+    confidence: np.ndarray,
+    tie: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """One rule's match candidates as plain columns (concatenated once, framed once)."""
+    return {
+        "ri": np.asarray(ri, dtype=np.int64),
+        "rpos": np.asarray(rpos, dtype=np.int64),
+        "amount_applied": as_object(np.asarray(applied)),
+        "eq_applied": as_object(np.asarray(eq_applied)),
+        "rule": np.full(len(ri), rule, dtype=np.int64),
+        "confidence": np.asarray(confidence, dtype=float),
+        "tie": np.asarray(tie, dtype=bool),
+    }
+
+
+def _order_matches(rpos: np.ndarray, ri: np.ndarray, rule: np.ndarray) -> np.ndarray:
+    """Stable order by (rpos, ri, rule): a counting sort on rpos, ties by (ri, rule)."""
+    if len(rpos) == 0:
+        return np.zeros(0, dtype=np.int64)
+    rule_bits = int(rule.max()).bit_length()
+    if int(ri.max()).bit_length() + rule_bits <= 63 and int(ri.min()) >= 0:
+        return code_argsort(rpos, int(rpos.max()) + 1, (ri << rule_bits) | rule)
+    return np.lexsort([rule, ri, rpos])
+
+
+def status_codes(
+    remaining: np.ndarray,
+    applied: np.ndarray,
+    tolerance: np.ndarray,
+    expired: np.ndarray,
+    over: np.ndarray,
+) -> np.ndarray:
+    """Codes into STATUS_NAMES: `tolerance.classify_amount_vec` (remaining = due - applied),
+    unpaid split into expired/open, and a flagged overpayment shown as overpaid unless the
+    request is still partly open."""
+    applied, remaining, tolerance = _int64_if_all_fit(applied, remaining, tolerance)
+    code = np.select(
+        [applied <= 0, remaining == 0, remaining < 0, remaining <= tolerance],
+        [0, 4, 5, 3],
+        default=2,
+    ).astype(np.int64)
+    code = np.where((code == 0) & expired, 1, code)
+    return np.where(over & (code != 2), 5, code)
+
+
+def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The same integers as int64 when every value of every array fits, else unchanged.
+
+    Only for comparisons (no arithmetic follows), so int64 sums cannot overflow here.
+    """
+    try:
+        return [np.asarray(a).astype(np.int64) for a in arrays]
+    except OverflowError:
+        return list(arrays)
+
+
+def _replayed(chain: np.ndarray, tx_code: np.ndarray, log_index: np.ndarray) -> np.ndarray:
+    """True for each (chain, tx, log index) already seen earlier (chain order): one int64 key
+    (chain code, tx code, log index packed) when the widths allow, else three columns."""
+    if len(chain) == 0:
+        return np.zeros(0, dtype=bool)
+    chain_code = pd.factorize(chain)[0]
+    widths = [int(x.max()).bit_length() for x in (chain_code, tx_code, log_index)]
+    if sum(widths) <= 63 and int(log_index.min()) >= 0:
+        key = (chain_code << (widths[1] + widths[2])) | (tx_code << widths[2]) | log_index
+        return pd.Series(key).duplicated(keep="first").to_numpy()
+    frame = pd.DataFrame({"chain": chain, "tx": tx_code, "log": log_index})
+    return frame.duplicated(keep="first").to_numpy()
+
+
+def _shared_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of left then right as one column (codes by first appearance), without
+    concatenating: right is looked up among left's few distinct values (Arrow hash)."""
+    left_codes, uniques = pd.factorize(left)
+    values = pa.array(right)
+    found = pc.index_in(values, value_set=pa.array(uniques).cast(values.type))
+    right_codes = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = np.flatnonzero(right_codes < 0)
+    if len(missing):
+        extra = pd.factorize(right.take(missing))[0]  # -1 for a missing value, as factorize
+        right_codes[missing] = np.where(extra < 0, -1, len(uniques) + extra)
+    return left_codes.astype(np.int64), right_codes
 
 
 def _owner(values: np.ndarray, ric: np.ndarray) -> np.ndarray:
@@ -518,7 +764,7 @@ def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _default_as_of(rc: pd.DataFrame) -> pd.Timestamp:
+def _default_as_of(rc: ChainOrderReceipts) -> pd.Timestamp:
     """Deterministic 'now': the latest block time in the receipts (or the epoch)."""
     if len(rc) == 0:
         return pd.Timestamp(0, tz="UTC")

@@ -11,6 +11,8 @@ figure, so each journal balances to the cent by construction (and tests check it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +23,9 @@ from reconciliation.config import ReconConfig
 from reconciliation.fixed_point import minor_to_text
 from reconciliation.rates import lookup_rates
 from reconciliation.times import utc_naive
+
+if TYPE_CHECKING:
+    from reconciliation.engine import ChainOrderReceipts
 
 JOURNAL_COLUMNS = [
     "journal_id",
@@ -42,7 +47,7 @@ def fair_values(
     ri: np.ndarray,
     rpos: np.ndarray,
     rq: pd.DataFrame,
-    rc: pd.DataFrame,
+    rc: ChainOrderReceipts,
     rates: pd.DataFrame | None,
     config: ReconConfig,
 ) -> tuple[np.ndarray, pd.DataFrame]:
@@ -50,7 +55,7 @@ def fair_values(
     keys = pd.DataFrame(
         {
             "chain_id": rc["chain_id"].to_numpy()[rpos],
-            "asset": take(rc["asset"], rpos),
+            "asset": rc.text_at("asset", rpos),
             "currency": take(rq["invoice_currency"], ri),
             "at": utc_naive(rc["block_time"])[rpos],
         }
@@ -74,11 +79,16 @@ def fair_values(
             sel = has_rate & (exponent == e) & (decimals == d)
             num = amt[sel] * scaled[sel] * (10 ** int(e))
             value[sel] = div_round_half_even(num, 10 ** (config.rate_scale + int(d)))
-    source = np.where(has_rate, found["source"].to_numpy(dtype=object), "quote")
+    # lookup_rates leaves rate_text '' where there is no rate; the quote is the source then
+    source = pc.if_else(
+        pa.array(has_rate),
+        pa.array(found["source"]).cast(pa.large_string()),
+        pa.scalar("quote", pa.large_string()),
+    )
     evidence = pd.DataFrame(
         {
-            "rate": np.where(has_rate, found["rate_text"].to_numpy(dtype=object), ""),
-            "rate_source": source,
+            "rate": found["rate_text"].astype("str"),
+            "rate_source": pd.Series(source, dtype="str"),
             "rate_valid_from": found["valid_from"],
         }
     )
@@ -89,14 +99,9 @@ def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 
-def _asset_class(assets: pd.Series, config: ReconConfig) -> pd.Series:
-    mapping = {a: config.asset_class(a) for a in pd.unique(assets)}
-    return assets.map(mapping)
-
-
 def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
     """Text column from small integer codes (cheap for millions of rows)."""
-    text = pc.take(pa.array(labels, pa.string()), pa.array(np.asarray(codes, dtype=np.int64)))
+    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
     return pd.Series(text, dtype="str")
 
 
@@ -133,41 +138,37 @@ def build_journals(
     gain = fair_value - clearing  # > 0 gain (credit), < 0 loss (debit)
 
     accounts = config.accounts
-    classes = _asset_class(take(rq["asset"], idx), config)
+    # account and reason texts as small label tables + integer codes (one Arrow take each)
+    asset_codes, asset_uniques = pd.factorize(take(rq["asset"], idx))
     fallback = accounts.digital_asset["crypto_asset"]
-    digital = classes.map({c: accounts.digital_asset.get(c, fallback) for c in pd.unique(classes)})
-    reasons = take(rq["tolerance_group"], idx).map(
-        {k: v.write_off_reason for k, v in config.tolerance_groups.items()}
-    )
+    digital_names = [
+        accounts.digital_asset.get(config.asset_class(str(a)), fallback) for a in asset_uniques
+    ]
+    group_codes, group_uniques = pd.factorize(take(rq["tolerance_group"], idx))
+    reason_names = [config.tolerance_groups[str(g)].write_off_reason for g in group_uniques]
     zero = np.zeros(len(idx), dtype=np.int64)
     always = np.ones(len(idx), dtype=bool)
-    # (kind, line, account (text or per-request Series), debit, credit, keep, reason?, memo)
+    fixed = [
+        accounts.crypto_clearing,
+        accounts.write_off,
+        accounts.accounts_receivable,
+        accounts.customer_credit,
+        accounts.settlement_gain,
+        accounts.settlement_loss,
+    ]
+    account_labels = fixed + digital_names  # digital asset account of asset code a: 6 + a
+    digital = len(fixed) + np.asarray(asset_codes, dtype=np.int64)
+    reason_labels = ["", *reason_names]  # write-off reason of group code g: 1 + g
+    write_off_reason = 1 + np.asarray(group_codes, dtype=np.int64)
+    # (kind, line, account code (scalar or per request), debit, credit, keep, reason?, memo)
     specs = [
-        ("payment", 1, accounts.crypto_clearing, clearing, zero, always, False, "customer payment"),
-        (
-            "payment",
-            2,
-            accounts.write_off,
-            write_off,
-            zero,
-            write_off != 0,
-            True,
-            "within-tolerance shortfall",
-        ),
-        (
-            "payment",
-            3,
-            accounts.accounts_receivable,
-            zero,
-            ar_credit,
-            always,
-            False,
-            "invoice amount applied",
-        ),
+        ("payment", 1, 0, clearing, zero, always, False, "customer payment"),
+        ("payment", 2, 1, write_off, zero, write_off != 0, True, "within-tolerance shortfall"),
+        ("payment", 3, 2, zero, ar_credit, always, False, "invoice amount applied"),
         (
             "payment",
             4,
-            accounts.customer_credit,
+            3,
             zero,
             cust_credit,
             cust_credit != 0,
@@ -184,18 +185,9 @@ def build_journals(
             False,
             "received at fair value at block time",
         ),
-        (
-            "deposit",
-            2,
-            accounts.crypto_clearing,
-            zero,
-            clearing,
-            always,
-            False,
-            "clear customer payment",
-        ),
-        ("deposit", 3, accounts.settlement_gain, zero, gain, gain > 0, False, "settlement gain"),
-        ("deposit", 4, accounts.settlement_loss, -gain, zero, gain < 0, False, "settlement loss"),
+        ("deposit", 2, 0, zero, clearing, always, False, "clear customer payment"),
+        ("deposit", 3, 4, zero, gain, gain > 0, False, "settlement gain"),
+        ("deposit", 4, 5, -gain, zero, gain < 0, False, "settlement loss"),
     ]
     pos, kind, line, debit, credit, account, reason, memo = [], [], [], [], [], [], [], []
     for (
@@ -214,13 +206,11 @@ def build_journals(
         line.append(np.full(len(sel), spec_line, dtype=np.int64))
         debit.append(as_object(np.asarray(spec_debit))[sel])
         credit.append(as_object(np.asarray(spec_credit))[sel])
-        if isinstance(spec_account, str):
-            account.append(pd.Series([spec_account] * len(sel), dtype="str"))
+        if isinstance(spec_account, int):
+            account.append(np.full(len(sel), spec_account, dtype=np.int64))
         else:
-            account.append(take(spec_account, sel))
-        reason.append(
-            take(reasons, sel) if with_reason else pd.Series([""] * len(sel), dtype="str")
-        )
+            account.append(spec_account[sel])
+        reason.append(write_off_reason[sel] if with_reason else np.zeros(len(sel), np.int64))
         memo.append(np.full(len(sel), len(memo), dtype=np.int64))
     pos_all = np.concatenate(pos)
     kind_all = np.concatenate(kind)
@@ -238,10 +228,10 @@ def build_journals(
             "currency": take(rq["invoice_currency"], rows),
             "exponent": rq["currency_exponent"].to_numpy()[rows],
             "line": line_all[order],
-            "account": pd.concat(account, ignore_index=True).take(order).reset_index(drop=True),
+            "account": _labels(np.concatenate(account)[order], account_labels),
             "debit": np.concatenate(debit)[order],
             "credit": np.concatenate(credit)[order],
-            "reason_code": pd.concat(reason, ignore_index=True).take(order).reset_index(drop=True),
+            "reason_code": _labels(np.concatenate(reason)[order], reason_labels),
             "memo": _labels(np.concatenate(memo)[order], [spec[-1] for spec in specs]),
         }
     )

@@ -14,10 +14,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciliation.amounts import as_object, exact_ints, small_ints
+from reconciliation.amounts import as_object, exact_ints
 from reconciliation.config import ReconConfig
-from reconciliation.engine import ENGINE_VERSION, Frames, run_rules
-from reconciliation.fixed_point import minor_to_text
+from reconciliation.engine import (
+    ENGINE_VERSION,
+    RULE_NAMES,
+    RULE_OWN,
+    ChainOrderReceipts,
+    Frames,
+    run_rules,
+)
+from reconciliation.fixed_point import int_text_series, minor_to_text
 from reconciliation.journals import build_journals, fair_values, format_journals
 from reconciliation.reasons import SUGGESTED_ACTION, Reason
 from reconciliation.times import utc_naive
@@ -132,16 +139,19 @@ def _explorer(config: ReconConfig, chain_id: np.ndarray, tx_hash: pd.Series) -> 
 
 def _text(values: np.ndarray) -> pd.Series:
     """Exact decimal text of integer amounts; Arrow formats the int64-sized ones."""
-    arr = small_ints(np.asarray(values))
-    if arr.dtype != object:
-        return pd.Series(pc.cast(pa.array(arr.astype(np.int64)), pa.string()), dtype="str")
-    fits = (arr < 2**63) & (arr >= -(2**63))
-    out = np.empty(len(arr), dtype=object)
-    if fits.any():
-        small = pc.cast(pa.array(arr[fits].astype(np.int64)), pa.string())
-        out[fits] = small.to_numpy(zero_copy_only=False)
-    out[~fits] = [str(v) for v in arr[~fits].tolist()]
-    return pd.Series(out, dtype="str")
+    return int_text_series(np.asarray(values))
+
+
+def _confidence_text(confidence: np.ndarray) -> pd.Series:
+    """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
+    values, codes = np.unique(confidence, return_inverse=True)
+    return _labels(codes, [f"{v:.2f}" for v in values.tolist()])
+
+
+def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
+    """Text column from small integer codes (one Arrow take)."""
+    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
+    return pd.Series(text, dtype="str")
 
 
 def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
@@ -193,6 +203,8 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
         frames.exceptions,
         frames.status,
     )
+    if isinstance(rc, pd.DataFrame):  # receipts already in chain order, all columns
+        rc = ChainOrderReceipts(rc.reset_index(drop=True), rc.iloc[:0], np.arange(len(rc)))
     m_ri = m["ri"].to_numpy(np.int64)
     m_rpos = m["rpos"].to_numpy(np.int64)
     applied = m["amount_applied"].to_numpy(dtype=object)
@@ -207,7 +219,7 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
         rates,
         config,
     )
-    auto = (m["decision"] == "auto").to_numpy()
+    auto = m["auto"].to_numpy(bool)
     status = st["status"].to_numpy(dtype=object)
     journals = build_journals(
         rq,
@@ -222,22 +234,19 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
     exps = rq["currency_exponent"].to_numpy()
     chain = rc["chain_id"].to_numpy()
     late = rc["late"].to_numpy()
-    own = (m["rule"] == "own_address").to_numpy()
+    rule_code = m["rule"].to_numpy(np.int64)
+    own = rule_code == RULE_OWN
     block_time = utc_naive(rc["block_time"])
 
     receipt_amount = as_object(rc["amount"].to_numpy())[m_rpos]
     due_text_all = _text(rq["amount_due"].to_numpy())
-    receipt_text = take(_text(rc["amount"].to_numpy()), m_rpos)
+    receipt_text = _text(receipt_amount)
     due_text = take(due_text_all, m_ri)
-    whole = applied == receipt_amount
-    applied_text = receipt_text.where(pd.Series(whole), "")
-    if (~whole).any():
-        partial_rows = np.flatnonzero(~whole)
-        applied_text.iloc[partial_rows] = _text(applied[partial_rows]).to_numpy()
+    applied_text = _text(applied)
     paid_late = late[m_rpos] & own
     request_id = take(rq["request_id"], m_ri)
-    tx_hash = take(rc["tx_hash"], m_rpos)
-    rule = pd.Series(m["rule"].to_numpy(dtype=object), dtype="str")
+    tx_hash = rc.text_at("tx_hash", m_rpos)
+    rule = _labels(rule_code, RULE_NAMES)
     parts = [
         rule,
         ": receipt of ",
@@ -249,10 +258,10 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
         " (due ",
         due_text,
         ")",
-        pd.Series(np.where(paid_late, "; late, re-quoted at block time", ""), dtype="str"),
-        pd.Series(
-            np.where(m["tie"].to_numpy(bool), "; tie with another candidate, needs a person", ""),
-            dtype="str",
+        _labels(paid_late.astype(np.int64), ["", "; late, re-quoted at block time"]),
+        _labels(
+            m["tie"].to_numpy(bool).astype(np.int64),
+            ["", "; tie with another candidate, needs a person"],
         ),
     ]
     explanation = pd.Series(
@@ -277,18 +286,18 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "log_index": rc["log_index"].to_numpy()[m_rpos],
             "block_number": rc["block_number"].to_numpy()[m_rpos],
             "block_time": _iso(block_time[m_rpos]),
-            "asset": take(rc["asset"], m_rpos),
+            "asset": rc.text_at("asset", m_rpos),
             "receipt_amount": receipt_text,
             "amount_applied": applied_text,
             "amount_due": due_text,
             "rule": rule,
-            "confidence": np.char.mod("%.2f", m["confidence"].to_numpy(float)),
-            "decision": m["decision"].to_numpy(dtype=object),
+            "confidence": _confidence_text(m["confidence"].to_numpy(float)),
+            "decision": _labels(auto.astype(np.int64), ["proposed", "auto"]),
             "paid_late": paid_late,
             "invoice_currency": take(rq["invoice_currency"], m_ri),
             "fair_value": minor_to_text(fv, exps[m_ri]),
-            "rate": evidence["rate"].to_numpy(dtype=object),
-            "rate_source": evidence["rate_source"].to_numpy(dtype=object),
+            "rate": evidence["rate"],
+            "rate_source": evidence["rate_source"],
             "rate_valid_from": _iso(evidence["rate_valid_from"]),
             "explorer_url": _explorer(config, chain[m_rpos], tx_hash),
             "explanation": explanation,
@@ -309,9 +318,14 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             return pd.Series([""] * len(exc), dtype="str")
         return take(values, idx).astype("str").where(mask, "")
 
-    chain_text = pick(rc["chain_id"], has_r, rp, len(rc))
-    tx_text = pick(rc["tx_hash"], has_r, rp, len(rc))
-    log_text = pick(rc["log_index"], has_r, rp, len(rc))
+    def pick_receipt(name: str) -> pd.Series:
+        if len(rc) == 0:
+            return pd.Series([""] * len(exc), dtype="str")
+        return rc.text_at(name, rp).astype("str").where(has_r, "")
+
+    chain_text = pick_receipt("chain_id")
+    tx_text = pick_receipt("tx_hash")
+    log_text = pick_receipt("log_index")
     request_text = pick(rq["request_id"], has_q, qi, len(rq))
     under = (reason == Reason.UNDERPAID.value).to_numpy()
     remaining_text = _text(remaining[qi] if len(rq) else np.zeros(len(exc), dtype=np.int64))
@@ -331,9 +345,9 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             )
             if len(rc)
             else pd.Series([""] * len(exc), dtype="str"),
-            "asset": pick(rc["asset"], has_r, rp, len(rc)),
-            "from_address": pick(rc["from_address"], has_r, rp, len(rc)),
-            "to_address": pick(rc["to_address"], has_r, rp, len(rc)),
+            "asset": pick_receipt("asset"),
+            "from_address": pick_receipt("from_address"),
+            "to_address": pick_receipt("to_address"),
             "amount": _text(exc["amount"].to_numpy(dtype=object)),
             "request_id": request_text,
             "customer_id": pick(rq["customer_id"], has_q, qi, len(rq)),
@@ -392,7 +406,7 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
     )
     totals = _amounts_by_chain_asset(
         chain[m_rpos[auto]],
-        take(rc["asset"], m_rpos[auto]),
+        rc.text_at("asset", m_rpos[auto]),
         take(rq["invoice_currency"], m_ri[auto]),
         exps[m_ri[auto]],
         fv[auto],

@@ -9,12 +9,17 @@ are a tie (never auto-applied).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from reconciliation.amounts import as_object
 from reconciliation.config import Confidence
 from reconciliation.times import utc_naive
+
+if TYPE_CHECKING:
+    from reconciliation.engine import ChainOrderReceipts
 
 EMPTY = pd.DataFrame(
     {
@@ -27,20 +32,32 @@ EMPTY = pd.DataFrame(
 
 
 def open_requests(
-    rq: pd.DataFrame, due: np.ndarray, paid: np.ndarray, tol: np.ndarray
+    rq: pd.DataFrame,
+    due: np.ndarray,
+    paid: np.ndarray,
+    tol: np.ndarray,
+    customers: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Requests with more than their tolerance still owed, with that remaining amount."""
-    remaining = as_object(due) - as_object(paid)
-    is_open = remaining > as_object(tol)
-    idx = np.flatnonzero(is_open)
+    """Requests with more than their tolerance still owed, with that remaining amount
+    (only those of `customers`, codes, when given)."""
+    rows = np.arange(len(rq))
+    if customers is not None:
+        cust_code = rq["cust_code"].to_numpy()
+        wanted = np.zeros(int(cust_code.max()) + 1 if len(cust_code) else 0, dtype=bool)
+        wanted[np.asarray(customers, dtype=np.int64)] = True
+        rows = np.flatnonzero(wanted[cust_code])
+    remaining = as_object(np.asarray(due)[rows]) - as_object(np.asarray(paid)[rows])
+    tol_rows = as_object(np.asarray(tol)[rows])
+    is_open = np.asarray(remaining > tol_rows, dtype=bool)
+    idx = rows[is_open]
     return pd.DataFrame(
         {
             "ri": idx,
             "cust_code": rq["cust_code"].to_numpy()[idx],
             "chain_id": rq["chain_id"].to_numpy()[idx],
             "asset_code": rq["asset_code"].to_numpy()[idx],
-            "remaining": remaining[idx],
-            "tol": as_object(tol)[idx],
+            "remaining": remaining[is_open],
+            "tol": tol_rows[is_open],
             "expires_at": utc_naive(rq["expires_at"])[idx],
             "created_at": utc_naive(rq["created_at"])[idx],
         }
@@ -49,7 +66,7 @@ def open_requests(
 
 def find_reuse_candidates(
     rq: pd.DataFrame,
-    rc: pd.DataFrame,
+    rc: ChainOrderReceipts,
     pool_rows: np.ndarray,
     ri: np.ndarray,
     due: np.ndarray,
@@ -69,8 +86,7 @@ def find_reuse_candidates(
             "block_time": utc_naive(rc["block_time"])[pool_rows],
         }
     )
-    opens = open_requests(rq, due, paid, tol)
-    opens = opens[opens["cust_code"].isin(pool["cust_code"].unique())]
+    opens = open_requests(rq, due, paid, tol, pd.unique(pool["cust_code"].to_numpy()))
     cand = pool.merge(opens, on=["cust_code", "chain_id", "asset_code"], how="inner")
     cand = cand[cand["ri"] != cand["owner"]]
     if cand.empty:
