@@ -7,10 +7,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pandas as pd
-from recon_compare import engine_view, reference_view
-from recon_frames import OTHER, addr, rates_frame, receipts_frame, requests_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from recon_compare import engine_view, reference_view
+from recon_frames import OTHER, addr, rates_frame, receipts_frame, requests_frame
 from reference_matcher import reference_reconcile
 
 from reconciliation.generate import generate
