@@ -8,7 +8,6 @@ built-in defaults) apply, the same as for the CLI.
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from typing import Any
 
@@ -16,7 +15,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 from sqlalchemy.engine import Engine
 
-from paybridge.config import DATABASE_URL_ENV, PayBridgeConfig, load_config
+from paybridge.config import PayBridgeConfig, load_config
 from paybridge.store.db import create_engine_for, migrate
 
 
@@ -38,10 +37,7 @@ class PayBridgeHook(BaseHook):
             return {}
 
     def get_config(self) -> PayBridgeConfig:
-        config = load_config(self._extra.get("config_path"))
-        if url := self._extra.get("database_url"):
-            os.environ.setdefault(DATABASE_URL_ENV, url)
-        return config
+        return load_config(self._extra.get("config_path"))
 
     def get_engine(self, config: PayBridgeConfig | None = None) -> Engine:
         """The store, migrated to the current schema (idempotent, cheap when up to date)."""
