@@ -26,18 +26,8 @@ from openpyxl import Workbook
 from reconciliation.config import ReconConfig
 from reconciliation.result import ReconResult
 from reconciliation.tieouts import TIE_OUT_COLUMNS
+from reconciliation.workflow import RESOLUTION_COLUMNS
 
-MANUAL_RESOLUTION_COLUMNS = [
-    "resolution_id",
-    "exception_id",
-    "action",
-    "request_id",
-    "amount",
-    "reason",
-    "proposed_by",
-    "approved_by",
-    "state",
-]
 HTML_ROWS = 200
 
 TEMPLATE = """<!doctype html>
@@ -210,7 +200,7 @@ def write_xlsx(
     _sheet(
         workbook,
         "manual_resolutions",
-        resolutions if resolutions is not None else pd.DataFrame(columns=MANUAL_RESOLUTION_COLUMNS),
+        resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS),
         limit,
     )
     fixed = result.as_of.tz_convert("UTC").tz_localize(None).to_pydatetime()

@@ -18,6 +18,19 @@ import pandas as pd
 
 from paybridge.audit import AuditEvent
 
+#: Columns of the manual-resolutions table (workbook sheet, store export).
+RESOLUTION_COLUMNS = [
+    "resolution_id",
+    "exception_id",
+    "action",
+    "request_id",
+    "amount",
+    "reason",
+    "proposed_by",
+    "approved_by",
+    "state",
+]
+
 
 class Action(StrEnum):
     APPLY = "apply"
@@ -194,15 +207,4 @@ class ResolutionBook:
         rows = [
             r.as_row() for r in sorted(self.resolutions.values(), key=lambda r: r.resolution_id)
         ]
-        columns = [
-            "resolution_id",
-            "exception_id",
-            "action",
-            "request_id",
-            "amount",
-            "reason",
-            "proposed_by",
-            "approved_by",
-            "state",
-        ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=RESOLUTION_COLUMNS)

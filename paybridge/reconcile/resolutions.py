@@ -33,6 +33,7 @@ from paybridge.store.models.reconciliation import (
     ReconRun,
 )
 from reconciliation.workflow import (
+    RESOLUTION_COLUMNS,
     Action,
     Resolution,
     ResolutionBook,
@@ -339,15 +340,5 @@ def resolutions_frame(engine: Engine) -> pd.DataFrame:
                 }
                 for r in rows
             ],
-            columns=[
-                "resolution_id",
-                "exception_id",
-                "action",
-                "request_id",
-                "amount",
-                "reason",
-                "proposed_by",
-                "approved_by",
-                "state",
-            ],
+            columns=RESOLUTION_COLUMNS,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,10 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "airflow"))
-
-from airflow_helpers import REPO, run_dag_test
+from airflow_helpers import run_dag_test
 
 from paybridge.devchain import (
     AnvilNode,
@@ -31,23 +27,6 @@ INVOICES = """invoice_id,customer_id,amount,currency,chain,asset
 R-1,ACME,100.00,USD,anvil,USDC
 R-2,ACME,50.00,USD,anvil,USDC
 """
-
-
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "PYTHONPATH": str(REPO),
-    }
-    subprocess.run(
-        [str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True
-    )
-    return env
 
 
 @pytest.fixture
