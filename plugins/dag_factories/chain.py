@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, Asset, task
 
+from plugins.dag_factories.common import paybridge_dag
 from plugins.hooks.paybridge import PayBridgeHook
 
 RECEIPTS = Asset("paybridge://receipts")
@@ -23,15 +23,8 @@ def build_chain_watch_dag(
     Safe to retry or overlap with a running watcher: the cursor and the receipts advance in
     one transaction and receipts are unique per (chain, tx, log or trace, direction).
     """
-    with DAG(
-        dag_id=dag_id,
-        schedule=schedule,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
-        tags=["paybridge", "chain"],
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-        doc_md=build_chain_watch_dag.__doc__,
+    with paybridge_dag(
+        dag_id, schedule=schedule, doc=build_chain_watch_dag.__doc__, tags=["chain"]
     ) as dag:
 
         @task

@@ -7,23 +7,17 @@ DAG change.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, Asset, Variable, task
 
+from plugins.dag_factories.common import ERP_RETRIES, paybridge_dag
 from plugins.dag_factories.payment_requests import PAYMENT_REQUESTS, create_payment_requests_now
 from plugins.hooks.netsuite import NetSuiteHook
 from plugins.hooks.paybridge import PayBridgeHook
 
 SETTLEMENTS = Asset("paybridge://settlements")
 CONNECTIONS_VARIABLE = "paybridge_erp_connections"
-DEFAULT_ARGS = {
-    "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-}
 
 
 @task
@@ -39,15 +33,12 @@ def build_erp_sync_dag(
     paybridge_conn_id: str = PayBridgeHook.default_conn_name,
 ) -> DAG:
     """Open invoices from each ERP -> store (bad ones quarantined) -> payment requests."""
-    with DAG(
-        dag_id=dag_id,
+    with paybridge_dag(
+        dag_id,
         schedule=schedule,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["paybridge", "erp"],
-        doc_md=build_erp_sync_dag.__doc__,
+        doc=build_erp_sync_dag.__doc__,
+        tags=["erp"],
+        default_args=ERP_RETRIES,
     ) as dag:
 
         @task
@@ -81,14 +72,13 @@ def build_settlement_posting_dag(
     Exactly once whatever fails: each settlement carries its idempotency key to the ERP, and
     parallel workers claim outbox rows with SKIP LOCKED.
     """
-    with DAG(
-        dag_id=dag_id,
+    with paybridge_dag(
+        dag_id,
         schedule=[SETTLEMENTS],
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        default_args=DEFAULT_ARGS,
-        tags=["paybridge", "erp"],
-        doc_md=build_settlement_posting_dag.__doc__,
+        doc=build_settlement_posting_dag.__doc__,
+        tags=["erp"],
+        default_args=ERP_RETRIES,
+        max_active_runs=16,
     ) as dag:
 
         @task

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, Asset, task
 
+from plugins.dag_factories.common import ERP_RETRIES, paybridge_dag
 from plugins.hooks.paybridge import PayBridgeHook
 
 PAYMENT_REQUESTS = Asset("paybridge://payment_requests")
@@ -32,16 +31,7 @@ def build_payment_requests_dag(
     schedule: str | None = "*/5 * * * *",
     paybridge_conn_id: str = PayBridgeHook.default_conn_name,
 ) -> DAG:
-    with DAG(
-        dag_id=dag_id,
-        schedule=schedule,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
-        default_args={"retries": 3, "retry_delay": timedelta(minutes=1)},
-        tags=["paybridge"],
-        doc_md=__doc__,
-    ) as dag:
+    with paybridge_dag(dag_id, schedule=schedule, doc=__doc__, default_args=ERP_RETRIES) as dag:
 
         @task(outlets=[PAYMENT_REQUESTS])
         def create_payment_requests() -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, task
 
 from plugins.dag_factories.chain import RECEIPTS
+from plugins.dag_factories.common import paybridge_dag
 from plugins.dag_factories.erp import SETTLEMENTS
 from plugins.hooks.paybridge import PayBridgeHook
 
@@ -23,15 +22,8 @@ def build_reconcile_dag(
     Safe to retry or overlap: one transaction per run, runs are serialised, and a request is
     completed and queued at most once (settlement id derived from the request id).
     """
-    with DAG(
-        dag_id=dag_id,
-        schedule=[RECEIPTS],
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
-        tags=["paybridge", "reconciliation"],
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-        doc_md=build_reconcile_dag.__doc__,
+    with paybridge_dag(
+        dag_id, schedule=[RECEIPTS], doc=build_reconcile_dag.__doc__, tags=["reconciliation"]
     ) as dag:
 
         @task(outlets=[SETTLEMENTS])
