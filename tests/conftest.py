@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from paybridge.devchain import AnvilNode, running_anvil
 from paybridge.store.db import create_engine_for, migrate
 
 POSTGRES_URL_ENV = "PAYBRIDGE_TEST_POSTGRES_URL"
@@ -89,3 +90,10 @@ def sqlite_store(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_store(postgres_url: str) -> Iterator[Engine]:
     yield from _migrated(postgres_url)
+
+
+@pytest.fixture
+def anvil() -> Iterator[AnvilNode]:
+    """A fresh local anvil chain (own free port), stopped after the test."""
+    with running_anvil() as node:
+        yield node

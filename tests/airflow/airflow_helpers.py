@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from paybridge.store.db import create_engine_for, transaction
+from paybridge.store.models import PaymentRequest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,3 +34,29 @@ def run_dag_test(env: dict[str, str], dag_file: str, extra_env: dict[str, str]) 
     ]
     assert states, f"dag.test() did not finish:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return states[0] if result.returncode == 0 else f"exit {result.returncode}: {states[0]}"
+
+
+def requests_for_invoices(
+    airflow_env: dict[str, str], workdir: Path, rpc_url: str, invoices_csv: str
+) -> tuple[dict[str, str], dict[str, PaymentRequest]]:
+    """A PayBridge store whose anvil chain is ``rpc_url``, with requests for these invoices made
+    through the CLI; returns the environment the DAGs need and the requests by invoice id."""
+    config = workdir / "paybridge.toml"
+    config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{rpc_url}"\n')
+    env = {
+        "PAYBRIDGE_CONFIG": str(config),
+        "PAYBRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'paybridge.db'}",
+    }
+    (workdir / "invoices.csv").write_text(invoices_csv)
+    paybridge = str(Path(sys.executable).parent / "paybridge")
+    for args in (["init"], ["invoices", "import", "invoices.csv"], ["requests", "create"]):
+        subprocess.run(
+            [paybridge, *args],
+            cwd=workdir,
+            env={**airflow_env, **env},
+            check=True,
+            capture_output=True,
+        )
+    with transaction(create_engine_for(env["PAYBRIDGE_DATABASE_URL"])) as session:
+        requests = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
+    return env, requests

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from airflow_helpers import run_dag_test
+from airflow_helpers import requests_for_invoices, run_dag_test
 
-from paybridge.devchain import AnvilNode, deploy_standard_contracts, running_anvil, wait_receipt
+from paybridge.devchain import AnvilNode, deploy_standard_contracts, wait_receipt
 from paybridge.store.db import create_engine_for, transaction
 from paybridge.store.models import PaymentRequest
 
 pytestmark = pytest.mark.xdist_group("airflow")
-PAYBRIDGE = str(Path(sys.executable).parent / "paybridge")
 INVOICES = """invoice_id,customer_id,amount,currency,chain,asset
 W-1,ACME,100.00,USD,anvil,USDC
 W-2,ACME,50.00,USD,anvil,USDC
 W-3,GLOBEX,300.00,USD,anvil,ETH
 """
-
-
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    with running_anvil() as node:
-        yield node
 
 
 def test_chain_watch_dag_detects_payments(
@@ -39,24 +29,8 @@ def test_chain_watch_dag_detects_payments(
     owner = w3.eth.accounts[0]
     wait_receipt(w3, contracts.usdc.functions.mint(payer, 10**12).transact({"from": owner}))
 
-    config = tmp_path / "paybridge.toml"
-    config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n')
-    env = {
-        "PAYBRIDGE_CONFIG": str(config),
-        "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
-    }
-    (tmp_path / "invoices.csv").write_text(INVOICES)
-    for args in (["init"], ["invoices", "import", "invoices.csv"], ["requests", "create"]):
-        subprocess.run(
-            [PAYBRIDGE, *args],
-            cwd=tmp_path,
-            env={**airflow_env, **env},
-            check=True,
-            capture_output=True,
-        )
+    env, requests = requests_for_invoices(airflow_env, tmp_path, anvil.url, INVOICES)
     engine = create_engine_for(env["PAYBRIDGE_DATABASE_URL"])
-    with transaction(engine) as session:
-        requests = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
     exact, partial, eth = requests["W-1"], requests["W-2"], requests["W-3"]
     usdc = contracts.usdc.functions
     wait_receipt(

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from airflow_helpers import run_dag_test
+from airflow_helpers import requests_for_invoices, run_dag_test
 
 from paybridge.devchain import (
     AnvilNode,
     deploy_standard_contracts,
-    running_anvil,
     wait_receipt,
 )
 from paybridge.store.db import create_engine_for, transaction
@@ -22,17 +18,10 @@ from paybridge.store.models import PaymentRequest
 from paybridge.store.models.outbox import SettlementOutboxRow
 
 pytestmark = [pytest.mark.anvil, pytest.mark.xdist_group("airflow")]
-BIN = Path(sys.executable).parent
 INVOICES = """invoice_id,customer_id,amount,currency,chain,asset
 R-1,ACME,100.00,USD,anvil,USDC
 R-2,ACME,50.00,USD,anvil,USDC
 """
-
-
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    with running_anvil() as node:
-        yield node
 
 
 def test_reconcile_dag_settles_paid_requests_once(
@@ -44,24 +33,8 @@ def test_reconcile_dag_settles_paid_requests_once(
     wait_receipt(
         w3, contracts.usdc.functions.mint(payer, 10**12).transact({"from": w3.eth.accounts[0]})
     )
-    config = tmp_path / "paybridge.toml"
-    config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n')
-    env = {
-        "PAYBRIDGE_CONFIG": str(config),
-        "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
-    }
-    (tmp_path / "invoices.csv").write_text(INVOICES)
-    for args in (["init"], ["invoices", "import", "invoices.csv"], ["requests", "create"]):
-        subprocess.run(
-            [str(BIN / "paybridge"), *args],
-            cwd=tmp_path,
-            env={**airflow_env, **env},
-            check=True,
-            capture_output=True,
-        )
+    env, requests = requests_for_invoices(airflow_env, tmp_path, anvil.url, INVOICES)
     engine = create_engine_for(env["PAYBRIDGE_DATABASE_URL"])
-    with transaction(engine) as session:
-        requests = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
     usdc = contracts.usdc.functions
     paid, partial = requests["R-1"], requests["R-2"]
     for request, amount in ((paid, paid.amount_due), (partial, partial.amount_due // 2)):

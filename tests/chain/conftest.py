@@ -14,13 +14,6 @@ from paybridge.devchain import AnvilNode, DevContracts, deploy_standard_contract
 
 
 @pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    yield node
-    node.stop()
-
-
-@pytest.fixture
 def w3(anvil: AnvilNode) -> Web3:
     return anvil.web3()
 

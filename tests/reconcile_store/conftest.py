@@ -4,20 +4,11 @@ migrated store (SQLite, or both backends through ``database_url``) and the chain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from recon_store_helpers import make_env
 from sqlalchemy.engine import Engine
 
-from paybridge.devchain import AnvilNode, start_anvil
-
-
-@pytest.fixture
-def anvil() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    yield node
-    node.stop()
+from paybridge.devchain import AnvilNode
 
 
 @pytest.fixture
