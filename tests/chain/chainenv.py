@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +20,7 @@ from connectors.chain.rpc import RpcClient
 from connectors.chain.watcher import ChainWatcher
 from paybridge.config import AssetConfig, ChainConfig, FinalityPolicy, RateConfig
 from paybridge.devchain import (
+    REPO_ROOT,
     AnvilNode,
     DevContracts,
     wait_receipt,
@@ -176,3 +180,28 @@ class ChainEnv:
 
     def mine(self, blocks: int = 1) -> None:
         self.w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+
+PAYBRIDGE_CLI = str(REPO_ROOT / ".venv" / "bin" / "paybridge")
+
+
+def cli_config(env: ChainEnv, tmp_path: Path, sqlite_url: str, max_range: int = 2000) -> Path:
+    """A paybridge.toml pointing the CLI at this test's store and anvil chain."""
+    path = tmp_path / "paybridge.toml"
+    path.write_text(
+        f'[database]\nurl = "{sqlite_url}"\n\n'
+        f'[[chains]]\nname = "anvil"\nrpc_url = "{env.node.url}"\nmax_block_range = {max_range}\n'
+    )
+    return path
+
+
+def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``paybridge --config CONFIG ARGS`` as a user runs it (the config's database wins)."""
+    return subprocess.run(
+        [PAYBRIDGE_CLI, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.parent,
+        env={**os.environ, "PAYBRIDGE_DATABASE_URL": "", "COLUMNS": "200"},
+    )

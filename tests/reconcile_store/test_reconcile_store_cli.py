@@ -5,40 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import openpyxl
 import pytest
-from chainenv import ChainEnv
+from chainenv import ChainEnv, cli_config, run_cli
 from recon_store_helpers import pay_scenario
 
-from paybridge.devchain import REPO_ROOT
-
 pytestmark = pytest.mark.anvil
-PAYBRIDGE = str(REPO_ROOT / ".venv" / "bin" / "paybridge")
 MATCH_KEY = ["request_id", "chain_id", "tx_hash", "log_index", "amount_applied", "rule", "decision"]
-
-
-def _config(env: ChainEnv, tmp_path: Path, sqlite_url: str) -> Path:
-    path = tmp_path / "paybridge.toml"
-    path.write_text(
-        f'[database]\nurl = "{sqlite_url}"\n\n[[chains]]\nname = "anvil"\n'
-        f'rpc_url = "{env.node.url}"\n'
-    )
-    return path
-
-
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAYBRIDGE, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=config.parent,
-        env={**os.environ, "PAYBRIDGE_DATABASE_URL": "", "COLUMNS": "200"},
-    )
 
 
 def _matches(path: Path) -> list[tuple[str, ...]]:
@@ -50,11 +25,11 @@ def test_reconcile_then_reperform_from_exported_files(
     env: ChainEnv, tmp_path: Path, sqlite_url: str
 ) -> None:
     paid = pay_scenario(env)
-    config = _config(env, tmp_path, sqlite_url)
+    config = cli_config(env, tmp_path, sqlite_url)
 
-    tied = _run(config, "tieout", "chain", "--chain", "anvil", "--json")
+    tied = run_cli(config, "tieout", "chain", "--chain", "anvil", "--json")
     assert tied.returncode == 0, tied.stdout + tied.stderr
-    run = _run(config, "reconcile", "--json", "--as", "ops", "--report", str(tmp_path / "pack"))
+    run = run_cli(config, "reconcile", "--json", "--as", "ops", "--report", str(tmp_path / "pack"))
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert sorted(summary["completed"]) == sorted([paid.exact, paid.over])
@@ -64,11 +39,11 @@ def test_reconcile_then_reperform_from_exported_files(
     assert len(tie_rows) - 1 == len(json.loads(tied.stdout)) > 0
     assert {row[5] for row in tie_rows[1:]} == {"ok"}
 
-    exported = _run(config, "reconcile", "--export", str(tmp_path / "export"), "--json")
+    exported = run_cli(config, "reconcile", "--export", str(tmp_path / "export"), "--json")
     assert exported.returncode == 0, exported.stderr
     files = json.loads(exported.stdout)
     out = tmp_path / "reperformed"
-    again = _run(
+    again = run_cli(
         config,
         "reconcile-files",
         "--requests",
@@ -88,7 +63,7 @@ def test_reconcile_then_reperform_from_exported_files(
     manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
     assert manifest["inputs"]["receipts"]["sha256"] == summary["input_sha256"]["receipts"]
 
-    rerun = _run(config, "reconcile", "--json")
+    rerun = run_cli(config, "reconcile", "--json")
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["settlements_enqueued"] == []
 
@@ -97,15 +72,15 @@ def test_exceptions_cli_refuses_self_approval(
     env: ChainEnv, tmp_path: Path, sqlite_url: str
 ) -> None:
     pay_scenario(env)
-    config = _config(env, tmp_path, sqlite_url)
-    assert _run(config, "reconcile", "--json").returncode == 0
-    listed = _run(config, "exceptions", "list", "--json")
+    config = cli_config(env, tmp_path, sqlite_url)
+    assert run_cli(config, "reconcile", "--json").returncode == 0
+    listed = run_cli(config, "exceptions", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [over] = [r for r in json.loads(listed.stdout) if r["reason"] == "OVERPAYMENT"]
 
-    bad = _run(config, "exceptions", "propose", over["exception_id"], "--action", "gift")
+    bad = run_cli(config, "exceptions", "propose", over["exception_id"], "--action", "gift")
     assert bad.returncode == 2
-    made = _run(
+    made = run_cli(
         config,
         "exceptions",
         "propose",
@@ -119,13 +94,17 @@ def test_exceptions_cli_refuses_self_approval(
     assert made.returncode == 0, made.stderr
     resolution = json.loads(made.stdout)
     assert resolution["refund_address"] == over["from_address"]
-    self_check = _run(config, "exceptions", "approve", resolution["resolution_id"], "--as", "alice")
+    self_check = run_cli(
+        config, "exceptions", "approve", resolution["resolution_id"], "--as", "alice"
+    )
     assert self_check.returncode == 1
     assert "cannot also approve" in self_check.stderr
-    approved = _run(config, "exceptions", "approve", over["exception_id"], "--as", "bob", "--json")
+    approved = run_cli(
+        config, "exceptions", "approve", over["exception_id"], "--as", "bob", "--json"
+    )
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout)["exception_status"] == "resolved"
-    audit = _run(config, "audit", "verify")
+    audit = run_cli(config, "audit", "verify")
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
@@ -133,8 +112,8 @@ def test_chain_tie_out_lists_an_injected_difference(
     env: ChainEnv, tmp_path: Path, sqlite_url: str
 ) -> None:
     paid = pay_scenario(env)
-    config = _config(env, tmp_path, sqlite_url)
-    clean = _run(config, "tieout", "chain", "--chain", "anvil", "--json")
+    config = cli_config(env, tmp_path, sqlite_url)
+    clean = run_cli(config, "tieout", "chain", "--chain", "anvil", "--json")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     rows = json.loads(clean.stdout)
     usdc = env.contracts.usdc.address.lower()
@@ -147,13 +126,13 @@ def test_chain_tie_out_lists_an_injected_difference(
     env.w3.provider.make_request("anvil_setBalance", [exact_address, hex(12345)])
     env.mine(1)
     env.watcher().poll()
-    differing = _run(config, "tieout", "chain", "--chain", "anvil", "--json")
+    differing = run_cli(config, "tieout", "chain", "--chain", "anvil", "--json")
     assert differing.returncode == 1
     [diff] = [r for r in json.loads(differing.stdout) if r["status"] != "ok"]
     assert diff["key"].startswith(f"31337:{exact_address}:native@")
     assert (diff["expected"], diff["actual"], diff["difference"]) == ("0", "12345", "12345")
     before_payment = min(r.block_number for r in env.receipts()) - 1
-    historical = _run(
+    historical = run_cli(
         config, "tieout", "chain", "--chain", "anvil", "--block", str(before_payment), "--json"
     )
     assert historical.returncode == 0, historical.stdout
