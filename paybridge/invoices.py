@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paybridge.store.models import Invoice
+
+InvoiceKey = tuple[str, str, str]  # (erp_system, company, invoice_id)
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class InvoiceRecord:
     customer_email: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> InvoiceKey:
         return (self.erp_system, self.company, self.invoice_id)
 
 
@@ -37,7 +42,7 @@ def store_invoices(
 
     Re-importing the same file is harmless: an invoice is identified by (ERP, company, id).
     """
-    existing = existing_keys(session, [r.key for r in records])
+    existing = rows_by_invoice_key(session, Invoice, [r.key for r in records])
     when = now or datetime.now(UTC)
     fresh = [
         Invoice(
@@ -62,16 +67,17 @@ def store_invoices(
     return fresh, len(records) - len(fresh)
 
 
-def existing_keys(
-    session: Session, keys: list[tuple[str, str, str]], model: type = Invoice, chunk: int = 500
-) -> set[tuple[str, str, str]]:
-    """Which of these (erp_system, company, invoice_id) keys already have a row of ``model``."""
-    found: set[tuple[str, str, str]] = set()
+def rows_by_invoice_key(
+    session: Session, model: type[Row], keys: Sequence[InvoiceKey], chunk: int = 500
+) -> dict[InvoiceKey, Row]:
+    """Rows of ``model`` (any table keyed by erp_system, company, invoice_id) for these keys,
+    looked up in chunks so the IN list stays small on every database."""
     columns = (model.erp_system, model.company, model.invoice_id)  # type: ignore[attr-defined]
+    found: dict[InvoiceKey, Row] = {}
     for start in range(0, len(keys), chunk):
-        part = keys[start : start + chunk]
-        rows = session.execute(sa.select(*columns).where(sa.tuple_(*columns).in_(part)))
-        found.update((r[0], r[1], r[2]) for r in rows)
+        part = list(keys[start : start + chunk])
+        for row in session.scalars(sa.select(model).where(sa.tuple_(*columns).in_(part))):
+            found[(row.erp_system, row.company, row.invoice_id)] = row  # type: ignore[attr-defined]
     return found
 
 

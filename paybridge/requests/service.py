@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from connectors.rates.base import Rate, RateSource
@@ -19,7 +18,7 @@ from paybridge import audit
 from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig
 from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
-from paybridge.invoices import InvoiceRecord
+from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import allocate_indexes
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
@@ -63,7 +62,7 @@ def create_payment_requests(
     Runs inside the caller's transaction: on any error nothing of the batch is written.
     """
     when = now or datetime.now(UTC)
-    existing = _existing_by_key(session, [inv.key for inv in invoices])
+    existing = rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in invoices])
     todo = [inv for inv in dict.fromkeys(invoices) if inv.key not in existing]
     created: dict[tuple[str, str, str], PaymentRequest] = {}
     if todo:
@@ -80,7 +79,7 @@ def create_payment_requests(
         created = _insert_new(session, rows)
         # Another worker may have created some of these invoices' requests meanwhile.
         missing = [inv.key for inv in todo if inv.key not in created]
-        existing.update(_existing_by_key(session, missing))
+        existing.update(rows_by_invoice_key(session, PaymentRequest, missing))
         audit.append(
             session,
             (
@@ -202,17 +201,3 @@ def _insert_new(
 
 def _key(request: PaymentRequest) -> tuple[str, str, str]:
     return (request.erp_system, request.company, request.invoice_id)
-
-
-def _existing_by_key(
-    session: Session, keys: Sequence[tuple[str, str, str]], chunk: int = 500
-) -> dict[tuple[str, str, str], PaymentRequest]:
-    found: dict[tuple[str, str, str], PaymentRequest] = {}
-    columns = (PaymentRequest.erp_system, PaymentRequest.company, PaymentRequest.invoice_id)
-    for start in range(0, len(keys), chunk):
-        part = list(keys[start : start + chunk])
-        for request in session.scalars(
-            sa.select(PaymentRequest).where(sa.tuple_(*columns).in_(part))
-        ):
-            found[_key(request)] = request
-    return found
