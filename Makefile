@@ -33,9 +33,11 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
+# ruff, and the architecture: import-linter checks the layer contracts in pyproject.toml.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) -m benchmarks.run

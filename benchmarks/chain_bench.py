@@ -22,7 +22,7 @@ from typing import Any
 from web3 import Web3
 
 from connectors.chain.rpc import RpcClient
-from connectors.chain.watcher import ChainWatcher
+from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.config import AssetConfig, ChainConfig, FinalityPolicy, RateConfig
 from paybridge.devchain import deploy, running_anvil, wait_receipt
 from paybridge.store.db import create_engine_for, migrate

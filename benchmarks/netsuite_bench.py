@@ -34,9 +34,9 @@ from connectors.erp.netsuite.client import (
 )
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.erp_sync import sync_open_invoices
 from paybridge.settlement_outbox import OutboxPolicy, enqueue, post_due
-from paybridge.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.db import create_engine_for, migrate, transaction
 
 REPO = Path(__file__).resolve().parents[1]

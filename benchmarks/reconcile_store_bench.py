@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from paybridge.config import load_config
-from paybridge.reconcile.run import reconcile_store
+from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.db import create_engine_for, migrate, transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainReceipt

@@ -18,24 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import insert_ignore
 from paybridge.store.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
 _HEAD_ID = 1
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """A state change to record: who did what to which entity, and why."""
-
-    actor: str
-    entity_type: str
-    entity_id: str
-    action: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    reason: str | None = None
 
 
 def canonical_json(value: dict[str, Any] | None) -> str | None:

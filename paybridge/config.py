@@ -18,7 +18,7 @@ from typing import Any, Literal
 from eth_utils import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from paybridge.money import currency_exponent
+from paybridge.domain.money import currency_exponent
 
 CONFIG_ENV = "PAYBRIDGE_CONFIG"
 DATABASE_URL_ENV = "PAYBRIDGE_DATABASE_URL"

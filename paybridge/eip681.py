@@ -24,6 +24,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from paybridge.addresses import checksum_address
+from paybridge.domain.money import MAX_UINT256
 
 __all__ = [
     "MAX_UINT256",
@@ -38,7 +39,6 @@ __all__ = [
     "parse_payment_uri",
 ]
 
-MAX_UINT256 = 2**256 - 1
 SCHEME = "ethereum"
 PAY_PREFIX = "pay-"
 NUMBER_KEYS = frozenset({"value", "gas", "gasLimit", "gasPrice"})

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from paybridge.config import ConfigError, PayBridgeConfig
+from paybridge.domain.money import MoneyError, currency_exponent, parse_fiat
 from paybridge.invoices import InvoiceRecord
-from paybridge.money import MoneyError, currency_exponent, parse_fiat
 
 REQUIRED = ("invoice_id", "customer_id", "amount", "currency", "chain", "asset")
 DEFAULTS = {"erp_system": "import", "company": "default"}

@@ -31,7 +31,7 @@ from connectors.erp.protocol import (
     ErpUnavailableError,
     PostedSettlement,
 )
-from paybridge.settlements import Settlement, SettlementError
+from paybridge.domain.settlements import Settlement, SettlementError
 from paybridge.store.db import transaction
 from paybridge.store.models.outbox import SettlementAttempt, SettlementOutboxRow
 

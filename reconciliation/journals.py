@@ -25,7 +25,7 @@ from reconciliation.rates import lookup_rates
 from reconciliation.times import utc_naive
 
 if TYPE_CHECKING:
-    from reconciliation.engine import ChainOrderReceipts
+    from reconciliation.chain_order import ChainOrderReceipts
 
 JOURNAL_COLUMNS = [
     "journal_id",

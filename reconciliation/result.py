@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconciliation.amounts import as_object, exact_ints
+from reconciliation.chain_order import ChainOrderReceipts
 from reconciliation.config import ReconConfig
 from reconciliation.engine import (
     ENGINE_VERSION,
     RULE_NAMES,
     RULE_OWN,
-    ChainOrderReceipts,
     Frames,
     run_rules,
 )

@@ -26,7 +26,7 @@ from reconciliation.config import ReconConfig
 from reconciliation.rules_reuse import open_requests
 
 if TYPE_CHECKING:
-    from reconciliation.engine import ChainOrderReceipts
+    from reconciliation.chain_order import ChainOrderReceipts
 
 BLOCK_MAX = 64  # blocks above this many open requests take the per-target path
 CHUNK_CELLS = 2**21  # targets x subsets per matrix product (about 16 MB per int64 product)

@@ -19,7 +19,7 @@ from reconciliation.config import Confidence
 from reconciliation.times import utc_naive
 
 if TYPE_CHECKING:
-    from reconciliation.engine import ChainOrderReceipts
+    from reconciliation.chain_order import ChainOrderReceipts
 
 EMPTY = pd.DataFrame(
     {

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-from paybridge.audit import AuditEvent
+from paybridge.domain.audit_events import AuditEvent
 
 #: Columns of the manual-resolutions table (workbook sheet, store export).
 RESOLUTION_COLUMNS = [

@@ -1,20 +1,10 @@
-"""EVM chain watcher: records transfers into and out of watched deposit addresses.
+"""EVM chain access: reads blocks, logs and call traces and returns transfer records.
 
-Entry point: ``ChainWatcher(chain_config, assets, engine).poll()`` (CLI: ``paybridge watch``).
 Modules: ``rpc`` (counted JSON-RPC over web3.py), ``scanner`` (one block range: ERC-20 logs,
-native transactions, call traces), ``watcher`` (cursor, reorgs, finality, persistence),
-``payment_sync`` (live payment-request status from receipts), ``bloom``, ``tracing``.
+native transactions, call traces), ``records`` (what a scan returns), ``bloom``, ``tracing``.
+Nothing here touches the store: ``paybridge.chain_sync`` persists what these return.
 """
 
 from connectors.chain.rpc import RpcClient, RpcError, RpcUnavailable
-from connectors.chain.watcher import ChainHalted, ChainWatcher, PollReport, ReorgBelowFinality
 
-__all__ = [
-    "ChainHalted",
-    "ChainWatcher",
-    "PollReport",
-    "ReorgBelowFinality",
-    "RpcClient",
-    "RpcError",
-    "RpcUnavailable",
-]
+__all__ = ["RpcClient", "RpcError", "RpcUnavailable"]

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from paybridge.settlements import Settlement
+    from paybridge.domain.settlements import Settlement
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from connectors.chain.rpc import RpcError, RpcUnavailable
 from connectors.chain.scanner import ChainMovedDuringScan
-from connectors.chain.watcher import (
+from paybridge.chain_sync.watcher import (
     ChainHalted,
     ChainWatcher,
     PollReport,

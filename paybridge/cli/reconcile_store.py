@@ -18,11 +18,11 @@ from rich.table import Table
 
 from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
 from paybridge.config import ConfigError
-from paybridge.reconcile.report import export_inputs, write_report
-from paybridge.reconcile.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
-from paybridge.reconcile.run import reconcile_store
-from paybridge.reconcile.tieouts_store import TieOutError, has_differences, tie_out_chain
-from paybridge.settlements import SettlementError
+from paybridge.domain.settlements import SettlementError
+from paybridge.recon_runs.report import export_inputs, write_report
+from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
+from paybridge.recon_runs.run import reconcile_store
+from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
 from reconciliation.config import ReconConfig
 from reconciliation.workflow import WorkflowError
 
@@ -297,7 +297,7 @@ def tieout_erp(
     are cleared. Exit 1 when any difference is listed."""
     from connectors.erp.netsuite.config import load_connection_config
     from connectors.erp.netsuite.connector import NetSuiteConnector
-    from paybridge.reconcile.tieouts_store import tie_out_erp
+    from paybridge.recon_runs.tieouts_store import tie_out_erp
 
     try:
         conn_cfg = load_connection_config(erp_config)

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from connectors.chain.watcher import ChainWatcher
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import audit
+from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.world import DemoWorld, demo_world
 from paybridge.eip681 import describe_amount
@@ -18,7 +18,7 @@ from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
 from paybridge.imports import read_invoice_file
 from paybridge.invoices import store_invoices
 from paybridge.qr import write_payment_qr
-from paybridge.reconcile.run import reconcile_store
+from paybridge.recon_runs.run import reconcile_store
 from paybridge.requests.lifecycle import FLAGS
 from paybridge.requests.pipeline import create_pending_requests
 from paybridge.settlement_outbox import post_due

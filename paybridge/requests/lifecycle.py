@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from paybridge.audit import AuditEvent
+from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.models import PaymentRequest
 
 

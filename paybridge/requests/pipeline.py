@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.rates.base import Rate, RateSource, RateUnavailable
-from connectors.rates.from_config import ChainRates
 from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.invoices import InvoiceRecord, to_record
+from paybridge.rate_sources import ChainRates
 from paybridge.requests.service import CreatedRequest, create_payment_requests
 from paybridge.store.db import transaction
 from paybridge.store.models import Invoice, PaymentRequest

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from connectors.rates.base import Rate
 from paybridge.config import AssetConfig, QuoteConfig
-from paybridge.money import MoneyError, fiat_to_base_units
+from paybridge.domain.money import MoneyError, fiat_to_base_units
 
 
 @dataclass(frozen=True)

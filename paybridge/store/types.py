@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator
 
-MAX_UINT256 = 2**256 - 1
+from paybridge.domain.money import MAX_UINT256
 
 
 class BaseUnits(TypeDecorator[int]):

@@ -46,7 +46,7 @@ def build_chain_watch_dag(
 
         @task(outlets=[RECEIPTS])
         def watch_chain(chain: str) -> dict[str, Any]:
-            from connectors.chain.watcher import ChainWatcher
+            from paybridge.chain_sync.watcher import ChainWatcher
 
             hook = PayBridgeHook(paybridge_conn_id)
             config = hook.get_config()

@@ -28,7 +28,7 @@ def build_reconcile_dag(
 
         @task(outlets=[SETTLEMENTS])
         def reconcile() -> dict[str, Any]:
-            from paybridge.reconcile.run import reconcile_store
+            from paybridge.recon_runs.run import reconcile_store
 
             hook = PayBridgeHook(paybridge_conn_id)
             config = hook.get_config()

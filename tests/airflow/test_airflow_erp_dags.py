@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from airflow_helpers import run_dag_test
 
 from paybridge import settlement_outbox
-from paybridge.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.db import create_engine_for, migrate, transaction
 from paybridge.store.models import PaymentRequest
 from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from connectors.chain.rpc import RpcClient
-from connectors.chain.watcher import ChainWatcher
+from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.config import AssetConfig, ChainConfig, FinalityPolicy, RateConfig
 from paybridge.devchain import (
     REPO_ROOT,

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from chainenv import ChainEnv
 from sqlalchemy.orm import Session
 
-from connectors.chain.watcher import ChainHalted, ReorgBelowFinality
 from paybridge import audit
+from paybridge.chain_sync.watcher import ChainHalted, ReorgBelowFinality
 from paybridge.store.models import AuditEntry
 from paybridge.store.models.chain import ChainCursor
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from paybridge.money import (
+from paybridge.domain.money import (
     MoneyError,
     base_units_to_fiat,
     currency_exponent,

@@ -122,7 +122,7 @@ def test_a_failing_batch_writes_nothing(store: Engine, config, wallet, make_invo
 def test_invoice_in_wrong_currency_for_the_rate_is_refused(
     store: Engine, config, wallet, fixed_rates, make_invoice
 ) -> None:
-    from paybridge.money import MoneyError
+    from paybridge.domain.money import MoneyError
 
     with pytest.raises(Exception, match="EUR"):
         _create(store, [make_invoice(1, currency="EUR")], config, wallet, fixed_rates)

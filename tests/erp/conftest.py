@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
-from paybridge.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator, TokenGrant
 
 ACCOUNTS = {

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from connectors.erp.protocol import ErpUnavailableError
 from paybridge import settlement_outbox
+from paybridge.domain.settlements import Settlement
 from paybridge.settlement_outbox import OutboxPolicy, SettleSummary
-from paybridge.settlements import Settlement
 from paybridge.store.db import transaction
 from simulators.netsuite import FaultConfig, NetSuiteSimulator
 

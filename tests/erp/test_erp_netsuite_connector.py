@@ -16,11 +16,11 @@ from connectors.rates.fixed import FixedRateSource
 from paybridge import settlement_outbox
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import load_config
+from paybridge.domain.money import base_units_to_fiat
+from paybridge.domain.settlements import Settlement
 from paybridge.erp_sync import sync_open_invoices
 from paybridge.invoices import InvoiceRecord, store_invoices
-from paybridge.money import base_units_to_fiat
 from paybridge.requests.service import create_payment_requests
-from paybridge.settlements import Settlement
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.outbox import (

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import settlement_outbox
-from paybridge.reconcile.run import reconcile_store
-from paybridge.reconcile.tieouts_store import latest_tie_outs, tie_out_erp
+from paybridge.recon_runs.run import reconcile_store
+from paybridge.recon_runs.tieouts_store import latest_tie_outs, tie_out_erp
 from paybridge.store.models import PaymentRequest
 from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
 

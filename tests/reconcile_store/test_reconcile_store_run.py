@@ -12,8 +12,8 @@ from recon_store_helpers import USDC, make_env, pay_scenario, paybridge_config
 from sqlalchemy.orm import Session
 
 from paybridge.audit import verify
-from paybridge.reconcile.run import reconcile_store
-from paybridge.settlements import Settlement
+from paybridge.domain.settlements import Settlement
+from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models import AuditEntry, PaymentRequest
 from paybridge.store.models.outbox import SettlementOutboxRow
 from paybridge.store.models.reconciliation import ReconException, ReconMatch, ReconRun
@@ -139,7 +139,7 @@ def test_a_crash_mid_run_leaves_nothing_half_written(
     env: ChainEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The second settlement fails to queue: the run, statuses, outbox and audit roll back."""
-    import paybridge.reconcile.run as run_module
+    import paybridge.recon_runs.run as run_module
 
     paid = pay_scenario(env)
     with Session(env.engine) as session:

@@ -12,9 +12,9 @@ from recon_store_helpers import USDC, pay_scenario, paybridge_config, payer
 from sqlalchemy.orm import Session
 
 from paybridge.audit import verify
-from paybridge.reconcile.resolutions import decide, list_exceptions, propose
-from paybridge.reconcile.run import reconcile_store
-from paybridge.settlements import Settlement
+from paybridge.domain.settlements import Settlement
+from paybridge.recon_runs.resolutions import decide, list_exceptions, propose
+from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models import AuditEntry
 from paybridge.store.models.outbox import SettlementOutboxRow
 from reconciliation.workflow import MakerCheckerError, WorkflowError

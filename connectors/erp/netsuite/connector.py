@@ -39,7 +39,7 @@ from connectors.erp.protocol import (
     PostedSettlement,
     QuarantinedInvoice,
 )
-from paybridge.settlements import Settlement
+from paybridge.domain.settlements import Settlement
 
 SUITEQL_ROW_CAP = 100_000
 JOURNAL_SUFFIX = "-JE"

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from connectors.erp.protocol import ErpInvoice, QuarantinedInvoice
-from paybridge.money import MoneyError, currency_exponent
+from paybridge.domain.money import MoneyError, currency_exponent
 
 ERP_SYSTEM = "netsuite"
 TIMESTAMP_FMT = "YYYY-MM-DD HH24:MI:SS"

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from paybridge.money import MoneyError, currency_exponent
+from paybridge.domain.money import MoneyError, currency_exponent
 
 ACCOUNT_ROLES = frozenset(
     {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from paybridge.reconcile.export import file_hashes, load_inputs, write_inputs
-from paybridge.reconcile.resolutions import resolutions_frame
-from paybridge.reconcile.tieouts_store import latest_tie_outs
+from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
+from paybridge.recon_runs.resolutions import resolutions_frame
+from paybridge.recon_runs.tieouts_store import latest_tie_outs
 from paybridge.store.db import transaction
 from reconciliation.config import ReconConfig
 from reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv

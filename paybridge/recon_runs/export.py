@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from paybridge.money import currency_exponent
+from paybridge.domain.money import currency_exponent
 from paybridge.requests.lifecycle import Status
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainReceipt

@@ -12,8 +12,8 @@ from fractions import Fraction
 
 import iso4217
 
-from paybridge.store.types import MAX_UINT256
-
+#: Largest on-chain amount (uint256): base units above it cannot exist.
+MAX_UINT256 = 2**256 - 1
 #: Enough digits for uint256 base units (78) times any realistic price, exactly.
 EXACT_PRECISION = 160
 

@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from paybridge import audit
-from paybridge.audit import AuditEvent
-from paybridge.reconcile.export import asset_key
-from paybridge.reconcile.manual_settle import manual_settlement
-from paybridge.reconcile.run import connection_for
+from paybridge.domain.audit_events import AuditEvent
+from paybridge.recon_runs.export import asset_key
+from paybridge.recon_runs.manual_settle import manual_settlement
+from paybridge.recon_runs.run import connection_for
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
 from paybridge.store.db import transaction

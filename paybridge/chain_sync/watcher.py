@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.chain.payment_sync import refresh_requests
 from connectors.chain.records import BlockHeader, ObservedTransfer, RangeScan, TokenSpec
 from connectors.chain.rpc import RpcClient, RpcError
 from connectors.chain.scanner import ChainMovedDuringScan, RangeScanner, ScanPlan
 from paybridge import audit
-from paybridge.audit import AuditEvent
+from paybridge.chain_sync.request_status import refresh_requests
 from paybridge.config import AssetConfig, ChainConfig
+from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt

@@ -23,11 +23,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from paybridge import audit
-from paybridge.audit import AuditEvent
 from paybridge.config import PayBridgeConfig
-from paybridge.reconcile.export import file_hashes, load_inputs, write_inputs
-from paybridge.reconcile.queue import sync_exceptions
-from paybridge.reconcile.settle import account_roles, settlement_from_journals
+from paybridge.domain.audit_events import AuditEvent
+from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
+from paybridge.recon_runs.queue import sync_exceptions
+from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
 from paybridge.store.db import transaction

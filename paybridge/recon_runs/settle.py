@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from paybridge.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.models import PaymentRequest
 from reconciliation.config import ReconConfig
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paybridge import audit
-from paybridge.audit import AuditEvent
+from paybridge.domain.audit_events import AuditEvent
 from paybridge.payment_status import AmountStatus, classify_amount
 from paybridge.requests.lifecycle import Status, snapshot, transition
 from paybridge.store.models import PaymentRequest

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from connectors.chain.rpc import RpcClient
 from connectors.erp.protocol import ErpConnector
 from paybridge.config import ChainConfig
-from paybridge.reconcile.export import asset_key
-from paybridge.settlements import Settlement
+from paybridge.domain.settlements import Settlement
+from paybridge.recon_runs.export import asset_key
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainCursor, ChainReceipt

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from paybridge.money import currency_exponent, to_minor_units
-from paybridge.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.money import currency_exponent, to_minor_units
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.models import PaymentRequest
 
 

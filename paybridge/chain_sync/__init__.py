@@ -1,0 +1,2 @@
+"""Chain data into the store: the watcher's cursor, reorg handling, finality and receipts, and
+the live payment-request status derived from them. Reads chains through ``connectors.chain``."""

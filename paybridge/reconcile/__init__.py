@@ -1,1 +1,0 @@
-"""Reconciliation wired to the store: export, run, persist, settle, exceptions, tie-outs."""

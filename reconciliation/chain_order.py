@@ -1,0 +1,44 @@
+"""Receipts in chain order: the engine builds it (`engine.prepare_receipts`), the rule modules
+read it. Its own module so that the rules need not import the engine that calls them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class ChainOrderReceipts:
+    """Receipts in chain order, column by column.
+
+    The numeric columns the rules work on are put in chain order up front; text columns
+    (tx hash, addresses, status, ...) stay in input order and are put in chain order only when
+    first asked for (publishing evidence): the rules only need integer codes of them. Supports
+    what the engine and publishing use of a DataFrame: rc[column], rc[column] = values, len(rc).
+    """
+
+    def __init__(self, numeric: pd.DataFrame, text: pd.DataFrame, order: np.ndarray) -> None:
+        self.numeric = numeric
+        self.text = text
+        self.order = order  # chain position -> input row
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self.numeric.columns:
+            self.numeric[name] = self.text[name].take(self.order).reset_index(drop=True)
+        return self.numeric[name]
+
+    def __setitem__(self, name: str, values: np.ndarray | pd.Series) -> None:
+        self.numeric[name] = values
+
+    def text_at(self, name: str, rpos: np.ndarray) -> pd.Series:
+        """Values of a column at chain positions rpos (text taken straight from input rows)."""
+        rpos = np.asarray(rpos, dtype=np.int64)
+        if name in self.numeric.columns:
+            return self.numeric[name].take(rpos).reset_index(drop=True)
+        return self.text[name].take(self.order[rpos]).reset_index(drop=True)
+
+    def in_input_order(self, name: str) -> pd.Series:
+        """A text column as given: row i is input row i (`order` maps chain positions to it)."""
+        return self.text[name]
