@@ -61,6 +61,7 @@ def list_command(
     table = Table(
         "settlement", "state", "connection", "invoices", "amount", "reason", title="Settlements"
     )
+    table.columns[0].no_wrap = table.columns[1].no_wrap = True
     for row in rows:
         where = row["connection"] or "(none)"
         if row["connection_configured"] is False:
