@@ -333,6 +333,8 @@ def sim_netsuite(
         "NETSUITE_TOKEN_ID": DEFAULT_GRANT.token_id,
         "NETSUITE_TOKEN_SECRET": DEFAULT_GRANT.token_secret,
         "NETSUITE_BASE_URL": simulator.base_url,
+        "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
+        "NETSUITE_PAYMENT_ASSET": "USDC",
         "NETSUITE_ACCOUNTS": '{"ar":"119","crypto_clearing":"301","digital_asset":"302",'
         '"settlement_gain_loss":"303","write_off":"304"}',
     }
