@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from paybridge import settlement_outbox
 from paybridge.audit import verify
 from paybridge.cli.main import app
+from paybridge.reconcile.resolutions import decide, list_exceptions, propose
 from paybridge.reconcile.run import reconcile_store
 from paybridge.settlements import SettlementError
 from paybridge.store.models import AuditEntry, Invoice, PaymentRequest
@@ -118,3 +119,24 @@ def test_reconcile_cli_exits_1_and_settlements_list_shows_why(
 
     rerun = runner.invoke(app, ["reconcile"])
     assert rerun.exit_code == 0, rerun.output  # nothing new refused in this run
+
+
+def test_an_approved_write_off_of_an_imported_invoice_is_recorded_not_postable(
+    env: ChainEnv,
+) -> None:
+    request = env.make_request("USDC", 100 * USDC)
+    _source(env, request, "invoices.csv")
+    env.pay_token(request.deposit_address, 40 * USDC, sender=payer(env))
+    env.mine(64)
+    env.watcher().poll()
+    reconcile_store(env.engine, paybridge_config(env))
+    [under] = [e for e in list_exceptions(env.engine, "open") if e["reason"] == "UNDERPAID"]
+
+    propose(env.engine, str(under["exception_id"]), "write-off", "alice", reason="SMALL")
+    approved = decide(env.engine, str(under["exception_id"]), "bob", approve=True)
+
+    assert approved.exception_status == "resolved" and approved.settlement_id
+    assert "invoices.csv" in str(approved.settlement_not_postable)
+    with Session(env.engine) as session:
+        row = session.get(SettlementOutboxRow, approved.settlement_id)
+        assert row is not None and (row.status, row.connection) == ("needs_attention", "")
