@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from connectors.erp.protocol import ErpConnector, InvoicePage
+from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.invoices import InvoiceRecord, store_invoices
 from paybridge.store.db import transaction
 from paybridge.store.models import Invoice
@@ -31,9 +33,66 @@ class SyncSummary:
     quarantined: int = 0
     http_requests: int = 0
     watermark: str | None = None
+    #: what this run refused: {invoice_id, field, reason} (also in ``erp_invoice_quarantine``)
+    quarantined_invoices: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PaymentTarget:
+    """The chain and asset (as named in paybridge.toml) that one connection's invoices are
+    billed in."""
+
+    chain: str
+    asset: str
+
+
+def payment_target(
+    cfg: PayBridgeConfig,
+    connection: str,
+    chain: str | None,
+    asset: str | None,
+    env_prefix: str = "NETSUITE_",
+) -> PaymentTarget:
+    """Check an ERP connection's ``payment_chain``/``payment_asset`` against the registry.
+
+    Refused (ConfigError naming the key) when unset, unknown, or when the chain's RPC URL is a
+    placeholder (a ``.invalid`` host, as the built-in mainnet defaults have): an invoice billed
+    there could never get a rate or be watched, so it must not be taken in silently.
+    """
+
+    def key(name: str) -> str:
+        return f"{name} ({env_prefix}{name.upper()})"
+
+    where = f"ERP connection {connection!r}"
+    if not chain:
+        raise ConfigError(
+            f"{where}: {key('payment_chain')} is not set: name the chain from paybridge.toml "
+            "that synced invoices are billed on (there is no default)"
+        )
+    if not asset:
+        raise ConfigError(
+            f"{where}: {key('payment_asset')} is not set: name the asset symbol on {chain} "
+            "that synced invoices are billed in (there is no default)"
+        )
+    try:
+        chain_cfg = cfg.chain(chain)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {key('payment_chain')}: {exc}") from exc
+    try:
+        asset_cfg = cfg.asset(chain_cfg.name, asset)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {key('payment_asset')}: {exc}") from exc
+    host = urlparse(chain_cfg.rpc_url).hostname or ""
+    if host.endswith(".invalid"):
+        raise ConfigError(
+            f"{where}: {key('payment_chain')} {chain_cfg.name!r} has the placeholder rpc_url "
+            f'{chain_cfg.rpc_url}; set rpc_url of [[chains]] name = "{chain_cfg.name}" in '
+            "paybridge.toml first"
+        )
+    return PaymentTarget(chain_cfg.name, asset_cfg.symbol)
 
 
 def _insert(engine: Engine, table: Any) -> Any:
@@ -140,6 +199,10 @@ def sync_open_invoices(
         summary.pages += 1
         summary.invoices += len(page.invoices)
         summary.quarantined += len(page.quarantined)
+        summary.quarantined_invoices += [
+            {"invoice_id": q.invoice_id, "field": q.field, "reason": q.reason}
+            for q in page.quarantined
+        ]
         summary.http_requests += page.requests_used
         summary.watermark = page.watermark
         if on_page:
@@ -147,8 +210,9 @@ def sync_open_invoices(
     return summary
 
 
-def intake_open_invoices(engine: Engine, connection: str, chain: str, asset: str) -> int:
-    """Synced open invoices without a PayBridge invoice become billable in ``asset`` on ``chain``.
+def intake_open_invoices(engine: Engine, connection: str, target: PaymentTarget) -> int:
+    """Synced open invoices without a PayBridge invoice become billable in the connection's
+    asset and chain (a ``PaymentTarget`` checked by ``payment_target``).
 
     The mirror (``erp_open_invoices``) follows the ERP's amount remaining for tie-outs; the
     intake snapshots what is billed in crypto. Returns how many invoices were taken in.
@@ -173,8 +237,8 @@ def intake_open_invoices(engine: Engine, connection: str, chain: str, asset: str
                 amount=inv.amount,
                 currency=inv.currency,
                 due_date=inv.due_date,
-                chain=chain,
-                asset_symbol=asset,
+                chain=target.chain,
+                asset_symbol=target.asset,
             )
             for inv in synced
             if inv.amount > 0  # compared in Python: SQLite stores exact decimals as text

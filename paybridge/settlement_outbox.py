@@ -31,7 +31,10 @@ from connectors.erp.protocol import (
     ErpUnavailableError,
     PostedSettlement,
 )
+from paybridge import audit
+from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.settlements import Settlement, SettlementError
+from paybridge.settlement_routing import NO_CONNECTION
 from paybridge.store.db import transaction
 from paybridge.store.models.outbox import SettlementAttempt, SettlementOutboxRow
 
@@ -78,9 +81,15 @@ class OutboxConflictError(SettlementError):
     """The same settlement id was queued before with different content."""
 
 
-def enqueue(session: Session, settlement: Settlement, connection: str) -> bool:
+def enqueue(
+    session: Session, settlement: Settlement, connection: str, refusal: str | None = None
+) -> bool:
     """Queue a settlement; True if new. Re-queueing identical content is a no-op, different
-    content under the same id is refused (an id names one accounting event, forever)."""
+    content under the same id is refused (an id names one accounting event, forever).
+
+    With ``refusal`` (why it cannot be posted: see ``paybridge.settlement_routing``) the
+    settlement is recorded as ``needs_attention`` with that reason instead of ``pending``, so
+    no worker picks it up and ``paybridge settlements list`` shows it."""
     payload = settlement.canonical_json()
     existing = session.get(Outbox, settlement.settlement_id)
     if existing is not None:
@@ -102,7 +111,8 @@ def enqueue(session: Session, settlement: Settlement, connection: str) -> bool:
             currency=settlement.currency,
             payment_amount=settlement.payment_amount,
             payload=payload,
-            status="pending",
+            status="pending" if refusal is None else "needs_attention",
+            last_error=refusal,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -275,21 +285,47 @@ def post_due(
     return summary
 
 
-def requeue(engine: Engine, settlement_id: str) -> None:
-    """Ops decided a needs_attention settlement may go again (after fixing the cause)."""
+def requeue(
+    engine: Engine, settlement_id: str, actor: str = "ops", reason: str | None = None
+) -> None:
+    """Ops decided a needs_attention settlement may go again (after fixing the cause).
+
+    Refused for a settlement with no ERP connection (its invoice was imported from a file):
+    re-queueing it would only make it wait for a worker that never comes."""
     now = _now()
     with transaction(engine) as session:
+        row = session.get(Outbox, settlement_id)
+        if row is not None and row.connection == NO_CONNECTION:
+            raise SettlementError(
+                f"settlement {settlement_id} has no ERP connection (its invoice did not come "
+                "from an ERP sync); nothing requeued: record it in the ERP by hand"
+            )
         result = session.execute(
             sa.update(Outbox)
             .where(Outbox.settlement_id == settlement_id)
             .where(Outbox.status.in_(("needs_attention", "failed")))
-            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+            .values(
+                status="pending", attempts=0, next_attempt_at=now, updated_at=now, last_error=None
+            )
             .execution_options(synchronize_session=False)
         )
         if not result.rowcount:
             raise SettlementError(
                 f"settlement {settlement_id} is not in needs_attention/failed; nothing requeued"
             )
+        audit.append(
+            session,
+            [
+                AuditEvent(
+                    actor=actor,
+                    entity_type="settlement",
+                    entity_id=settlement_id,
+                    action="requeue",
+                    after={"status": "pending"},
+                    reason=reason,
+                )
+            ],
+        )
 
 
 def status_counts(engine: Engine) -> dict[str, int]:

@@ -43,7 +43,11 @@ def config() -> PayBridgeConfig:
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
     except ConfigError as exc:
-        fail(str(exc), "fix the file, or run `paybridge init` to write a fresh one")
+        fail(
+            str(exc),
+            "fix the file, or run `paybridge init` to write a fresh one",
+            code=USAGE_ERROR,
+        )
 
 
 def engine(cfg: PayBridgeConfig, *, require_schema: bool = True) -> Engine:

@@ -18,9 +18,25 @@ from rich.table import Table
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig, load_connection_config
 from connectors.erp.netsuite.connector import NetSuiteConnector
-from paybridge.cli.context import USAGE_ERROR, config, console, engine, fail, print_json
-from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
-from paybridge.settlement_outbox import post_due, status_counts
+from paybridge.cli import problems
+from paybridge.cli.context import (
+    FAILURE,
+    USAGE_ERROR,
+    config,
+    console,
+    engine,
+    fail,
+    print_json,
+)
+from paybridge.config import ConfigError, PayBridgeConfig
+from paybridge.erp_sync import (
+    PaymentTarget,
+    intake_open_invoices,
+    payment_target,
+    sync_open_invoices,
+)
+from paybridge.settlement_outbox import SettleSummary, post_due, status_counts
+from paybridge.settlement_views import waiting_elsewhere
 from paybridge.store.db import transaction
 from paybridge.store.models import ErpInvoiceQuarantine
 
@@ -40,14 +56,31 @@ sim_app = typer.Typer(
 )
 
 
-def _connection(path: str | None) -> NetSuiteConnectionConfig:
+def _connection(path: str | None, cfg: PayBridgeConfig | None = None) -> NetSuiteConnectionConfig:
+    """Load the connection; with ``cfg``, a payment_chain/payment_asset that is set must name
+    a chain and asset of paybridge.toml (exit 2 naming the key otherwise)."""
     try:
-        return load_connection_config(path)
+        conn_cfg = load_connection_config(path)
     except (ValidationError, ValueError, OSError) as exc:
         fail(
             f"NetSuite connection settings: {exc}",
             "set NETSUITE_ACCOUNT/_CONSUMER_KEY/_CONSUMER_SECRET/_TOKEN_ID/_TOKEN_SECRET and "
             "NETSUITE_ACCOUNTS, or pass --erp-config FILE",
+            code=USAGE_ERROR,
+        )
+    if cfg is not None and (conn_cfg.payment_chain or conn_cfg.payment_asset):
+        _payment_target(cfg, conn_cfg)
+    return conn_cfg
+
+
+def _payment_target(cfg: PayBridgeConfig, conn_cfg: NetSuiteConnectionConfig) -> PaymentTarget:
+    try:
+        return payment_target(cfg, conn_cfg.name, conn_cfg.payment_chain, conn_cfg.payment_asset)
+    except ConfigError as exc:
+        fail(
+            str(exc),
+            "set NETSUITE_PAYMENT_CHAIN and NETSUITE_PAYMENT_ASSET (or payment_chain and "
+            "payment_asset in --erp-config FILE) to a chain and asset of paybridge.toml",
             code=USAGE_ERROR,
         )
 
@@ -59,9 +92,12 @@ def settle(
     erp_config: ErpConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Post due settlements of this ERP connection from the outbox (idempotent; safe to re-run)."""
-    eng = engine(config())
-    conn_cfg = _connection(erp_config)
+    """Post due settlements of this ERP connection from the outbox (idempotent; safe to re-run).
+
+    Exit 1 when any settlement of this run failed or needs attention."""
+    cfg = config()
+    eng = engine(cfg)
+    conn_cfg = _connection(erp_config, cfg)
     with NetSuiteConnector(conn_cfg) as connector:
         before = status_counts(eng)
         todo = before.get("pending", 0) + before.get("failed", 0)
@@ -74,13 +110,32 @@ def settle(
                 dry_run=dry_run,
                 on_progress=lambda _sid, _state: bar.advance(task),
             )
-    result = {**summary.as_dict(), "dry_run": dry_run, "outbox": status_counts(eng)}
+    waiting = waiting_elsewhere(eng, conn_cfg.name)
+    result = {
+        **summary.as_dict(),
+        "dry_run": dry_run,
+        "connection": conn_cfg.name,
+        "outbox": status_counts(eng),
+        "waiting_for_other_connections": waiting,
+    }
     if dry_run:
         result["due_ids"] = summary.due
     if json_output:
         print_json(result)
-        return
-    table = Table(title="Settlements" + (" (dry run)" if dry_run else ""))
+    else:
+        _print_settle(summary, dry_run, conn_cfg.name, waiting, result["outbox"])
+    if summary.failed or summary.needs_attention:
+        raise typer.Exit(FAILURE)
+
+
+def _print_settle(
+    summary: SettleSummary,
+    dry_run: bool,
+    connection: str,
+    waiting: dict[str, int],
+    outbox: dict[str, int],
+) -> None:
+    table = Table(title=f"Settlements of connection {connection}" + (" (dry run)" * dry_run))
     for column in ("due" if dry_run else "posted", "failed (will retry)", "needs attention"):
         table.add_column(column, justify="right")
     table.add_row(
@@ -89,11 +144,25 @@ def settle(
         str(len(summary.needs_attention)),
     )
     console.print(table)
-    for sid, error in summary.errors.items():
-        console.print(f"[yellow]{sid}[/]: {error}", highlight=False)
-    if summary.needs_attention:
+    if summary.errors:
+        problems.report(
+            f"{len(summary.errors)} settlements were not posted:",
+            ((sid, error) for sid, error in summary.errors.items()),
+            "failed ones are retried by the next `paybridge settle`; for those needing "
+            "attention fix the cause, then `paybridge settlements requeue ID`",
+        )
+    if waiting:
         console.print(
-            "Settlements needing attention stay in the outbox; fix the cause, then requeue them."
+            "Not posted by this connection, still pending for: "
+            + ", ".join(f"{name or '(no connection)'} ({n})" for name, n in waiting.items())
+            + " (run `paybridge settle` with that connection's settings)",
+            highlight=False,
+        )
+    if outbox.get("needs_attention"):
+        console.print(
+            f"{outbox['needs_attention']} settlements in the outbox need attention: "
+            "`paybridge settlements list --state needs_attention` shows them and why",
+            highlight=False,
         )
 
 
@@ -105,7 +174,7 @@ def erp() -> None:
 @erp_app.command("test-connection")
 def test_connection(erp_config: ErpConfigOption = None, json_output: JsonOption = False) -> None:
     """Check credentials, permissions and reachability of the NetSuite connection."""
-    with NetSuiteConnector(_connection(erp_config)) as connector:
+    with NetSuiteConnector(_connection(erp_config, config())) as connector:
         check = connector.test_connection()
     if json_output:
         print_json(
@@ -130,9 +199,14 @@ def sync(
     erp_config: ErpConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Fetch open invoices changed since the last sync into the store (bad ones quarantined)."""
-    eng = engine(config())
+    """Fetch open invoices changed since the last sync into the store (bad ones quarantined).
+
+    Exit 1 when this run quarantined any invoice; exit 2 when payment_chain/payment_asset
+    are missing or unknown."""
+    cfg = config()
+    eng = engine(cfg)
     conn_cfg = _connection(erp_config)
+    target = _payment_target(cfg, conn_cfg)  # before fetching anything: no silent default
     with (
         NetSuiteConnector(conn_cfg) as connector,
         Progress(console=console, transient=True, disable=json_output) as bar,
@@ -145,17 +219,35 @@ def sync(
             full=full,
             on_page=lambda s: bar.update(task, completed=s.invoices + s.quarantined),
         )
-    taken_in = intake_open_invoices(
-        eng, conn_cfg.name, conn_cfg.payment_chain, conn_cfg.payment_asset
-    )
+    taken_in = intake_open_invoices(eng, conn_cfg.name, target)
     if json_output:
-        print_json({**summary.as_dict(), "new_invoices": taken_in})
+        print_json(
+            {**summary.as_dict(), "new_invoices": taken_in, "chain": target.chain,
+             "asset": target.asset}
+        )  # fmt: skip
     else:
         console.print(
             f"{summary.invoices} invoices stored, {summary.quarantined} quarantined, "
             f"{summary.http_requests} HTTP requests; watermark {summary.watermark}; "
-            f"{taken_in} new invoices ready for `paybridge requests create`"
+            f"{taken_in} new invoices billed in {target.asset} on {target.chain}, ready for "
+            "`paybridge requests create`"
         )
+        if summary.quarantined_invoices:
+            problems.report(
+                f"{summary.quarantined} invoices were quarantined (not taken in):",
+                (
+                    (_named(q["invoice_id"], q["reason"]), f"field {q['field']}")
+                    for q in summary.quarantined_invoices
+                ),
+                "fix them in the ERP (`paybridge erp quarantine` lists them all); the next "
+                "sync takes them in",
+            )
+    if summary.quarantined:
+        raise typer.Exit(FAILURE)
+
+
+def _named(invoice_id: str, reason: str) -> str:
+    return reason if invoice_id in reason else f"{invoice_id}: {reason}"
 
 
 @erp_app.command("quarantine")
@@ -241,6 +333,8 @@ def sim_netsuite(
         "NETSUITE_TOKEN_ID": DEFAULT_GRANT.token_id,
         "NETSUITE_TOKEN_SECRET": DEFAULT_GRANT.token_secret,
         "NETSUITE_BASE_URL": simulator.base_url,
+        "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
+        "NETSUITE_PAYMENT_ASSET": "USDC",
         "NETSUITE_ACCOUNTS": '{"ar":"119","crypto_clearing":"301","digital_asset":"302",'
         '"settlement_gain_loss":"303","write_off":"304"}',
     }

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.cli import problems
+from paybridge.cli.context import FAILURE, config, console, engine, fail, print_json
 from paybridge.imports import ImportFileError, read_invoice_file
 from paybridge.invoices import store_invoices
 from paybridge.store.db import transaction
@@ -57,9 +57,14 @@ def import_file(
             f"{len(parsed.rejections)} rejected from {file}"
         )
         if parsed.rejections:
-            table = Table("line", "invoice", "field", "problem", title="Rejected records")
-            for r in parsed.rejections:
-                table.add_row(str(r.line), r.invoice_id or "-", r.field, r.message)
-            errors.print(table)
+            problems.report(
+                f"{len(parsed.rejections)} records of {file} were rejected (not imported):",
+                (
+                    (f"line {r.line} ({r.invoice_id or '-'}): {r.message}", f"field {r.field}")
+                    for r in parsed.rejections
+                ),
+                "fix these records (`--json` lists every one) and import the file again; "
+                "records already imported are not added twice",
+            )
     if parsed.rejections:
-        raise typer.Exit(1)
+        raise typer.Exit(FAILURE)

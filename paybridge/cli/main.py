@@ -17,6 +17,7 @@ from paybridge.cli import (
     reconcile,
     reconcile_store,
     requests,
+    settlements,
 )
 from paybridge.cli.context import USAGE_ERROR, fail, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
@@ -52,6 +53,7 @@ erp.register(app)
 chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
+app.add_typer(settlements.app, name="settlements")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

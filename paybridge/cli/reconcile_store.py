@@ -16,12 +16,22 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
+from paybridge.cli import problems
+from paybridge.cli.context import (
+    FAILURE,
+    USAGE_ERROR,
+    config,
+    console,
+    engine,
+    errors,
+    fail,
+    print_json,
+)
 from paybridge.config import ConfigError
 from paybridge.domain.settlements import SettlementError
 from paybridge.recon_runs.report import export_inputs, write_report
 from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
-from paybridge.recon_runs.run import reconcile_store
+from paybridge.recon_runs.run import RunSummary, reconcile_store
 from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
 from reconciliation.config import ReconConfig
 from reconciliation.workflow import WorkflowError
@@ -86,7 +96,9 @@ def reconcile(
     actor: ActorOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Reconcile requests and receipts in the store; settle what is paid (idempotent)."""
+    """Reconcile requests and receipts in the store; settle what is paid (idempotent).
+
+    Exit 1 when a paid request's settlement cannot be posted to any ERP connection."""
     cfg = config()
     eng = engine(cfg)
     recon_cfg = _recon_config(rules)
@@ -125,7 +137,21 @@ def reconcile(
         data["report"] = str(report)
     if json_output:
         print_json(data)
-        return
+    else:
+        _print_run(summary, report)
+    if summary.settlements_not_postable:
+        if not json_output:
+            problems.report(
+                f"{len(summary.settlements_not_postable)} settlements cannot be posted to an "
+                "ERP (recorded as needs_attention; their requests are completed):",
+                ((s["settlement_id"], s["category"]) for s in summary.settlements_not_postable),
+                "`paybridge settlements list --state needs_attention` shows each one and why; "
+                "record them in the ERP by hand, or sync the invoices from their ERP connection",
+            )
+        raise typer.Exit(FAILURE)
+
+
+def _print_run(summary: RunSummary, report: Path | None) -> None:
     table = Table(title=f"reconciliation {summary.run_id} (as of {summary.as_of})")
     table.add_column("")
     table.add_column("count", justify="right")
@@ -138,6 +164,7 @@ def reconcile(
         ("exceptions open or proposed", summary.exceptions_open),
         ("requests completed", len(summary.completed)),
         ("settlements queued", len(summary.settlements_enqueued)),
+        ("settlements not postable", len(summary.settlements_not_postable)),
         ("awaiting finality", len(summary.awaiting_finality)),
     ):
         table.add_row(label, str(value))
@@ -211,6 +238,12 @@ def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> 
     except (WorkflowError, SettlementError) as exc:
         fail(str(exc))
     _print_outcome(outcome.resolution, outcome.exception_status, outcome.settlement_id, json_output)
+    if outcome.settlement_not_postable:
+        fail(
+            f"the decision is recorded, but settlement {outcome.settlement_id} cannot be posted "
+            f"to an ERP: {outcome.settlement_not_postable}",
+            "`paybridge settlements list --state needs_attention` shows it",
+        )
 
 
 @exceptions_app.command("approve")

@@ -11,7 +11,17 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.cli import problems
+from paybridge.cli.context import (
+    FAILURE,
+    USAGE_ERROR,
+    config,
+    console,
+    engine,
+    errors,
+    fail,
+    print_json,
+)
 from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
@@ -84,20 +94,32 @@ def create(
                 on_progress=lambda n: progress.advance(task, n),
             )
         except ConfigError as exc:
-            fail(str(exc), "edit paybridge.toml (see README: Configuration)")
+            fail(str(exc), "edit paybridge.toml (see README: Configuration)", code=USAGE_ERROR)
     if json_output:
         print_json(
             {
                 "created": summary.created,
                 "already_existed": summary.existing,
                 "skipped": [{"invoice_id": i, "reason": r} for i, r in summary.skipped],
+                "skipped_by_reason": problems.group(summary.skipped),
                 "requests": [request_view(r.request) for r in summary.requests],
             }
         )
-        return
-    console.print(f"{summary.created} payment requests created, {summary.existing} already existed")
-    for invoice_id, reason in summary.skipped:
-        errors.print(f"[yellow]skipped[/] invoice {invoice_id}: {reason}", highlight=False)
+    else:
+        console.print(
+            f"{summary.created} payment requests created, {summary.existing} already existed, "
+            f"{len(summary.skipped)} invoices skipped"
+        )
+    if summary.skipped:
+        if not json_output:
+            problems.report(
+                f"{len(summary.skipped)} invoices got no payment request:",
+                summary.skipped,
+                "fix the cause (the asset's rate in paybridge.toml, the chain's rpc_url, the "
+                "feed), then run `paybridge requests create` again; it only creates what is "
+                "missing",
+            )
+        raise typer.Exit(FAILURE)
 
 
 @app.command("list")

@@ -14,7 +14,7 @@ from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.world import DemoWorld, demo_world
 from paybridge.eip681 import describe_amount
-from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
+from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 from paybridge.imports import read_invoice_file
 from paybridge.invoices import store_invoices
 from paybridge.qr import write_payment_qr
@@ -22,6 +22,7 @@ from paybridge.recon_runs.run import reconcile_store
 from paybridge.requests.lifecycle import FLAGS
 from paybridge.requests.pipeline import create_pending_requests
 from paybridge.settlement_outbox import post_due
+from paybridge.settlement_views import list_settlements
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest, ReconException
 
@@ -34,17 +35,25 @@ console = Console(width=max(Console().width, 160))
 
 def invoices_in(world: DemoWorld) -> None:
     console.rule("[bold]1. Invoices in: NetSuite (simulator) and a CSV file")
-    with NetSuiteConnector(world.netsuite_settings) as netsuite:
-        synced = sync_open_invoices(world.engine, netsuite, world.netsuite_settings.name)
-    taken_in = intake_open_invoices(world.engine, world.netsuite_settings.name, "anvil", "USDC")
+    settings = world.netsuite_settings
+    target = payment_target(
+        world.config, settings.name, settings.payment_chain, settings.payment_asset
+    )
+    with NetSuiteConnector(settings) as netsuite:
+        synced = sync_open_invoices(world.engine, netsuite, settings.name)
+    taken_in = intake_open_invoices(world.engine, settings.name, target)
     console.print(
-        f"NetSuite: {synced.invoices} open invoices synced in {synced.http_requests} "
-        f"HTTP requests, {taken_in} new, {synced.quarantined} quarantined"
+        f"NetSuite (connection {settings.name}): {synced.invoices} open invoices synced in "
+        f"{synced.http_requests} HTTP requests, {taken_in} new (billed in {target.asset} on "
+        f"{target.chain}), {synced.quarantined} quarantined"
     )
     parsed = read_invoice_file(SAMPLE_INVOICES, world.config)
     with transaction(world.engine) as session:
         fresh, _ = store_invoices(session, parsed.records, source=SAMPLE_INVOICES.name)
-    console.print(f"{SAMPLE_INVOICES.name}: {len(fresh)} imported")
+    console.print(
+        f"{SAMPLE_INVOICES.name}: {len(fresh)} imported (from a file, not from an ERP "
+        "connection: their settlements will have no ERP to post to)"
+    )
     for rejection in parsed.rejections:
         console.print(f"  [yellow]rejected[/] {rejection}", highlight=False)
 
@@ -115,7 +124,9 @@ def reconcile(world: DemoWorld) -> None:
         f"run {summary.run_id}: {summary.receipts} receipts, {summary.matches} matches "
         f"({summary.matches_auto} auto), {summary.exceptions_open} open exceptions, "
         f"{len(summary.completed)} requests completed, "
-        f"{len(summary.settlements_enqueued)} settlements queued"
+        f"{len(summary.settlements_enqueued)} settlements queued for posting, "
+        f"{len(summary.settlements_not_postable)} not postable (no ERP connection; "
+        "recorded as needs_attention)"
     )
     with transaction(world.engine) as session:
         table = Table("exception", "reason", "request", "detail")
@@ -133,11 +144,12 @@ def reconcile(world: DemoWorld) -> None:
 
 def settle(world: DemoWorld) -> None:
     console.rule("[bold]6. Settlements posted to NetSuite (simulator), exactly once")
+    connection = world.netsuite_settings.name
     with NetSuiteConnector(world.netsuite_settings) as netsuite:
-        posted = post_due(world.engine, netsuite, connection=world.netsuite_settings.name)
+        posted = post_due(world.engine, netsuite, connection=connection)
     console.print(
-        f"{len(posted.posted)} settlements posted, {len(posted.failed)} to retry, "
-        f"{len(posted.needs_attention)} need attention"
+        f"connection {connection}: {len(posted.posted)} settlements posted, "
+        f"{len(posted.failed)} to retry, {len(posted.needs_attention)} failed to post"
     )
     table = Table("NetSuite invoice", "status", "amount remaining")
     for invoice_id in sorted(world.netsuite.account.transactions):
@@ -147,6 +159,30 @@ def settle(world: DemoWorld) -> None:
             table.add_row(
                 str(invoice_id), shown["status"]["refName"], str(shown["amountRemaining"])
             )
+    console.print(table)
+    outbox(world)
+
+
+def outbox(world: DemoWorld) -> None:
+    """Every settlement and where it ended, with the reason when it was not posted."""
+    rows = list_settlements(world.engine)
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    console.print(
+        f"settlement outbox ({len(rows)}): "
+        + ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        + " (`paybridge settlements list` shows the same)"
+    )
+    table = Table("settlement", "state", "connection", "invoice", "reason", show_lines=True)
+    for row in rows:
+        table.add_row(
+            row["settlement_id"],
+            row["state"],
+            row["connection"] or "(none)",
+            ", ".join(f"{row['erp_system']}/{i}" for i in row["invoices"]),
+            row["reason"] or "-",
+        )
     console.print(table)
 
 

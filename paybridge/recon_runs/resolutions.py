@@ -21,9 +21,9 @@ from paybridge import audit
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.recon_runs.export import asset_key
 from paybridge.recon_runs.manual_settle import manual_settlement
-from paybridge.recon_runs.run import connection_for
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
+from paybridge.settlement_routing import route_for
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.reconciliation import (
@@ -54,6 +54,8 @@ class Outcome:
     resolution: dict[str, str]
     exception_status: str
     settlement_id: str | None = None
+    #: why the approved settlement cannot be posted to an ERP (None: queued for posting)
+    settlement_not_postable: str | None = None
 
 
 def _row(res: Resolution) -> dict[str, str]:
@@ -235,7 +237,7 @@ def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, .
 
 def _settle(
     session: Session, exc: ReconException, res: Resolution
-) -> tuple[str | None, list[AuditEvent]]:
+) -> tuple[str | None, list[AuditEvent], str | None]:
     """Approved apply / underpayment write-off -> settlement in the outbox, request completed."""
     if res.action == Action.APPLY:
         request = _check_applicable(session, exc, res.request_id)
@@ -244,18 +246,18 @@ def _settle(
     elif res.action == Action.WRITE_OFF and exc.reason == "UNDERPAID" and exc.request_id:
         request = session.get(PaymentRequest, exc.request_id)
         if request is None or request.status in FINAL:
-            return None, []
+            return None, [], None
         units, txs = _applied_units(session, request.id)
         write_off = res.reason
         if units == 0:
-            return None, []
+            return None, [], None
     else:
-        return None, []
+        return None, [], None
     settlement = manual_settlement(
         request, f"pb-{res.resolution_id}", units, txs, write_off_reason=write_off
     )
-    connection = connection_for(session, request)
-    enqueue(session, settlement, connection)
+    route = route_for(session, request)
+    enqueue(session, settlement, route.connection, route.refusal)
     why = (
         f"exception {exc.exception_id} {res.action.value} {res.resolution_id}: proposed by "
         f"{res.proposed_by}, approved by {res.approved_by}"
@@ -265,13 +267,13 @@ def _settle(
             actor=res.approved_by,
             entity_type="settlement",
             entity_id=settlement.settlement_id,
-            action="enqueue",
-            after={"connection": connection, **settlement.to_json()},
-            reason=why,
+            action="enqueue" if route.postable else "not_postable",
+            after={"connection": route.connection, **settlement.to_json()},
+            reason=why if route.postable else f"{why}; not postable: {route.refusal}",
         ),
         transition(request, Status.COMPLETED, actor=res.approved_by, reason=why, manual=True),
     ]
-    return settlement.settlement_id, events
+    return settlement.settlement_id, events, route.refusal
 
 
 def decide(engine: Engine, ident: str, by: str, *, approve: bool) -> Outcome:
@@ -283,12 +285,13 @@ def decide(engine: Engine, ident: str, by: str, *, approve: bool) -> Outcome:
         res = book.approve(resolution_id, by) if approve else book.reject(resolution_id, by)
         row = _save(session, res)
         events = list(book.events)
+        refusal = None
         if approve and was == ResolutionState.PROPOSED:
-            row.settlement_id, settle_events = _settle(session, exc, res)
+            row.settlement_id, settle_events, refusal = _settle(session, exc, res)
             events += settle_events
         _refresh_status(book, exc, res.decided_at or res.proposed_at)
         audit.append(session, events)
-        return Outcome(_row(res), exc.status, row.settlement_id)
+        return Outcome(_row(res), exc.status, row.settlement_id, refusal)
 
 
 def list_exceptions(engine: Engine, status: str | None = None) -> list[dict[str, object]]:

@@ -30,8 +30,9 @@ from paybridge.recon_runs.queue import sync_exceptions
 from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
+from paybridge.settlement_routing import known_connections, route_for
 from paybridge.store.db import transaction
-from paybridge.store.models import Invoice, PaymentRequest
+from paybridge.store.models import PaymentRequest
 from paybridge.store.models.reconciliation import ReconMatch, ReconRun
 from reconciliation.config import ReconConfig
 from reconciliation.inputs import read_rates, read_receipts, read_requests
@@ -61,6 +62,8 @@ class RunSummary:
     exceptions_open: int
     completed: list[str] = field(default_factory=list)
     settlements_enqueued: list[str] = field(default_factory=list)
+    #: settlements recorded but not postable: {settlement_id, request_id, connection, reason}
+    settlements_not_postable: list[dict[str, str]] = field(default_factory=list)
     awaiting_finality: list[str] = field(default_factory=list)
     input_sha256: dict[str, str] = field(default_factory=dict)
 
@@ -74,20 +77,6 @@ def lock_run(session: Session) -> None:
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(RUN_LOCK_KEY)))
     else:  # a write as first statement takes SQLite's write lock (waiting on busy_timeout)
         session.execute(sa.update(ReconRun).where(sa.false()).values(actor=ReconRun.actor))
-
-
-def connection_for(session: Session, request: PaymentRequest) -> str:
-    """The ERP connection the invoice came from (``erp:<name>``), else its ERP system."""
-    source = session.scalar(
-        sa.select(Invoice.source).where(
-            Invoice.erp_system == request.erp_system,
-            Invoice.company == request.company,
-            Invoice.invoice_id == request.invoice_id,
-        )
-    )
-    if source and source.startswith("erp:"):
-        return source.removeprefix("erp:")
-    return request.erp_system
 
 
 def run_engine(
@@ -170,7 +159,7 @@ def reconcile_store(
 
 def _audit_summary(summary: RunSummary) -> dict[str, Any]:
     """Counts and hashes (each settlement and status change has its own audit entry)."""
-    lists = ("completed", "settlements_enqueued", "awaiting_finality")
+    lists = ("completed", "settlements_enqueued", "settlements_not_postable", "awaiting_finality")
     data = {k: v for k, v in summary.as_dict().items() if k not in lists}
     return data | {k: len(getattr(summary, k)) for k in lists}
 
@@ -272,7 +261,7 @@ def _settle(
     journals = _by_request(result.journals)
     requests = _load_requests(session, [str(r) for r in paid["request_id"]])
     roles = account_roles(config)
-    connections: dict[tuple[str, str, str], str] = {}
+    known = known_connections(session)
     events: list[AuditEvent] = []
     for row in paid.itertuples(index=False):
         request = requests.get(str(row.request_id))
@@ -285,20 +274,30 @@ def _settle(
             summary.awaiting_finality.append(request.id)
             continue
         settlement = settlement_from_journals(request, lines, own, config, roles)
-        key = (request.erp_system, request.company, request.invoice_id)
-        if key not in connections:
-            connections[key] = connection_for(session, request)
-        connection = connections[key]
-        if enqueue(session, settlement, connection):
-            summary.settlements_enqueued.append(settlement.settlement_id)
+        route = route_for(session, request, known)
+        if enqueue(session, settlement, route.connection, route.refusal):
+            why = f"reconciliation {summary.run_id}: request {request.id} {row.status}"
+            if route.postable:
+                summary.settlements_enqueued.append(settlement.settlement_id)
+            else:
+                why = f"{why}; not postable: {route.refusal}"
+                summary.settlements_not_postable.append(
+                    {
+                        "settlement_id": settlement.settlement_id,
+                        "request_id": request.id,
+                        "connection": route.connection,
+                        "category": str(route.category),
+                        "reason": str(route.refusal),
+                    }
+                )
             events.append(
                 AuditEvent(
                     actor=actor,
                     entity_type="settlement",
                     entity_id=settlement.settlement_id,
-                    action="enqueue",
-                    after={"connection": connection, **settlement.to_json()},
-                    reason=f"reconciliation {summary.run_id}: request {request.id} {row.status}",
+                    action="enqueue" if route.postable else "not_postable",
+                    after={"connection": route.connection, **settlement.to_json()},
+                    reason=why,
                 )
             )
         rules = ", ".join(sorted({str(m["rule"]) for m in own}))
@@ -320,4 +319,4 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"true", "1"}
 
 
-__all__ = ["PAID_STATUSES", "RunSummary", "connection_for", "reconcile_store"]
+__all__ = ["PAID_STATUSES", "RunSummary", "reconcile_store"]

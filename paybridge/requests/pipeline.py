@@ -28,17 +28,24 @@ DEFAULT_BATCH = 1000
 
 
 class _LockedRates:
-    """One rate per asset and currency for the whole run: every request quoted alike."""
+    """One rate per asset and currency for the whole run: every request quoted alike. A rate
+    that is unavailable stays unavailable for the run (asked once, not once per invoice)."""
 
     def __init__(self, inner: RateSource) -> None:
         self._inner = inner
-        self._cache: dict[tuple[str, str], Rate] = {}
+        self._cache: dict[tuple[str, str], Rate | str] = {}
 
     def get_rate(self, asset_symbol: str, currency: str, at: datetime | None = None) -> Rate:
         key = (asset_symbol.upper(), currency.upper())
         if key not in self._cache:
-            self._cache[key] = self._inner.get_rate(asset_symbol, currency, at)
-        return self._cache[key]
+            try:
+                self._cache[key] = self._inner.get_rate(asset_symbol, currency, at)
+            except RateUnavailable as exc:
+                self._cache[key] = str(exc)
+        found = self._cache[key]
+        if isinstance(found, str):
+            raise RateUnavailable(found)
+        return found
 
 
 @dataclass
@@ -91,7 +98,8 @@ def create_pending_requests(
         try:
             rates(invoice.chain).get_rate(invoice.asset_symbol, invoice.currency)
         except RateUnavailable as exc:
-            summary.skipped.append((invoice.invoice_id, f"no rate: {exc}"))
+            reason = f"no rate for {invoice.asset_symbol}/{invoice.currency} on {invoice.chain}"
+            summary.skipped.append((invoice.invoice_id, f"{reason}: {exc}"))
             continue
         todo.append(invoice)
     for start in range(0, len(todo), batch_size):

@@ -43,16 +43,20 @@ def build_erp_sync_dag(
 
         @task
         def sync_invoices(conn_id: str) -> dict[str, Any]:
-            """Watermarked and page-atomic: a retry resumes after the last stored page."""
-            from paybridge.erp_sync import intake_open_invoices, sync_open_invoices
+            """Watermarked and page-atomic: a retry resumes after the last stored page.
+            The connection's payment_chain/payment_asset are checked before anything is
+            fetched (a config error fails the task instead of billing on a wrong chain)."""
+            from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 
-            engine = PayBridgeHook(paybridge_conn_id).get_engine()
+            hook = PayBridgeHook(paybridge_conn_id)
+            engine = hook.get_engine()
             settings = NetSuiteHook(conn_id).get_settings()
+            target = payment_target(
+                hook.get_config(), settings.name, settings.payment_chain, settings.payment_asset
+            )
             with NetSuiteHook(conn_id).get_conn() as connector:
                 summary = sync_open_invoices(engine, connector, settings.name)
-            taken_in = intake_open_invoices(
-                engine, settings.name, settings.payment_chain, settings.payment_asset
-            )
+            taken_in = intake_open_invoices(engine, settings.name, target)
             return {**summary.as_dict(), "new_invoices": taken_in}
 
         @task(outlets=[PAYMENT_REQUESTS])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 
@@ -21,7 +23,21 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "confirmed" in out and "paid_partial" in out and "paid_over" in out
     assert "rejected" in out  # the sample file's bad records are reported
     assert "UNDERPAID" in out and "OVERPAYMENT" in out  # exceptions queue
-    assert "Paid In Full" in out and "0 need attention" in out  # posted back to NetSuite
+    assert "Paid In Full" in out  # posted back to NetSuite
     demo = tmp_path / ".paybridge-demo"
     assert (demo / "paybridge.db").exists()
+    # the output is true: every settlement ended posted, or not postable with its reason shown
+    with sqlite3.connect(demo / "paybridge.db") as db:
+        outbox = db.execute(
+            "select settlement_id, status, connection, last_error from settlement_outbox"
+        ).fetchall()
+    states = Counter(status for _sid, status, _conn, _error in outbox)
+    assert set(states) <= {"posted", "needs_attention"}, states  # nothing waits silently
+    assert f"{states['posted']} settlements posted, 0 to retry, 0 failed to post" in out
+    assert f"{states['posted']} settlements queued for posting" in out
+    assert f"{states['needs_attention']} not postable" in out
+    for sid, status, connection, error in outbox:
+        assert sid in out
+        if status == "needs_attention":
+            assert connection == "" and "not synced from an ERP connection" in error
     assert len(list((demo / "qr").glob("*.svg"))) == len(list((demo / "qr").glob("*.png"))) > 0

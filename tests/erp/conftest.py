@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -71,6 +73,31 @@ def engine(sqlite_store: Engine) -> Engine:
 @pytest.fixture
 def pg_engine(postgres_store: Engine) -> Engine:
     return postgres_store
+
+
+@pytest.fixture
+def cli_env(
+    sim: NetSuiteSimulator,
+    engine: Engine,
+    ns_config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> NetSuiteConnectionConfig:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYBRIDGE_DATABASE_URL", str(engine.url))
+    monkeypatch.delenv("PAYBRIDGE_CONFIG", raising=False)
+    cfg: NetSuiteConnectionConfig = ns_config(sim)
+    for key, value in {
+        "NETSUITE_ACCOUNT": cfg.account,
+        "NETSUITE_CONSUMER_KEY": cfg.consumer_key.get_secret_value(),
+        "NETSUITE_CONSUMER_SECRET": cfg.consumer_secret.get_secret_value(),
+        "NETSUITE_TOKEN_ID": cfg.token_id.get_secret_value(),
+        "NETSUITE_TOKEN_SECRET": cfg.token_secret.get_secret_value(),
+        "NETSUITE_BASE_URL": sim.base_url,
+        "NETSUITE_ACCOUNTS": json.dumps(cfg.accounts),
+    }.items():
+        monkeypatch.setenv(key, value)
+    return cfg
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,31 +24,6 @@ from simulators.netsuite import NetSuiteSimulator
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cli_env(
-    sim: NetSuiteSimulator,
-    engine: Engine,
-    ns_config,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> NetSuiteConnectionConfig:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PAYBRIDGE_DATABASE_URL", str(engine.url))
-    monkeypatch.delenv("PAYBRIDGE_CONFIG", raising=False)
-    cfg: NetSuiteConnectionConfig = ns_config(sim)
-    for key, value in {
-        "NETSUITE_ACCOUNT": cfg.account,
-        "NETSUITE_CONSUMER_KEY": cfg.consumer_key.get_secret_value(),
-        "NETSUITE_CONSUMER_SECRET": cfg.consumer_secret.get_secret_value(),
-        "NETSUITE_TOKEN_ID": cfg.token_id.get_secret_value(),
-        "NETSUITE_TOKEN_SECRET": cfg.token_secret.get_secret_value(),
-        "NETSUITE_BASE_URL": sim.base_url,
-        "NETSUITE_ACCOUNTS": json.dumps(cfg.accounts),
-    }.items():
-        monkeypatch.setenv(key, value)
-    return cfg
-
-
 def test_settle_dry_run_then_post(
     sim: NetSuiteSimulator, engine: Engine, cli_env: NetSuiteConnectionConfig, make_settlement
 ) -> None:
@@ -78,6 +53,7 @@ def test_erp_sync_and_test_connection(
 ) -> None:
     sim.seed_invoices(4)
     monkeypatch.setenv("NETSUITE_PAYMENT_CHAIN", "anvil")
+    monkeypatch.setenv("NETSUITE_PAYMENT_ASSET", "USDC")  # no default any more: say it
     runner = CliRunner()
     synced = runner.invoke(app, ["erp", "sync", "--json"])
     assert synced.exit_code == 0, synced.output

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
 
@@ -15,14 +19,64 @@ from chainenv import ChainEnv
 
 from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
+from paybridge.store.models import Invoice, PaymentRequest
+from paybridge.store.models.outbox import ErpSyncState
 
 PAYER_INDEX = 5
 USDC = 10**6
 
 
+ERP_CONNECTION = "test"
+
+
+def bill_through_erp(session: Session, request: PaymentRequest, connection: str) -> None:
+    """Record the request's invoice as synced from ERP ``connection`` (and that connection as
+    configured), as ``paybridge erp sync`` does: only such settlements are queued for posting."""
+    now = datetime.now(UTC)
+    if session.get(ErpSyncState, connection) is None:
+        session.add(
+            ErpSyncState(
+                connection=connection, erp_system=request.erp_system, watermark=None, updated_at=now
+            )
+        )
+    invoice = session.scalar(
+        sa.select(Invoice).where(
+            Invoice.erp_system == request.erp_system,
+            Invoice.company == request.company,
+            Invoice.invoice_id == request.invoice_id,
+        )
+    )
+    if invoice is None:
+        invoice = Invoice(
+            erp_system=request.erp_system,
+            company=request.company,
+            invoice_id=request.invoice_id,
+            customer_id=request.customer_id,
+            amount=request.invoice_amount,
+            currency=request.currency,
+            due_date=None,
+            chain="anvil",
+            asset_symbol=request.asset_symbol,
+            imported_at=now,
+            source="",
+        )
+        session.add(invoice)
+    invoice.source = f"erp:{connection}"
+
+
+class ErpChainEnv(ChainEnv):
+    """Requests whose invoices came from the ERP connection ``test`` (settled to it)."""
+
+    def make_request(self, *args: Any, **kwargs: Any) -> PaymentRequest:
+        request = super().make_request(*args, **kwargs)
+        with Session(self.engine) as session, session.begin():
+            bill_through_erp(session, request, ERP_CONNECTION)
+        return request
+
+
 def make_env(anvil: AnvilNode, engine: Engine) -> ChainEnv:
     w3 = anvil.web3()
-    env = ChainEnv(node=anvil, w3=w3, contracts=deploy_standard_contracts(w3), engine=engine)
+    env = ErpChainEnv(node=anvil, w3=w3, contracts=deploy_standard_contracts(w3), engine=engine)
     env.fund_tokens(env.accounts[PAYER_INDEX])
     return env
 

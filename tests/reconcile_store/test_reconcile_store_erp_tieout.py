@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv
-from recon_store_helpers import USDC, paybridge_config, payer
+from recon_store_helpers import USDC, bill_through_erp, paybridge_config, payer
 from sqlalchemy.orm import Session
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
@@ -61,6 +61,7 @@ def _bill_from_erp(env: ChainEnv, request_id: str, sim: NetSuiteSimulator, invoi
         assert request is not None
         request.erp_system, request.company = "netsuite", str(row["subsidiary"])
         request.invoice_id, request.customer_id = str(invoice), str(row["entity"])
+        bill_through_erp(session, request, "netsuite")
 
 
 def test_erp_tie_out_ok_then_differences_listed(env: ChainEnv, sim: NetSuiteSimulator) -> None:

@@ -147,11 +147,11 @@ def test_a_crash_mid_run_leaves_nothing_half_written(
     real_enqueue = run_module.enqueue
     calls: list[str] = []
 
-    def crash_on_second(session, settlement, connection):  # type: ignore[no-untyped-def]
+    def crash_on_second(session, settlement, *route):  # type: ignore[no-untyped-def]
         calls.append(settlement.settlement_id)
         if len(calls) == 2:
             raise RuntimeError("process killed")
-        return real_enqueue(session, settlement, connection)
+        return real_enqueue(session, settlement, *route)
 
     monkeypatch.setattr(run_module, "enqueue", crash_on_second)
     with pytest.raises(RuntimeError, match="process killed"):

@@ -35,10 +35,15 @@ class NetSuiteConnectionConfig(BaseModel):
         default=None,
         description="Extra SuiteQL condition on invoice alias t, e.g. t.custbody_pb_crypto = 'T'",
     )
-    payment_chain: str = Field(
-        default="base", description="Chain (name in paybridge.toml) synced invoices are billed on"
+    # No default on purpose: a synced invoice must be billed where the merchant decided, never
+    # on a built-in chain whose RPC is a placeholder. Required (and checked against the chain
+    # and asset registry of paybridge.toml) by `paybridge erp sync`; posting does not need them.
+    payment_chain: str | None = Field(
+        default=None, description="Chain (name in paybridge.toml) synced invoices are billed on"
     )
-    payment_asset: str = Field(default="USDC", description="Asset synced invoices are billed in")
+    payment_asset: str | None = Field(
+        default=None, description="Asset symbol (on payment_chain) synced invoices are billed in"
+    )
     page_size: Annotated[int, Field(ge=1, le=1000)] = 1000
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
@@ -89,8 +94,8 @@ class NetSuiteConnectionConfig(BaseModel):
             base_url=env.get(f"{ENV_PREFIX}BASE_URL") or None,
             accounts=accounts,
             eligibility_filter=env.get(f"{ENV_PREFIX}ELIGIBILITY_FILTER") or None,
-            payment_chain=env.get(f"{ENV_PREFIX}PAYMENT_CHAIN") or "base",
-            payment_asset=env.get(f"{ENV_PREFIX}PAYMENT_ASSET") or "USDC",
+            payment_chain=env.get(f"{ENV_PREFIX}PAYMENT_CHAIN") or None,
+            payment_asset=env.get(f"{ENV_PREFIX}PAYMENT_ASSET") or None,
         )
 
 

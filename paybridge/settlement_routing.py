@@ -1,0 +1,82 @@
+"""Which ERP connection a settlement is posted to, or why it cannot be posted at all.
+
+A settlement is queued for posting only when its invoice came from an ERP connection that this
+store knows: the invoice's source is ``erp:<connection>`` and that connection has synced at
+least once (``erp_sync_state``). Anything else (an invoice from an import file, a request with
+no invoice, a connection that was never configured here) has no ERP to post to. Such a
+settlement is still recorded in the outbox, as ``needs_attention`` with the reason, so that it
+never waits silently under a connection no worker will ever post for;
+``paybridge settlements list`` shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from paybridge.store.models import Invoice, PaymentRequest
+from paybridge.store.models.outbox import ErpSyncState
+
+#: the outbox ``connection`` of a settlement whose invoice has no ERP connection
+NO_CONNECTION = ""
+ERP_SOURCE = "erp:"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a settlement goes: ``refusal`` is None when it can be posted to ``connection``."""
+
+    connection: str
+    refusal: str | None = None
+    #: the refusal without per-invoice detail, to group many refusals in one line
+    category: str | None = None
+
+    @property
+    def postable(self) -> bool:
+        return self.refusal is None
+
+
+def known_connections(session: Session) -> set[str]:
+    """ERP connections configured for this store: every connection that has synced."""
+    return set(session.scalars(sa.select(ErpSyncState.connection)))
+
+
+def route_for(session: Session, request: PaymentRequest, known: set[str] | None = None) -> Route:
+    """The connection of the request's invoice, or the reason there is none (never a guess)."""
+    invoice = f"{request.erp_system}/{request.company}/{request.invoice_id}"
+    source = session.scalar(
+        sa.select(Invoice.source).where(
+            Invoice.erp_system == request.erp_system,
+            Invoice.company == request.company,
+            Invoice.invoice_id == request.invoice_id,
+        )
+    )
+    if source is None:
+        return Route(
+            NO_CONNECTION,
+            f"invoice {invoice} is not in the store's invoices (request created without one); "
+            "there is no ERP connection to post to",
+            "no stored invoice, so no ERP connection",
+        )
+    if not source.startswith(ERP_SOURCE):
+        return Route(
+            NO_CONNECTION,
+            f"invoice {invoice} was imported from {source!r}, not synced from an ERP "
+            "connection; there is no ERP connection to post to: record the payment in the "
+            "ERP by hand (`paybridge settlements show` has the journal)",
+            f"invoice imported from {source!r}, not synced from an ERP connection",
+        )
+    connection = source.removeprefix(ERP_SOURCE)
+    if connection not in (known if known is not None else known_connections(session)):
+        return Route(
+            connection,
+            f"ERP connection {connection!r} of invoice {invoice} is not configured in this "
+            "store (no `paybridge erp sync` recorded for it)",
+            f"ERP connection {connection!r} is not configured",
+        )
+    return Route(connection)
+
+
+__all__ = ["NO_CONNECTION", "Route", "known_connections", "route_for"]
