@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
 from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
@@ -84,7 +84,7 @@ def create(
                 on_progress=lambda n: progress.advance(task, n),
             )
         except ConfigError as exc:
-            fail(str(exc), "edit paybridge.toml (see README: Configuration)")
+            fail(str(exc), "edit paybridge.toml (see README: Configuration)", code=USAGE_ERROR)
     if json_output:
         print_json(
             {
