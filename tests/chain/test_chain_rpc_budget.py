@@ -22,4 +22,3 @@ def test_retries_stop_when_the_retry_budget_is_spent() -> None:
         elapsed = time.monotonic() - started
     assert rpc.http_requests == 2  # 1 s + 0.2 s + 1 s; a third would pass the 2.5 s budget
     assert elapsed < 4  # five attempts would have taken ~6.5 s
-
