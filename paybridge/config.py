@@ -158,8 +158,10 @@ class PayBridgeConfig(_Strict):
             if other != asset.symbol:  # one token contract, two meanings: refuse, never pick one
                 raise ValueError(
                     f"assets {other} and {asset.symbol} on {asset.chain} have the same "
-                    f"'address' {asset.address}; a token contract can be one asset only "
-                    "(remove one, or set enabled = false on the built-in entry)"
+                    f"'address' (assets[{asset.chain}/{other}].address = "
+                    f"assets[{asset.chain}/{asset.symbol}].address = {asset.address}); a token "
+                    "contract can be one asset only: remove one, or set enabled = false on the "
+                    "built-in entry"
                 )
         return self
 
@@ -226,7 +228,8 @@ def load_config(path: str | Path | None = None) -> PayBridgeConfig:
         config = PayBridgeConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            ": ".join(filter(None, (".".join(str(p) for p in err["loc"]), err["msg"])))
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration ({chosen or 'defaults'}): {problems}") from exc
     check_all_chain_keys(config)
