@@ -80,6 +80,9 @@ class RpcClient:
     attempts: int = 5
     backoff: float = 0.2
     max_backoff: float = 5.0
+    #: No new attempt starts once this many seconds have passed since the first one (plus the
+    #: backoff), so an unreachable node costs one chain about this long, not attempts x timeout.
+    retry_budget: float = 10.0
     calls: Counter[str] = field(default_factory=Counter)
     http_requests: int = 0
 
@@ -117,16 +120,21 @@ class RpcClient:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    def _give_up(self, attempt: int, started: float, delay: float) -> bool:
+        elapsed = time.monotonic() - started
+        return attempt == self.attempts or elapsed + delay > self.retry_budget
+
     def _with_retries(self, send: Any) -> Any:
         delay = self.backoff
+        started = time.monotonic()
         for attempt in range(1, self.attempts + 1):
             try:
                 self.http_requests += 1
                 return send()
             except TRANSIENT as exc:
-                if attempt == self.attempts:
+                if self._give_up(attempt, started, delay):
                     raise RpcUnavailable(
-                        f"{self.url} unreachable after {attempt} attempts: {exc}"
+                        f"{self.url} unreachable after {attempt} attempt(s): {exc}"
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
@@ -134,7 +142,7 @@ class RpcClient:
                 status = exc.response.status_code if exc.response is not None else None
                 if status is not None and status < 500 and status != 429:
                     raise
-                if attempt == self.attempts:
+                if self._give_up(attempt, started, delay):
                     raise RpcUnavailable(f"{self.url} answered HTTP {status}: {exc}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)

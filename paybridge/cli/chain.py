@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from connectors.chain.rpc import RpcError, RpcUnavailable
@@ -26,6 +28,7 @@ from paybridge.chain_sync.watcher import (
 from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
 from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.eip681 import describe_amount
+from paybridge.requests.monitored import monitored_chain_ids
 from paybridge.store.models.chain import ChainReceipt
 
 receipts_app = typer.Typer(help="Transfers the chain watcher recorded.", no_args_is_help=True)
@@ -38,13 +41,40 @@ def register(app: typer.Typer) -> None:
     app.add_typer(receipts_app, name="receipts")
 
 
-def _chains(cfg: PayBridgeConfig, name: str | None) -> list[ChainConfig]:
-    if name is None:
-        return list(cfg.chains)
+def _chains(cfg: PayBridgeConfig, name: str) -> list[ChainConfig]:
     try:
         return [cfg.chain(name)]
     except ConfigError as exc:
         fail(str(exc), code=USAGE_ERROR)
+
+
+def _monitored_chains(
+    cfg: PayBridgeConfig, eng: Engine
+) -> tuple[list[ChainConfig], dict[str, str]]:
+    """Configured chains with monitored requests, and a problem per monitored chain id that
+    no configured chain has (its payments would go unseen)."""
+    with Session(eng) as session:
+        counts = monitored_chain_ids(session)
+    by_id = {c.chain_id: c for c in cfg.chains}
+    missing = {
+        f"chain id {chain_id}": f"chain id {chain_id}: {count} monitored payment request(s), but "
+        "no configured chain has this chain id; add (or re-enable) its [[chains]] entry so "
+        "their payments are seen"
+        for chain_id, count in counts.items()
+        if chain_id not in by_id
+    }
+    return [by_id[i] for i in counts if i in by_id], missing
+
+
+def _unreachable(chain: ChainConfig, exc: Exception) -> str:
+    placeholder = (
+        " (a *.invalid URL is the built-in placeholder)" if ".invalid" in chain.rpc_url else ""
+    )
+    return (
+        f"{chain.name} (chain id {chain.chain_id}): RPC {chain.rpc_url} failed: {exc}. Next: "
+        f"check the node, or set rpc_url in its [[chains]] entry{placeholder}; the other "
+        "chains are scanned regardless"
+    )
 
 
 def _report_json(report: PollReport) -> dict[str, Any]:
@@ -84,7 +114,10 @@ def _poll_with_progress(watcher: ChainWatcher, quiet: bool) -> PollReport:
 
 def watch(
     chain: Annotated[
-        str | None, typer.Option("--chain", help="Chain name or id (default: every chain).")
+        str | None,
+        typer.Option(
+            "--chain", help="Chain name or id (default: every chain with monitored requests)."
+        ),
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Catch up once, then exit.")] = False,
     interval: Annotated[
@@ -105,29 +138,50 @@ def watch(
         bool, typer.Option("--json", help="One JSON object per chain poll.")
     ] = False,
 ) -> None:
-    """Watch deposit addresses on chain: record transfers, follow reorgs and finality."""
+    """Watch deposit addresses on chain: record transfers, follow reorgs and finality.
+
+    Without --chain, scans the chains that have monitored payment requests (re-read every
+    poll). A chain that fails is reported and skipped; the others are scanned and committed.
+    With --once the exit code is 1 when any chain failed.
+    """
     cfg = config()
-    chains = _chains(cfg, chain)
     if (from_block is not None or clear_alarm is not None) and chain is None:
         fail("--from-block and --clear-alarm need --chain", code=USAGE_ERROR)
+    chosen = _chains(cfg, chain) if chain is not None else None
     eng = engine(cfg)
-    if clear_alarm is not None:
-        clear_halt(eng, chains[0].chain_id, actor="cli", reason=clear_alarm)
-    watchers = [ChainWatcher(c, cfg.assets, eng, start_block=from_block) for c in chains]
+    if clear_alarm is not None and chosen:
+        clear_halt(eng, chosen[0].chain_id, actor="cli", reason=clear_alarm)
+    watchers: dict[int, ChainWatcher] = {}
     failed: set[str] = set()
+    reported: set[str] = set()
     while True:
-        for watcher in watchers:
-            name = watcher.chain.name
-            if name in failed and once:
-                continue
+        if chosen is not None:
+            chains, missing = chosen, {}
+        else:
+            chains, missing = _monitored_chains(cfg, eng)
+            if once and not chains and not missing:
+                console.print("no chain has monitored payment requests: nothing to scan")
+        for key, problem in missing.items():
+            failed.add(key)
+            if key not in reported:  # once, not every poll
+                errors.print(f"[bold red]Error:[/] {escape(problem)}", highlight=False)
+                reported.add(key)
+        for chain_cfg in chains:
+            watcher = watchers.get(chain_cfg.chain_id)
+            if watcher is None:
+                watcher = ChainWatcher(chain_cfg, cfg.assets, eng, start_block=from_block)
+                watchers[chain_cfg.chain_id] = watcher
+            name = chain_cfg.name
             try:
                 report = _poll_with_progress(watcher, quiet=json_output)
             except (ChainHalted, ReorgBelowFinality) as exc:
-                errors.print(f"[bold red]ALARM[/] {exc}", highlight=False)
+                errors.print(f"[bold red]ALARM[/] {escape(str(exc))}", highlight=False)
                 failed.add(name)
                 continue
             except (RpcUnavailable, RpcError, ChainMovedDuringScan) as exc:
-                errors.print(f"[yellow]{name}:[/] {exc}", highlight=False)
+                errors.print(
+                    f"[yellow]Error:[/] {escape(_unreachable(chain_cfg, exc))}", highlight=False
+                )
                 failed.add(name)
                 continue
             failed.discard(name)
@@ -143,6 +197,11 @@ def watch(
                 )
         if once:
             if failed:
+                errors.print(
+                    f"{len(failed)} chain(s) not scanned (see above); the others were "
+                    "scanned and committed",
+                    highlight=False,
+                )
                 raise typer.Exit(1)
             return
         time.sleep(interval)

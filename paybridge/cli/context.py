@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import Engine
 
 from paybridge.config import ConfigError, PayBridgeConfig, load_config
@@ -31,9 +32,9 @@ state = State()
 
 
 def fail(message: str, hint: str | None = None, code: int = FAILURE) -> NoReturn:
-    errors.print(f"[bold red]Error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)  # "[merchant]" is text
     if hint:
-        errors.print(f"[yellow]Next:[/] {hint}", highlight=False)
+        errors.print(f"[yellow]Next:[/] {escape(hint)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -42,7 +43,7 @@ def config() -> PayBridgeConfig:
         return load_config(state.config_path)
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except ConfigError as exc:
+    except ConfigError as exc:  # a configuration error is a usage error: exit 2
         fail(
             str(exc),
             "fix the file, or run `paybridge init` to write a fresh one",

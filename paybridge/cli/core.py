@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from paybridge.cli.context import config, console, engine, state
+from paybridge.cli.context import config, console, engine, errors, state
 from paybridge.config import DEFAULT_CONFIG_FILE, default_config_text
+from paybridge.config.merchant_keys import xpub_source
 from paybridge.store.db import migrate
 
 
@@ -27,3 +28,11 @@ def init(
     eng = engine(cfg, require_schema=False)
     migrate(eng)
     console.print(f"store ready at {eng.url.render_as_string(hide_password=True)}")
+    keyless = [c.name for c in cfg.chains if not xpub_source(cfg, c)[0]]
+    if keyless:  # say it now, not when the first invoice on such a chain is refused
+        errors.print(
+            f"[yellow]Note:[/] no merchant xpub for {', '.join(keyless)}: payment requests on "
+            "these chains are refused until you set \\[merchant] xpub to your wallet's account "
+            "xpub (m/44'/60'/0'); see README: Configuration",
+            highlight=False,
+        )

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 
 from connectors.rates.base import Rate, RateSource, RateUnavailable
 from paybridge.addresses import WatchOnlyWallet
-from paybridge.config import ConfigError, PayBridgeConfig
+from paybridge.config import PayBridgeConfig
+from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.invoices import InvoiceRecord, to_record
 from paybridge.rate_sources import ChainRates
 from paybridge.requests.service import CreatedRequest, create_payment_requests
@@ -81,9 +82,8 @@ def create_pending_requests(
     rates_for_chain: Callable[[str], RateSource] | None = None,
     on_progress: Callable[[int], None] = lambda _done: None,
 ) -> RunSummary:
-    if not config.merchant.xpub:
-        raise ConfigError("merchant.xpub is empty: set the account-level xpub in paybridge.toml")
-    wallet = WatchOnlyWallet(config.merchant.xpub, where="merchant.xpub")
+    """Requests for pending invoices; a chain without a usable merchant xpub (unset, invalid,
+    a public test key) raises :class:`ConfigError` before anything is written."""
     sources: dict[str, RateSource] = {}
 
     def rates(chain: str) -> RateSource:
@@ -94,7 +94,9 @@ def create_pending_requests(
 
     summary = RunSummary()
     todo = []
-    for invoice in pending_invoices(engine, invoice_ids):
+    pending = pending_invoices(engine, invoice_ids)
+    wallets = {inv.chain: merchant_wallet(config, inv.chain) for inv in pending}  # refuse first
+    for invoice in pending:
         try:
             rates(invoice.chain).get_rate(invoice.asset_symbol, invoice.currency)
         except RateUnavailable as exc:
@@ -102,14 +104,29 @@ def create_pending_requests(
             summary.skipped.append((invoice.invoice_id, f"{reason}: {exc}"))
             continue
         todo.append(invoice)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        with transaction(engine) as session:
-            results = create_payment_requests(
-                session, batch, config=config, rates_for_chain=rates, wallet=wallet, actor=actor
-            )
-        summary.requests.extend(results)
-        summary.created += sum(r.created for r in results)
-        summary.existing += sum(not r.created for r in results)
-        on_progress(len(batch))
+    for wallet, invoices in _by_wallet(wallets, todo):
+        for start in range(0, len(invoices), batch_size):
+            batch = invoices[start : start + batch_size]
+            with transaction(engine) as session:
+                results = create_payment_requests(
+                    session, batch, config=config, rates_for_chain=rates, wallet=wallet, actor=actor
+                )
+            summary.requests.extend(results)
+            summary.created += sum(r.created for r in results)
+            summary.existing += sum(not r.created for r in results)
+            on_progress(len(batch))
     return summary
+
+
+def _by_wallet(
+    wallets: dict[str, WatchOnlyWallet], invoices: list[InvoiceRecord]
+) -> list[tuple[WatchOnlyWallet, list[InvoiceRecord]]]:
+    """Invoices grouped by the xpub their chain derives from, in input order within a group
+    (chains sharing [merchant] xpub share one index sequence, as before per-chain keys)."""
+    by_fingerprint: dict[str, WatchOnlyWallet] = {}
+    groups: dict[str, list[InvoiceRecord]] = {}
+    for invoice in invoices:
+        wallet = wallets[invoice.chain]
+        by_fingerprint.setdefault(wallet.fingerprint, wallet)
+        groups.setdefault(wallet.fingerprint, []).append(invoice)
+    return [(by_fingerprint[key], group) for key, group in groups.items()]

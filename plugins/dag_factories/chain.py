@@ -29,19 +29,13 @@ def build_chain_watch_dag(
 
         @task
         def watched_chains() -> list[str]:
-            import sqlalchemy as sa
-
+            from paybridge.requests.monitored import monitored_chain_ids
             from paybridge.store.db import transaction
-            from paybridge.store.models import PaymentRequest
 
             hook = PayBridgeHook(paybridge_conn_id)
             config = hook.get_config()
             with transaction(hook.get_engine(config)) as session:
-                ids = session.scalars(
-                    sa.select(PaymentRequest.chain_id.distinct()).where(
-                        PaymentRequest.monitor_until >= datetime.now(UTC)
-                    )
-                ).all()
+                ids = monitored_chain_ids(session, datetime.now(UTC))
             return sorted(config.chain(chain_id).name for chain_id in ids)
 
         @task(outlets=[RECEIPTS])

@@ -9,6 +9,9 @@ from __future__ import annotations
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+# Truffle's `truffle develop` and Ganache's deterministic (`-d`) default mnemonics: public too.
+TRUFFLE_MNEMONIC = "candy maple cake sugar pudding cream honey rich smooth crumble sweet treat"
+GANACHE_MNEMONIC = "myth like bonus scare over problem client lizard pioneer submit female collect"
 # anvil's funded dev accounts 0, 1, 2 (https://getfoundry.sh/anvil), m/44'/60'/0'/0/i
 ANVIL_ACCOUNTS = (
     "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,25 @@ def test_usage_errors_exit_2(workdir: Path) -> None:
 def test_commands_before_init_say_what_to_do(tmp_path: Path) -> None:
     result = run(tmp_path, "requests", "list", ok=False)
     assert result.returncode == 1 and "paybridge init" in result.stderr
+
+
+def test_init_writes_no_usable_key_for_real_chains(workdir: Path) -> None:
+    """The report: requests on `ethereum` got mainnet addresses of a public test key."""
+    (workdir / "mainnet.csv").write_text(
+        "invoice_id,customer_id,amount,currency,chain,asset\nINV-9,ACME,10.00,USD,ethereum,USDC\n"
+    )
+    run(workdir, "invoices", "import", "mainnet.csv")
+    result = run(workdir, "requests", "create", ok=False)
+    assert result.returncode == 2
+    assert "no merchant xpub for chain ethereum" in result.stderr
+    assert "m/44'/60'/0'" in result.stderr and "[merchant] xpub" in result.stderr
+    assert json.loads(run(workdir, "requests", "list", "--json").stdout) == []
+
+
+def test_public_test_key_as_merchant_xpub_exits_2(workdir: Path) -> None:
+    demo = tomllib.loads((workdir / "paybridge.toml").read_text())["chains"][-1]["xpub"]
+    (workdir / "paybridge.toml").write_text(f'[merchant]\nxpub = "{demo}"\n')
+    result = run(workdir, "requests", "list", ok=False)
+    assert result.returncode == 2
+    assert "merchant.xpub: refused for chain ethereum" in result.stderr
+    assert "m/44'/60'/0'" in result.stderr

@@ -1,6 +1,6 @@
-"""Configuration: the chain and asset registry, merchant key, quote policy, database URL.
+"""Configuration model: the chain and asset registry, merchant key, quote policy, database URL.
 
-Loaded from TOML and validated with pydantic so that a typo in an address or a missing
+Validated with pydantic so that a typo in an address or a missing
 decimals field fails at start-up with the path of the bad key, not at 3 a.m. in a DAG run.
 Precedence: built-in ``defaults.toml`` < the file given (or ``./paybridge.toml``) < environment.
 """
@@ -8,15 +8,12 @@ Precedence: built-in ``defaults.toml`` < the file given (or ``./paybridge.toml``
 from __future__ import annotations
 
 import os
-import tomllib
 from decimal import Decimal
 from functools import cached_property
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from eth_utils import is_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paybridge.domain.money import currency_exponent
 
@@ -57,6 +54,7 @@ class ChainConfig(_Strict):
     traces_enabled: bool = False
     max_block_range: int = Field(default=2000, gt=0)
     explorer_tx_url: str | None = None
+    xpub: str = Field(default="", description="this chain's account xpub; wins over merchant.xpub")
 
     def explorer_link(self, tx_hash: str) -> str | None:
         return self.explorer_tx_url.format(tx_hash=tx_hash) if self.explorer_tx_url else None
@@ -143,6 +141,7 @@ class PayBridgeConfig(_Strict):
         if len(set(names)) != len(names) or len(set(ids)) != len(ids):
             raise ValueError("chain names and chain ids must be unique")
         seen: set[tuple[str, str]] = set()
+        contracts: dict[tuple[str, str], str] = {}
         for asset in self.assets:
             if asset.chain not in names:
                 raise ValueError(f"asset {asset.symbol} names unknown chain {asset.chain!r}")
@@ -150,6 +149,17 @@ class PayBridgeConfig(_Strict):
             if key in seen:
                 raise ValueError(f"asset {asset.symbol} is listed twice on {asset.chain}")
             seen.add(key)
+            if asset.address is None:
+                continue
+            other = contracts.setdefault((asset.chain, asset.address.lower()), asset.symbol)
+            if other != asset.symbol:  # one token contract, two meanings: refuse, never pick one
+                raise ValueError(
+                    f"assets {other} and {asset.symbol} on {asset.chain} have the same "
+                    f"'address' (assets[{asset.chain}/{other}].address = "
+                    f"assets[{asset.chain}/{asset.symbol}].address = {asset.address}); a token "
+                    "contract can be one asset only: remove one, or set enabled = false on the "
+                    "built-in entry"
+                )
         return self
 
     @cached_property
@@ -179,57 +189,3 @@ class PayBridgeConfig(_Strict):
     @property
     def database_url(self) -> str:
         return os.environ.get(DATABASE_URL_ENV) or self.database.url
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; arrays of tables (chains, assets) merge by name/(chain, symbol)."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        elif key in ("chains", "assets") and isinstance(value, list):
-            merged[key] = _merge_entries(merged.get(key, []), value, key)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _merge_entries(base: list[dict], override: list[dict], kind: str) -> list[dict]:
-    def ident(entry: dict) -> Any:
-        return entry.get("name") if kind == "chains" else (entry.get("chain"), entry.get("symbol"))
-
-    result = {ident(e): e for e in base}
-    for entry in override:
-        result[ident(entry)] = _deep_merge(result.get(ident(entry), {}), entry)
-    return list(result.values())
-
-
-def default_config_text() -> str:
-    return resources.files("paybridge").joinpath("defaults.toml").read_text(encoding="utf-8")
-
-
-def load_config(path: str | Path | None = None) -> PayBridgeConfig:
-    """Load defaults, then the given file (or $PAYBRIDGE_CONFIG, or ./paybridge.toml if present)."""
-    from paybridge.secrets_guard import scan_mapping
-
-    data: dict[str, Any] = tomllib.loads(default_config_text())
-    chosen = path or os.environ.get(CONFIG_ENV)
-    if chosen is None and Path(DEFAULT_CONFIG_FILE).exists():
-        chosen = DEFAULT_CONFIG_FILE
-    if chosen is not None:
-        file = Path(chosen)
-        if not file.exists():
-            raise ConfigError(f"config file {file} not found; run `paybridge init` to create one")
-        try:
-            user = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
-        scan_mapping(user)
-        data = _deep_merge(data, user)
-    try:
-        return PayBridgeConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration ({chosen or 'defaults'}): {problems}") from exc
