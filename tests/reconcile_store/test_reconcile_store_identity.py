@@ -41,13 +41,15 @@ def _internal_to_both(env: ChainEnv, requests: list[PaymentRequest]) -> None:
 
 
 def _top_level_plus_internal(env: ChainEnv, requests: list[PaymentRequest]) -> None:
-    """Deposit A runs code that forwards a share to deposit B: one transaction, a top-level
-    value to A (``tx``) and an internal transfer A -> B (``trace:0``)."""
+    """Deposit A runs code (a smart account) that, on receiving, pays B from what it already
+    holds: one transaction, a top-level value to A (``tx``) and an internal transfer A -> B
+    (``trace:0``)."""
     a, b = requests
     forwarder = deploy(env.w3, "ForwardOnReceive", b.deposit_address, b.amount_due)
     code = env.w3.eth.get_code(forwarder.address)
     env.w3.provider.make_request("anvil_setCode", [a.deposit_address, Web3.to_hex(code)])
-    env.pay_eth(a.deposit_address, a.amount_due + b.amount_due, sender=payer(env))
+    env.w3.provider.make_request("anvil_setBalance", [a.deposit_address, hex(b.amount_due)])
+    env.pay_eth(a.deposit_address, a.amount_due, sender=payer(env))
 
 
 def _token_log_plus_internal(env: ChainEnv, requests: list[PaymentRequest]) -> None:

@@ -22,7 +22,7 @@ def test_single_head_matching_models_and_downgrade(database_url: str) -> None:
         with engine.connect() as connection:
             heads = connection.execute(sa.text("select version_num from alembic_version")).all()
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert heads == [("0004_reconciliation",)]
+        assert heads == [("0005_event_key",)]
         assert set(sa.inspect(engine).get_table_names()) >= TABLES
         assert [d for d in diff if any(t in str(d) for t in TABLES)] == []
 
