@@ -366,7 +366,8 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     rc["tx_hash"] = _hex(seed, rng.permutation(m) + 1, 64)
     # token transfers are logs; native ones the top-level value or an internal call
     position = rng.integers(0, 300, m).astype(str)
-    native_key = np.where(rng.random(m) < 0.5, "tx", "trace:" + (position.astype(int) % 4).astype(str))
+    trace_key = "trace:" + (position.astype(int) % 4).astype(str)
+    native_key = np.where(rng.random(m) < 0.5, "tx", trace_key)
     rc["event_key"] = np.where(
         rc["asset"].to_numpy(dtype=object) == "native", native_key, "log:" + position
     ).astype(object)

@@ -95,7 +95,8 @@ STATUS_COLUMNS = [
 ]
 
 DETAIL: dict[str, str] = {
-    Reason.DUPLICATE_EVENT: "same transfer (chain, tx hash, event key, recipient, amount) seen before",
+    Reason.DUPLICATE_EVENT: "the same transfer (chain, tx hash, event key, recipient, asset, "
+    "amount) seen before; ignored",
     Reason.REPLAY_CONFLICT: "same (chain, tx hash, event key) as an earlier receipt, but a "
     "different recipient, asset or amount; not applied",
     Reason.NOT_FINAL: "receipt status is below the finality policy",

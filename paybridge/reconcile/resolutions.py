@@ -230,7 +230,8 @@ def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, .
             ReconMatch.decision == "auto",
         )
     ).all()
-    return sum(r.amount_applied for r in rows), tuple(_transfer(r.tx_hash, r.event_key) for r in rows)
+    transfers = tuple(_transfer(r.tx_hash, r.event_key) for r in rows)
+    return sum(r.amount_applied for r in rows), transfers
 
 
 def _transfer(tx_hash: str, event_key: str | None) -> str:

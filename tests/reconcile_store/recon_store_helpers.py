@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
 from chainenv import ChainEnv
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-
 from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
 from paybridge.store.models import PaymentRequest

@@ -104,7 +104,8 @@ def _sync(engine: Engine, run_id: str, rows: list[dict[str, object]]) -> dict[st
         sync_exceptions(session, run_id, frame, datetime.now(UTC))
     with Session(engine) as session:
         return {
-            f"{e.reason}:{e.event_key}": e.status for e in session.scalars(sa.select(ReconException))
+            f"{e.reason}:{e.event_key}": e.status
+            for e in session.scalars(sa.select(ReconException))
         }
 
 

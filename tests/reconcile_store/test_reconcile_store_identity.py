@@ -101,9 +101,7 @@ def test_every_transfer_of_one_transaction_is_applied_and_settled_once(
         receipts = session.scalars(
             sa.select(ChainReceipt).where(ChainReceipt.direction == "in")
         ).all()
-    assert applied == {
-        (r.tx_hash, r.event_key): (r.payment_request_id, r.amount) for r in receipts
-    }
+    assert applied == {(r.tx_hash, r.event_key): (r.payment_request_id, r.amount) for r in receipts}
     assert [(e.reason, e.amount) for e in exceptions] == []
     assert statuses == dict.fromkeys(ids, "completed")
 

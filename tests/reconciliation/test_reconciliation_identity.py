@@ -83,7 +83,9 @@ def test_two_transfers_of_one_transaction_are_two_receipts(tmp_path: Path) -> No
 
 
 def test_a_file_with_only_log_index_still_reads(tmp_path: Path) -> None:
-    receipts = _receipts(tmp_path / "old.csv", "log_index", [("3", 1, 10**17), ("7", 2, 2 * 10**17)])
+    receipts = _receipts(
+        tmp_path / "old.csv", "log_index", [("3", 1, 10**17), ("7", 2, 2 * 10**17)]
+    )
     matches, exceptions, status = _run(tmp_path, receipts)
     assert sorted((m["request_id"], m["event_key"]) for m in matches) == [
         ("R1", "log:3"),
@@ -106,7 +108,9 @@ def test_only_the_same_transfer_is_ignored_as_a_replay(tmp_path: Path) -> None:
     assert [(m["request_id"], m["event_key"], m["amount_applied"]) for m in matches] == [
         ("R1", "tx", str(10**17))
     ]
-    assert sorted((e["reason"], e["event_key"], e["amount"], e["to_address"]) for e in exceptions) == [
+    assert sorted(
+        (e["reason"], e["event_key"], e["amount"], e["to_address"]) for e in exceptions
+    ) == [
         ("DUPLICATE_EVENT", "tx", "0", _address(1)),
         ("REPLAY_CONFLICT", "tx", str(2 * 10**17), _address(2)),
     ]
