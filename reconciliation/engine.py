@@ -222,14 +222,37 @@ class ChainOrderReceipts:
         return self.text[name]
 
 
-NUMERIC_RECEIPT_COLUMNS = ["chain_id", "event_pos", "block_number", "block_time", "amount"]
+NUMERIC_RECEIPT_COLUMNS = [
+    "chain_id",
+    "event_code",
+    "event_pos",
+    "event_rank",
+    "block_number",
+    "block_time",
+    "amount",
+]
 
 
 def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
     """Receipts in chain order (time, chain, block, event position, then tx hash and event key;
-    the event position is the log index of a ``log:<n>`` key, else 0)."""
+    the event position is the log index of a ``log:<n>`` key, else 0).
+
+    Event keys are coded once (pandas factorize): the few distinct keys are parsed and ranked,
+    and every receipt gets its key's code, position and rank by an integer take."""
     receipts = with_event_key(receipts.reset_index(drop=True))
-    receipts = receipts.assign(event_pos=event_position(receipts["event_key"]))
+    event_code, uniques = pd.factorize(receipts["event_key"])
+    if (event_code < 0).any():
+        row = int(np.flatnonzero(event_code < 0)[0])
+        raise ValueError(f"receipts row {row}: event_key is missing")
+    unique_text = np.asarray(uniques, dtype=object)
+    unique_rank = np.empty(len(unique_text), dtype=np.int64)
+    unique_rank[np.argsort(unique_text.astype(str), kind="stable")] = np.arange(len(unique_text))
+    event_code = event_code.astype(np.int64)
+    receipts = receipts.assign(
+        event_code=event_code,
+        event_pos=event_position(unique_text)[event_code],
+        event_rank=unique_rank[event_code],
+    )
     keys = [
         receipts["event_pos"].to_numpy(np.int64),
         receipts["block_number"].to_numpy(np.int64),
@@ -240,23 +263,17 @@ def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
     sorted_keys = np.stack([k[order] for k in keys])
     same_as_next = (sorted_keys[:, 1:] == sorted_keys[:, :-1]).all(axis=0)
     if same_as_next.any():
-        # rare: receipts sharing (time, chain, block, event position), e.g. the transfers of
-        # one transaction that are not logs; order each run by tx hash, then event key
+        # receipts sharing (time, chain, block, event position), e.g. the transfers of one
+        # transaction that are not logs; order each run by tx hash, then event key
         in_run = np.zeros(len(order), dtype=bool)
         in_run[:-1] |= same_as_next
         in_run[1:] |= same_as_next
         run_id = np.cumsum(np.r_[True, ~same_as_next])
         rows = np.flatnonzero(in_run)
-        texts = pa.table(
-            {
-                "tx": pa.array(receipts["tx_hash"].take(order[rows]), pa.string()),
-                "ev": pa.array(receipts["event_key"].take(order[rows]), pa.string()),
-            }
-        )
-        tx_rank = np.empty(len(rows), dtype=np.int64)
-        by_text = pc.sort_indices(texts, sort_keys=[("tx", "ascending"), ("ev", "ascending")])
-        tx_rank[by_text.to_numpy()] = np.arange(len(rows))
-        within = np.lexsort([tx_rank, run_id[rows]])  # by run, then (tx hash, event key)
+        tx_hash = receipts["tx_hash"].take(order[rows]).to_numpy(dtype=object)
+        tx_rank = pd.factorize(tx_hash, sort=True)[0]  # equal hashes share a rank
+        rank = receipts["event_rank"].to_numpy()[order[rows]]
+        within = np.lexsort([rank, tx_rank, run_id[rows]])  # run, tx hash, event key
         order[rows] = order[rows][within]
     numeric = pd.DataFrame(
         {name: receipts[name].array.take(order) for name in NUMERIC_RECEIPT_COLUMNS}, copy=False
@@ -352,8 +369,7 @@ def run_rules(
     # --- gate: replays, finality --------------------------------------------------------
     free = np.ones(n, dtype=bool)
     tx_code = pd.factorize(rc.in_input_order("tx_hash"))[0][order]
-    event_code = pd.factorize(rc.in_input_order("event_key"))[0][order]
-    dup, first = _replayed(rc["chain_id"].to_numpy(), tx_code, event_code)
+    dup, first = _replayed(rc["chain_id"].to_numpy(), tx_code, rc["event_code"].to_numpy())
     zeros = np.zeros(n, dtype=np.int64)
     minus = np.full(n, -1, dtype=np.int64)
     same = _same_transfer(rc, np.flatnonzero(dup), first[dup])
