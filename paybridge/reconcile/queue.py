@@ -24,12 +24,15 @@ from paybridge.store.models.reconciliation import ReconException
 #: only for the very same transfer again: identity, recipient, asset and amount, with amount 0)
 SELF_RESOLVING = {"DUPLICATE_EVENT": "ignored: identical replay of an already recorded transfer"}
 NO_LONGER_RAISED = "no longer raised by reconciliation"
+#: notes the machine wrote before event keys (issue 8), still recognised as nobody's decision
+OLD_MACHINE_NOTES = frozenset({"ignored: replay of an already recorded transfer"})
 
 
 def resolved_by_machine(exc: ReconException) -> bool:
     """Resolved without a person: a self-resolving replay, or no longer raised by a run."""
     note = exc.resolution_note or ""
-    return note.startswith(NO_LONGER_RAISED) or note in SELF_RESOLVING.values()
+    machine = set(SELF_RESOLVING.values()) | OLD_MACHINE_NOTES
+    return note.startswith(NO_LONGER_RAISED) or note in machine
 
 
 def log_index_of(event_key: str) -> int | None:
