@@ -67,16 +67,16 @@ def quality(n_requests: int, seed: int = 42) -> dict:
     scenario = generate(seed, n_requests, "hard")
     result = reconcile(scenario.requests, scenario.receipts, scenario.rates)
     truth = {
-        (int(c), t, int(li), r, str(a))
-        for c, t, li, r, a in scenario.truth[
-            ["chain_id", "tx_hash", "log_index", "request_id", "amount"]
+        (int(c), t, ek, r, str(a))
+        for c, t, ek, r, a in scenario.truth[
+            ["chain_id", "tx_hash", "event_key", "request_id", "amount"]
         ].itertuples(index=False)
     }
     auto = result.matches[result.matches["decision"] == "auto"]
     auto_keys = [
-        (int(c), t, int(li), r, a)
-        for c, t, li, r, a in auto[
-            ["chain_id", "tx_hash", "log_index", "request_id", "amount_applied"]
+        (int(c), t, ek, r, a)
+        for c, t, ek, r, a in auto[
+            ["chain_id", "tx_hash", "event_key", "request_id", "amount_applied"]
         ].itertuples(index=False)
     ]
     correct = sum(k in truth for k in auto_keys)

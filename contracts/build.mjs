@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 const solc = require(join(root, "node_modules", "solc"));
 
 const EXPECTED_SOLC = "0.8.37";
-const CONTRACTS = ["TestUSDC", "TestToken18", "Payer", "MockV3Aggregator"];
+const CONTRACTS = ["TestUSDC", "TestToken18", "Payer", "MockV3Aggregator", "ForwardOnReceive"];
 
 function parseOut(argv) {
   const i = argv.indexOf("--out");

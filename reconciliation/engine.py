@@ -35,6 +35,7 @@ from reconciliation.amounts import (
 )
 from reconciliation.chain_order import ChainOrderReceipts
 from reconciliation.config import ReconConfig
+from reconciliation.identity import event_position, with_event_key
 from reconciliation.rates import lookup_rates
 from reconciliation.reasons import Reason
 from reconciliation.rules_batch import find_batches
@@ -185,14 +186,39 @@ def _small_nonnegative(values: np.ndarray) -> np.ndarray:
     return np.asarray((values >= 0) & (values < INT64_MAX), dtype=bool)
 
 
-NUMERIC_RECEIPT_COLUMNS = ["chain_id", "log_index", "block_number", "block_time", "amount"]
+NUMERIC_RECEIPT_COLUMNS = [
+    "chain_id",
+    "event_code",
+    "event_pos",
+    "event_rank",
+    "block_number",
+    "block_time",
+    "amount",
+]
 
 
 def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
-    """Receipts in chain order (time, chain, block, log index, then tx hash)."""
-    receipts = receipts.reset_index(drop=True)
+    """Receipts in chain order (time, chain, block, event position, then tx hash and event key;
+    the event position is the log index of a ``log:<n>`` key, else 0).
+
+    Event keys are coded once (pandas factorize): the few distinct keys are parsed and ranked,
+    and every receipt gets its key's code, position and rank by an integer take."""
+    receipts = with_event_key(receipts.reset_index(drop=True))
+    event_code, uniques = pd.factorize(receipts["event_key"])
+    if (event_code < 0).any():
+        row = int(np.flatnonzero(event_code < 0)[0])
+        raise ValueError(f"receipts row {row}: event_key is missing")
+    unique_text = np.asarray(uniques, dtype=object)
+    unique_rank = np.empty(len(unique_text), dtype=np.int64)
+    unique_rank[np.argsort(unique_text.astype(str), kind="stable")] = np.arange(len(unique_text))
+    event_code = event_code.astype(np.int64)
+    receipts = receipts.assign(
+        event_code=event_code,
+        event_pos=event_position(unique_text)[event_code],
+        event_rank=unique_rank[event_code],
+    )
     keys = [
-        receipts["log_index"].to_numpy(np.int64),
+        receipts["event_pos"].to_numpy(np.int64),
         receipts["block_number"].to_numpy(np.int64),
         receipts["chain_id"].to_numpy(np.int64),
         utc_naive(receipts["block_time"]).astype(np.int64),
@@ -201,16 +227,17 @@ def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
     sorted_keys = np.stack([k[order] for k in keys])
     same_as_next = (sorted_keys[:, 1:] == sorted_keys[:, :-1]).all(axis=0)
     if same_as_next.any():
-        # rare: receipts sharing (time, chain, block, log index); order each run by tx hash
+        # receipts sharing (time, chain, block, event position), e.g. the transfers of one
+        # transaction that are not logs; order each run by tx hash, then event key
         in_run = np.zeros(len(order), dtype=bool)
         in_run[:-1] |= same_as_next
         in_run[1:] |= same_as_next
         run_id = np.cumsum(np.r_[True, ~same_as_next])
         rows = np.flatnonzero(in_run)
-        tx_hash = pa.array(receipts["tx_hash"].take(order[rows]))
-        tx_rank = np.empty(len(rows), dtype=np.int64)
-        tx_rank[pc.sort_indices(tx_hash).to_numpy()] = np.arange(len(rows))
-        within = np.lexsort([tx_rank, run_id[rows]])  # by run, then tx hash (codepoint order)
+        tx_hash = receipts["tx_hash"].take(order[rows]).to_numpy(dtype=object)
+        tx_rank = pd.factorize(tx_hash, sort=True)[0]  # equal hashes share a rank
+        rank = receipts["event_rank"].to_numpy()[order[rows]]
+        within = np.lexsort([rank, tx_rank, run_id[rows]])  # run, tx hash, event key
         order[rows] = order[rows][within]
     numeric = pd.DataFrame(
         {name: receipts[name].array.take(order) for name in NUMERIC_RECEIPT_COLUMNS}, copy=False
@@ -233,16 +260,16 @@ def address_owner(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarr
 
 
 def _packed(keys: list[np.ndarray]) -> list[np.ndarray]:
-    """Sort keys (least significant first) with chain, block and log index packed into one int64
-    when they are non-negative and their bit widths add up to at most 63: same order, one key
-    fewer to sort by twice."""
-    log_index, block, chain, time = keys
-    if len(time) == 0 or min(int(log_index.min()), int(block.min()), int(chain.min())) < 0:
+    """Sort keys (least significant first) with chain, block and event position packed into one
+    int64 when they are non-negative and their bit widths add up to at most 63: same order, one
+    key fewer to sort by twice."""
+    event_pos, block, chain, time = keys
+    if len(time) == 0 or min(int(event_pos.min()), int(block.min()), int(chain.min())) < 0:
         return keys
-    bits = [int(k.max()).bit_length() for k in (log_index, block)]
+    bits = [int(k.max()).bit_length() for k in (event_pos, block)]
     if sum(bits) + int(chain.max()).bit_length() > 63:
         return keys
-    packed = (chain << (bits[0] + bits[1])) | (block << bits[0]) | log_index
+    packed = (chain << (bits[0] + bits[1])) | (block << bits[0]) | event_pos
     return [packed, time]
 
 
@@ -306,10 +333,14 @@ def run_rules(
     # --- gate: replays, finality --------------------------------------------------------
     free = np.ones(n, dtype=bool)
     tx_code = pd.factorize(rc.in_input_order("tx_hash"))[0][order]
-    dup = _replayed(rc["chain_id"].to_numpy(), tx_code, rc["log_index"].to_numpy())
+    dup, first = _replayed(rc["chain_id"].to_numpy(), tx_code, rc["event_code"].to_numpy())
     zeros = np.zeros(n, dtype=np.int64)
     minus = np.full(n, -1, dtype=np.int64)
-    add_exceptions(dup, Reason.DUPLICATE_EVENT, zeros, minus)
+    same = _same_transfer(rc, np.flatnonzero(dup), first[dup])
+    identical = np.zeros(n, dtype=bool)
+    identical[np.flatnonzero(dup)[same]] = True
+    add_exceptions(identical, Reason.DUPLICATE_EVENT, zeros, minus)
+    add_exceptions(dup & ~identical, Reason.REPLAY_CONFLICT, amount, minus)
     free &= ~dup
     final = rc.in_input_order("status").isin(config.final_statuses).to_numpy()[order]
     not_final = free & ~final
@@ -671,18 +702,39 @@ def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
         return list(arrays)
 
 
-def _replayed(chain: np.ndarray, tx_code: np.ndarray, log_index: np.ndarray) -> np.ndarray:
-    """True for each (chain, tx, log index) already seen earlier (chain order): one int64 key
-    (chain code, tx code, log index packed) when the widths allow, else three columns."""
-    if len(chain) == 0:
-        return np.zeros(0, dtype=bool)
+def _replayed(
+    chain: np.ndarray, tx_code: np.ndarray, event_code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each receipt (chain order): is its identity (chain, tx, event key) already seen
+    earlier, and the position of its first occurrence. One int64 key (chain code, tx code and
+    event code packed) when the widths allow, else the three code columns."""
+    n = len(chain)
+    if n == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     chain_code = pd.factorize(chain)[0]
-    widths = [int(x.max()).bit_length() for x in (chain_code, tx_code, log_index)]
-    if sum(widths) <= 63 and int(log_index.min()) >= 0:
-        key = (chain_code << (widths[1] + widths[2])) | (tx_code << widths[2]) | log_index
-        return pd.Series(key).duplicated(keep="first").to_numpy()
-    frame = pd.DataFrame({"chain": chain, "tx": tx_code, "log": log_index})
-    return frame.duplicated(keep="first").to_numpy()
+    widths = [int(x.max()).bit_length() for x in (chain_code, tx_code, event_code)]
+    if sum(widths) <= 63:
+        key = (chain_code << (widths[1] + widths[2])) | (tx_code << widths[2]) | event_code
+        codes = pd.factorize(key)[0]
+    else:
+        frame = pd.DataFrame({"chain": chain_code, "tx": tx_code, "event": event_code})
+        codes = frame.groupby(["chain", "tx", "event"], sort=False).ngroup().to_numpy()
+    first_of_code = np.empty(int(codes.max()) + 1, dtype=np.int64)
+    first_of_code[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write is the first row
+    first = first_of_code[codes]
+    return first != np.arange(n), first
+
+
+def _same_transfer(rc: ChainOrderReceipts, rows: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """A replay is the same transfer only with the same recipient, asset and amount as the
+    first receipt of its identity; anything else is a conflict for a person."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    same = rc["asset_code"].to_numpy()[rows] == rc["asset_code"].to_numpy()[firsts]
+    to_rows = rc.text_at("to_address", rows).to_numpy(dtype=object)
+    to_firsts = rc.text_at("to_address", firsts).to_numpy(dtype=object)
+    amount = as_object(rc["amount"].to_numpy())
+    return np.asarray(same & (to_rows == to_firsts) & (amount[rows] == amount[firsts]), bool)
 
 
 def _shared_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -77,7 +77,7 @@ class Scenario:
     requests: pd.DataFrame  # typed like reconciliation.inputs.read_requests
     receipts: pd.DataFrame  # typed like read_receipts
     rates: pd.DataFrame  # typed like read_rates
-    truth: pd.DataFrame  # (chain_id, tx_hash, log_index, request_id, amount) real applications
+    truth: pd.DataFrame  # (chain_id, tx_hash, event_key, request_id, amount) real applications
     truth_status: pd.DataFrame  # request_id, kind, clearable (bool), ambiguous (bool)
 
 
@@ -364,7 +364,13 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     rc["block_time"] = rc["block_time"].astype("datetime64[us, UTC]")
     m = len(rc)
     rc["tx_hash"] = _hex(seed, rng.permutation(m) + 1, 64)
-    rc["log_index"] = rng.integers(0, 300, m)
+    # token transfers are logs; native ones the top-level value or an internal call
+    position = rng.integers(0, 300, m).astype(str)
+    trace_key = "trace:" + (position.astype(int) % 4).astype(str)
+    native_key = np.where(rng.random(m) < 0.5, "tx", trace_key)
+    rc["event_key"] = np.where(
+        rc["asset"].to_numpy(dtype=object) == "native", native_key, "log:" + position
+    ).astype(object)
     seconds = (rc["block_time"] - START).dt.total_seconds().astype(np.int64)
     rc["block_number"] = 20_000_000 + seconds // 12
     rc["from_address"] = _hex(seed + 2, rc["req"].to_numpy() // GROUP, 40)
@@ -372,7 +378,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     replay = rc[rc["req"].isin(dup_rows) & (rc["pays"] >= 0)]
     receipts = pd.concat([rc, replay.assign(pays=-1)], ignore_index=True)
 
-    key = receipts[["chain_id", "tx_hash", "log_index"]]
+    key = receipts[["chain_id", "tx_hash", "event_key"]]
     real = receipts["pays"].to_numpy() >= 0
     t = [
         pd.DataFrame(
@@ -391,7 +397,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
                 {
                     "chain_id": src["chain_id"].to_numpy(),
                     "tx_hash": src["tx_hash"].to_numpy(),
-                    "log_index": src["log_index"].to_numpy(),
+                    "event_key": src["event_key"].to_numpy(),
                     "request_id": request_id[part["req"].to_numpy()],
                     "amount": part["amount"].to_numpy(dtype=object),
                 }
@@ -420,7 +426,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
         [
             "chain_id",
             "tx_hash",
-            "log_index",
+            "event_key",
             "block_number",
             "block_time",
             "asset",
@@ -432,7 +438,6 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     ].copy()
     receipts["amount"] = exact_ints(receipts["amount"].to_numpy(dtype=object))
     receipts["chain_id"] = receipts["chain_id"].astype(np.int64)
-    receipts["log_index"] = receipts["log_index"].astype(np.int64)
     receipts["block_number"] = receipts["block_number"].astype(np.int64)
     return Scenario(requests, receipts, rates, truth_df, truth_status)
 

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from reconciliation.amounts import exact_ints
+from reconciliation.identity import event_keys_from_log_index, valid_event_keys
 
 REQUEST_COLUMNS = [
     "request_id",
@@ -36,7 +37,7 @@ REQUEST_COLUMNS = [
 RECEIPT_COLUMNS = [
     "chain_id",
     "tx_hash",
-    "log_index",
+    "event_key",
     "block_number",
     "block_time",
     "asset",
@@ -68,17 +69,22 @@ class InputFileError(ValueError):
         return f"{self.file}: line {self.line}, column '{self.column}': {self.message}"
 
 
+def header_columns(path: Path) -> list[str]:
+    """The column names of a CSV's header row."""
+    try:
+        with Path(path).open("rb") as handle:
+            header = handle.readline().decode("utf-8-sig").strip()
+    except OSError as exc:
+        raise InputFileError(str(path), 0, "-", f"cannot read file: {exc}") from exc
+    return [c.strip() for c in header.split(",")]
+
+
 class _Table:
     """Text columns of one CSV plus the file name, for located errors."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.name = str(path)
-        try:
-            with Path(path).open("rb") as handle:
-                header = handle.readline().decode("utf-8-sig").strip()
-        except OSError as exc:
-            raise InputFileError(self.name, 0, "-", f"cannot read file: {exc}") from exc
-        present = [c.strip() for c in header.split(",")]
+        present = header_columns(path)
         for column in columns:
             if column not in present:
                 raise InputFileError(self.name, 1, column, "required column is missing")
@@ -231,17 +237,32 @@ def read_requests(path: Path) -> pd.DataFrame:
 
 
 def read_receipts(path: Path) -> pd.DataFrame:
-    t = _Table(path, RECEIPT_COLUMNS)
+    """Receipts; ``event_key`` names the transfer inside its transaction. A file without that
+    column (written before event keys) is read by its ``log_index``: each row is ``log:<n>``."""
+    columns = RECEIPT_COLUMNS
+    if "event_key" not in header_columns(path) and "log_index" in header_columns(path):
+        columns = [c if c != "event_key" else "log_index" for c in RECEIPT_COLUMNS]
+    t = _Table(path, columns)
     status = t.text("status", lower=True)
     ok = pc.is_in(status, pa.array(RECEIPT_STATUSES)).to_numpy(zero_copy_only=False)
     t.fail(~ok, "status", f"expected one of {', '.join(RECEIPT_STATUSES)}")
+    if "event_key" in columns:
+        event_key = t.text("event_key", lower=True)
+        t.fail(
+            ~valid_event_keys(event_key),
+            "event_key",
+            "expected log:<index>, tx or trace:<path> (e.g. trace:0.1)",
+        )
+        event_keys = event_key.to_numpy(zero_copy_only=False)
+    else:
+        event_keys = event_keys_from_log_index(t.small_int("log_index"))
     return pd.DataFrame(
         {
             "chain_id": t.small_int("chain_id"),
             "tx_hash": t.matching("tx_hash", TX_HASH_RE, "expected a 32-byte 0x hash").to_numpy(
                 zero_copy_only=False
             ),
-            "log_index": t.small_int("log_index"),
+            "event_key": event_keys,
             "block_number": t.small_int("block_number"),
             "block_time": t.timestamp("block_time"),
             "asset": t.matching("asset", ASSET_RE, "expected 'native' or a token address").to_numpy(

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     DUPLICATE_EVENT = "DUPLICATE_EVENT"
+    REPLAY_CONFLICT = "REPLAY_CONFLICT"
     NOT_FINAL = "NOT_FINAL"
     UNKNOWN_ADDRESS = "UNKNOWN_ADDRESS"
     WRONG_CHAIN = "WRONG_CHAIN"
@@ -23,6 +24,7 @@ class Reason(StrEnum):
 
 SUGGESTED_ACTION: dict[Reason, str] = {
     Reason.DUPLICATE_EVENT: "none: replay of an already recorded transfer, ignored",
+    Reason.REPLAY_CONFLICT: "check the chain: same transfer id, different recipient/asset/amount",
     Reason.NOT_FINAL: "wait for confirmation; re-run reconciliation",
     Reason.UNKNOWN_ADDRESS: "identify the payer; apply manually or refund",
     Reason.WRONG_CHAIN: "confirm funds are recoverable on that chain; apply manually or refund",

@@ -35,7 +35,7 @@ MATCH_COLUMNS = [
     "customer_id",
     "chain_id",
     "tx_hash",
-    "log_index",
+    "event_key",
     "block_number",
     "block_time",
     "asset",
@@ -59,7 +59,7 @@ EXCEPTION_COLUMNS = [
     "reason",
     "chain_id",
     "tx_hash",
-    "log_index",
+    "event_key",
     "block_time",
     "asset",
     "from_address",
@@ -95,7 +95,10 @@ STATUS_COLUMNS = [
 ]
 
 DETAIL: dict[str, str] = {
-    Reason.DUPLICATE_EVENT: "same (chain, tx hash, log index) seen before",
+    Reason.DUPLICATE_EVENT: "the same transfer (chain, tx hash, event key, recipient, asset, "
+    "amount) seen before; ignored",
+    Reason.REPLAY_CONFLICT: "same (chain, tx hash, event key) as an earlier receipt, but a "
+    "different recipient, asset or amount; not applied",
     Reason.NOT_FINAL: "receipt status is below the finality policy",
     Reason.UNKNOWN_ADDRESS: "no payment request has this deposit address",
     Reason.WRONG_CHAIN: "sent on a different chain than the request's",
@@ -283,7 +286,7 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "customer_id": take(rq["customer_id"], m_ri),
             "chain_id": chain[m_rpos],
             "tx_hash": tx_hash,
-            "log_index": rc["log_index"].to_numpy()[m_rpos],
+            "event_key": rc.text_at("event_key", m_rpos),
             "block_number": rc["block_number"].to_numpy()[m_rpos],
             "block_time": _iso(block_time[m_rpos]),
             "asset": rc.text_at("asset", m_rpos),
@@ -325,7 +328,7 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
 
     chain_text = pick_receipt("chain_id")
     tx_text = pick_receipt("tx_hash")
-    log_text = pick_receipt("log_index")
+    event_text = pick_receipt("event_key")
     request_text = pick(rq["request_id"], has_q, qi, len(rq))
     under = (reason == Reason.UNDERPAID.value).to_numpy()
     remaining_text = _text(remaining[qi] if len(rq) else np.zeros(len(exc), dtype=np.int64))
@@ -333,13 +336,13 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
         {
             "exception_id": reason
             + ":"
-            + (chain_text + ":" + tx_text + ":" + log_text + ":" + _text(e_rpos)).where(
+            + (chain_text + ":" + tx_text + ":" + event_text + ":" + _text(e_rpos)).where(
                 has_r, request_text
             ),
             "reason": reason,
             "chain_id": chain_text,
             "tx_hash": tx_text,
-            "log_index": log_text,
+            "event_key": event_text,
             "block_time": _iso(block_time[rp] if len(rc) else np.zeros(0, "datetime64[us]")).where(
                 has_r, ""
             )

@@ -34,6 +34,16 @@ contract Payer {
         }
     }
 
+    /// @notice A token transfer (a log) and an internal ETH transfer (a trace) in one transaction.
+    function payTokenAndEth(IERC20 token, address tokenTo, uint256 amount, address ethTo)
+        external
+        payable
+    {
+        token.safeTransfer(tokenTo, amount);
+        (bool ok, ) = payable(ethTo).call{value: msg.value}("");
+        if (!ok) revert PaymentFailed(ethTo, msg.value);
+    }
+
     function payToken(IERC20 token, address to, uint256 amount) external {
         token.safeTransfer(to, amount);
     }

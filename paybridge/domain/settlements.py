@@ -76,6 +76,9 @@ class Evidence:
     tx_hashes: tuple[str, ...]
     rate: str | None = None
     rate_source: str | None = None
+    #: each transfer settled, ``<tx hash>:<event key>`` (log:<i> | tx | trace:<path>): two
+    #: transfers of one transaction are two entries
+    transfers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ class Settlement:
                 "tx_hashes": list(self.evidence.tx_hashes),
                 "rate": self.evidence.rate,
                 "rate_source": self.evidence.rate_source,
-            },
+            }
+            | ({"transfers": list(self.evidence.transfers)} if self.evidence.transfers else {}),
             "value_date": self.value_date.isoformat() if self.value_date else None,
             "memo": self.memo,
         }
@@ -224,6 +228,7 @@ class Settlement:
                 tuple(evidence.get("tx_hashes", ())),
                 evidence.get("rate"),
                 evidence.get("rate_source"),
+                tuple(evidence.get("transfers", ())),
             ),
             value_date=date.fromisoformat(data["value_date"]) if data.get("value_date") else None,
             memo=data.get("memo", ""),

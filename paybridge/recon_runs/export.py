@@ -67,7 +67,7 @@ def load_inputs(session: Session, as_of: datetime | None = None) -> StoreInputs:
             ChainReceipt.chain_id,
             ChainReceipt.block_number,
             ChainReceipt.tx_hash,
-            ChainReceipt.log_index,
+            ChainReceipt.event_key,
             ChainReceipt.id,
         )
     ).all()
@@ -103,7 +103,7 @@ def _receipt_row(r: ChainReceipt) -> dict[str, str]:
     return {
         "chain_id": str(r.chain_id),
         "tx_hash": r.tx_hash.lower(),
-        "log_index": str(r.log_index if r.log_index is not None else 0),
+        "event_key": r.event_key,  # the transfer's identity inside its transaction, unchanged
         "block_number": str(r.block_number),
         "block_time": iso(r.block_timestamp),
         "asset": asset_key(r.asset_address if r.kind == "erc20" else None),

@@ -29,11 +29,11 @@ def value_at_quote(request: PaymentRequest, units: int) -> Decimal:
     return Decimal(quotient).scaleb(-exponent)
 
 
-def manual_settlement(
+def manual_settlement(  # transfers: "<tx hash>:<event key>" of each receipt settled
     request: PaymentRequest,
     settlement_id: str,
     units: int,
-    tx_hashes: tuple[str, ...],
+    transfers: tuple[str, ...],
     *,
     write_off_reason: str | None = None,
 ) -> Settlement:
@@ -59,7 +59,11 @@ def manual_settlement(
         payment_amount=value,
         journal_lines=tuple(lines),
         evidence=Evidence(
-            int(request.chain_id), tuple(sorted(set(tx_hashes))), str(request.rate_price), "quote"
+            int(request.chain_id),
+            tuple(sorted({t.split(":", 1)[0] for t in transfers})),
+            str(request.rate_price),
+            "quote",
+            tuple(sorted(set(transfers))),
         ),
         value_date=datetime.now(UTC).date(),
         memo=f"PayBridge {request.id} invoice {request.invoice_id} (manual resolution)",

@@ -1,10 +1,12 @@
 """The exceptions queue in the store: one row per problem, stable across runs.
 
 The engine names an exception by reason and receipt position, which shifts as receipts
-arrive; the queue keys it by what it is about (reason + chain/tx/log, or reason + request)
-and gives it a short stable id (``EX-...``) people can type. A person's status (proposed,
-resolved) survives re-runs; an open exception a later run no longer raises is resolved with
-a note saying so (e.g. a receipt that became final).
+arrive; the queue keys it by what it is about (reason + the transfer's identity chain/tx/event
+key, or reason + request) and gives it a short stable id (``EX-...``) people can type. A
+person's status (proposed, resolved) survives re-runs; an open exception a later run no longer
+raises is resolved with a note saying so (e.g. a receipt that became final). Only an identical
+replay of a recorded transfer resolves itself; an exception the machine resolved that is raised
+again is open again (nobody decided it).
 """
 
 from __future__ import annotations
@@ -18,8 +20,23 @@ from sqlalchemy.orm import Session
 
 from paybridge.store.models.reconciliation import ReconException
 
-#: raised for the record only: nothing for a person to do
-SELF_RESOLVING = {"DUPLICATE_EVENT": "ignored: replay of an already recorded transfer"}
+#: raised for the record only: nothing for a person to do (the engine raises DUPLICATE_EVENT
+#: only for the very same transfer again: identity, recipient, asset and amount, with amount 0)
+SELF_RESOLVING = {"DUPLICATE_EVENT": "ignored: identical replay of an already recorded transfer"}
+NO_LONGER_RAISED = "no longer raised by reconciliation"
+#: notes the machine wrote before event keys (issue 8), still recognised as nobody's decision
+OLD_MACHINE_NOTES = frozenset({"ignored: replay of an already recorded transfer"})
+
+
+def resolved_by_machine(exc: ReconException) -> bool:
+    """Resolved without a person: a self-resolving replay, or no longer raised by a run."""
+    note = exc.resolution_note or ""
+    machine = set(SELF_RESOLVING.values()) | OLD_MACHINE_NOTES
+    return note.startswith(NO_LONGER_RAISED) or note in machine
+
+
+def log_index_of(event_key: str) -> int | None:
+    return int(event_key[4:]) if event_key.startswith("log:") else None
 
 
 def queue_keys(exceptions: pd.DataFrame) -> list[str]:
@@ -27,7 +44,7 @@ def queue_keys(exceptions: pd.DataFrame) -> list[str]:
     seen: dict[str, int] = {}
     for row in exceptions.itertuples(index=False):
         if row.tx_hash:
-            key = f"{row.reason}:{row.chain_id}:{row.tx_hash}:{row.log_index}"
+            key = f"{row.reason}:{row.chain_id}:{row.tx_hash}:{row.event_key}"
         else:
             key = f"{row.reason}:{row.request_id}"
         seen[key] = seen.get(key, 0) + 1
@@ -54,7 +71,8 @@ def sync_exceptions(session: Session, run_id: str, exceptions: pd.DataFrame, now
             "reason": str(row.reason),
             "chain_id": _int_or_none(row.chain_id),
             "tx_hash": str(row.tx_hash) or None,
-            "log_index": _int_or_none(row.log_index),
+            "event_key": str(row.event_key) or None,
+            "log_index": log_index_of(str(row.event_key)),
             "block_time": str(row.block_time) or None,
             "asset": str(row.asset) or None,
             "from_address": str(row.from_address) or None,
@@ -85,12 +103,18 @@ def sync_exceptions(session: Session, run_id: str, exceptions: pd.DataFrame, now
         elif current.status == "open":
             for name, value in values.items():
                 setattr(current, name, value)
+        elif current.status == "resolved" and resolved_by_machine(current):
+            note = SELF_RESOLVING.get(str(row.reason))
+            for name, value in values.items():
+                setattr(current, name, value)
+            current.status = "resolved" if note else "open"  # raised again: a person decides
+            current.resolution_note = note
         else:
             current.last_run_id, current.updated_at = run_id, now
     for key, current in existing.items():
         if key not in raised and current.status == "open":
             current.status = "resolved"
-            current.resolution_note = f"no longer raised by reconciliation {run_id}"
+            current.resolution_note = f"{NO_LONGER_RAISED} {run_id}"
             current.updated_at = now
     session.flush()
     return int(

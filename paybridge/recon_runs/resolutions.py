@@ -223,7 +223,7 @@ def _resolution_of(session: Session, ident: str) -> tuple[ReconException, str]:
 
 
 def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, ...]]:
-    """What the latest run auto-applied to the request (units, tx hashes)."""
+    """What the latest run auto-applied to the request (units, ``<tx hash>:<event key>``)."""
     latest = session.scalar(sa.select(ReconRun.run_id).order_by(ReconRun.started_at.desc()))
     rows = session.scalars(
         sa.select(ReconMatch).where(
@@ -232,7 +232,12 @@ def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, .
             ReconMatch.decision == "auto",
         )
     ).all()
-    return sum(r.amount_applied for r in rows), tuple(r.tx_hash for r in rows)
+    transfers = tuple(_transfer(r.tx_hash, r.event_key) for r in rows)
+    return sum(r.amount_applied for r in rows), transfers
+
+
+def _transfer(tx_hash: str, event_key: str | None) -> str:
+    return f"{tx_hash}:{event_key}" if event_key else tx_hash
 
 
 def _settle(
@@ -242,7 +247,8 @@ def _settle(
     if res.action == Action.APPLY:
         request = _check_applicable(session, exc, res.request_id)
         applied, txs = _applied_units(session, request.id)
-        units, txs, write_off = applied + res.amount, (*txs, exc.tx_hash or ""), None
+        mine = _transfer(exc.tx_hash or "", exc.event_key)
+        units, txs, write_off = applied + res.amount, (*txs, mine), None
     elif res.action == Action.WRITE_OFF and exc.reason == "UNDERPAID" and exc.request_id:
         request = session.get(PaymentRequest, exc.request_id)
         if request is None or request.status in FINAL:
@@ -310,7 +316,7 @@ def list_exceptions(engine: Engine, status: str | None = None) -> list[dict[str,
                 "customer_id": e.customer_id or "",
                 "chain_id": e.chain_id,
                 "tx_hash": e.tx_hash or "",
-                "log_index": e.log_index,
+                "event_key": e.event_key or "",
                 "asset": e.asset or "",
                 "from_address": e.from_address or "",
                 "amount": str(e.amount),

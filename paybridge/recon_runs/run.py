@@ -1,5 +1,8 @@
 """Reconcile the store: export, run the engine, persist the run, settle what is settled.
 
+Every run proves conservation per receipt and per request (``conservation.py``) before it
+settles anything; a run that would break it fails, naming the transfer, and commits nothing.
+
 One database transaction per run, serialised (PostgreSQL advisory lock; SQLite's single
 writer, taken by the first statement): a crash leaves nothing half written, and two runs
 never both complete a request or queue its settlement. Re-running is idempotent: completed
@@ -25,8 +28,9 @@ from sqlalchemy.orm import Session
 from paybridge import audit
 from paybridge.config import PayBridgeConfig
 from paybridge.domain.audit_events import AuditEvent
+from paybridge.recon_runs.conservation import check_conservation
 from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
-from paybridge.recon_runs.queue import sync_exceptions
+from paybridge.recon_runs.queue import log_index_of, sync_exceptions
 from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
@@ -66,6 +70,9 @@ class RunSummary:
     settlements_not_postable: list[dict[str, str]] = field(default_factory=list)
     awaiting_finality: list[str] = field(default_factory=list)
     input_sha256: dict[str, str] = field(default_factory=dict)
+    #: receipts and requests whose money was proven accounted for (see conservation.py)
+    conserved_receipts: int = 0
+    conserved_requests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +100,7 @@ def run_engine(
         as_of,
     )
     states = {
-        (r.chain_id, r.tx_hash, r.log_index): r.status
+        (r.chain_id, r.tx_hash, r.event_key): r.status
         for r in inputs.receipts.itertuples(index=False)
     }
     return result, file_hashes(paths), states
@@ -135,6 +142,9 @@ def reconcile_store(
         session.add_all(_match_rows(run_id, matches))
         note("updating the exceptions queue")
         summary.exceptions_open = sync_exceptions(session, run_id, result.exceptions, started)
+        note("checking that every transfer is accounted for")
+        proof = check_conservation(session, matches, result.exceptions, as_of)
+        summary.conserved_receipts, summary.conserved_requests = proof.receipts, len(proof.requests)
         note("settling paid requests")
         _settle(session, cfg, config, result, states, summary, actor)
         run = session.get(ReconRun, run_id)
@@ -199,7 +209,8 @@ def _match_rows(run_id: str, matches: pd.DataFrame) -> list[ReconMatch]:
             request_id=str(m.request_id),
             chain_id=int(m.chain_id),
             tx_hash=str(m.tx_hash),
-            log_index=int(m.log_index),
+            event_key=str(m.event_key),
+            log_index=log_index_of(str(m.event_key)),
             block_number=int(m.block_number),
             amount_applied=int(m.amount_applied),
             rule=str(m.rule),
@@ -225,7 +236,7 @@ def _final_enough(
     if request.invoice_amount < cfg.settlement_policy.confirmed_max_amount:
         return True
     return all(
-        states.get((str(m["chain_id"]), str(m["tx_hash"]), str(m["log_index"]))) == "finalized"
+        states.get((str(m["chain_id"]), str(m["tx_hash"]), str(m["event_key"]))) == "finalized"
         for m in matches
     )
 

@@ -93,6 +93,7 @@ def settlement_from_journals(
             tx_hashes=tuple(sorted({str(m["tx_hash"]) for m in matches})),
             rate=str(first["rate"]) or None,
             rate_source=str(first["rate_source"]) or None,
+            transfers=tuple(sorted({f"{m['tx_hash']}:{m['event_key']}" for m in matches})),
         ),
         value_date=date.fromisoformat(last_block_time[:10]),
         memo=f"PayBridge {request.id} invoice {request.invoice_id}",

@@ -2,7 +2,8 @@
 
 * chain: per watched address and asset, the watcher's recorded inflows minus outflows up to a
   block equal the balance read from the chain at that block (``eth_getBalance`` /
-  ``balanceOf`` with that block number);
+  ``balanceOf`` with that block number); and every incoming receipt the latest reconciliation
+  saw is applied or in the exceptions queue (else listed ``UNACCOUNTED``, ``unaccounted.py``);
 * ERP: each posted settlement has exactly one ERP document with the same amount, and the
   invoices it settled are no longer open in the ERP.
 The comparisons are ``reconciliation.tieouts``'; the latest rows per kind are kept in the store
@@ -25,6 +26,7 @@ from connectors.erp.protocol import ErpConnector
 from paybridge.config import ChainConfig
 from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.export import asset_key
+from paybridge.recon_runs.unaccounted import unaccounted_receipts
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainCursor, ChainReceipt
@@ -109,6 +111,7 @@ def tie_out_chain(
         inflows = _flows(session, chain.chain_id, "in", at)
         outflows = _flows(session, chain.chain_id, "out", at)
         pairs = _watched_pairs(session, chain.chain_id, inflows)
+        unaccounted = unaccounted_receipts(session, chain.chain_id, at)
     balances = pd.DataFrame(
         [
             {
@@ -124,6 +127,8 @@ def tie_out_chain(
     )
     result = subledger_vs_chain(inflows, balances, outflows)
     result["detail"] = f"{chain.name} at block {at}"
+    if len(unaccounted):
+        result = pd.concat([result, unaccounted], ignore_index=True)
     save_tie_out(engine, "subledger_vs_chain", result, scope=f"{chain.chain_id}:")
     return result
 

@@ -11,7 +11,13 @@ from web3.exceptions import ContractCustomError
 
 from paybridge.devchain import ARTIFACTS_DIR, REPO_ROOT, DevContracts, wait_receipt
 
-EXPECTED = {"MockV3Aggregator.json", "Payer.json", "TestToken18.json", "TestUSDC.json"}
+EXPECTED = {
+    "ForwardOnReceive.json",
+    "MockV3Aggregator.json",
+    "Payer.json",
+    "TestToken18.json",
+    "TestUSDC.json",
+}
 
 
 def test_recompiling_reproduces_committed_artifacts_byte_for_byte(tmp_path: Path) -> None:

@@ -4,11 +4,14 @@ migrated store (SQLite, or both backends through ``database_url``) and the chain
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from recon_store_helpers import make_env
 from sqlalchemy.engine import Engine
 
 from paybridge.devchain import AnvilNode
+from simulators.netsuite import NetSuiteSimulator
 
 
 @pytest.fixture
@@ -25,3 +28,10 @@ def any_store(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture
 def env(anvil: AnvilNode, store: Engine):  # type: ignore[no-untyped-def]
     return make_env(anvil, store)
+
+
+@pytest.fixture
+def sim() -> Iterator[NetSuiteSimulator]:
+    """The NetSuite simulator on loopback (real HTTP, OAuth1)."""
+    with NetSuiteSimulator() as simulator:
+        yield simulator

@@ -17,13 +17,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
 
 from chainenv import ChainEnv
 
+from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
 from paybridge.store.models import Invoice, PaymentRequest
 from paybridge.store.models.outbox import ErpSyncState
+from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
 
 PAYER_INDEX = 5
 USDC = 10**6
+ACCOUNTS = {
+    "ar": "119",
+    "crypto_clearing": "301",
+    "digital_asset": "302",
+    "settlement_gain_loss": "303",
+    "write_off": "304",
+    "customer_credit": "305",
+}
 
 
 ERP_CONNECTION = "test"
@@ -112,3 +122,28 @@ def pay_scenario(env: ChainEnv, *, settle_blocks: int = 64) -> Paid:
         env.mine(settle_blocks)
     env.watcher().poll()
     return Paid(exact.id, partial.id, over.id)
+
+
+def netsuite_config(sim: NetSuiteSimulator) -> NetSuiteConnectionConfig:
+    return NetSuiteConnectionConfig(
+        account=sim.account_id,
+        consumer_key=DEFAULT_GRANT.consumer_key,
+        consumer_secret=DEFAULT_GRANT.consumer_secret,
+        token_id=DEFAULT_GRANT.token_id,
+        token_secret=DEFAULT_GRANT.token_secret,
+        base_url=sim.base_url,
+        accounts=ACCOUNTS,
+        backoff_initial_s=0.005,
+        backoff_max_s=0.05,
+    )
+
+
+def bill_from_erp(env: ChainEnv, request_id: str, sim: NetSuiteSimulator, invoice: int) -> None:
+    """Point a test request at a real invoice of the simulator (so settling can post it)."""
+    row = sim.account.transactions[invoice]
+    with Session(env.engine) as session, session.begin():
+        request = session.get(PaymentRequest, request_id)
+        assert request is not None
+        request.erp_system, request.company = "netsuite", str(row["subsidiary"])
+        request.invoice_id, request.customer_id = str(invoice), str(row["entity"])
+        bill_through_erp(session, request, "netsuite")

@@ -13,7 +13,7 @@ from chainenv import ChainEnv, cli_config, run_cli
 from recon_store_helpers import pay_scenario
 
 pytestmark = pytest.mark.anvil
-MATCH_KEY = ["request_id", "chain_id", "tx_hash", "log_index", "amount_applied", "rule", "decision"]
+MATCH_KEY = ["request_id", "chain_id", "tx_hash", "event_key", "amount_applied", "rule", "decision"]
 
 
 def _matches(path: Path) -> list[tuple[str, ...]]:

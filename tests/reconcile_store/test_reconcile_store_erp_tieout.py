@@ -3,65 +3,25 @@ then a changed amount in the ERP and a settlement not posted yet are listed, not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv
-from recon_store_helpers import USDC, bill_through_erp, paybridge_config, payer
+from recon_store_helpers import USDC, bill_from_erp, netsuite_config, paybridge_config, payer
 from sqlalchemy.orm import Session
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import settlement_outbox
 from paybridge.recon_runs.run import reconcile_store
 from paybridge.recon_runs.tieouts_store import latest_tie_outs, tie_out_erp
 from paybridge.store.models import PaymentRequest
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
+from simulators.netsuite import NetSuiteSimulator
 
 pytestmark = [
     pytest.mark.anvil,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
-ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-    "write_off": "304",
-    "customer_credit": "305",
-}
-
-
-def make_config(sim: NetSuiteSimulator) -> NetSuiteConnectionConfig:
-    return NetSuiteConnectionConfig(
-        account=sim.account_id,
-        consumer_key=DEFAULT_GRANT.consumer_key,
-        consumer_secret=DEFAULT_GRANT.consumer_secret,
-        token_id=DEFAULT_GRANT.token_id,
-        token_secret=DEFAULT_GRANT.token_secret,
-        base_url=sim.base_url,
-        accounts=ACCOUNTS,
-        backoff_initial_s=0.005,
-        backoff_max_s=0.05,
-    )
-
-
-@pytest.fixture
-def sim() -> Iterator[NetSuiteSimulator]:
-    with NetSuiteSimulator() as simulator:
-        yield simulator
-
-
-def _bill_from_erp(env: ChainEnv, request_id: str, sim: NetSuiteSimulator, invoice: int) -> None:
-    row = sim.account.transactions[invoice]
-    with Session(env.engine) as session, session.begin():
-        request = session.get(PaymentRequest, request_id)
-        assert request is not None
-        request.erp_system, request.company = "netsuite", str(row["subsidiary"])
-        request.invoice_id, request.customer_id = str(invoice), str(row["entity"])
-        bill_through_erp(session, request, "netsuite")
 
 
 def test_erp_tie_out_ok_then_differences_listed(env: ChainEnv, sim: NetSuiteSimulator) -> None:
@@ -69,14 +29,14 @@ def test_erp_tie_out_ok_then_differences_listed(env: ChainEnv, sim: NetSuiteSimu
     invoices = [sim.account.add_invoice(customer, Decimal("100.00")) for _ in range(3)]
     requests = [env.make_request("USDC", 100 * USDC) for _ in invoices]
     for request, invoice in zip(requests, invoices, strict=True):
-        _bill_from_erp(env, request.id, sim, invoice)
+        bill_from_erp(env, request.id, sim, invoice)
     env.pay_token(requests[0].deposit_address, 100 * USDC, sender=payer(env))
     env.pay_token(requests[1].deposit_address, 130 * USDC, sender=payer(env))
     env.mine(64)
     env.watcher().poll()
     reconcile_store(env.engine, paybridge_config(env))
 
-    with NetSuiteConnector(make_config(sim)) as connector:
+    with NetSuiteConnector(netsuite_config(sim)) as connector:
         posted = settlement_outbox.post_due(env.engine, connector)
         assert sorted(posted.posted) == sorted(f"pb-{r.id}" for r in requests[:2])
         clean = tie_out_erp(env.engine, connector)

@@ -14,7 +14,7 @@ def engine_view(result: ReconResult) -> dict:
             r.request_id,
             int(r.chain_id),
             r.tx_hash,
-            int(r.log_index),
+            r.event_key,
             int(r.amount_applied),
             r.rule,
             r.decision,
@@ -23,7 +23,7 @@ def engine_view(result: ReconResult) -> dict:
     )
     exceptions = Counter()
     for r in result.exceptions.itertuples(index=False):
-        key = (int(r.chain_id), r.tx_hash, int(r.log_index)) if r.tx_hash else None
+        key = (int(r.chain_id), r.tx_hash, r.event_key) if r.tx_hash else None
         exceptions[(r.reason, key, int(r.amount), r.request_id or None)] += 1
     status = {
         r.request_id: (r.status, int(r.amount_applied))

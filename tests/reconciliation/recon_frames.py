@@ -61,7 +61,7 @@ def receipts_frame(rows: list[dict]) -> pd.DataFrame:
             {
                 "chain_id": r.get("chain_id", 1),
                 "tx_hash": tx(r.get("n", i + 1)),
-                "log_index": r.get("log_index", 0),
+                "event_key": r.get("event_key", f"log:{r.get('log_index', 0)}"),
                 "block_number": 1000 + int(r.get("minutes", 1) * 5),
                 "block_time": T0 + pd.Timedelta(minutes=r.get("minutes", 1)),
                 "asset": r.get("asset", USDC),

@@ -14,6 +14,7 @@ from itertools import combinations
 import pandas as pd
 
 from reconciliation.config import ReconConfig
+from reconciliation.identity import with_event_key
 from reconciliation.tolerance import classify_amount, percent_to_ppm, tolerance_units
 
 
@@ -23,6 +24,11 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     for values in zip(*(frame[c].tolist() for c in columns), strict=True):
         out.append(dict(zip(columns, values, strict=True)))
     return out
+
+
+def _event_position(event_key: str) -> int:
+    """The log index of a ``log:<n>`` key, else 0 (as the engine sorts)."""
+    return int(event_key[4:]) if event_key.startswith("log:") else 0
 
 
 def _rate_at(rates: dict, chain: int, asset: str, currency: str, at) -> dict | None:
@@ -56,14 +62,15 @@ def reference_reconcile(
     rate_rows: dict[tuple, list[dict]] = defaultdict(list)
     for rate in _records(rates) if rates is not None else []:
         rate_rows[(rate["chain_id"], rate["asset"], rate["currency"])].append(rate)
-    recs = _records(receipts)
+    recs = _records(with_event_key(receipts))
     recs.sort(
         key=lambda x: (
             x["block_time"],
             x["chain_id"],
             x["block_number"],
-            x["log_index"],
+            _event_position(x["event_key"]),
             x["tx_hash"],
+            x["event_key"],
         )
     )
 
@@ -72,19 +79,28 @@ def reference_reconcile(
     pool: list[tuple[dict, str]] = []  # (receipt, origin)
     excess_targets: list[tuple[dict, int]] = []
     own_review: set = set()
-    seen: set = set()
+    seen: dict = {}  # identity -> the first receipt with it
     paid_before: dict[str, int] = defaultdict(int)  # running sum per request (all own rows)
 
     def key(x: dict) -> tuple:
-        return (x["chain_id"], x["tx_hash"], x["log_index"])
+        return (x["chain_id"], x["tx_hash"], x["event_key"])
 
     for x in recs:
         k = key(x)
         amount = int(x["amount"])
         if k in seen:
-            exceptions.append(("DUPLICATE_EVENT", k, 0, None))
+            first = seen[k]
+            same = (first["to_address"], first["asset"], int(first["amount"])) == (
+                x["to_address"],
+                x["asset"],
+                amount,
+            )
+            if same:
+                exceptions.append(("DUPLICATE_EVENT", k, 0, None))
+            else:
+                exceptions.append(("REPLAY_CONFLICT", k, amount, None))
             continue
-        seen.add(k)
+        seen[k] = x
         if x["status"] not in config.final_statuses:
             exceptions.append(("NOT_FINAL", k, amount, None))
             continue

@@ -62,7 +62,7 @@ def test_file_round_trip_equals_in_memory_run(scenario_files, tmp_path):
         "request_id",
         "chain_id",
         "tx_hash",
-        "log_index",
+        "event_key",
         "amount_applied",
         "rule",
         "confidence",
@@ -90,6 +90,8 @@ def test_reports_have_charts_links_and_sheets(scenario_files, tmp_path):
         (4, "tx_hash", None, "0xnothex"),
         (2, "block_time", None, "yesterday"),
         (5, "status", None, "pending"),
+        (3, "event_key", None, "log:x"),
+        (6, "event_key", None, "trace:"),
     ],
 )
 def test_malformed_receipts_name_file_line_and_column(

@@ -49,7 +49,9 @@ class ReconMatch(Base):
     request_id: Mapped[str] = mapped_column(String(40))
     chain_id: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int] = mapped_column(Integer)
+    #: which transfer of the transaction: log:<index> | tx | trace:<path> (None: before 0005)
+    event_key: Mapped[str | None] = mapped_column(String(96))
+    log_index: Mapped[int | None] = mapped_column(Integer)  # logs only; event_key is the identity
     block_number: Mapped[int] = mapped_column(BigInteger)
     amount_applied: Mapped[int] = mapped_column(BaseUnits)
     rule: Mapped[str] = mapped_column(String(32))
@@ -73,7 +75,8 @@ class ReconException(Base):
     reason: Mapped[str] = mapped_column(String(32))
     chain_id: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(66))
-    log_index: Mapped[int | None] = mapped_column(Integer)
+    event_key: Mapped[str | None] = mapped_column(String(96))  # log:<i> | tx | trace:<path>
+    log_index: Mapped[int | None] = mapped_column(Integer)  # logs only; event_key is the identity
     block_time: Mapped[str | None] = mapped_column(String(40))
     asset: Mapped[str | None] = mapped_column(String(42))
     from_address: Mapped[str | None] = mapped_column(String(42))
