@@ -159,7 +159,7 @@ def _object(pairs: list[tuple[str, Any]]) -> JsonObject:
 
 def csv_rows(text: str, path: Path | str) -> list[tuple[int, list[str]]]:
     """(first line, fields) of each non-blank CSV row; a malformed row names its line."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
     with _csv_field_limit(len(text) + 1):
         while True:
