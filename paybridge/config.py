@@ -210,13 +210,15 @@ def default_config_text() -> str:
 
 def load_config(path: str | Path | None = None) -> PayBridgeConfig:
     """Load defaults, then the given file (or $PAYBRIDGE_CONFIG, or ./paybridge.toml if present)."""
-    from paybridge.secrets_guard import scan_mapping
+    from paybridge.secrets_guard import refuse_private_material, scan_mapping
 
     data: dict[str, Any] = tomllib.loads(default_config_text())
     chosen = path or os.environ.get(CONFIG_ENV)
     if chosen is None and Path(DEFAULT_CONFIG_FILE).exists():
         chosen = DEFAULT_CONFIG_FILE
     if chosen is not None:
+        # a key pasted where the path goes must not come back in "config file ... not found"
+        refuse_private_material(str(chosen), f"--config / ${CONFIG_ENV}")
         file = Path(chosen)
         if not file.exists():
             raise ConfigError(f"config file {file} not found; run `paybridge init` to create one")

@@ -16,7 +16,16 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
+from paybridge.cli.context import (
+    USAGE_ERROR,
+    config,
+    console,
+    engine,
+    errors,
+    fail,
+    print_json,
+    shown,
+)
 from paybridge.config import ConfigError
 from paybridge.domain.settlements import SettlementError
 from paybridge.recon_runs.report import export_inputs, write_report
@@ -97,9 +106,10 @@ def reconcile(
             print_json({name: str(path) for name, path in paths.items()})
         else:
             console.print(
-                f"wrote {', '.join(p.name for p in paths.values())} to {export}; re-perform with "
-                f"`paybridge reconcile-files --requests {paths['requests']} --receipts "
-                f"{paths['receipts']} --rates {paths['rates']} --out DIR`"
+                f"wrote {shown(', '.join(p.name for p in paths.values()))} to {shown(export)}; "
+                f"re-perform with `paybridge reconcile-files --requests "
+                f"{shown(paths['requests'])} --receipts {shown(paths['receipts'])} --rates "
+                f"{shown(paths['rates'])} --out DIR`"
             )
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -143,7 +153,7 @@ def reconcile(
         table.add_row(label, str(value))
     console.print(table)
     if report is not None:
-        console.print(f"report written to {report}")
+        console.print(f"report written to {shown(report)}")
 
 
 @exceptions_app.command("list")
@@ -161,11 +171,11 @@ def exceptions_list(
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} exceptions")
-    shown = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
-    for column in shown:
+    columns = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(row[c]) for c in shown))
+        table.add_row(*(shown(row[c]) for c in columns))
     console.print(table)
 
 
@@ -240,12 +250,14 @@ def _print_outcome(
         print_json({**resolution, "exception_status": status, "settlement_id": settlement_id})
         return
     console.print(
-        f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
-        f"{resolution['exception_id']}: {resolution['state']} (proposed by "
-        f"{resolution['proposed_by']}"
-        + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
-        + f"); exception {status}"
-        + (f"; settlement {settlement_id} queued" if settlement_id else "")
+        shown(
+            f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
+            f"{resolution['exception_id']}: {resolution['state']} (proposed by "
+            f"{resolution['proposed_by']}"
+            + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
+            + f"); exception {status}"
+            + (f"; settlement {settlement_id} queued" if settlement_id else "")
+        )
     )
 
 
@@ -257,7 +269,7 @@ def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore
         for column in rows.columns:
             table.add_column(column)
         for record in rows.itertuples(index=False):
-            table.add_row(*(str(v) for v in record))
+            table.add_row(*(shown(v) for v in record))
         console.print(table)
     if has_differences(rows):
         raise typer.Exit(1)
@@ -295,14 +307,11 @@ def tieout_erp(
 ) -> None:
     """Each posted settlement has exactly one ERP document with the same amount; its invoices
     are cleared. Exit 1 when any difference is listed."""
-    from connectors.erp.netsuite.config import load_connection_config
     from connectors.erp.netsuite.connector import NetSuiteConnector
+    from paybridge.cli.erp import connection_settings
     from paybridge.recon_runs.tieouts_store import tie_out_erp
 
-    try:
-        conn_cfg = load_connection_config(erp_config)
-    except (ValidationError, ValueError, OSError) as exc:
-        fail(f"NetSuite connection settings: {exc}", code=USAGE_ERROR)
+    conn_cfg = connection_settings(erp_config)
     eng = engine(config())
     with NetSuiteConnector(conn_cfg) as connector:
         rows = tie_out_erp(eng, connector, conn_cfg.name)

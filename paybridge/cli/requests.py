@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from paybridge.cli.context import config, console, engine, errors, fail, print_json
+from paybridge.cli.context import config, console, engine, errors, fail, print_json, shown
 from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
@@ -97,7 +97,9 @@ def create(
         return
     console.print(f"{summary.created} payment requests created, {summary.existing} already existed")
     for invoice_id, reason in summary.skipped:
-        errors.print(f"[yellow]skipped[/] invoice {invoice_id}: {reason}", highlight=False)
+        errors.print(
+            f"[yellow]skipped[/] invoice {shown(invoice_id)}: {shown(reason)}", highlight=False
+        )
 
 
 @app.command("list")
@@ -120,13 +122,13 @@ def list_requests(
     table = Table("id", "invoice", "customer", "amount", "pay", "deposit address", "status")
     for row in rows:
         table.add_row(
-            row["id"],
-            row["invoice_id"],
-            row["customer_id"],
-            f"{row['invoice_amount']} {row['currency']}",
-            row["amount_due_display"],
-            row["deposit_address"],
-            " ".join([row["status"], *row["flags"]]),
+            shown(row["id"]),
+            shown(row["invoice_id"]),
+            shown(row["customer_id"]),
+            shown(f"{row['invoice_amount']} {row['currency']}"),
+            shown(row["amount_due_display"]),
+            shown(row["deposit_address"]),
+            shown(" ".join([row["status"], *row["flags"]])),
         )
     console.print(table)
 
@@ -152,7 +154,7 @@ def show(
         print_json(view)
         return
     for key, value in view.items():
-        console.print(f"[bold]{key:>18}[/] {value}", highlight=False)
+        console.print(f"[bold]{key:>18}[/] {shown(value)}", highlight=False)
 
 
 @app.command("mark")
@@ -178,7 +180,7 @@ def mark(
     if json_output:
         print_json(view)
     else:
-        console.print(f"{request_id} is now {view['status']} (marked)")
+        console.print(f"{shown(request_id)} is now {view['status']} (marked)", highlight=False)
 
 
 @app.command("expire")
