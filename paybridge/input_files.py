@@ -72,8 +72,10 @@ def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
         info = path.stat()
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise InputFileError(
+            f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     if stat.S_ISDIR(info.st_mode):
         raise InputFileError(f"{path}: is a directory; give the invoice file inside it")
     if not stat.S_ISREG(info.st_mode):

@@ -42,13 +42,13 @@ _BIDI_CONTROLS = frozenset(
 def shown(value: object, *, keep_newlines: bool = False) -> str:
     """External text (ERP data, file contents, paths, error messages quoting them) as plain
     text for a rich console: markup such as ``[link=...]`` is escaped, and control, line
-    separator and bidi characters are written as escapes (``\\x1b``) instead of reaching the
-    terminal."""
+    separator, bidi and lone surrogate (undecodable file name) characters are written as
+    escapes (``\\x1b``) instead of reaching the terminal."""
     out = []
     for char in str(value):
         if keep_newlines and char == "\n":
             out.append(char)
-        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
             out.append(char.encode("unicode_escape").decode("ascii"))
         else:
             out.append(char)
