@@ -1,27 +1,37 @@
 """Read invoices from CSV or JSON files, keeping every valid record and explaining every other.
 
-A rejected record is reported with its line (CSV: the file line; JSON: the record number),
-its invoice id when it has one, the field and what is wrong. Duplicated ids inside one file
-are all rejected: PayBridge cannot know which of them the ERP meant.
+This is the one place an invoice file is judged. The file as a whole goes through
+:mod:`paybridge.input_files` (regular file, size, UTF-8, JSON depth); a file that fails there,
+or whose header lacks a required column, raises :class:`ImportFileError`. Each record is then
+checked field by field with :mod:`paybridge.input_fields` against the store's column lengths,
+and a rejected record is reported with its line (CSV: the file line where the record starts;
+JSON: the record number), its invoice id when it has a readable one, the field and what is
+wrong. Duplicated ids inside one file are all rejected: PayBridge cannot know which of them
+the ERP meant.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.money import MoneyError, currency_exponent, parse_fiat
-from paybridge.invoices import InvoiceRecord
+from paybridge.input_fields import FieldProblem, iso_date, plain_decimal, text
+from paybridge.input_files import InputFileError, JsonObject, csv_rows, parse_json, read_text
+from paybridge.invoices import InvoiceKey, InvoiceRecord, column_lengths
 
 REQUIRED = ("invoice_id", "customer_id", "amount", "currency", "chain", "asset")
+OPTIONAL = ("erp_system", "company", "due_date", "customer_email")
 DEFAULTS = {"erp_system": "import", "company": "default"}
+#: Input field -> store column whose length bounds it.
+_COLUMN = {"asset": "asset_symbol"}
+#: Key under which a record that is not shaped like one carries why (no file key can equal it).
+_SHAPE = object()
 
 
 @dataclass(frozen=True)
@@ -30,10 +40,11 @@ class Rejection:
     invoice_id: str | None
     field: str
     message: str
+    unit: str = "line"  # "record" for JSON files
 
     def __str__(self) -> str:
         ident = f" (invoice {self.invoice_id})" if self.invoice_id else ""
-        return f"line {self.line}{ident}: {self.field}: {self.message}"
+        return f"{self.unit} {self.line}{ident}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -42,43 +53,27 @@ class ParsedFile:
     rejections: list[Rejection]
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (missing, wrong format, missing columns)."""
+class ImportFileError(InputFileError):
+    """The file as a whole cannot be read (missing, directory, encoding, size, format, header)."""
 
 
 def read_invoice_file(path: Path, config: PayBridgeConfig) -> ParsedFile:
-    raw = list(_raw_records(path))
-    counts = Counter(
-        (
-            _text(row, "erp_system") or DEFAULTS["erp_system"],
-            _text(row, "company") or DEFAULTS["company"],
-            _text(row, "invoice_id"),
-        )
-        for _, row in raw
-    )
+    """Every valid record of the file, and a :class:`Rejection` for every other one."""
+    unit, raw = _raw_records(path)
+    counts = Counter(key for _, row in raw if (key := _key(row)) is not None)
     records: list[InvoiceRecord] = []
     rejections: list[Rejection] = []
     for line, row in raw:
-        invoice_id = _text(row, "invoice_id")
-        key = (
-            _text(row, "erp_system") or DEFAULTS["erp_system"],
-            _text(row, "company") or DEFAULTS["company"],
-            invoice_id,
-        )
-        if invoice_id and counts[key] > 1:
-            rejections.append(
-                Rejection(
-                    line,
-                    invoice_id,
-                    "invoice_id",
-                    f"appears {counts[key]} times in this file; fix the file and re-import",
-                )
-            )
+        key = _key(row)
+        shown_id = key[2] if key and key[2] else None
+        if key is not None and key[2] and counts[key] > 1:
+            message = f"appears {counts[key]} times in this file; fix the file and re-import"
+            rejections.append(Rejection(line, shown_id, "invoice_id", message, unit))
             continue
         try:
             records.append(_validate(row, config))
         except _FieldError as err:
-            rejections.append(Rejection(line, invoice_id or None, err.field, err.message))
+            rejections.append(Rejection(line, shown_id, err.field, err.message, unit))
     return ParsedFile(records, rejections)
 
 
@@ -88,30 +83,65 @@ class _FieldError(Exception):
         self.field, self.message = field, message
 
 
-def _text(row: Mapping[str, Any], field: str) -> str:
-    value = row.get(field)
-    return "" if value is None else str(value).strip()
+@cache
+def _limits() -> dict[str, int]:
+    lengths = column_lengths()
+    return {
+        f: lengths[_COLUMN.get(f, f)]
+        for f in (*REQUIRED, *OPTIONAL)
+        if f not in ("amount", "due_date")
+    }
+
+
+def _field(row: Mapping[str, Any], field: str) -> str:
+    try:
+        return text(row.get(field), _limits()[field])
+    except FieldProblem as exc:
+        raise _FieldError(field, str(exc)) from None
+
+
+def _key(row: Mapping[str, Any]) -> InvoiceKey | None:
+    """The record's (ERP, company, id) when all three are readable, for duplicate counting."""
+    try:
+        return (
+            _field(row, "erp_system") or DEFAULTS["erp_system"],
+            _field(row, "company") or DEFAULTS["company"],
+            _field(row, "invoice_id"),
+        )
+    except _FieldError:
+        return None
 
 
 def _validate(row: Mapping[str, Any], config: PayBridgeConfig) -> InvoiceRecord:
+    duplicates = getattr(row, "duplicates", ())
+    if duplicates:
+        raise _FieldError(duplicates[0], "given more than once in this record")
+    if row.get(_SHAPE):
+        raise _FieldError("record", str(row[_SHAPE]))
+    values = {f: _field(row, f) for f in (*REQUIRED, *OPTIONAL) if f not in ("amount", "due_date")}
     for field in REQUIRED:
-        if not _text(row, field):
+        if field != "amount" and not values[field]:
             raise _FieldError(field, "missing")
-    if isinstance(row.get("amount"), float):
-        raise _FieldError("amount", "write amounts as strings in JSON, floats are not exact")
-    currency = _text(row, "currency")
+    raw_amount = row.get("amount")
+    if raw_amount is None or (isinstance(raw_amount, str) and not raw_amount.strip()):
+        raise _FieldError("amount", "missing")
+    try:
+        amount_text = plain_decimal(raw_amount)
+    except FieldProblem as exc:
+        raise _FieldError("amount", str(exc)) from None
+    currency = values["currency"]
     try:
         currency_exponent(currency)
     except MoneyError as exc:
         raise _FieldError("currency", str(exc)) from exc
     try:
-        amount = parse_fiat(_text(row, "amount"), currency)
+        amount = parse_fiat(amount_text, currency)
     except MoneyError as exc:
         raise _FieldError("amount", str(exc)) from exc
     if amount <= 0:
         raise _FieldError("amount", f"must be positive, got {amount}")
     try:
-        asset = config.asset(_text(row, "chain"), _text(row, "asset"))
+        asset = config.asset(values["chain"], values["asset"])
     except ConfigError as exc:
         field = "chain" if "unknown chain" in str(exc) else "asset"
         raise _FieldError(field, str(exc)) from exc
@@ -119,54 +149,73 @@ def _validate(row: Mapping[str, Any], config: PayBridgeConfig) -> InvoiceRecord:
         raise _FieldError(
             "currency", f"{asset.symbol} on {asset.chain} is priced in {asset.rate.currency}"
         )
-    due_text = _text(row, "due_date")
     try:
-        due = date.fromisoformat(due_text) if due_text else None
-    except ValueError as exc:
-        raise _FieldError("due_date", f"{due_text!r} is not an ISO date (YYYY-MM-DD)") from exc
+        due = iso_date(row.get("due_date"))
+    except FieldProblem as exc:
+        raise _FieldError("due_date", str(exc)) from None
     return InvoiceRecord(
-        erp_system=_text(row, "erp_system") or DEFAULTS["erp_system"],
-        company=_text(row, "company") or DEFAULTS["company"],
-        invoice_id=_text(row, "invoice_id"),
-        customer_id=_text(row, "customer_id"),
+        erp_system=values["erp_system"] or DEFAULTS["erp_system"],
+        company=values["company"] or DEFAULTS["company"],
+        invoice_id=values["invoice_id"],
+        customer_id=values["customer_id"],
         amount=amount,
         currency=currency,
         due_date=due,
         chain=asset.chain,
         asset_symbol=asset.symbol,
-        customer_email=_text(row, "customer_email") or None,
+        customer_email=values["customer_email"] or None,
     )
 
 
-def _raw_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if not path.exists():
-        raise ImportFileError(f"{path}: no such file")
+Raw = list[tuple[int, Mapping[str, Any]]]
+
+
+def _raw_records(path: Path) -> tuple[str, Raw]:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        yield from _csv_records(path)
-    elif suffix == ".json":
-        yield from _json_records(path)
-    else:
-        raise ImportFileError(f"{path}: unsupported file type {suffix!r}; use .csv or .json")
-
-
-def _csv_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ImportFileError(f"{path}: missing column(s) {', '.join(missing)}")
-        for row in reader:
-            yield reader.line_num, row
-
-
-def _json_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=float)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        content = read_text(path)
+        if suffix not in (".csv", ".json"):
+            raise ImportFileError(f"{path}: unsupported file type {suffix!r}; use .csv or .json")
+        if suffix == ".csv":
+            return "line", _csv_records(content, path)
+        return "record", _json_records(content, path)
+    except ImportFileError:
+        raise
+    except InputFileError as exc:
+        raise ImportFileError(str(exc)) from None
+
+
+def _csv_records(content: str, path: Path) -> Raw:
+    rows = csv_rows(content, path)
+    if not rows:
+        raise ImportFileError(f"{path}: empty file; expected a header line")
+    header = [name.strip() for name in rows[0][1]]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise ImportFileError(f"{path}: column(s) {', '.join(repeated)} appear more than once")
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportFileError(f"{path}: missing column(s) {', '.join(missing)}")
+    records: Raw = []
+    for line, fields in rows[1:]:
+        row: dict[Any, Any] = dict(zip(header, fields, strict=False))
+        if len(fields) > len(header):
+            row[_SHAPE] = f"{len(fields)} fields, the header has {len(header)}"
+        records.append((line, row))
+    return records
+
+
+def _json_records(content: str, path: Path) -> Raw:
+    data = parse_json(content, path)
+    if isinstance(data, JsonObject) and data.duplicates:
+        raise ImportFileError(f"{path}: key(s) {', '.join(data.duplicates)} appear more than once")
     items = data.get("invoices") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ImportFileError(f'{path}: expected a list of invoices or {{"invoices": [...]}}')
+    records: Raw = []
     for number, item in enumerate(items, start=1):
-        yield number, item if isinstance(item, Mapping) else {}
+        if isinstance(item, Mapping):
+            records.append((number, item))
+        else:
+            records.append((number, {_SHAPE: "not a JSON object with invoice fields"}))
+    return records

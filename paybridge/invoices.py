@@ -35,36 +35,81 @@ class InvoiceRecord:
         return (self.erp_system, self.company, self.invoice_id)
 
 
+def column_lengths() -> dict[str, int]:
+    """Longest text each invoice column holds (PostgreSQL enforces it; SQLite does not), so
+    input is measured against the store before anything is written."""
+    return {
+        column.name: column.type.length
+        for column in Invoice.__table__.columns
+        if isinstance(column.type, sa.String) and column.type.length
+    }
+
+
+def source_label(source: str) -> str:
+    """``source`` as the store can hold it: printable, and its tail when it is too long
+    (a deep path keeps its file name)."""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in source)
+    limit = column_lengths()["source"]
+    return shown if len(shown) <= limit else "..." + shown[-(limit - 3) :]
+
+
 def store_invoices(
     session: Session, records: list[InvoiceRecord], source: str, now: datetime | None = None
 ) -> tuple[list[Invoice], int]:
     """Insert invoices not seen before; returns (new rows, how many were already stored).
 
     Re-importing the same file is harmless: an invoice is identified by (ERP, company, id).
+    Rows are inserted with ON CONFLICT DO NOTHING, so two imports of the same file at once
+    end with one copy (the second waits for the first and finds its rows), not an error.
     """
     existing = rows_by_invoice_key(session, Invoice, [r.key for r in records])
     when = now or datetime.now(UTC)
-    fresh = [
-        Invoice(
-            erp_system=r.erp_system,
-            company=r.company,
-            invoice_id=r.invoice_id,
-            customer_id=r.customer_id,
-            amount=r.amount,
-            currency=r.currency,
-            due_date=r.due_date,
-            chain=r.chain,
-            asset_symbol=r.asset_symbol,
-            customer_email=r.customer_email,
-            source=source,
-            imported_at=when,
-        )
-        for r in records
-        if r.key not in existing
-    ]
-    session.add_all(fresh)
-    session.flush()
+    label = source_label(source)
+    todo = [r for r in records if r.key not in existing]
+    ids: list[int] = []
+    for start in range(0, len(todo), _INSERT_CHUNK):
+        values = [_row(r, label, when) for r in todo[start : start + _INSERT_CHUNK]]
+        ids.extend(session.scalars(_insert_ignoring_known(session, values)))
+    fresh: list[Invoice] = []
+    for start in range(0, len(ids), _INSERT_CHUNK):
+        part = ids[start : start + _INSERT_CHUNK]
+        fresh.extend(session.scalars(sa.select(Invoice).where(Invoice.id.in_(part))))
+    fresh.sort(key=lambda row: row.id)
     return fresh, len(records) - len(fresh)
+
+
+_INSERT_CHUNK = 500
+
+
+def _row(record: InvoiceRecord, source: str, when: datetime) -> dict[str, object]:
+    return {
+        "erp_system": record.erp_system,
+        "company": record.company,
+        "invoice_id": record.invoice_id,
+        "customer_id": record.customer_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "due_date": record.due_date,
+        "chain": record.chain,
+        "asset_symbol": record.asset_symbol,
+        "customer_email": record.customer_email,
+        "source": source,
+        "imported_at": when,
+    }
+
+
+def _insert_ignoring_known(session: Session, values: list[dict[str, object]]) -> sa.Executable:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    keys = ("erp_system", "company", "invoice_id")
+    return (
+        insert(Invoice)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(Invoice.id)
+    )
 
 
 def rows_by_invoice_key(

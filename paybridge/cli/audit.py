@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from paybridge import audit as audit_log
-from paybridge.cli.context import config, console, engine, errors, print_json
+from paybridge.cli.context import config, console, engine, errors, print_json, shown
 from paybridge.store.db import transaction
 
 app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -38,7 +38,8 @@ def verify(
         console.print(f"audit log intact: {result.entries} entries, hash chain verified")
     else:
         errors.print(
-            f"[bold red]audit log broken at entry {result.first_bad_seq}:[/] {result.problem}",
+            f"[bold red]audit log broken at entry {result.first_bad_seq}:[/] "
+            f"{shown(result.problem)}",
             highlight=False,
         )
     if not result.ok:

@@ -25,7 +25,16 @@ from paybridge.chain_sync.watcher import (
     ReorgBelowFinality,
     clear_halt,
 )
-from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
+from paybridge.cli.context import (
+    USAGE_ERROR,
+    config,
+    console,
+    engine,
+    errors,
+    fail,
+    print_json,
+    shown,
+)
 from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.eip681 import describe_amount
 from paybridge.requests.monitored import monitored_chain_ids
@@ -175,12 +184,12 @@ def watch(
             try:
                 report = _poll_with_progress(watcher, quiet=json_output)
             except (ChainHalted, ReorgBelowFinality) as exc:
-                errors.print(f"[bold red]ALARM[/] {escape(str(exc))}", highlight=False)
+                errors.print(f"[bold red]ALARM[/] {shown(exc)}", highlight=False)
                 failed.add(name)
                 continue
             except (RpcUnavailable, RpcError, ChainMovedDuringScan) as exc:
                 errors.print(
-                    f"[yellow]Error:[/] {escape(_unreachable(chain_cfg, exc))}", highlight=False
+                    f"[yellow]Error:[/] {shown(_unreachable(chain_cfg, exc))}", highlight=False
                 )
                 failed.add(name)
                 continue
@@ -189,7 +198,7 @@ def watch(
                 print_json(_report_json(report))
             else:
                 console.print(
-                    f"{name}: head {report.head} (safe {report.safe}, finalized "
+                    f"{shown(name)}: head {report.head} (safe {report.safe}, finalized "
                     f"{report.finalized}), scanned {report.blocks_scanned} block(s), "
                     f"+{report.receipts_added} / -{report.receipts_removed} receipt(s), "
                     f"{len(report.reorgs)} reorg(s), {report.state_changes} state change(s)",
@@ -274,13 +283,13 @@ def list_receipts(
     for row in rows:
         table.add_row(
             str(row["block_number"]),
-            row["tx_hash"][:12] + "…",
-            row["event_key"],
-            row["direction"],
-            row["amount_display"],
-            row["to"][:10] + "…",
-            row["state"],
-            row["payment_request_id"] or "-",
+            shown(row["tx_hash"][:12]) + "…",
+            shown(row["event_key"]),
+            shown(row["direction"]),
+            shown(row["amount_display"]),
+            shown(row["to"][:10]) + "…",
+            shown(row["state"]),
+            shown(row["payment_request_id"] or "-"),
         )
     console.print(table)
     if not rows:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -31,11 +33,41 @@ class State:
 state = State()
 
 
+#: Invisible characters that reorder text (Trojan Source); shown as escapes like controls.
+_BIDI_CONTROLS = frozenset(
+    chr(c) for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+
+
+def shown(value: object, *, keep_newlines: bool = False) -> str:
+    """External text (ERP data, file contents, paths, error messages quoting them) as plain
+    text for a rich console: markup such as ``[link=...]`` is escaped, and control, line
+    separator, bidi and lone surrogate (undecodable file name) characters are written as
+    escapes (``\\x1b``) instead of reaching the terminal."""
+    out = []
+    for char in str(value):
+        if keep_newlines and char == "\n":
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    return escape("".join(out))
+
+
 def fail(message: str, hint: str | None = None, code: int = FAILURE) -> NoReturn:
-    errors.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)  # "[merchant]" is text
+    """Print the error (and the next step) as plain text and exit with ``code``."""
+    errors.print(f"[bold red]Error:[/] {shown(message, keep_newlines=True)}", highlight=False)
     if hint:
-        errors.print(f"[yellow]Next:[/] {escape(hint)}", highlight=False)
+        errors.print(f"[yellow]Next:[/] {shown(hint, keep_newlines=True)}", highlight=False)
     raise typer.Exit(code)
+
+
+def private_umask() -> None:
+    """Files the CLI creates (config, SQLite store, reports, exports, QR codes) hold
+    configuration or business data: readable by their owner only (0600, directories 0700)."""
+    current = os.umask(0o077)
+    os.umask(current | 0o077)
 
 
 def config() -> PayBridgeConfig:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from paybridge.cli.context import config, console, engine, errors, state
+from paybridge.cli.context import config, console, engine, errors, shown, state
 from paybridge.config import DEFAULT_CONFIG_FILE, default_config_text
 from paybridge.config.merchant_keys import xpub_source
 from paybridge.store.db import migrate
@@ -21,13 +22,15 @@ def init(
     """Write ./paybridge.toml from the defaults (if absent); create or upgrade the store."""
     target = Path(state.config_path) if state.config_path else config_file
     if not target.exists():
-        target.write_text(default_config_text(), encoding="utf-8")
-        console.print(f"wrote {target} (edit the merchant xpub, chains and assets)")
+        # 0600: the config names the merchant's xpub and the database URL (with its password)
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(default_config_text())
+        console.print(f"wrote {shown(target)} (edit the merchant xpub, chains and assets)")
         state.config_path = str(target)
     cfg = config()
     eng = engine(cfg, require_schema=False)
     migrate(eng)
-    console.print(f"store ready at {eng.url.render_as_string(hide_password=True)}")
+    console.print(f"store ready at {shown(eng.url.render_as_string(hide_password=True))}")
     keyless = [c.name for c in cfg.chains if not xpub_source(cfg, c)[0]]
     if keyless:  # say it now, not when the first invoice on such a chain is refused
         errors.print(

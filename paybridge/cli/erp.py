@@ -5,6 +5,7 @@ Register with ``erp.register(app)`` in ``paybridge/cli/main.py``.
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import threading
 from decimal import Decimal
@@ -25,8 +26,10 @@ from paybridge.cli.context import (
     config,
     console,
     engine,
+    errors,
     fail,
     print_json,
+    shown,
 )
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.erp_sync import (
@@ -35,6 +38,7 @@ from paybridge.erp_sync import (
     payment_target,
     sync_open_invoices,
 )
+from paybridge.secrets_guard import PrivateKeyMaterialError, refuse_private_material
 from paybridge.settlement_outbox import SettleSummary, post_due, status_counts
 from paybridge.settlement_views import waiting_elsewhere
 from paybridge.store.db import transaction
@@ -56,11 +60,22 @@ sim_app = typer.Typer(
 )
 
 
-def _connection(path: str | None, cfg: PayBridgeConfig | None = None) -> NetSuiteConnectionConfig:
-    """Load the connection; with ``cfg``, a payment_chain/payment_asset that is set must name
-    a chain and asset of paybridge.toml (exit 2 naming the key otherwise)."""
+def connection_settings(
+    path: str | None, cfg: PayBridgeConfig | None = None
+) -> NetSuiteConnectionConfig:
+    """The NetSuite connection from ``path`` (or NETSUITE_*); exit 2 with the reason if unusable.
+
+    With ``cfg``, a payment_chain/payment_asset that is set must name a chain and asset of
+    paybridge.toml (exit 2 naming the key otherwise). A seed phrase or key given as the path
+    (``PAYBRIDGE_ERP_CONFIG=<mnemonic>``) is refused without repeating it, instead of coming
+    back in "no such file: ...".
+    """
     try:
+        if path is not None:
+            refuse_private_material(path, "--erp-config / $PAYBRIDGE_ERP_CONFIG")
         conn_cfg = load_connection_config(path)
+    except PrivateKeyMaterialError as exc:
+        fail(str(exc), code=USAGE_ERROR)
     except (ValidationError, ValueError, OSError) as exc:
         fail(
             f"NetSuite connection settings: {exc}",
@@ -97,7 +112,7 @@ def settle(
     Exit 1 when any settlement of this run failed or needs attention."""
     cfg = config()
     eng = engine(cfg)
-    conn_cfg = _connection(erp_config, cfg)
+    conn_cfg = connection_settings(erp_config, cfg)
     with NetSuiteConnector(conn_cfg) as connector:
         before = status_counts(eng)
         todo = before.get("pending", 0) + before.get("failed", 0)
@@ -172,9 +187,11 @@ def erp() -> None:
 
 
 @erp_app.command("test-connection")
-def test_connection(erp_config: ErpConfigOption = None, json_output: JsonOption = False) -> None:
+def testconnection_settings(
+    erp_config: ErpConfigOption = None, json_output: JsonOption = False
+) -> None:
     """Check credentials, permissions and reachability of the NetSuite connection."""
-    with NetSuiteConnector(_connection(erp_config, config())) as connector:
+    with NetSuiteConnector(connection_settings(erp_config, config())) as connector:
         check = connector.test_connection()
     if json_output:
         print_json(
@@ -186,9 +203,9 @@ def test_connection(erp_config: ErpConfigOption = None, json_output: JsonOption 
             }
         )
     elif check.ok:
-        console.print(f"[green]OK[/] {check.message}", highlight=False)
+        console.print(f"[green]OK[/] {shown(check.message)}", highlight=False)
     else:
-        console.print(f"[red]{check.problem.value}[/]: {check.message}", highlight=False)
+        console.print(f"[red]{check.problem.value}[/]: {shown(check.message)}", highlight=False)
     if not check.ok:
         raise typer.Exit(1)
 
@@ -205,7 +222,7 @@ def sync(
     are missing or unknown."""
     cfg = config()
     eng = engine(cfg)
-    conn_cfg = _connection(erp_config)
+    conn_cfg = connection_settings(erp_config)
     target = _payment_target(cfg, conn_cfg)  # before fetching anything: no silent default
     with (
         NetSuiteConnector(conn_cfg) as connector,
@@ -275,7 +292,12 @@ def quarantine(json_output: JsonOption = False) -> None:
         return
     table = Table("connection", "invoice", "field", "reason", title="Quarantined invoices")
     for row in rows:
-        table.add_row(row["connection"], row["invoice_id"], row["field"] or "-", row["reason"])
+        table.add_row(
+            shown(row["connection"]),
+            shown(row["invoice_id"]),
+            shown(row["field"] or "-"),
+            shown(row["reason"]),
+        )
     console.print(table if rows else "no quarantined invoices")
     if rows:
         console.print("Fix these in the ERP; the next sync takes them in and clears them here.")
@@ -289,7 +311,10 @@ def sim() -> None:
 @sim_app.command("netsuite")
 def sim_netsuite(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Listen address; other than loopback only with a warning."),
+    ] = "127.0.0.1",
     seed_invoices: Annotated[int, typer.Option("--seed-invoices", min=0)] = 0,
     latency: Annotated[
         float, typer.Option("--latency", min=0.0, help="Seconds per request.")
@@ -326,6 +351,18 @@ def sim_netsuite(
         simulator.start()
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}", "choose another --port", code=USAGE_ERROR)
+    stop = threading.Event()
+    # SIGTERM (docker, supervisors, scripts) and Ctrl-C both stop it cleanly; SIGINT alone is
+    # not enough because shells start background jobs with SIGINT ignored. Installed before the
+    # settings are printed, so a script that stops it as soon as it reads them stops it cleanly.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    if not _is_loopback(host):
+        errors.print(
+            f"[bold yellow]Warning:[/] listening on {shown(host)}, not loopback: other machines "
+            "can reach the simulator, and its test credentials are printed below. Use the "
+            "default --host 127.0.0.1 unless you need that.",
+            highlight=False,
+        )
     env = {
         "NETSUITE_ACCOUNT": simulator.account_id,
         "NETSUITE_CONSUMER_KEY": DEFAULT_GRANT.consumer_key,
@@ -348,10 +385,6 @@ def sim_netsuite(
         )
         for key, value in env.items():
             typer.echo(f"export {key}='{value}'")
-    stop = threading.Event()
-    # SIGTERM (docker, supervisors, scripts) and Ctrl-C both stop it cleanly; SIGINT alone is
-    # not enough because shells start background jobs with SIGINT ignored.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     try:
         while not stop.wait(0.5):
             pass
@@ -359,6 +392,15 @@ def sim_netsuite(
         pass
     finally:
         simulator.stop()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ from paybridge.cli import (
     requests,
     settlements,
 )
-from paybridge.cli.context import USAGE_ERROR, fail, state
+from paybridge.cli.context import USAGE_ERROR, fail, private_umask, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
 app = typer.Typer(
@@ -36,7 +36,9 @@ def main(
         typer.Option("--config", envvar="PAYBRIDGE_CONFIG", help="Config file (TOML)."),
     ] = None,
 ) -> None:
-    """Refuses private keys anywhere on the command line before anything else runs."""
+    """Refuses private keys anywhere on the command line before anything else runs; files the
+    commands create (config, store, reports, exports, QR codes) are readable by the owner only."""
+    private_umask()
     try:
         scan_arguments(sys.argv[1:])
     except PrivateKeyMaterialError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from paybridge.cli.context import errors
+from paybridge.cli.context import errors, shown
 
 EXAMPLES = 3
 
@@ -28,10 +28,11 @@ def group(problems: Iterable[tuple[str, str]], examples: int = EXAMPLES) -> list
 
 def report(headline: str, problems: Iterable[tuple[str, str]], next_step: str) -> None:
     """Print the grouped problems and the next step on stderr."""
-    errors.print(f"[bold red]{headline}[/]", highlight=False)
+    errors.print(f"[bold red]{shown(headline)}[/]", highlight=False)
     for entry in group(problems):
         more = entry["count"] - len(entry["examples"])
-        shown = ", ".join(entry["examples"]) + (f" (+{more} more)" if more else "")
-        errors.print(f"  {entry['count']} x {entry['reason']}", highlight=False, soft_wrap=True)
-        errors.print(f"      e.g. {shown}", highlight=False, soft_wrap=True)
-    errors.print(f"[yellow]Next:[/] {next_step}", highlight=False, soft_wrap=True)
+        examples = ", ".join(entry["examples"]) + (f" (+{more} more)" if more else "")
+        reason = shown(entry["reason"])
+        errors.print(f"  {entry['count']} x {reason}", highlight=False, soft_wrap=True)
+        errors.print(f"      e.g. {shown(examples)}", highlight=False, soft_wrap=True)
+    errors.print(f"[yellow]Next:[/] {shown(next_step)}", highlight=False, soft_wrap=True)

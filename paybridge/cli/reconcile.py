@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from paybridge.cli.context import shown
 from reconciliation.files import run_files
 from reconciliation.inputs import InputFileError
 
@@ -54,10 +55,10 @@ def reconcile_files(
                 step=lambda msg: progress.update(task, description=msg),
             )
     except InputFileError as exc:
-        errors.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(USAGE_ERROR) from exc
     except (ValidationError, ValueError, OSError) as exc:
-        errors.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(USAGE_ERROR) from exc
     if json_output:
         typer.echo(json.dumps(manifest, indent=2, sort_keys=True))

@@ -26,6 +26,7 @@ from paybridge.cli.context import (
     errors,
     fail,
     print_json,
+    shown,
 )
 from paybridge.config import ConfigError
 from paybridge.domain.settlements import SettlementError
@@ -109,9 +110,10 @@ def reconcile(
             print_json({name: str(path) for name, path in paths.items()})
         else:
             console.print(
-                f"wrote {', '.join(p.name for p in paths.values())} to {export}; re-perform with "
-                f"`paybridge reconcile-files --requests {paths['requests']} --receipts "
-                f"{paths['receipts']} --rates {paths['rates']} --out DIR`"
+                f"wrote {shown(', '.join(p.name for p in paths.values()))} to {shown(export)}; "
+                f"re-perform with `paybridge reconcile-files --requests "
+                f"{shown(paths['requests'])} --receipts {shown(paths['receipts'])} --rates "
+                f"{shown(paths['rates'])} --out DIR`"
             )
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -170,7 +172,7 @@ def _print_run(summary: RunSummary, report: Path | None) -> None:
         table.add_row(label, str(value))
     console.print(table)
     if report is not None:
-        console.print(f"report written to {report}")
+        console.print(f"report written to {shown(report)}")
 
 
 @exceptions_app.command("list")
@@ -188,11 +190,11 @@ def exceptions_list(
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} exceptions")
-    shown = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
-    for column in shown:
+    columns = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(row[c]) for c in shown))
+        table.add_row(*(shown(row[c]) for c in columns))
     console.print(table)
 
 
@@ -273,12 +275,14 @@ def _print_outcome(
         print_json({**resolution, "exception_status": status, "settlement_id": settlement_id})
         return
     console.print(
-        f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
-        f"{resolution['exception_id']}: {resolution['state']} (proposed by "
-        f"{resolution['proposed_by']}"
-        + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
-        + f"); exception {status}"
-        + (f"; settlement {settlement_id} queued" if settlement_id else "")
+        shown(
+            f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
+            f"{resolution['exception_id']}: {resolution['state']} (proposed by "
+            f"{resolution['proposed_by']}"
+            + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
+            + f"); exception {status}"
+            + (f"; settlement {settlement_id} queued" if settlement_id else "")
+        )
     )
 
 
@@ -290,7 +294,7 @@ def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore
         for column in rows.columns:
             table.add_column(column)
         for record in rows.itertuples(index=False):
-            table.add_row(*(str(v) for v in record))
+            table.add_row(*(shown(v) for v in record))
         console.print(table)
     if has_differences(rows):
         raise typer.Exit(1)
@@ -328,14 +332,11 @@ def tieout_erp(
 ) -> None:
     """Each posted settlement has exactly one ERP document with the same amount; its invoices
     are cleared. Exit 1 when any difference is listed."""
-    from connectors.erp.netsuite.config import load_connection_config
     from connectors.erp.netsuite.connector import NetSuiteConnector
+    from paybridge.cli.erp import connection_settings
     from paybridge.recon_runs.tieouts_store import tie_out_erp
 
-    try:
-        conn_cfg = load_connection_config(erp_config)
-    except (ValidationError, ValueError, OSError) as exc:
-        fail(f"NetSuite connection settings: {exc}", code=USAGE_ERROR)
+    conn_cfg = connection_settings(erp_config)
     eng = engine(config())
     with NetSuiteConnector(conn_cfg) as connector:
         rows = tie_out_erp(eng, connector, conn_cfg.name)

@@ -21,6 +21,7 @@ from paybridge.cli.context import (
     errors,
     fail,
     print_json,
+    shown,
 )
 from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
@@ -142,13 +143,13 @@ def list_requests(
     table = Table("id", "invoice", "customer", "amount", "pay", "deposit address", "status")
     for row in rows:
         table.add_row(
-            row["id"],
-            row["invoice_id"],
-            row["customer_id"],
-            f"{row['invoice_amount']} {row['currency']}",
-            row["amount_due_display"],
-            row["deposit_address"],
-            " ".join([row["status"], *row["flags"]]),
+            shown(row["id"]),
+            shown(row["invoice_id"]),
+            shown(row["customer_id"]),
+            shown(f"{row['invoice_amount']} {row['currency']}"),
+            shown(row["amount_due_display"]),
+            shown(row["deposit_address"]),
+            shown(" ".join([row["status"], *row["flags"]])),
         )
     console.print(table)
 
@@ -174,7 +175,7 @@ def show(
         print_json(view)
         return
     for key, value in view.items():
-        console.print(f"[bold]{key:>18}[/] {value}", highlight=False)
+        console.print(f"[bold]{key:>18}[/] {shown(value)}", highlight=False)
 
 
 @app.command("mark")
@@ -200,7 +201,7 @@ def mark(
     if json_output:
         print_json(view)
     else:
-        console.print(f"{request_id} is now {view['status']} (marked)")
+        console.print(f"{shown(request_id)} is now {view['status']} (marked)", highlight=False)
 
 
 @app.command("expire")

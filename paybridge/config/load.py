@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from paybridge.config.merchant_keys import check_all_chain_keys
 from paybridge.config.merge import merge_config
 from paybridge.config.model import CONFIG_ENV, DEFAULT_CONFIG_FILE, ConfigError, PayBridgeConfig
-from paybridge.secrets_guard import scan_mapping
+from paybridge.secrets_guard import refuse_private_material, scan_mapping
 
 
 def default_config_text() -> str:
@@ -33,6 +33,8 @@ def load_config(path: str | Path | None = None) -> PayBridgeConfig:
     if chosen is None and Path(DEFAULT_CONFIG_FILE).exists():
         chosen = DEFAULT_CONFIG_FILE
     if chosen is not None:
+        # a key pasted where the path goes must not come back in "config file ... not found"
+        refuse_private_material(str(chosen), f"--config / ${CONFIG_ENV}")
         file = Path(chosen)
         if not file.exists():
             raise ConfigError(f"config file {file} not found; run `paybridge init` to create one")

@@ -6,6 +6,7 @@ share one file; PostgreSQL is used as is. Schema changes only ever go through Al
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -25,10 +26,25 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def create_engine_for(url: str) -> Engine:
     """An engine configured for concurrent use of the given database URL."""
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite store readable by its owner only (0600); SQLite gives its -wal and
+    -shm files the same mode. An existing file is left as it is."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except OSError:  # no such directory, read-only...: SQLite reports it when it connects
+        return
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

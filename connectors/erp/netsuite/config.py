@@ -15,7 +15,9 @@ ENV_PREFIX = "NETSUITE_"
 
 
 class NetSuiteConnectionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a secret given with the wrong type (a number, a list) must not be
+    # echoed back by the validation error that refuses it
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = "netsuite"
     account: str = Field(description="NetSuite account id, e.g. 1234567 or 1234567_SB1 (= realm)")
