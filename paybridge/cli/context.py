@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from paybridge.audit_keys import use_key_file
 from paybridge.config import ConfigError, PayBridgeConfig, load_config
 from paybridge.secrets_guard import PrivateKeyMaterialError
 from paybridge.store.db import create_engine_for
@@ -39,7 +40,9 @@ def fail(message: str, hint: str | None = None, code: int = FAILURE) -> NoReturn
 
 def config() -> PayBridgeConfig:
     try:
-        return load_config(state.config_path)
+        cfg = load_config(state.config_path)
+        use_key_file(cfg.audit.key_file)  # read only when an audit entry is written or checked
+        return cfg
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
     except ConfigError as exc:

@@ -1,12 +1,21 @@
-"""`paybridge init`: write a config file and create (or upgrade) the store."""
+"""`paybridge init`: write a config file and the audit key; create (or upgrade) the store."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from paybridge.audit_keys import (
+    KEY_ENV,
+    KeyRing,
+    active_ring,
+    key_file_path,
+    load_file,
+    write_ring,
+)
 from paybridge.cli.context import config, console, engine, state
 from paybridge.config import DEFAULT_CONFIG_FILE, default_config_text
 from paybridge.store.db import migrate
@@ -17,13 +26,32 @@ def init(
         Path, typer.Option("--write-config", help="Where to write the config if missing.")
     ] = Path(DEFAULT_CONFIG_FILE),
 ) -> None:
-    """Write ./paybridge.toml from the defaults (if absent); create or upgrade the store."""
+    """Write ./paybridge.toml and the audit key ring (if absent); create or upgrade the store."""
     target = Path(state.config_path) if state.config_path else config_file
     if not target.exists():
         target.write_text(default_config_text(), encoding="utf-8")
         console.print(f"wrote {target} (edit the merchant xpub, chains and assets)")
         state.config_path = str(target)
     cfg = config()
+    _audit_key(cfg.audit.key_file)
     eng = engine(cfg, require_schema=False)
     migrate(eng)
     console.print(f"store ready at {eng.url.render_as_string(hide_password=True)}")
+
+
+def _audit_key(configured: str) -> None:
+    """Create the audit key ring (mode 0600, outside the database) unless one is configured."""
+    if os.environ.get(KEY_ENV):
+        active_ring()  # validate the ring given in the environment
+        return
+    path = key_file_path(configured)
+    if path.exists():
+        load_file(path)  # readable, private and well-formed, or a clear error now
+        return
+    ring = KeyRing.generate()
+    write_ring(path, ring)
+    console.print(
+        f"wrote audit key {path} (key {ring.active_id}, mode 0600): back it up apart from the "
+        "database; without it the audit log cannot be verified",
+        highlight=False,
+    )
