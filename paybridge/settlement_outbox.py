@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from connectors.erp.protocol import (
     ErpUnavailableError,
     PostedSettlement,
 )
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.domain.settlements import Settlement, SettlementError
 from paybridge.store.db import transaction
 from paybridge.store.models.outbox import SettlementAttempt, SettlementOutboxRow
@@ -80,16 +81,23 @@ class OutboxConflictError(SettlementError):
 
 def enqueue(session: Session, settlement: Settlement, connection: str) -> bool:
     """Queue a settlement; True if new. Re-queueing identical content is a no-op, different
-    content under the same id is refused (an id names one accounting event, forever)."""
-    payload = settlement.canonical_json()
+    content under the same id is refused (an id names one accounting event, forever).
+
+    The queued settlement carries a signed checkpoint of the audit log as of now (ERP memo).
+    """
     existing = session.get(Outbox, settlement.settlement_id)
     if existing is not None:
-        if existing.payload != payload:
+        # the checkpoint records when it was queued, not what it books: not part of the content
+        queued = Settlement.from_json(json.loads(existing.payload))
+        content = replace(settlement, audit_checkpoint=None).canonical_json()
+        if replace(queued, audit_checkpoint=None).canonical_json() != content:
             raise OutboxConflictError(
                 f"settlement {settlement.settlement_id} is already queued ({existing.status}) "
                 "with different content; issue a new settlement id for a correction"
             )
         return False
+    settlement = replace(settlement, audit_checkpoint=audit_checkpoint.take(session).token())
+    payload = settlement.canonical_json()
     now = _now()
     session.add(
         Outbox(

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paybridge.audit_keys import KEY_ENV, KEY_FILE_ENV, KeyRing, write_ring
+from paybridge.audit.keys import KEY_ENV, KEY_FILE_ENV, KeyRing, write_ring
 from paybridge.devchain import AnvilNode, running_anvil
 from paybridge.store.db import create_engine_for, migrate
 

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from paybridge import audit as audit_log
-from paybridge import audit_checkpoint
-from paybridge.audit_keys import KEY_ENV, active_ring, key_file_path, load_file, write_ring
+from paybridge.audit import checkpoint as audit_checkpoint
+from paybridge.audit.keys import KEY_ENV, active_ring, key_file_path, load_file, write_ring
 from paybridge.cli.context import USAGE_ERROR, config, console, engine, errors, fail, print_json
 from paybridge.store.db import transaction
 
@@ -60,7 +60,7 @@ def verify(
                 "entries": result.entries,
                 "first_bad_entry": result.first_bad_seq,
                 "problem": result.problem,
-                "checkpoint_entries": cp.entries if cp else None,
+                **({"checkpoint_entries": cp.entries} if cp else {}),
             }
         )
     elif result.ok:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from paybridge.audit_keys import use_key_file
+from paybridge.audit.keys import use_key_file
 from paybridge.config import ConfigError, PayBridgeConfig, load_config
 from paybridge.secrets_guard import PrivateKeyMaterialError
 from paybridge.store.db import create_engine_for

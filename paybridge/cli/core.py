@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paybridge.audit_keys import (
+from paybridge.audit.keys import (
     KEY_ENV,
     KeyRing,
     active_ring,

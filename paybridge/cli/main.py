@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paybridge.audit_keys import AuditKeyError
+from paybridge.audit.keys import AuditKeyError
 from paybridge.cli import (
     addresses,
     audit,

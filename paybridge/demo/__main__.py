@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.erp.netsuite.connector import NetSuiteConnector
-from paybridge import audit, audit_checkpoint
+from paybridge import audit
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.world import DemoWorld, demo_world

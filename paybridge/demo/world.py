@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from paybridge.audit_keys import KeyRing, use_key_file, write_ring
+from paybridge.audit.keys import KeyRing, use_key_file, write_ring
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.devchain import DevContracts, deploy_standard_contracts, running_anvil
 from paybridge.store.db import create_engine_for, migrate

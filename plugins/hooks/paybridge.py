@@ -15,7 +15,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 from sqlalchemy.engine import Engine
 
-from paybridge.audit_keys import use_key_file
+from paybridge.audit.keys import use_key_file
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.store.db import create_engine_for, migrate
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
-from paybridge.audit_keys import active_ring
+from paybridge.audit.keys import active_ring
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry
 

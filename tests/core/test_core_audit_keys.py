@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paybridge import audit, audit_checkpoint
-from paybridge.audit_keys import AuditKeyError, KeyRing, parse_ring, use_ring
+from paybridge import audit
+from paybridge.audit import checkpoint as audit_checkpoint
+from paybridge.audit.keys import AuditKeyError, KeyRing, parse_ring, use_ring
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry, AuditHead
 

@@ -4,7 +4,7 @@ Every entry's hash is an HMAC-SHA256 (with the audit key named by its ``key_id``
 fields and the previous entry's hash, so editing, deleting or reordering any row breaks the
 chain at that row, and nobody without the key can recompute the chain after an edit. What a
 key cannot show by itself (the newest rows dropped, or the whole log deleted) a signed
-checkpoint kept outside the database shows (``paybridge.audit_checkpoint``).
+checkpoint kept outside the database shows (``paybridge.audit.checkpoint``).
 
 Appenders first bump the single ``audit_head`` row, which takes the write lock on SQLite and a
 row lock on PostgreSQL: concurrent writers are serialised and the chain never forks.
@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from paybridge.audit_keys import KeyRing, active_ring
+from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import insert_ignore
 from paybridge.store.models import AuditEntry, AuditHead
@@ -97,8 +97,8 @@ def append(
 ) -> int:
     """Append events in order inside the caller's transaction; returns the last sequence number.
 
-    Signed with the active audit key (see ``paybridge.audit_keys``): without one, nothing is
-    written and :class:`~paybridge.audit_keys.AuditKeyError` says how to configure it.
+    Signed with the active audit key (see ``paybridge.audit.keys``): without one, nothing is
+    written and :class:`~paybridge.audit.keys.AuditKeyError` says how to configure it.
     """
     batch = list(events)
     if not batch:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paybridge.audit import GENESIS_HASH, VerifyResult, verify
-from paybridge.audit_keys import KeyRing, active_ring
+from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.store.models import AuditEntry
 
 VERSION = 1
