@@ -19,12 +19,21 @@ from paybridge.store.db import insert_ignore
 from paybridge.store.models import DerivationCounter
 
 
+def peek_next_index(session: Session, xpub_fingerprint: str) -> int | None:
+    """The counter as last committed, without locking it (None before the first request)."""
+    return session.scalar(
+        sa.select(DerivationCounter.next_index).where(
+            DerivationCounter.xpub_fingerprint == xpub_fingerprint
+        )
+    )
+
+
 def lock_next_index(session: Session, xpub_fingerprint: str) -> int:
     """Lock the xpub's counter until the transaction ends; returns the next free index.
 
-    Whatever the caller read before the lock, it must read again after it: only then does it
-    see what the previous holder committed (PostgreSQL's next statement snapshot, SQLite's
-    write transaction that starts here).
+    Whatever the caller read before the lock it must read again after it, unless the counter
+    is where :func:`peek_next_index` saw it *before* those reads: every creator that inserts
+    moves it, so an unmoved counter means nobody committed a request on this xpub since.
     """
     touch = (
         sa.update(DerivationCounter)

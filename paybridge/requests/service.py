@@ -21,7 +21,7 @@ from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig
 from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
-from paybridge.requests.allocation import commit_indexes, lock_next_index
+from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
 from paybridge.store.models import PaymentRequest
@@ -64,16 +64,19 @@ def create_payment_requests(
     Runs inside the caller's transaction: on any error nothing of the batch is written.
     """
     when = now or datetime.now(UTC)
+    seen = peek_next_index(session, wallet.fingerprint)  # before reading the requests
     existing = rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in invoices])
     todo = [inv for inv in dict.fromkeys(invoices) if inv.key not in existing]
     created: dict[tuple[str, str, str], PaymentRequest] = {}
     start = 0
     if todo:
-        # Lock the counter, then look again: whoever held it has committed, so its requests
-        # are seen here and their invoices are not given a second index.
+        # Lock the counter. If it moved since we looked, another creator committed requests
+        # meanwhile: look again, so that their invoices are not given a second index.
         start = lock_next_index(session, wallet.fingerprint)
-        existing.update(rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in todo]))
-        todo = [inv for inv in todo if inv.key not in existing]
+        if start != seen:
+            keys = [inv.key for inv in todo]
+            existing.update(rows_by_invoice_key(session, PaymentRequest, keys))
+            todo = [inv for inv in todo if inv.key not in existing]
     while todo:
         rows = _build_requests(todo, start, wallet, config, rates_for_chain, when)
         created = _insert_new(session, rows)
