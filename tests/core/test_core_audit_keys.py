@@ -224,12 +224,12 @@ def test_entries_from_before_audit_keys_verify_once_sealed(store: Engine, ring: 
         rows.append(
             dict(
                 zip(
-                    ("actor", "entity_type", "entity_id", "action", "before", "after"),
+                    ("actor", "entity_type", "entity_id", "action", "before", "after", "reason"),
                     fields,
                     strict=True,
                 )
             )
-            | {"reason": event.reason, "seq": seq, "at": at, "prev_hash": prev, "hash": digest}
+            | {"seq": seq, "at": at, "prev_hash": prev, "hash": digest}
         )
         prev = digest
     with store.begin() as conn:
