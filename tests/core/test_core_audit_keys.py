@@ -258,3 +258,35 @@ def test_no_audit_key_means_nothing_is_written(store: Engine, monkeypatch) -> No
         audit.append(session, _events(1))
     with store.begin() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+
+
+def test_upgrade_from_0004_keeps_the_old_log_verifiable(database_url: str, ring: KeyRing) -> None:
+    """A real upgrade: a log written by 0004's code (unkeyed) migrates to 0005 unchanged."""
+    from paybridge.store.db import create_engine_for, migrate
+
+    engine = create_engine_for(database_url)
+    try:
+        migrate(engine, "0004_reconciliation")
+        at, prev = datetime(2026, 1, 5, tzinfo=UTC), audit.GENESIS_HASH
+        with engine.begin() as conn:
+            for seq in (1, 2):
+                fields = ["bob", "payment_request", f"pr_{seq}", "create", None, None, "old"]
+                digest = audit.entry_hash(seq, at, prev, fields)
+                conn.execute(
+                    sa.text(
+                        "insert into audit_log (seq, at, actor, entity_type, entity_id, action,"
+                        " reason, prev_hash, hash) values (:seq, :at, 'bob', 'payment_request',"
+                        " :eid, 'create', 'old', :prev, :hash)"
+                    ),
+                    {"seq": seq, "at": at, "eid": f"pr_{seq}", "prev": prev, "hash": digest},
+                )
+                prev = digest
+            conn.execute(sa.text("insert into audit_head values (1, 2, :h)"), {"h": prev})
+        migrate(engine)
+        with transaction(engine) as session:
+            assert "seal-legacy" in (audit.verify(session).problem or "")
+            audit.append(session, _events(1))  # any keyed entry seals what precedes it
+        result = _verify(engine)
+        assert result.ok and result.entries == 3 and result.legacy_entries == 2
+    finally:
+        engine.dispose()

@@ -114,7 +114,7 @@ def _rechain_without_key(db_path: Path) -> None:
     """An attacker with write access to the database but not the key: edit entry 2, then
     recompute every hash (the published, unkeyed algorithm) and the tip."""
     import hashlib
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     with sqlite3.connect(db_path) as db:
         db.execute("update audit_log set reason = 'nothing to see' where seq = 2")
@@ -124,7 +124,8 @@ def _rechain_without_key(db_path: Path) -> None:
         ).fetchall()
         prev = "0" * 64
         for seq, at, *fields in rows:
-            stamp = datetime.fromisoformat(at).isoformat(timespec="microseconds")
+            when = datetime.fromisoformat(at)  # SQLite keeps UTC without the offset
+            stamp = when.replace(tzinfo=when.tzinfo or UTC).isoformat(timespec="microseconds")
             payload = json.dumps([seq, stamp, prev, *fields], separators=(",", ":"))
             digest = hashlib.sha256(payload.encode()).hexdigest()
             db.execute(
