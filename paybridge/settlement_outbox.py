@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from connectors.erp.protocol import (
     PostedSettlement,
 )
 from paybridge import audit
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.settlements import Settlement, SettlementError
 from paybridge.settlement_routing import NO_CONNECTION
@@ -89,16 +90,22 @@ def enqueue(
 
     With ``refusal`` (why it cannot be posted: see ``paybridge.settlement_routing``) the
     settlement is recorded as ``needs_attention`` with that reason instead of ``pending``, so
-    no worker picks it up and ``paybridge settlements list`` shows it."""
-    payload = settlement.canonical_json()
+    no worker picks it up and ``paybridge settlements list`` shows it. The queued settlement
+    carries a signed checkpoint of the audit log as of now (ERP memo).
+    """
     existing = session.get(Outbox, settlement.settlement_id)
     if existing is not None:
-        if existing.payload != payload:
+        # the checkpoint records when it was queued, not what it books: not part of the content
+        queued = Settlement.from_json(json.loads(existing.payload))
+        content = replace(settlement, audit_checkpoint=None).canonical_json()
+        if replace(queued, audit_checkpoint=None).canonical_json() != content:
             raise OutboxConflictError(
                 f"settlement {settlement.settlement_id} is already queued ({existing.status}) "
                 "with different content; issue a new settlement id for a correction"
             )
         return False
+    settlement = replace(settlement, audit_checkpoint=audit_checkpoint.take(session).token())
+    payload = settlement.canonical_json()
     now = _now()
     session.add(
         Outbox(

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from paybridge.audit.keys import KEY_ENV, KEY_FILE_ENV, KeyRing, write_ring
 from paybridge.devchain import AnvilNode, running_anvil
 from paybridge.store.db import create_engine_for, migrate
 
@@ -31,6 +32,21 @@ def _postgres_reachable(url: str) -> str | None:
     except Exception as exc:  # any driver/network error means "not here"
         return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every test (and every process it starts with this environment) signs the audit log
+    with one key ring kept outside the database, as `paybridge init` sets up for a user."""
+    path = tmp_path_factory.mktemp("audit-key") / "paybridge-audit.key"
+    write_ring(path, KeyRing.generate("test key ring"))
+    saved = {name: os.environ.pop(name, None) for name in (KEY_ENV, KEY_FILE_ENV)}
+    os.environ[KEY_FILE_ENV] = str(path)
+    yield str(path)
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import Engine
 
+from paybridge.audit.keys import use_key_file
 from paybridge.config import ConfigError, PayBridgeConfig, load_config
 from paybridge.secrets_guard import PrivateKeyMaterialError
 from paybridge.store.db import create_engine_for
@@ -72,7 +73,9 @@ def private_umask() -> None:
 
 def config() -> PayBridgeConfig:
     try:
-        return load_config(state.config_path)
+        cfg = load_config(state.config_path)
+        use_key_file(cfg.audit.key_file)  # read only when an audit entry is written or checked
+        return cfg
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
     except ConfigError as exc:  # a configuration error is a usage error: exit 2

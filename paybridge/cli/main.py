@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from paybridge.audit.keys import AuditKeyError
 from paybridge.cli import (
     addresses,
     audit,
@@ -19,10 +20,22 @@ from paybridge.cli import (
     requests,
     settlements,
 )
-from paybridge.cli.context import USAGE_ERROR, fail, private_umask, state
+from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
-app = typer.Typer(
+
+class _PayBridgeApp(typer.Typer):
+    """Errors any command can hit that are configuration, not failure, exit 2 with the fix."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except AuditKeyError as exc:
+            errors.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False)
+            sys.exit(USAGE_ERROR)
+
+
+app = _PayBridgeApp(
     help="PayBridge: invoice in your ERP, get paid in crypto, close the books.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

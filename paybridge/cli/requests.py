@@ -1,8 +1,9 @@
-"""`paybridge requests create | list | show`: payment requests and their payment links."""
+"""`paybridge requests create | list | show | gaps`: payment requests and their payment links."""
 
 from __future__ import annotations
 
 import getpass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from paybridge.config import ConfigError
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
 from paybridge.requests.actions import RequestNotFound, expire_overdue, mark_request
+from paybridge.requests.gaps import WALLET_GAP_LIMIT, gap_reports
 from paybridge.requests.lifecycle import FLAGS, IllegalTransition, Status
 from paybridge.requests.pipeline import DEFAULT_BATCH, create_pending_requests, pending_invoices
 from paybridge.store.db import transaction
@@ -215,3 +217,46 @@ def expire(
         print_json({"expired": count})
     else:
         console.print(f"{count} payment requests expired")
+
+
+@app.command("gaps")
+def gaps(
+    gap_limit: Annotated[
+        int, typer.Option(min=1, help="The gap limit your wallet scans with (BIP-44: 20).")
+    ] = WALLET_GAP_LIMIT,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Longest runs of never-paid deposit addresses per xpub, and the wallet gap limit they need.
+
+    Exit 1 when a wallet scanning with --gap-limit would miss paid addresses.
+    """
+    with transaction(engine(config())) as session:
+        reports = gap_reports(session)
+    short = [r for r in reports if r.needed_gap_limit > gap_limit]
+    if json_output:
+        print_json(
+            [
+                {**asdict(r), "needed_gap_limit": r.needed_gap_limit, "enough": r not in short}
+                for r in reports
+            ]
+        )
+    else:
+        for r in reports:
+            console.print(
+                f"xpub {r.xpub_fingerprint[:16]}: {r.allocated} addresses (0..{r.highest_index}, "
+                f"{r.holes} unallocated), {r.paid} paid; longest unpaid run "
+                f"{r.longest_unpaid_run}, {r.unpaid_since_last_paid} unpaid since the last "
+                f"payment -> wallet gap limit needed: {r.needed_gap_limit}",
+                highlight=False,
+            )
+        if not reports:
+            console.print("no payment requests yet")
+    for r in short:
+        errors.print(
+            f"[yellow]xpub {r.xpub_fingerprint[:16]} needs a wallet gap limit of "
+            f"{r.needed_gap_limit}[/] (given {gap_limit}): raise it in the wallet, or it will "
+            "not show every deposit (README: Payment requests)",
+            highlight=False,
+        )
+    if short:
+        raise typer.Exit(1)

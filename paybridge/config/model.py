@@ -126,11 +126,19 @@ class DatabaseConfig(_Strict):
     url: str = DEFAULT_DATABASE_URL
 
 
+class AuditConfig(_Strict):
+    """Where the audit key ring is: outside the database (``$PAYBRIDGE_AUDIT_KEY_FILE`` and
+    ``$PAYBRIDGE_AUDIT_KEY`` win). Relative paths are from the working directory."""
+
+    key_file: str = "paybridge-audit.key"
+
+
 class PayBridgeConfig(_Strict):
     merchant: MerchantConfig = MerchantConfig()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()
+    audit: AuditConfig = AuditConfig()
     chains: list[ChainConfig]
     assets: list[AssetConfig]
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import audit
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.world import DemoWorld, demo_world
@@ -189,11 +190,13 @@ def outbox(world: DemoWorld) -> None:
 def audit_trail(world: DemoWorld) -> None:
     console.rule("[bold]Audit log")
     with transaction(world.engine) as session:
+        checkpoint = audit_checkpoint.take(session)
         result = audit.verify(session)
     console.print(
-        f"{result.entries} entries, hash chain "
+        f"{result.entries} entries, keyed hash chain "
         f"{'[green]verified' if result.ok else '[red]BROKEN: ' + str(result.problem)}"
     )
+    console.print(f"signed checkpoint (keep it outside the database): {checkpoint.token()}")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge.audit.keys import KeyRing, use_key_file, write_ring
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.devchain import DevContracts, deploy_standard_contracts, running_anvil
 from paybridge.store.db import create_engine_for, migrate
@@ -50,11 +51,15 @@ def demo_world(out: Path, netsuite_invoices: int = 6) -> Iterator[DemoWorld]:
         contracts = deploy_standard_contracts(w3)
         netsuite.seed_invoices(netsuite_invoices, customers=3, amount=Decimal("480.00"))
         config_file = out / "paybridge.toml"
+        key_file = out / "paybridge-audit.key"  # beside the store, never in it
+        write_ring(key_file, KeyRing.generate())
         config_file.write_text(
             f'[database]\nurl = "sqlite:///{out / "paybridge.db"}"\n'
+            f'[audit]\nkey_file = "{key_file}"\n'
             f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n'
         )
         config = load_config(config_file)
+        use_key_file(config.audit.key_file)
         engine = create_engine_for(config.database.url)
         migrate(engine)
         settings = NetSuiteConnectionConfig(

@@ -36,6 +36,7 @@ ACCOUNT_ROLES = frozenset(
 # NetSuite external ids: letters, digits, '_' and '-' ('|' breaks parsing); we also keep it short.
 SETTLEMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
 ZERO = Decimal(0)
+AUDIT_CHECKPOINT = re.compile(r"^pbcp1:[0-9a-zA-Z:]{1,300}$")
 
 
 class SettlementError(ValueError):
@@ -94,6 +95,10 @@ class Settlement:
     evidence: Evidence = field(default_factory=lambda: Evidence(0, ()))
     value_date: date | None = None
     memo: str = ""
+    # Signed checkpoint token of the audit log when the settlement was queued (filled by the
+    # application side, not the engine): the ERP keeps a copy of the log's state outside our
+    # database, so an auditor can check the log against it later.
+    audit_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         sid = self.settlement_id
@@ -102,6 +107,8 @@ class Settlement:
                 f"settlement_id {sid!r}: use 1-60 letters, digits, '_' or '-' (it is the ERP "
                 "external id)"
             )
+        if self.audit_checkpoint is not None and not AUDIT_CHECKPOINT.match(self.audit_checkpoint):
+            raise SettlementError(f"settlement {sid}: audit_checkpoint is not a checkpoint token")
         try:
             exponent = currency_exponent(self.currency)
         except MoneyError as exc:
@@ -203,6 +210,7 @@ class Settlement:
             | ({"transfers": list(self.evidence.transfers)} if self.evidence.transfers else {}),
             "value_date": self.value_date.isoformat() if self.value_date else None,
             "memo": self.memo,
+            **({"audit_checkpoint": self.audit_checkpoint} if self.audit_checkpoint else {}),
         }
 
     def canonical_json(self) -> str:
@@ -232,4 +240,5 @@ class Settlement:
             ),
             value_date=date.fromisoformat(data["value_date"]) if data.get("value_date") else None,
             memo=data.get("memo", ""),
+            audit_checkpoint=data.get("audit_checkpoint"),
         )

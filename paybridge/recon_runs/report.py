@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
 from paybridge.recon_runs.resolutions import resolutions_frame
 from paybridge.recon_runs.tieouts_store import latest_tie_outs
@@ -27,7 +28,11 @@ def export_inputs(engine: Engine, out: Path, as_of=None) -> dict[str, Path]:  # 
 
 
 def write_report(engine: Engine, out: Path, config: ReconConfig | None = None) -> dict:
-    """Inputs under ``out/inputs``; outputs, report.html/xlsx and manifest.json in ``out``."""
+    """Inputs under ``out/inputs``; outputs, report.html/xlsx and manifest.json in ``out``.
+
+    The manifest carries a signed audit checkpoint: ``paybridge audit verify --checkpoint
+    out/manifest.json`` later shows whether the log was cut short or rewritten since.
+    """
     config = config or ReconConfig()
     paths = export_inputs(engine, out / "inputs")
     result = reconcile(
@@ -49,5 +54,7 @@ def write_report(engine: Engine, out: Path, config: ReconConfig | None = None) -
         for name, digest in file_hashes(paths).items()
     }
     manifest["tie_out_rows"] = len(tie_outs)
+    with transaction(engine) as session:  # the audit log's state, signed, outside the database
+        manifest["audit_checkpoint"] = audit_checkpoint.take(session).to_json()
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

@@ -1,16 +1,18 @@
 """Turn invoices into payment requests: quote, deposit address, EIP-681 link, audit entry.
 
-Batched (one counter bump, one insert, one audit append per batch) and idempotent: the same
-invoice always maps to the same request, even when several workers create it at once.
+Batched (one counter lock, one insert, one audit append per batch) and idempotent: the same
+invoice always maps to the same request, even when several workers create it at once, and a
+worker that loses that race burns no derivation index (see ``allocation``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from connectors.rates.base import Rate, RateSource
@@ -19,7 +21,7 @@ from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig
 from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
-from paybridge.requests.allocation import allocate_indexes
+from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
 from paybridge.store.models import PaymentRequest
@@ -62,24 +64,34 @@ def create_payment_requests(
     Runs inside the caller's transaction: on any error nothing of the batch is written.
     """
     when = now or datetime.now(UTC)
+    seen = peek_next_index(session, wallet.fingerprint)  # before reading the requests
     existing = rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in invoices])
     todo = [inv for inv in dict.fromkeys(invoices) if inv.key not in existing]
     created: dict[tuple[str, str, str], PaymentRequest] = {}
+    start = 0
     if todo:
-        start = allocate_indexes(session, wallet.fingerprint, len(todo))
-        addresses = wallet.addresses(start, len(todo))
-        rates: dict[tuple[str, str, str], Rate] = {}
-        rows = []
-        for offset, (invoice, address) in enumerate(zip(todo, addresses, strict=True)):
-            rows.append(
-                _build_request(
-                    invoice, address, start + offset, wallet, config, rates, rates_for_chain, when
-                )
-            )
+        # Lock the counter. If it moved since we looked, another creator committed requests
+        # meanwhile: look again, so that their invoices are not given a second index.
+        start = lock_next_index(session, wallet.fingerprint)
+        if start != seen:
+            keys = [inv.key for inv in todo]
+            existing.update(rows_by_invoice_key(session, PaymentRequest, keys))
+            todo = [inv for inv in todo if inv.key not in existing]
+    while todo:
+        rows = _build_requests(todo, start, wallet, config, rates_for_chain, when)
         created = _insert_new(session, rows)
-        # Another worker may have created some of these invoices' requests meanwhile.
-        missing = [inv.key for inv in todo if inv.key not in created]
-        existing.update(rows_by_invoice_key(session, PaymentRequest, missing))
+        if len(created) == len(rows):
+            break
+        # Rare: a creator holding another counter (a different xpub) inserted some of these
+        # invoices meanwhile. Take back what we inserted and renumber the rest without holes.
+        _delete(session, created.values())
+        taken = {_key(r) for r in rows} - set(created)
+        existing.update(rows_by_invoice_key(session, PaymentRequest, list(taken)))
+        todo = [inv for inv in todo if inv.key not in taken]
+        created = {}
+    if created:
+        commit_indexes(session, wallet.fingerprint, start + len(created))
+        _attach(session, created.values())
         audit.append(
             session,
             (
@@ -100,6 +112,23 @@ def create_payment_requests(
         if inv.key in created
         else CreatedRequest(existing[inv.key], False)
         for inv in invoices
+    ]
+
+
+def _build_requests(
+    invoices: Sequence[InvoiceRecord],
+    start: int,
+    wallet: WatchOnlyWallet,
+    config: PayBridgeConfig,
+    rates_for_chain: RateSourceForChain,
+    when: datetime,
+) -> list[PaymentRequest]:
+    """One request per invoice, on consecutive indexes from ``start``."""
+    addresses = wallet.addresses(start, len(invoices))
+    rates: dict[tuple[str, str, str], Rate] = {}
+    return [
+        _build_request(inv, address, start + offset, wallet, config, rates, rates_for_chain, when)
+        for offset, (inv, address) in enumerate(zip(invoices, addresses, strict=True))
     ]
 
 
@@ -178,7 +207,7 @@ def _quote_evidence(request: PaymentRequest) -> dict[str, str]:
 def _insert_new(
     session: Session, requests: list[PaymentRequest]
 ) -> dict[tuple[str, str, str], PaymentRequest]:
-    """Insert, skipping invoices another worker created meanwhile; returns what we inserted."""
+    """Insert, skipping invoices someone else created meanwhile; returns what we inserted."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -192,11 +221,20 @@ def _insert_new(
         .returning(table.c.id)
     )
     inserted_ids = set(session.scalars(statement, values))
-    inserted = [r for r in requests if r.id in inserted_ids]
-    for request in inserted:  # attach as persistent rows without re-reading them
+    return {_key(r): r for r in requests if r.id in inserted_ids}
+
+
+def _delete(session: Session, requests: Iterable[PaymentRequest]) -> None:
+    ids = [r.id for r in requests]
+    if ids:
+        session.execute(sa.delete(PaymentRequest).where(PaymentRequest.id.in_(ids)))
+
+
+def _attach(session: Session, requests: Iterable[PaymentRequest]) -> None:
+    """Attach inserted rows as persistent without re-reading them."""
+    for request in requests:
         make_transient_to_detached(request)
         session.add(request)
-    return {_key(r): r for r in inserted}
 
 
 def _key(request: PaymentRequest) -> tuple[str, str, str]:

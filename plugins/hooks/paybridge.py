@@ -15,6 +15,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 from sqlalchemy.engine import Engine
 
+from paybridge.audit.keys import use_key_file
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.store.db import create_engine_for, migrate
 
@@ -37,7 +38,9 @@ class PayBridgeHook(BaseHook):
             return {}
 
     def get_config(self) -> PayBridgeConfig:
-        return load_config(self._extra.get("config_path"))
+        config = load_config(self._extra.get("config_path"))
+        use_key_file(config.audit.key_file)  # the audit key ring, outside the store
+        return config
 
     def get_engine(self, config: PayBridgeConfig | None = None) -> Engine:
         """The store, migrated to the current schema (idempotent, cheap when up to date)."""

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
+from paybridge.audit.keys import active_ring
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry
 
@@ -92,11 +93,26 @@ def test_reordered_entries_are_found(logged: Engine) -> None:
 
 
 def test_rewritten_hash_is_still_caught(logged: Engine) -> None:
-    """Re-hashing an edited row is not enough: the next row no longer follows it."""
+    """Re-hashing an edited row with the audit key (an insider who has it) is not enough: the
+    next row no longer follows it. Without the key the row itself no longer verifies."""
+    ring = active_ring()
     with transaction(logged) as session:
         entry = session.get(AuditEntry, 2)
         assert entry is not None
         entry.reason = "covered up"
-        entry.hash = audit.entry_hash(entry.seq, entry.at, entry.prev_hash, audit._fields(entry))
+        entry.hash = audit.entry_hash(
+            entry.seq,
+            entry.at,
+            entry.prev_hash,
+            audit._fields(entry),
+            entry.key_id,
+            ring.keys[entry.key_id],
+        )
     result = _verify(logged)
     assert not result.ok and result.first_bad_seq == 3
+    with transaction(logged) as session:
+        entry = session.get(AuditEntry, 2)
+        assert entry is not None
+        entry.hash = audit.entry_hash(entry.seq, entry.at, entry.prev_hash, audit._fields(entry))
+    result = _verify(logged)
+    assert not result.ok and result.first_bad_seq == 2 and "altered" in (result.problem or "")

@@ -131,3 +131,96 @@ def test_public_test_key_as_merchant_xpub_exits_2(workdir: Path) -> None:
     assert result.returncode == 2
     assert "merchant.xpub: refused for chain ethereum" in result.stderr
     assert "m/44'/60'/0'" in result.stderr
+
+
+def _rechain_without_key(db_path: Path) -> None:
+    """An attacker with write access to the database but not the key: edit entry 2, then
+    recompute every hash (the published, unkeyed algorithm) and the tip."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    with sqlite3.connect(db_path) as db:
+        db.execute("update audit_log set reason = 'nothing to see' where seq = 2")
+        rows = db.execute(
+            "select seq, at, actor, entity_type, entity_id, action, before, after, reason "
+            "from audit_log order by seq"
+        ).fetchall()
+        prev = "0" * 64
+        for seq, at, *fields in rows:
+            when = datetime.fromisoformat(at)  # SQLite keeps UTC without the offset
+            stamp = when.replace(tzinfo=when.tzinfo or UTC).isoformat(timespec="microseconds")
+            payload = json.dumps([seq, stamp, prev, *fields], separators=(",", ":"))
+            digest = hashlib.sha256(payload.encode()).hexdigest()
+            db.execute(
+                "update audit_log set prev_hash = ?, hash = ? where seq = ?", (prev, digest, seq)
+            )
+            prev = digest
+        db.execute("update audit_head set hash = ?", (prev,))
+        if "key_id" in {r[1] for r in db.execute("pragma table_info(audit_log)")}:
+            db.execute("update audit_log set key_id = null")
+
+
+def test_init_writes_a_private_audit_key_outside_the_database(workdir: Path) -> None:
+    key = workdir / "paybridge-audit.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert key.read_bytes() not in (workdir / "paybridge.db").read_bytes()
+    again = run(workdir, "init")  # idempotent: the key is kept, not replaced
+    assert "audit key" not in again.stdout
+    key.chmod(0o644)
+    loose = run(workdir, "audit", "verify", ok=False)
+    assert loose.returncode == 2 and "chmod 600" in loose.stderr
+    key.unlink()
+    run(workdir, "invoices", "import", "invoices.csv", ok=False)
+    missing = run(workdir, "requests", "create", ok=False)
+    assert missing.returncode == 2 and "paybridge init" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_audit_verify_fails_when_every_hash_is_recomputed_after_an_edit(workdir: Path) -> None:
+    run(workdir, "invoices", "import", "invoices.csv", ok=False)
+    run(workdir, "requests", "create")
+    _rechain_without_key(workdir / "paybridge.db")
+    result = run(workdir, "audit", "verify", ok=False)
+    assert result.returncode == 1, result.stdout
+
+
+def test_audit_checkpoint_catches_deletion_and_refuses_forgery(workdir: Path) -> None:
+    run(workdir, "invoices", "import", "invoices.csv", ok=False)
+    run(workdir, "requests", "create")
+    made = run(workdir, "audit", "checkpoint", "--out", "cp.json", "--json")
+    checkpoint = json.loads(made.stdout)
+    assert (
+        checkpoint["entries"] == 2 and json.loads((workdir / "cp.json").read_text()) == checkpoint
+    )
+    assert (workdir / "cp.json").stat().st_mode & 0o777 == 0o600
+    run(workdir, "audit", "verify", "--checkpoint", "cp.json")
+
+    forged = {**checkpoint, "entries": 1}
+    forged["token"] = checkpoint["token"].replace("pbcp1:2:", "pbcp1:1:", 1)
+    (workdir / "forged.json").write_text(json.dumps(forged))
+    refused = run(workdir, "audit", "verify", "--checkpoint", "forged.json", ok=False)
+    assert refused.returncode == 1 and "forged" in refused.stderr
+
+    (workdir / "memo.txt").write_text(f"PayBridge settlement pb-1 audit {checkpoint['token']}\n")
+    run(workdir, "audit", "verify", "--checkpoint", "memo.txt")  # the ERP memo form
+
+    with sqlite3.connect(workdir / "paybridge.db") as db:
+        db.execute("delete from audit_log")
+        db.execute("delete from audit_head")
+    assert run(workdir, "audit", "verify").returncode == 0  # an empty log is consistent...
+    gone = run(workdir, "audit", "verify", "--checkpoint", "cp.json", ok=False)
+    assert gone.returncode == 1 and "deleted" in gone.stderr  # ...but not with the checkpoint
+
+
+def test_audit_key_rotation_from_the_cli(workdir: Path) -> None:
+    run(workdir, "invoices", "import", "invoices.csv", ok=False)
+    run(workdir, "requests", "create", "--invoice", "INV-1")
+    before = json.loads(run(workdir, "audit", "checkpoint", "--json").stdout)
+    rotated = run(workdir, "audit", "rotate-key")
+    assert "older key(s) kept" in rotated.stdout
+    assert (workdir / "paybridge-audit.key").stat().st_mode & 0o777 == 0o600
+    run(workdir, "requests", "create", "--invoice", "INV-2")
+    after = json.loads(run(workdir, "audit", "checkpoint", "--json").stdout)
+    assert after["key_id"] != before["key_id"] and after["entries"] == 2
+    (workdir / "before.json").write_text(json.dumps(before))
+    run(workdir, "audit", "verify", "--checkpoint", "before.json")

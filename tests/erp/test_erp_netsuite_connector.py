@@ -15,6 +15,7 @@ from connectors.erp.protocol import ConnectionProblem, ErpConnector, ErpRejected
 from connectors.rates.fixed import FixedRateSource
 from paybridge import settlement_outbox
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
+from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.config import load_config
 from paybridge.domain.money import base_units_to_fiat
 from paybridge.domain.settlements import Settlement
@@ -113,6 +114,12 @@ def test_end_to_end_invoice_fetched_settled_and_paid_once(
     ]
     journal = sim.account.get_record("journalEntry", "eid:pb-e2e-1-JE")
     assert sum(line["debit"] for line in journal["line"]["items"]) == Decimal("1234.56")
+    # The memo carries a signed checkpoint of the audit log as queued: a copy of the log's
+    # state in the ERP, outside our database, that the log can be verified against later.
+    checkpoint = audit_checkpoint.parse(payment["memo"], "NetSuite memo")
+    with transaction(engine) as session:
+        assert checkpoint.entries >= 1  # the request's creation was audited before queueing
+        assert audit_checkpoint.verify_since(session, checkpoint).ok
 
     found = connector.find_settlement("pb-e2e-1")
     with transaction(engine) as session:

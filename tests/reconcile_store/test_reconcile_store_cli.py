@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -62,10 +63,25 @@ def test_reconcile_then_reperform_from_exported_files(
     assert {m[0] for m in reperformed} == {paid.exact, paid.partial, paid.over}
     manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
     assert manifest["inputs"]["receipts"]["sha256"] == summary["input_sha256"]["receipts"]
+    # The pack carries a signed audit checkpoint: the log can later be checked against it.
+    assert manifest["audit_checkpoint"]["entries"] > 0
+    pack_manifest = str(tmp_path / "pack" / "manifest.json")
+    held = run_cli(config, "audit", "verify", "--checkpoint", pack_manifest)
+    assert held.returncode == 0, held.stdout + held.stderr
 
     rerun = run_cli(config, "reconcile", "--json")
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["settlements_enqueued"] == []
+
+    # Someone with database access drops the newest entries and moves the tip to match.
+    last = manifest["audit_checkpoint"]["entries"]
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
+        db.execute("delete from audit_log where seq >= ?", (last - 1,))
+        tip = db.execute("select hash from audit_log where seq = ?", (last - 2,)).fetchone()[0]
+        db.execute("update audit_head set seq = ?, hash = ?", (last - 2, tip))
+    assert run_cli(config, "audit", "verify").returncode == 0  # the chain alone cannot tell
+    cut = run_cli(config, "audit", "verify", "--checkpoint", pack_manifest)
+    assert cut.returncode == 1 and "truncation" in cut.stderr, cut.stdout + cut.stderr
 
 
 def test_exceptions_cli_refuses_self_approval(

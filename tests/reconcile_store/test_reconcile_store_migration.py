@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from paybridge.store.base import Base
 from paybridge.store.db import MIGRATIONS_DIR, create_engine_for, migrate
@@ -24,7 +25,8 @@ def test_single_head_matching_models_and_downgrade(database_url: str) -> None:
         with engine.connect() as connection:
             heads = connection.execute(sa.text("select version_num from alembic_version")).all()
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert heads == [("0005_event_key",)]
+        # one head, the newest revision (0006_audit_keys follows 0005_event_key)
+        assert heads == [(ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head(),)]
         assert set(sa.inspect(engine).get_table_names()) >= TABLES
         assert [d for d in diff if any(t in str(d) for t in TABLES)] == []
 

@@ -165,6 +165,9 @@ class NetSuiteConnector:
         memo = settlement.memo or f"PayBridge settlement {sid}"
         if settlement.evidence.tx_hashes:
             memo += f" (chain {settlement.evidence.chain_id} tx {settlement.evidence.tx_hashes[0]})"
+        if settlement.audit_checkpoint:  # kept whole: the memo is cut before it, never it
+            tail = f" audit {settlement.audit_checkpoint}"
+            memo = memo[: 999 - len(tail)] + tail
         body: dict[str, Any] = {
             "externalId": sid,
             "customer": {"id": settlement.customer_id},

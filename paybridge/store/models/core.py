@@ -102,7 +102,11 @@ class DerivationCounter(Base):
 
 
 class AuditEntry(Base):
-    """One state change. Each row's hash commits to the previous row's hash."""
+    """One state change. Each row's hash commits to the previous row's hash.
+
+    ``key_id`` names the audit key whose HMAC-SHA256 the hash is; NULL only for entries
+    written before keyed hashing (plain SHA-256), which must precede every keyed entry.
+    """
 
     __tablename__ = "audit_log"
 
@@ -117,6 +121,7 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuditHead(Base):

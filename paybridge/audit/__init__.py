@@ -1,0 +1,250 @@
+"""Append-only audit log, chained with a keyed hash whose key is not in the database.
+
+Every entry's hash is an HMAC-SHA256 (with the audit key named by its ``key_id``) over its own
+fields and the previous entry's hash, so editing, deleting or reordering any row breaks the
+chain at that row, and nobody without the key can recompute the chain after an edit. What a
+key cannot show by itself (the newest rows dropped, or the whole log deleted) a signed
+checkpoint kept outside the database shows (``paybridge.audit.checkpoint``).
+
+Appenders first bump the single ``audit_head`` row, which takes the write lock on SQLite and a
+row lock on PostgreSQL: concurrent writers are serialised and the chain never forks.
+Entries written before keys existed (``key_id`` NULL, plain SHA-256) still verify, but only as
+a prefix that a keyed entry seals (``seal_legacy``): an unkeyed entry after a keyed one, or a
+log of nothing but unkeyed entries, is what a rewrite without the key looks like.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from paybridge.audit.keys import KeyRing, active_ring
+from paybridge.domain.audit_events import AuditEvent
+from paybridge.store.db import insert_ignore
+from paybridge.store.models import AuditEntry, AuditHead
+
+GENESIS_HASH = "0" * 64
+_HEAD_ID = 1
+
+
+def canonical_json(value: dict[str, Any] | None) -> str | None:
+    """Stable text for hashing: sorted keys, no spaces, exact numbers as strings."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def entry_hash(
+    seq: int,
+    at: datetime,
+    prev_hash: str,
+    event_fields: Sequence[str | None],
+    key_id: str | None = None,
+    key: bytes | None = None,
+) -> str:
+    """HMAC-SHA256 with ``key`` (whose id is hashed too); plain SHA-256 for legacy entries."""
+    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    if key is None:
+        payload = json.dumps([seq, stamp, prev_hash, *event_fields], separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()
+    payload = json.dumps([seq, stamp, prev_hash, key_id, *event_fields], separators=(",", ":"))
+    return hmac.digest(key, payload.encode(), "sha256").hex()
+
+
+def _fields(entry: AuditEntry) -> list[str | None]:
+    return [
+        entry.actor,
+        entry.entity_type,
+        entry.entity_id,
+        entry.action,
+        entry.before,
+        entry.after,
+        entry.reason,
+    ]
+
+
+def _claim_sequence(session: Session, count: int) -> tuple[int, str]:
+    """Reserve ``count`` sequence numbers; returns (first seq - 1, hash of the current tip)."""
+    bump = (
+        sa.update(AuditHead)
+        .where(AuditHead.id == _HEAD_ID)
+        .values(seq=AuditHead.seq + count)
+        .returning(AuditHead.seq, AuditHead.hash)
+    )
+    row = session.execute(bump).one_or_none()
+    if row is None:
+        session.execute(
+            insert_ignore(session, AuditHead, {"id": _HEAD_ID, "seq": 0, "hash": GENESIS_HASH})
+        )
+        row = session.execute(bump).one()
+    return row.seq - count, row.hash
+
+
+def append(
+    session: Session,
+    events: Iterable[AuditEvent],
+    at: datetime | None = None,
+    *,
+    ring: KeyRing | None = None,
+) -> int:
+    """Append events in order inside the caller's transaction; returns the last sequence number.
+
+    Signed with the active audit key (see ``paybridge.audit.keys``): without one, nothing is
+    written and :class:`~paybridge.audit.keys.AuditKeyError` says how to configure it.
+    """
+    batch = list(events)
+    if not batch:
+        return 0
+    ring = ring or active_ring()
+    key_id, key = ring.active_id, ring.active_key
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    last_seq, prev_hash = _claim_sequence(session, len(batch))
+    rows = []
+    for offset, event in enumerate(batch, start=1):
+        fields = [
+            event.actor,
+            event.entity_type,
+            event.entity_id,
+            event.action,
+            canonical_json(event.before),
+            canonical_json(event.after),
+            event.reason,
+        ]
+        seq = last_seq + offset
+        digest = entry_hash(seq, when, prev_hash, fields, key_id, key)
+        rows.append(
+            {
+                "seq": seq,
+                "at": when,
+                "actor": fields[0],
+                "entity_type": fields[1],
+                "entity_id": fields[2],
+                "action": fields[3],
+                "before": fields[4],
+                "after": fields[5],
+                "reason": fields[6],
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "key_id": key_id,
+            }
+        )
+        prev_hash = digest
+    session.execute(sa.insert(AuditEntry), rows)
+    session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
+    return last_seq + len(batch)
+
+
+def seal_legacy(session: Session, actor: str, *, ring: KeyRing | None = None) -> int:
+    """Put unkeyed entries from before audit keys under the key: one keyed entry after them.
+
+    Returns how many entries it sealed (0 when the newest entry is already keyed).
+    """
+    last = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    if last is None or last.key_id is not None:
+        return 0
+    append(
+        session,
+        [
+            AuditEvent(
+                actor=actor,
+                entity_type="audit_log",
+                entity_id="legacy",
+                action="seal",
+                after={"legacy_entries": str(last.seq), "legacy_head": last.hash},
+                reason="entries written before keyed hashing, sealed under the audit key",
+            )
+        ],
+        ring=ring,
+    )
+    return last.seq
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    head_hash: str = GENESIS_HASH
+    legacy_entries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify(session: Session, ring: KeyRing | None = None, batch_size: int = 10_000) -> VerifyResult:
+    """Re-compute the chain; report the first entry that was edited, deleted or reordered."""
+    ring = ring or active_ring()
+    expected_seq, prev_hash, count, legacy = 1, GENESIS_HASH, 0, 0
+    query = sa.select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+    for entry in session.scalars(query):
+        count += 1
+        problem = _check_entry(entry, expected_seq, prev_hash, legacy == count - 1, ring)
+        if problem is not None:
+            return VerifyResult(count, min(entry.seq, expected_seq), problem, prev_hash, legacy)
+        legacy += entry.key_id is None
+        prev_hash, expected_seq = entry.hash, expected_seq + 1
+    if legacy and legacy == count:
+        return VerifyResult(
+            count,
+            1,
+            f"entries 1..{count} carry no keyed hash and no keyed entry follows them: either "
+            "they predate audit keys (seal them once with `paybridge audit seal-legacy`) or the "
+            "log was rewritten without the key",
+            prev_hash,
+            legacy,
+        )
+    head = session.get(AuditHead, _HEAD_ID)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    if head_seq != count or head_hash != prev_hash:
+        return VerifyResult(
+            count,
+            count + 1 if head_seq > count else head_seq,
+            f"the log ends at entry {count} but the chain tip records entry {head_seq}: "
+            "the newest entries were deleted or the tip was tampered with",
+            prev_hash,
+            legacy,
+        )
+    return VerifyResult(count, head_hash=prev_hash, legacy_entries=legacy)
+
+
+def _check_entry(
+    entry: AuditEntry, expected_seq: int, prev_hash: str, all_legacy_so_far: bool, ring: KeyRing
+) -> str | None:
+    seq = entry.seq
+    if seq != expected_seq:
+        return (
+            f"entry {expected_seq} is missing (next present entry is {seq}): "
+            "rows were deleted or renumbered"
+        )
+    if entry.prev_hash != prev_hash:
+        return (
+            f"entry {seq} does not follow entry {seq - 1}: "
+            "rows were reordered or the previous entry was altered"
+        )
+    if entry.key_id is None:
+        if not all_legacy_so_far:
+            return (
+                f"entry {seq} has no keyed hash but follows keyed entries: it was written or "
+                "rewritten without the audit key"
+            )
+        key = None
+    else:
+        key = ring.keys.get(entry.key_id)
+        if key is None:
+            return (
+                f"entry {seq} is signed with audit key {entry.key_id}, which is not in "
+                f"{ring.source}: add that retired key back to the ring (or the id was forged)"
+            )
+    expected = entry_hash(seq, entry.at, entry.prev_hash, _fields(entry), entry.key_id, key)
+    if not hmac.compare_digest(expected, entry.hash):
+        return f"entry {seq} was altered: its content no longer matches its keyed hash"
+    return None
