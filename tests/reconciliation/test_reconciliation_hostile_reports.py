@@ -142,7 +142,9 @@ def test_failure_mid_write_leaves_the_old_pack(clean_files, tmp_path, monkeypatc
 
 def test_rerun_without_reports_replaces_the_pack_whole(clean_files, tmp_path):
     out = tmp_path / "pack"
-    run_files(clean_files["requests"], clean_files["receipts"], out, rates_path=clean_files["rates"])
+    run_files(
+        clean_files["requests"], clean_files["receipts"], out, rates_path=clean_files["rates"]
+    )
     (out / "notes.txt").write_text("mine")
     run_files(
         clean_files["requests"],
