@@ -254,8 +254,8 @@ def address_owner(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarr
     Deposit addresses are unique per request (`inputs.read_requests` rejects duplicates); were
     one repeated anyway, the first request (in request_id order) owns it.
     """
-    deposits = pa.array(deposit_address)
-    found = pc.index_in(pa.array(to_address).cast(deposits.type), value_set=deposits)
+    deposits = _text(deposit_address)
+    found = pc.index_in(_text(to_address), value_set=deposits)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -737,12 +737,18 @@ def _same_transfer(rc: ChainOrderReceipts, rows: np.ndarray, firsts: np.ndarray)
     return np.asarray(same & (to_rows == to_firsts) & (amount[rows] == amount[firsts]), bool)
 
 
+def _text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """Text as one Arrow type, also when empty (an empty object column has no type to infer,
+    and a lookup between a typed and an untyped array is not implemented)."""
+    return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+
+
 def _shared_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """pd.factorize of left then right as one column (codes by first appearance), without
     concatenating: right is looked up among left's few distinct values (Arrow hash)."""
     left_codes, uniques = pd.factorize(left)
-    values = pa.array(right)
-    found = pc.index_in(values, value_set=pa.array(uniques).cast(values.type))
+    values = _text(right)
+    found = pc.index_in(values, value_set=_text(uniques))
     right_codes = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     missing = np.flatnonzero(right_codes < 0)
     if len(missing):

@@ -3,17 +3,15 @@
 Outputs are byte-identical for the same inputs and config: rows are in a fixed order, CSVs are
 written by Arrow with fixed options, the XLSX zip gets fixed timestamps, SVG charts a fixed
 hash salt, and the manifest holds no wall-clock time (only `as_of`, derived from the inputs).
-Outputs are written to a staging folder inside `out` and moved in at the end, manifest last,
-so a run that fails leaves no half-written set behind a manifest.
+Outputs are written to a staging folder beside `out` and moved in at the end, manifest last
+(reconciliation/pack.py), so a run that fails leaves the previous pack as it was. Text cells are
+made safe for spreadsheets (reconciliation/safe_text.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +22,9 @@ import pyarrow.csv as pacsv
 from reconciliation.config import ReconConfig
 from reconciliation.engine import ENGINE_VERSION
 from reconciliation.inputs import read_rates, read_receipts, read_requests
+from reconciliation.pack import staged_pack
 from reconciliation.result import ReconResult, reconcile
+from reconciliation.safe_text import safe_table
 
 OUTPUT_TABLES = {
     "matches.csv": "matches",
@@ -43,7 +43,8 @@ def sha256_file(path: Path) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    """Text cells made safe for spreadsheets (safe_text); numeric columns stay numbers."""
+    table = safe_table(pa.Table.from_pandas(frame, preserve_index=False))
     pacsv.write_csv(
         table, path, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
     )
@@ -71,9 +72,7 @@ def run_files(
         rates = read_rates(rates_path, config.rate_scale)
     note("reconciling")
     result = reconcile(requests, receipts, rates, config)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    try:
+    with staged_pack(out) as staging:
         note("writing tables")
         for name, attr in OUTPUT_TABLES.items():
             write_csv(getattr(result, attr), staging / name)
@@ -91,14 +90,6 @@ def run_files(
         manifest = build_manifest(result, config, inputs, staging, produced)
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         (staging / "manifest.json").write_text(text)
-        # publish: an old manifest goes first, the new one last, so a manifest only ever
-        # describes a complete set of outputs
-        (out / "manifest.json").unlink(missing_ok=True)
-        for name in produced:
-            os.replace(staging / name, out / name)
-        os.replace(staging / "manifest.json", out / "manifest.json")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return manifest
 
 

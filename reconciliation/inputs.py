@@ -2,11 +2,16 @@
 
 Everything is read as text with pyarrow (fast, no type guessing), then validated column by
 column with vectorised checks; the first bad value raises InputFileError naming the file, the
-line (header is line 1) and the column. Extra columns are ignored.
+line (header is line 1) and the column. Extra columns are ignored. The header is parsed as CSV
+(quoted names, spaces after commas); the file must be UTF-8 (a BOM is allowed). A file that is
+not CSV at all is located on the error path only (the first undecodable line, or the first line
+with the wrong number of fields).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,22 +66,59 @@ class InputFileError(ValueError):
     """A bad value in an input file, located for a human."""
 
     file: str
-    line: int
-    column: str
+    line: int | None
+    column: str | None
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: line {self.line}, column '{self.column}': {self.message}"
+        where = [self.file]
+        if self.line:
+            where.append(f"line {self.line}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
 
 
 def header_columns(path: Path) -> list[str]:
-    """The column names of a CSV's header row."""
+    """The column names of a CSV's header row, parsed as CSV (quotes, spaces after commas)."""
+    name = str(path)
     try:
         with Path(path).open("rb") as handle:
-            header = handle.readline().decode("utf-8-sig").strip()
+            raw = handle.readline(1 << 20)
     except OSError as exc:
-        raise InputFileError(str(path), 0, "-", f"cannot read file: {exc}") from exc
-    return [c.strip() for c in header.split(",")]
+        raise InputFileError(name, None, None, f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        header = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(name, 1, None, f"not UTF-8 text ({exc.reason})") from exc
+    if not header.strip():
+        raise InputFileError(name, 1, None, "no header row (expected the column names)")
+    row = next(csv.reader([header.rstrip("\r\n")], skipinitialspace=True), [])
+    columns = [c.strip() for c in row]
+    for column in columns:
+        if columns.count(column) > 1:
+            raise InputFileError(name, 1, column, "column appears twice in the header")
+    return columns
+
+
+def _locate_csv_problem(path: Path, width: int) -> tuple[int | None, str]:
+    """Error path only: the first line that is not UTF-8 or has the wrong number of fields."""
+    data = Path(path).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return number, f"not UTF-8 text ({exc.reason} at byte {exc.start + 1})"
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), skipinitialspace=True)
+    try:
+        for row in reader:
+            if row and len(row) != width:
+                return reader.line_num, f"expected {width} fields, found {len(row)}"
+    except csv.Error as exc:
+        return reader.line_num, f"not valid CSV ({exc})"
+    return None, "not a valid CSV file"
 
 
 class _Table:
@@ -91,15 +133,21 @@ class _Table:
         try:
             self.table = pacsv.read_csv(
                 path,
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=64 << 20),
+                read_options=pacsv.ReadOptions(
+                    use_threads=True, block_size=64 << 20, column_names=present, skip_rows=1
+                ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={c: pa.string() for c in present},
                     include_columns=columns,
                     strings_can_be_null=False,
                 ),
             )
-        except pa.ArrowInvalid as exc:
-            raise InputFileError(self.name, 0, "-", f"not a valid CSV: {exc}") from exc
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            try:
+                line, message = _locate_csv_problem(path, len(present))
+            except (OSError, UnicodeDecodeError):
+                line, message = None, "not a valid CSV file"
+            raise InputFileError(self.name, line, None, message) from exc
 
     def fail(self, mask: np.ndarray, column: str, message: str) -> None:
         bad = np.flatnonzero(mask)
@@ -300,6 +348,7 @@ def read_rates(path: Path, rate_scale: int) -> pd.DataFrame:
         }
     )
     t.fail((df["decimals"].to_numpy() > 36), "decimals", "decimals must be <= 36")
+    t.fail(df["rate_scaled"].to_numpy() <= 0, "rate", "rate must be > 0")
     t.fail(
         df.duplicated(["chain_id", "asset", "currency", "valid_from"]).to_numpy(),
         "valid_from",

@@ -25,6 +25,7 @@ from openpyxl import Workbook
 
 from reconciliation.config import ReconConfig
 from reconciliation.result import ReconResult
+from reconciliation.safe_text import safe_text_frame
 from reconciliation.tieouts import TIE_OUT_COLUMNS
 from reconciliation.workflow import RESOLUTION_COLUMNS
 
@@ -170,7 +171,7 @@ def write_html(result: ReconResult, config: ReconConfig, path: Path) -> None:
 def _sheet(workbook: Workbook, title: str, frame: pd.DataFrame, limit: int) -> None:
     sheet = workbook.create_sheet(title)
     sheet.append(list(frame.columns))
-    for row in frame.head(limit).astype(str).itertuples(index=False):
+    for row in safe_text_frame(frame.head(limit)).itertuples(index=False):
         sheet.append(list(row))
     if len(frame) > limit:
         sheet.append([f"... {len(frame) - limit} more rows in the CSV output"])

@@ -132,7 +132,7 @@ def reconcile(
             if report is not None:
                 progress.update(task, description="writing the report")
                 manifest = write_report(eng, report, recon_cfg)
-        except (SettlementError, ValueError) as exc:
+        except (SettlementError, ValueError, OSError) as exc:  # OSError: the pack not written
             fail(str(exc))
     data = summary.as_dict()
     if manifest is not None:
