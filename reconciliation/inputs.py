@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from reconciliation.amounts import exact_ints
 from reconciliation.identity import event_keys_from_log_index, valid_event_keys
+from reconciliation.safe_text import recover_array
 
 REQUEST_COLUMNS = [
     "request_id",
@@ -159,6 +160,7 @@ class _Table:
     def text(self, column: str, lower: bool = False) -> pa.ChunkedArray:
         values = pc.utf8_trim_whitespace(self.table.column(column))
         self.fail(pc.equal(values, "").to_numpy(zero_copy_only=False), column, "empty value")
+        values = recover_array(values)  # cells written spreadsheet-safe (safe_text) read back
         return pc.utf8_lower(values) if lower else values
 
     def matching(self, column: str, pattern: str, message: str, lower: bool = True):

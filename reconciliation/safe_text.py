@@ -15,10 +15,14 @@ The rule (documented in reconciliation/README.md, reversible):
    leading ``'`` always gives back the text of step 1.)
 
 Recovering the original: strip one leading ``'``, then replace ``\\xNN`` by the character and
-``\\\\`` by ``\\``. Numeric (non-text) columns are untouched. Vectorised with Arrow.
+``\\\\`` by ``\\`` (``recover_array``; the input readers apply it to every text cell, so the
+input CSVs a report pack keeps are safe to open too and still re-perform exactly). Numeric
+(non-text) columns are untouched. Vectorised with Arrow.
 """
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 import pyarrow as pa
@@ -28,6 +32,7 @@ CONTROL_CHARS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0
 CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 TRIGGER_RE = "^[=+\\-@\\t\\r\\n']"
 PLAIN_NUMBER_RE = "^-?[0-9]+(\\.[0-9]+)?$"
+ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
 
 
 def safe_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -72,3 +77,39 @@ def safe_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def safe_text(value: str) -> str:
     """One value made safe (same rule)."""
     return safe_array(pa.array([value], pa.string()))[0].as_py()
+
+
+def recover_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The text ``safe_array`` was given: one leading ``'`` stripped, escapes decoded.
+
+    Text that never went through the rule comes back unchanged unless it starts with ``'`` or
+    holds ``\\\\`` / ``\\xNN`` (documented for input files). Only rows with a backslash take
+    the Python path."""
+    if pc.any(pc.starts_with(values, "'")).as_py():
+        values = pc.replace_substring_regex(values, "^'", "", max_replacements=1)
+    escaped = pc.match_substring(values, "\\")
+    if not pc.any(escaped).as_py():
+        return values
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    texts = values.to_pylist()
+    for row in pc.indices_nonzero(pc.fill_null(escaped, False)).to_pylist():
+        texts[row] = ESCAPE.sub(_unescape, texts[row])
+    return pa.array(texts, values.type)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return "\\" if code == "\\" else chr(int(code[1:], 16))
+
+
+def safe_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text (object/string) column made safe; numbers untouched."""
+    out = frame.copy()
+    for name in frame.columns:
+        try:  # text columns only; empty cells (None) stay empty
+            text = pa.array(frame[name].to_numpy(dtype=object), pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+        out[name] = safe_array(text).to_numpy(zero_copy_only=False)
+    return out

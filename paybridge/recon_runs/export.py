@@ -25,6 +25,7 @@ from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainReceipt
 from reconciliation.files import sha256_file
 from reconciliation.inputs import RATE_COLUMNS, RECEIPT_COLUMNS, REQUEST_COLUMNS
+from reconciliation.safe_text import safe_columns
 
 INPUT_FILES = {"requests": "requests.csv", "receipts": "receipts.csv", "rates": "rates.csv"}
 MAX_RATE_DECIMALS = 18  # the engine's default rate_scale
@@ -147,7 +148,9 @@ def write_inputs(inputs: StoreInputs, directory: Path) -> dict[str, Path]:
 
 
 def write_text_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Plain CSV (unquoted header, minimal quoting, LF): what the engine's readers expect."""
+    """Plain CSV (unquoted header, minimal quoting, LF): what the engine's readers expect, with
+    text cells spreadsheet-safe (reconciliation/safe_text.py; the readers recover the text)."""
+    frame = safe_columns(frame)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(frame.columns)

