@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
@@ -95,6 +96,13 @@ def test_concurrent_runs_over_the_same_invoices_leave_no_index_gap(database_url:
     )
 
 
+def _another_account_xpub() -> str:
+    """Account 2' of anvil's mnemonic: a valid xpub that is not the demo key (account 1')."""
+    seed = Bip39SeedGenerator("test test test test test test test test test test test junk")
+    node = Bip44.FromSeed(seed.Generate(), Bip44Coins.ETHEREUM).Purpose().Coin().Account(2)
+    return node.PublicKey().ToExtended()
+
+
 def test_invoice_taken_under_another_xpub_meanwhile_leaves_no_hole(
     store: sa.Engine, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +111,7 @@ def test_invoice_taken_under_another_xpub_meanwhile_leaves_no_hole(
     from paybridge.requests import service
 
     config = load_config(None)
-    ours, theirs = WatchOnlyWallet(ANVIL_DEMO_XPUB), WatchOnlyWallet(config.merchant.xpub)
+    ours, theirs = WatchOnlyWallet(ANVIL_DEMO_XPUB), WatchOnlyWallet(_another_account_xpub())
     rates = FixedRateSource({("USDC", "USD"): Decimal(1)})
     invoices = [
         InvoiceRecord(
