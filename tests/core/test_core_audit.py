@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
+from audit_samples import sample_events
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
@@ -14,27 +15,12 @@ from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry
 
 
-def _events(count: int, start: int = 0) -> list[audit.AuditEvent]:
-    return [
-        audit.AuditEvent(
-            actor="alice",
-            entity_type="payment_request",
-            entity_id=f"pr_{i}",
-            action="create",
-            before=None,
-            after={"status": "new", "amount_due": str(10**30 + i)},
-            reason="test",
-        )
-        for i in range(start, start + count)
-    ]
-
-
 @pytest.fixture
 def logged(store: Engine) -> Engine:
     with transaction(store) as session:
-        audit.append(session, _events(3))
+        audit.append(session, sample_events(3))
     with transaction(store) as session:  # a second batch continues the same chain
-        audit.append(session, _events(3, start=3))
+        audit.append(session, sample_events(3, start=3))
     return store
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from audit_samples import sample_events
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
@@ -19,20 +20,6 @@ from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.audit.keys import AuditKeyError, KeyRing, parse_ring, use_ring
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry, AuditHead
-
-
-def _events(count: int, start: int = 0) -> list[audit.AuditEvent]:
-    return [
-        audit.AuditEvent(
-            actor="alice",
-            entity_type="payment_request",
-            entity_id=f"pr_{i}",
-            action="create",
-            after={"status": "new", "amount_due": str(10**30 + i)},
-            reason="test",
-        )
-        for i in range(start, start + count)
-    ]
 
 
 @pytest.fixture
@@ -47,7 +34,7 @@ def ring() -> Iterator[KeyRing]:
 def logged(store: Engine, ring: KeyRing) -> Engine:
     for start in (0, 3):
         with transaction(store) as session:
-            audit.append(session, _events(3, start))
+            audit.append(session, sample_events(3, start))
     return store
 
 
@@ -189,7 +176,7 @@ def test_key_rotation_keeps_old_entries_and_checkpoints_verifiable(
     rotated = ring.rotated()
     use_ring(rotated)
     with transaction(logged) as session:
-        audit.append(session, _events(2, start=6))
+        audit.append(session, sample_events(2, start=6))
     key_ids = [r["key_id"] for r in _rows(logged)]
     assert key_ids == [ring.active_id] * 6 + [rotated.active_id] * 2
     assert _verify(logged).ok and _verify(logged, old_cp).ok
@@ -208,7 +195,7 @@ def test_entries_from_before_audit_keys_verify_once_sealed(store: Engine, ring: 
     """A store upgraded by migration 0005 holds unkeyed entries (key_id NULL, plain SHA-256)."""
     at = datetime(2026, 1, 5, tzinfo=UTC)
     prev, rows = audit.GENESIS_HASH, []
-    for seq, event in enumerate(_events(3), start=1):
+    for seq, event in enumerate(sample_events(3), start=1):
         fields = [event.actor, event.entity_type, event.entity_id, event.action, None]
         fields += [audit.canonical_json(event.after), event.reason]
         digest = audit.entry_hash(seq, at, prev, fields)
@@ -255,7 +242,7 @@ def test_entries_from_before_audit_keys_verify_once_sealed(store: Engine, ring: 
 def test_no_audit_key_means_nothing_is_written(store: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PAYBRIDGE_AUDIT_KEY_FILE", "/nonexistent/paybridge-audit.key")
     with pytest.raises(AuditKeyError, match="paybridge init"), transaction(store) as session:
-        audit.append(session, _events(1))
+        audit.append(session, sample_events(1))
     with store.begin() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
 
@@ -285,7 +272,7 @@ def test_upgrade_from_0004_keeps_the_old_log_verifiable(database_url: str, ring:
         migrate(engine)
         with transaction(engine) as session:
             assert "seal-legacy" in (audit.verify(session).problem or "")
-            audit.append(session, _events(1))  # any keyed entry seals what precedes it
+            audit.append(session, sample_events(1))  # any keyed entry seals what precedes it
         result = _verify(engine)
         assert result.ok and result.entries == 3 and result.legacy_entries == 2
     finally:
