@@ -19,6 +19,7 @@ from paybridge.cli import (
     reconcile_store,
     requests,
     settlements,
+    sim,
 )
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
@@ -69,6 +70,7 @@ chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
+sim.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

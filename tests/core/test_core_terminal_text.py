@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paybridge.cli.context import shown
-from paybridge.cli.erp import _is_loopback
+from paybridge.cli.sim import _is_loopback
 
 
 def test_shown_escapes_markup_controls_and_bidi() -> None:
