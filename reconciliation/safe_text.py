@@ -31,12 +31,19 @@ import pyarrow.compute as pc
 CONTROL_CHARS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)]
 CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 TRIGGER_RE = "^[=+\\-@\\t\\r\\n']"
+#: a cell the rule changes: a trigger first character, or a backslash or control character
+NEEDS_CHANGE_RE = f"{TRIGGER_RE}|[\\\\{CONTROL_RE[1:-1]}]"
 PLAIN_NUMBER_RE = "^-?[0-9]+(\\.[0-9]+)?$"
 ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
 
 
 def safe_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A string array made safe by the module's rule (nulls stay null)."""
+    """A string array made safe by the module's rule (nulls stay null).
+
+    One regex pass first: most columns (hashes, addresses, accounts, amounts) need no change
+    and are returned as they are, which keeps publishing 1M-row outputs cheap."""
+    if not pc.any(pc.match_substring_regex(values, NEEDS_CHANGE_RE)).as_py():
+        return values
     values = pc.replace_substring(values, "\\", "\\\\")
     if pc.any(pc.match_substring_regex(values, CONTROL_RE)).as_py():
         for char in CONTROL_CHARS:
