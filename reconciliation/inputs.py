@@ -94,7 +94,10 @@ def header_columns(path: Path) -> list[str]:
         raise InputFileError(name, 1, None, f"not UTF-8 text ({exc.reason})") from exc
     if not header.strip():
         raise InputFileError(name, 1, None, "no header row (expected the column names)")
-    row = next(csv.reader([header.rstrip("\r\n")], skipinitialspace=True), [])
+    try:
+        row = next(csv.reader([header.rstrip("\r\n")], skipinitialspace=True), [])
+    except csv.Error as exc:  # e.g. a stray carriage return inside the header
+        raise InputFileError(name, 1, None, f"header row is not valid CSV ({exc})") from exc
     columns = [c.strip() for c in row]
     for column in columns:
         if columns.count(column) > 1:

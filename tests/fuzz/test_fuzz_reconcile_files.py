@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -67,6 +67,7 @@ def _check(paths: dict[str, Path], out: Path) -> None:
     column=st.integers(min_value=0, max_value=20),
     value=HOSTILE_TEXT,
 )
+@example(which="requests", row=0, column=0, value="\r")  # found by this test: a CR in the header
 def test_one_hostile_cell(clean, tmp_path: Path, which: str, row: int, column: int, value: str):  # type: ignore[no-untyped-def]
     rows = list(csv.reader(io.StringIO(clean[which].read_text(encoding="utf-8"))))
     target = rows[min(row, len(rows) - 1)]
