@@ -11,11 +11,13 @@ never waits silently under a connection no worker will ever post for;
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.invoices import rows_by_invoice_key
 from paybridge.store.models import Invoice, PaymentRequest
 from paybridge.store.models.outbox import ErpSyncState
 
@@ -43,40 +45,49 @@ def known_connections(session: Session) -> set[str]:
     return set(session.scalars(sa.select(ErpSyncState.connection)))
 
 
-def route_for(session: Session, request: PaymentRequest, known: set[str] | None = None) -> Route:
-    """The connection of the request's invoice, or the reason there is none (never a guess)."""
-    invoice = f"{request.erp_system}/{request.company}/{request.invoice_id}"
-    source = session.scalar(
-        sa.select(Invoice.source).where(
-            Invoice.erp_system == request.erp_system,
-            Invoice.company == request.company,
-            Invoice.invoice_id == request.invoice_id,
-        )
-    )
-    if source is None:
+def routes_for(session: Session, requests: Sequence[PaymentRequest]) -> dict[str, Route]:
+    """Request id -> where its settlement goes, or why nowhere: one chunked invoice lookup
+    (``paybridge.invoices.rows_by_invoice_key``) for the whole batch, never a guess."""
+    known = known_connections(session)
+    keys = [(r.erp_system, r.company, r.invoice_id) for r in requests]
+    invoices = rows_by_invoice_key(session, Invoice, keys)
+    return {
+        r.id: _route(r, invoices.get(key), known) for r, key in zip(requests, keys, strict=True)
+    }
+
+
+def route_for(session: Session, request: PaymentRequest) -> Route:
+    """The route of one request's settlement (see ``routes_for``)."""
+    return routes_for(session, [request])[request.id]
+
+
+def _route(request: PaymentRequest, invoice: Invoice | None, known: set[str]) -> Route:
+    name = f"{request.erp_system}/{request.company}/{request.invoice_id}"
+    if invoice is None:
         return Route(
             NO_CONNECTION,
-            f"invoice {invoice} is not in the store's invoices (request created without one); "
+            f"invoice {name} is not in the store's invoices (request created without one); "
             "there is no ERP connection to post to",
             "no stored invoice, so no ERP connection",
         )
+    source = invoice.source
     if not source.startswith(ERP_SOURCE):
         return Route(
             NO_CONNECTION,
-            f"invoice {invoice} was imported from {source!r}, not synced from an ERP "
+            f"invoice {name} was imported from {source!r}, not synced from an ERP "
             "connection; there is no ERP connection to post to: record the payment in the "
             "ERP by hand (`paybridge settlements show` has the journal)",
             f"invoice imported from {source!r}, not synced from an ERP connection",
         )
     connection = source.removeprefix(ERP_SOURCE)
-    if connection not in (known if known is not None else known_connections(session)):
+    if connection not in known:
         return Route(
             connection,
-            f"ERP connection {connection!r} of invoice {invoice} is not configured in this "
+            f"ERP connection {connection!r} of invoice {name} is not configured in this "
             "store (no `paybridge erp sync` recorded for it)",
             f"ERP connection {connection!r} is not configured",
         )
     return Route(connection)
 
 
-__all__ = ["NO_CONNECTION", "Route", "known_connections", "route_for"]
+__all__ = ["NO_CONNECTION", "Route", "known_connections", "route_for", "routes_for"]

@@ -49,6 +49,12 @@ def event_position(event_key: pd.Series | np.ndarray) -> np.ndarray:
     return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def log_index_of(event_key: str) -> int | None:
+    """The log index of one ``log:<n>`` key; None for ``tx`` and ``trace:`` transfers (the
+    store's nullable ``log_index`` column; ``event_position`` is the vectorised sort key)."""
+    return int(event_key[4:]) if event_key.startswith("log:") else None
+
+
 def with_event_key(receipts: pd.DataFrame) -> pd.DataFrame:
     """Receipts with an ``event_key`` column (built from ``log_index`` when only that exists)."""
     if "event_key" in receipts.columns:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paybridge.store.models.reconciliation import ReconException
+from reconciliation.identity import log_index_of
 
 #: raised for the record only: nothing for a person to do (the engine raises DUPLICATE_EVENT
 #: only for the very same transfer again: identity, recipient, asset and amount, with amount 0)
@@ -33,10 +34,6 @@ def resolved_by_machine(exc: ReconException) -> bool:
     note = exc.resolution_note or ""
     machine = set(SELF_RESOLVING.values()) | OLD_MACHINE_NOTES
     return note.startswith(NO_LONGER_RAISED) or note in machine
-
-
-def log_index_of(event_key: str) -> int | None:
-    return int(event_key[4:]) if event_key.startswith("log:") else None
 
 
 def queue_keys(exceptions: pd.DataFrame) -> list[str]:

@@ -30,15 +30,16 @@ from paybridge.config import PayBridgeConfig
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.recon_runs.conservation import check_conservation
 from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
-from paybridge.recon_runs.queue import log_index_of, sync_exceptions
+from paybridge.recon_runs.queue import sync_exceptions
 from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
-from paybridge.settlement_routing import known_connections, route_for
+from paybridge.settlement_routing import routes_for
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.reconciliation import ReconMatch, ReconRun
 from reconciliation.config import ReconConfig
+from reconciliation.identity import log_index_of
 from reconciliation.inputs import read_rates, read_receipts, read_requests
 from reconciliation.result import ReconResult, reconcile
 
@@ -272,7 +273,7 @@ def _settle(
     journals = _by_request(result.journals)
     requests = _load_requests(session, [str(r) for r in paid["request_id"]])
     roles = account_roles(config)
-    known = known_connections(session)
+    routes = routes_for(session, list(requests.values()))
     events: list[AuditEvent] = []
     for row in paid.itertuples(index=False):
         request = requests.get(str(row.request_id))
@@ -285,7 +286,7 @@ def _settle(
             summary.awaiting_finality.append(request.id)
             continue
         settlement = settlement_from_journals(request, lines, own, config, roles)
-        route = route_for(session, request, known)
+        route = routes[request.id]
         if enqueue(session, settlement, route.connection, route.refusal):
             why = f"reconciliation {summary.run_id}: request {request.id} {row.status}"
             if route.postable:
