@@ -11,6 +11,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.store.db import dialect_insert
 from paybridge.store.models import Invoice
 
 InvoiceKey = tuple[str, str, str]  # (erp_system, company, invoice_id)
@@ -99,13 +100,9 @@ def _row(record: InvoiceRecord, source: str, when: datetime) -> dict[str, object
 
 
 def _insert_ignoring_known(session: Session, values: list[dict[str, object]]) -> sa.Executable:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     keys = ("erp_system", "company", "invoice_id")
     return (
-        insert(Invoice)
+        dialect_insert(session)(Invoice)
         .values(values)
         .on_conflict_do_nothing(index_elements=keys)
         .returning(Invoice.id)

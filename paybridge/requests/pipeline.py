@@ -95,7 +95,8 @@ def create_pending_requests(
     summary = RunSummary()
     todo = []
     pending = pending_invoices(engine, invoice_ids)
-    wallets = {inv.chain: merchant_wallet(config, inv.chain) for inv in pending}  # refuse first
+    # refuse a chain without a usable key before anything is written; once per chain
+    wallets = {c: merchant_wallet(config, c) for c in dict.fromkeys(i.chain for i in pending)}
     for invoice in pending:
         try:
             rates(invoice.chain).get_rate(invoice.asset_symbol, invoice.currency)

@@ -24,6 +24,7 @@ from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
+from paybridge.store.db import dialect_insert
 from paybridge.store.models import PaymentRequest
 
 RateSourceForChain = Callable[[str], RateSource]
@@ -208,15 +209,12 @@ def _insert_new(
     session: Session, requests: list[PaymentRequest]
 ) -> dict[tuple[str, str, str], PaymentRequest]:
     """Insert, skipping invoices someone else created meanwhile; returns what we inserted."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = PaymentRequest.__table__
     columns = [column.key for column in table.columns]
     values = [{col: getattr(r, col) for col in columns} for r in requests]
+    # Core insert: the ORM bulk path costs more than the database here
     statement = (
-        insert(table)  # Core insert: the ORM bulk path costs more than the database here
+        dialect_insert(session)(table)
         .on_conflict_do_nothing(index_elements=["erp_system", "company", "invoice_id"])
         .returning(table.c.id)
     )

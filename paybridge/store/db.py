@@ -7,7 +7,7 @@ share one file; PostgreSQL is used as is. Schema changes only ever go through Al
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -81,10 +81,15 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> sa.Executable:
-    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect (SQLite or PostgreSQL)."""
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The session's dialect ``insert`` (SQLite or PostgreSQL): the one with ON CONFLICT."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    return insert
+
+
+def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> sa.Executable:
+    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect (SQLite or PostgreSQL)."""
+    return dialect_insert(session)(model).values(**values).on_conflict_do_nothing()
