@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -173,7 +172,7 @@ def watch(
         for key, problem in missing.items():
             failed.add(key)
             if key not in reported:  # once, not every poll
-                errors.print(f"[bold red]Error:[/] {escape(problem)}", highlight=False)
+                errors.print(f"[bold red]Error:[/] {shown(problem)}", highlight=False)
                 reported.add(key)
         for chain_cfg in chains:
             watcher = watchers.get(chain_cfg.chain_id)

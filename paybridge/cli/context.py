@@ -7,7 +7,7 @@ import os
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
@@ -32,6 +32,9 @@ class State:
 
 
 state = State()
+
+#: the ``--json`` flag of commands that print data
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 #: Invisible characters that reorder text (Trojan Source); shown as escapes like controls.

@@ -19,6 +19,7 @@ from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
+    JsonOption,
     config,
     console,
     engine,
@@ -47,7 +48,6 @@ ErpConfigOption = Annotated[
         help="NetSuite connection file (JSON/TOML); default: NETSUITE_* environment variables.",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 erp_app = typer.Typer(help="ERP connections: test them, sync open invoices.", no_args_is_help=True)
 

@@ -20,6 +20,7 @@ from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
+    JsonOption,
     config,
     console,
     engine,
@@ -43,7 +44,6 @@ exceptions_app = typer.Typer(
 )
 tieout_app = typer.Typer(help="Tie-outs for auditors (differences listed).", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who is acting (default: the OS user).")
 ]

@@ -12,6 +12,7 @@ from rich.table import Table
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
+    JsonOption,
     config,
     console,
     engine,
@@ -27,7 +28,6 @@ app = typer.Typer(
     help="The settlement outbox: what was posted to the ERP, what was not and why.",
     no_args_is_help=True,
 )
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.callback()

@@ -13,9 +13,7 @@ from typing import Annotated
 
 import typer
 
-from paybridge.cli.context import USAGE_ERROR, console, errors, fail, print_json, shown
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+from paybridge.cli.context import USAGE_ERROR, JsonOption, console, errors, fail, print_json, shown
 
 sim_app = typer.Typer(
     help="Local simulators for tests and demos (not the real systems).", no_args_is_help=True
