@@ -326,18 +326,23 @@ def tieout_chain(
 def tieout_erp(
     erp_config: Annotated[
         str | None,
-        typer.Option("--erp-config", help="NetSuite connection file; default: NETSUITE_* env."),
+        typer.Option(
+            "--erp-config",
+            help="ERP connection file; default: SAP_* (if SAP_SYSTEM) or NETSUITE_*.",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Each posted settlement has exactly one ERP document with the same amount; its invoices
     are cleared. Exit 1 when any difference is listed."""
-    from connectors.erp.netsuite.connector import NetSuiteConnector
+    from contextlib import closing
+
+    from connectors.erp.connections import open_connector
     from paybridge.cli.erp import connection_settings
     from paybridge.recon_runs.tieouts_store import tie_out_erp
 
     conn_cfg = connection_settings(erp_config)
     eng = engine(config())
-    with NetSuiteConnector(conn_cfg) as connector:
+    with closing(open_connector(conn_cfg)) as connector:
         rows = tie_out_erp(eng, connector, conn_cfg.name)
     _print_tie_out(rows, json_output, f"subledger vs ERP: {conn_cfg.name}")
