@@ -19,9 +19,6 @@ from typing import Any
 from connectors.erp.protocol import (
     ClearedItem,
     ConnectionCheck,
-    ConnectionProblem,
-    ErpAuthError,
-    ErpError,
     ErpInvoice,
     ErpRejectedError,
     ErpUnavailableError,
@@ -29,38 +26,26 @@ from connectors.erp.protocol import (
     PostedSettlement,
     QuarantinedInvoice,
 )
-from connectors.erp.sap.amounts import SapAmountError, external, parse_external
+from connectors.erp.sap.amounts import parse_external
+from connectors.erp.sap.bapi import (
+    document_params,
+    eligible,
+    item_id,
+    lineitem_invoice,
+    return_errors,
+    rows_of,
+)
+from connectors.erp.sap.checks import run_check
 from connectors.erp.sap.config import SapConnectionConfig
 from connectors.erp.sap.gateway import Transient
+from connectors.erp.sap.journal import document_reference
 from connectors.erp.sap.openitems import ERP_SYSTEM, SyncWatermark, as_date
 from connectors.erp.sap.posting import PlannedPosting, plan_posting, settlement_id_from_text
 from connectors.erp.sap.rfc import RfcConnection, alpha, open_rfc
 from paybridge.domain.settlements import Settlement
 
-ERROR_TYPES = ("E", "A")
 READ_ONLY = frozenset({"BAPI_AR_ACC_GETOPENITEMS", "BAPI_AR_ACC_GETSTATEMENT"})
 STATEMENT_DAYS = 400  # look-back of the duplicate check around the posting date
-
-
-def _rows(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [value]
-    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
-
-
-def return_errors(result: dict[str, Any]) -> list[str]:
-    """SAP's texts of RETURN rows (table BAPIRET2 or single BAPIRETURN) of type E or A."""
-    return [
-        f"{r.get('TYPE')} {r.get('ID', '')}/{r.get('NUMBER', '')}: {r.get('MESSAGE', '')}".strip()
-        for r in _rows(result.get("RETURN", []))
-        if r.get("TYPE") in ERROR_TYPES
-    ]
-
-
-def item_id(row: dict[str, Any]) -> str:
-    return (
-        f"{row.get('FISC_YEAR')}-{row.get('DOC_NO')}-{str(row.get('ITEM_NUM', '')).zfill(3)[-3:]}"
-    )
 
 
 class EccConnector:
@@ -127,62 +112,7 @@ class EccConnector:
                 "RETURN",
                 "BAPI_AR_ACC_GETOPENITEMS",
             )
-        return _rows(result.get("LINEITEMS", []))
-
-    def _eligible(self, row: dict[str, Any]) -> bool:
-        cfg = self.config
-        return (
-            row.get("DB_CR_IND") == "S"
-            and not row.get("SP_GL_IND")
-            and not row.get("PMNT_BLOCK")
-            and (
-                not cfg.eligible_document_types
-                or row.get("DOC_TYPE") in cfg.eligible_document_types
-            )
-            and (
-                not cfg.eligible_payment_methods
-                or row.get("PYMT_METH") in cfg.eligible_payment_methods
-            )
-        )
-
-    def _invoice(self, row: dict[str, Any]) -> ErpInvoice | QuarantinedInvoice:
-        invoice_id = item_id(row)
-        currency = str(row.get("CURRENCY") or "")
-        try:
-            amount = parse_external(
-                str(row.get("AMT_DOCCUR")), currency, self.config.currency_decimals
-            )
-        except (SapAmountError, ValueError) as exc:
-            return QuarantinedInvoice(
-                ERP_SYSTEM,
-                row.get("COMP_CODE"),
-                invoice_id,
-                "AMT_DOCCUR",
-                f"item {invoice_id}: {exc}",
-                row,
-            )
-        if amount <= 0:
-            return QuarantinedInvoice(
-                ERP_SYSTEM,
-                row.get("COMP_CODE"),
-                invoice_id,
-                "AMT_DOCCUR",
-                f"item {invoice_id}: amount {amount} is not positive",
-                row,
-            )
-        posted = as_date(row.get("PSTNG_DATE") or None) or date(1970, 1, 1)
-        return ErpInvoice(
-            erp_system=ERP_SYSTEM,
-            company=str(row.get("COMP_CODE")),
-            invoice_id=invoice_id,
-            invoice_number=str(row.get("REF_DOC_NO") or row.get("DOC_NO")),
-            customer_id=str(row.get("CUSTOMER")),
-            amount=amount,
-            total=amount,
-            currency=currency,
-            due_date=as_date(row.get("BLINE_DATE") or None),
-            last_modified=datetime.combine(posted, datetime.min.time(), UTC),
-        )
+        return rows_of(result.get("LINEITEMS", []))
 
     def fetch_open_invoices(self, watermark: str | None = None) -> Iterator[InvoicePage]:
         """All open items of the configured customers (the BAPI has no change filter; the
@@ -194,9 +124,9 @@ class EccConnector:
                 rows = [
                     r
                     for r in self.open_items(company_code, customer, started.date())
-                    if self._eligible(r)
+                    if eligible(self.config, r)
                 ]
-                results = [self._invoice(r) for r in rows]
+                results = [lineitem_invoice(self.config, r) for r in rows]
                 yield InvoicePage(
                     [r for r in results if isinstance(r, ErpInvoice)],
                     [r for r in results if isinstance(r, QuarantinedInvoice)],
@@ -206,24 +136,29 @@ class EccConnector:
         yield InvoicePage([], [], SyncWatermark(started).encode(), 0)
 
     # ---------------------------------------------------------------- posting
-    def _lookup(self, customer: str) -> Callable[[str, str], dict[str, Any] | None]:
-        cache: dict[str, list[dict[str, Any]]] = {}
+    def _lookup(
+        self, rows: list[dict[str, Any]], customer: str
+    ) -> Callable[[str, str], dict[str, Any] | None]:
+        """Invoice items from the statement rows (open and cleared), else from open items."""
+        open_rows: dict[str, list[dict[str, Any]]] = {}
 
         def lookup(company_code: str, invoice_id: str) -> dict[str, Any] | None:
-            if company_code not in cache:
-                cache[company_code] = self.open_items(
-                    company_code, customer, datetime.now(UTC).date()
-                )
-            for row in cache[company_code]:
-                if item_id(row) == invoice_id:
-                    return {
-                        "Customer": row.get("CUSTOMER"),
-                        "TransactionCurrency": row.get("CURRENCY"),
-                        "AmountInTransactionCurrency": row.get("AMT_DOCCUR"),
-                        "AssignmentReference": row.get("ALLOC_NMBR"),
-                        "IsCleared": False,
-                    }
-            return None
+            found = next((r for r in rows if item_id(r) == invoice_id), None)
+            if found is None:
+                if company_code not in open_rows:
+                    today = datetime.now(UTC).date()
+                    open_rows[company_code] = self.open_items(company_code, customer, today)
+                found = next((r for r in open_rows[company_code] if item_id(r) == invoice_id), None)
+            if found is None:
+                return None
+            return {
+                "Customer": found.get("CUSTOMER"),
+                "TransactionCurrency": found.get("CURRENCY"),
+                "AmountInTransactionCurrency": found.get("AMT_DOCCUR"),
+                "AssignmentReference": found.get("ALLOC_NMBR"),
+                "IsCleared": bool(found.get("CLR_DOC_NO")),
+                "ClearingAccountingDocument": found.get("CLR_DOC_NO"),
+            }
 
         return lookup
 
@@ -242,21 +177,21 @@ class EccConnector:
             return self.open_items(company_code, customer, datetime.now(UTC).date())
         if return_errors(result):
             return self.open_items(company_code, customer, datetime.now(UTC).date())
-        return _rows(result.get("LINEITEMS", []))
-
-    def _ours(self, settlement: Settlement, plan: PlannedPosting) -> list[dict[str, Any]]:
-        rows = self.statement(settlement.company, settlement.customer_id, plan.posting_date)
-        return [
-            r
-            for r in rows
-            if r.get("REF_DOC_NO") == plan.reference
-            and settlement_id_from_text(str(r.get("ITEM_TEXT", "")))[0] == settlement.settlement_id
-        ]
+        return rows_of(result.get("LINEITEMS", []))
 
     def post_settlement(self, settlement: Settlement) -> PostedSettlement:
-        customer = settlement.customer_id
-        plan = plan_posting(self.config, settlement, self._lookup(customer))
-        existing = self._ours(settlement, plan)
+        sid = settlement.settlement_id
+        around = settlement.value_date or datetime.now(UTC).date()
+        rows = self.statement(settlement.company, settlement.customer_id, around)
+        reference = document_reference(sid)
+        existing = [
+            r
+            for r in rows
+            if r.get("REF_DOC_NO") == reference
+            and settlement_id_from_text(str(r.get("ITEM_TEXT", "")))[0] == sid
+        ]
+        lookup = self._lookup(rows, settlement.customer_id)
+        plan = plan_posting(self.config, settlement, lookup, already_posted=bool(existing))
         if existing:
             posted = sorted(
                 str(
@@ -286,60 +221,9 @@ class EccConnector:
             None,
         )
 
-    def document(self, settlement: Settlement, plan: PlannedPosting) -> dict[str, Any]:
-        """The BAPI_ACC_DOCUMENT_POST parameters (also sent to BAPI_ACC_DOCUMENT_CHECK)."""
-        cfg = self.config
-        header = {
-            "BUS_ACT": "RFBU",
-            "USERNAME": cfg.sap_user[:12],
-            "HEADER_TXT": plan.header_text[:25],
-            "COMP_CODE": settlement.company,
-            "DOC_DATE": plan.posting_date,
-            "PSTNG_DATE": plan.posting_date,
-            "TRANS_DATE": plan.posting_date,
-            "DOC_TYPE": cfg.payment_document_type,
-            "REF_DOC_NO": plan.reference,
-        }
-        gl, receivable, amounts = [], [], []
-        for number, line in enumerate(plan.lines, start=1):
-            item_no = str(number).zfill(10)
-            common = {"ITEMNO_ACC": item_no, "ITEM_TEXT": line.text[:50]}
-            if line.assignment:
-                common["ALLOC_NMBR"] = line.assignment[:18]
-            if line.kind == "gl":
-                gl.append(
-                    {
-                        **common,
-                        "GL_ACCOUNT": alpha(line.account),
-                        "COMP_CODE": settlement.company,
-                        "VALUE_DATE": plan.posting_date,
-                    }
-                )
-            else:
-                receivable.append(
-                    {**common, "CUSTOMER": alpha(line.account), "COMP_CODE": settlement.company}
-                )
-            amount = external(line.amount, settlement.currency, cfg.currency_decimals)  # BAPICURR
-            currency_row: dict[str, Any] = {
-                "ITEMNO_ACC": item_no,
-                "CURR_TYPE": "00",
-                "CURRENCY": settlement.currency,
-                "AMT_DOCCUR": amount,
-            }
-            if plan.exchange_rate is not None:
-                currency_row["EXCH_RATE"] = plan.exchange_rate
-            amounts.append(currency_row)
-        return {
-            "DOCUMENTHEADER": header,
-            "ACCOUNTGL": gl,
-            "ACCOUNTRECEIVABLE": receivable,
-            "CURRENCYAMOUNT": amounts,
-            "RETURN": [],
-        }
-
     def _post(self, settlement: Settlement, plan: PlannedPosting) -> PostedSettlement:
         sid = settlement.settlement_id
-        params = self.document(settlement, plan)
+        params = document_params(self.config, settlement, plan)
         checked = self.call("BAPI_ACC_DOCUMENT_CHECK", **params)
         errors = return_errors(checked)
         if errors:
@@ -423,29 +307,11 @@ class EccConnector:
     # ---------------------------------------------------------------- connection test
     def test_connection(self) -> ConnectionCheck:
         details = {"endpoint": self.config.base_url, "client": self.config.client, "system": "ecc"}
-        try:
-            self.open_items(
-                self.config.company_codes[0], self.config.customers[0], datetime.now(UTC).date()
-            )
-        except ErpAuthError as exc:
-            problem = (
-                ConnectionProblem.BAD_CREDENTIALS
-                if exc.status == 401
-                else ConnectionProblem.MISSING_PERMISSIONS
-            )
-            return ConnectionCheck(problem, str(exc), {**details, "code": exc.code})
-        except ErpUnavailableError as exc:
-            return ConnectionCheck(
-                ConnectionProblem.UNREACHABLE,
-                f"SAP at {self.config.base_url} is unreachable or failing: {exc.__cause__ or exc}. "
-                "Check base_url (or the pyrfc ashost/sysnr), DNS, router and firewall.",
-                details,
-            )
-        except ErpError as exc:
-            return ConnectionCheck(ConnectionProblem.UNEXPECTED, str(exc), details)
-        return ConnectionCheck(
-            ConnectionProblem.OK,
+        today = datetime.now(UTC).date()
+        return run_check(
+            lambda: self.open_items(self.config.company_codes[0], self.config.customers[0], today),
             f"connected to SAP ECC at {self.config.base_url}, client {self.config.client}: "
             "BAPI_AR_ACC_GETOPENITEMS answered",
             details,
+            "base_url (or the pyrfc ashost/sysnr), the SAP router",
         )

@@ -108,17 +108,24 @@ def value(row: Any, name: str) -> Any:
 
 
 def as_date(raw: Any) -> date | None:
-    if raw is None or raw == "":
+    """A date from pyodata (datetime), ``/Date(ms)/``, ISO text or DATS ``YYYYMMDD``; SAP's
+    initial date (Gateway sends 1753-01-01 or null for 00000000) is None."""
+    if raw is None or raw == "" or raw == "00000000":
         return None
     if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    text = str(raw)
-    if text.startswith("/Date("):
-        millis = int(text[6:].split(")")[0].split("+")[0].split("-")[0] or 0)
-        return datetime.fromtimestamp(millis / 1000, UTC).date()
-    return date.fromisoformat(text[:10])
+        day = raw.date()
+    elif isinstance(raw, date):
+        day = raw
+    else:
+        text = str(raw)
+        if text.startswith("/Date("):
+            millis = int(text[6:].split(")")[0].split("+")[0] or 0)
+            day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)).date()
+        elif len(text) == 8 and text.isdigit():
+            day = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        else:
+            day = date.fromisoformat(text[:10])
+    return None if day.year < 1900 else day
 
 
 def invoice_id_of(row: Any) -> str:

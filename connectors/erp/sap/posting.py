@@ -84,9 +84,16 @@ def settlement_id_from_text(text: str) -> tuple[str, str]:
 
 
 def plan_posting(
-    config: SapConnectionConfig, settlement: Settlement, lookup: InvoiceLookup
+    config: SapConnectionConfig,
+    settlement: Settlement,
+    lookup: InvoiceLookup,
+    *,
+    already_posted: bool = False,
 ) -> PlannedPosting:
-    """Check the settlement against the configuration and SAP's invoice items; plan the lines."""
+    """Check the settlement against the configuration and SAP's invoice items; plan the lines.
+
+    ``already_posted``: our document exists (found by reference), so its invoice items may be
+    cleared already (by us); the plan is then only compared with what was posted."""
     sid = settlement.settlement_id
     if settlement.erp_system != ERP_SYSTEM:
         raise ErpRejectedError(f"settlement {sid} is for {settlement.erp_system!r}, not sap")
@@ -113,7 +120,7 @@ def plan_posting(
         )
         if item is None:
             raise ErpRejectedError(f"{where} does not exist in SAP", "NO_ITEM", "applications")
-        if item.get("IsCleared"):
+        if item.get("IsCleared") and not already_posted:
             raise ErpRejectedError(
                 f"{where} is already cleared by document {item.get('ClearingAccountingDocument')}",
                 "ALREADY_CLEARED",

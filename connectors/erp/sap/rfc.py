@@ -165,6 +165,7 @@ class SoapRfcConnection:
             what=func_name,
             data=rfc_request(func_name, params),
             headers=headers,
+            soap=True,
         )
         self._opened = True
         return rfc_response(func_name, response.content)

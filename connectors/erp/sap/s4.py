@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.erp.protocol import (
     ClearedItem,
     ConnectionCheck,
-    ConnectionProblem,
-    ErpAuthError,
-    ErpError,
     ErpRejectedError,
     ErpUnavailableError,
     InvoicePage,
@@ -27,18 +24,18 @@ from connectors.erp.protocol import (
 )
 from connectors.erp.sap import openitems as oi
 from connectors.erp.sap.amounts import SOAP_AMOUNT_DECIMALS, SOAP_AMOUNT_DIGITS, external
+from connectors.erp.sap.checks import may_post, run_check
 from connectors.erp.sap.config import SapConnectionConfig
 from connectors.erp.sap.gateway import SapGateway, Transient
 from connectors.erp.sap.journal import HEADER_TEXT_PREFIX, document_reference
 from connectors.erp.sap.posting import PlannedPosting, plan_posting
+from connectors.erp.sap.s4_clearing import clear_invoices
 from connectors.erp.sap.soap import (
-    CLEARING_ACTION,
     CLEARING_PATH,
     CREATE_ACTION,
     CREATE_PATH,
     DocumentKey,
     JournalHeader,
-    clearing_request,
     journal_entry_request,
     parse_confirmation,
 )
@@ -195,14 +192,18 @@ class S4Connector:
 
     # ---------------------------------------------------------------- posting
     def post_settlement(self, settlement: Settlement) -> PostedSettlement:
-        plan = plan_posting(self.config, settlement, self._invoice_item)
-        existing = self.our_items(plan.reference)
+        existing = self.our_items(document_reference(settlement.settlement_id))
+        plan = plan_posting(
+            self.config, settlement, self._invoice_item, already_posted=bool(existing)
+        )
         if existing:
             self._same_content(settlement, plan, existing)
         else:
             existing = self._post(settlement, plan)
-        self._clear(settlement, plan, existing)
-        return self._posted(settlement.settlement_id, self.our_items(plan.reference))
+        clear_invoices(self, settlement, plan, existing)
+        posted = self._posted(settlement.settlement_id, self.our_items(plan.reference))
+        applied = tuple((a.invoice_id, a.amount) for a in settlement.applications)
+        return PostedSettlement(posted.settlement_id, posted.payment_id, posted.journal_id, applied)
 
     def _invoice_item(self, company_code: str, invoice_id: str) -> dict[str, Any] | None:
         parts = oi.parse_invoice_id(invoice_id)
@@ -288,82 +289,6 @@ class S4Connector:
             )
         return rows
 
-    def _clear(self, settlement: Settlement, plan: PlannedPosting, ours: list[Any]) -> None:
-        """Clear each fully settled invoice item against our customer items for it."""
-        invoices = plan.clearable_invoices()
-        if not invoices:
-            return
-        by_text = {}
-        for row in ours:
-            by_text.setdefault(str(oi.value(row, "AssignmentReference") or ""), []).append(row)
-        keys: list[DocumentKey] = []
-        pending: list[DocumentKey] = []
-        for invoice_id, assignment in invoices.items():
-            parts = oi.parse_invoice_id(invoice_id)
-            assert parts is not None  # checked by plan_posting
-            invoice_key = DocumentKey(settlement.company, *parts)
-            invoice_row = self.item(invoice_key)
-            if invoice_row is not None and oi.value(invoice_row, "IsCleared"):
-                continue
-            mine = [
-                DocumentKey(
-                    str(oi.value(r, "CompanyCode")),
-                    str(oi.value(r, "FiscalYear")),
-                    str(oi.value(r, "AccountingDocument")),
-                    str(oi.value(r, "AccountingDocumentItem")),
-                )
-                for r in by_text.get(assignment, [])
-                if not oi.value(r, "IsCleared")
-            ]
-            keys += [invoice_key, *mine]
-            pending.append(invoice_key)
-        if not pending:
-            return
-        body = clearing_request(
-            settlement.company,
-            self.config.clearing_document_type,
-            plan.posting_date,
-            settlement.currency,
-            settlement.customer_id,
-            keys,
-            self.config.sap_user,
-            plan.header_text,
-        )
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": CLEARING_ACTION}
-        for round_ in (1, 2):  # send, confirm; once more if SAP did not apply it
-            self.gateway.retrying(
-                lambda: self.gateway.send(
-                    "POST",
-                    CLEARING_PATH,
-                    what=f"clearing for {settlement.settlement_id}",
-                    data=body,
-                    headers=headers,
-                    write=True,
-                    soap=True,
-                ),
-                "clearing request",
-            )
-            for _ in range(self.config.clearing_checks):
-                time.sleep(self.config.clearing_check_interval_s)
-                rows = [self.item(k) for k in pending]
-                if all(
-                    r is not None
-                    and oi.value(r, "IsCleared")
-                    and oi.value(r, "ClearingAccountingDocument")
-                    for r in rows
-                ):
-                    return
-            if round_ == 2:
-                break
-        open_ids = ", ".join(k.invoice_id for k in pending)
-        raise ErpRejectedError(
-            f"settlement {settlement.settlement_id} is posted (reference {plan.reference}) but SAP "
-            f"did not confirm clearing invoice item(s) {open_ids} after two clearing requests; "
-            "check the clearing in SAP (Clear Open Items / F-32), then requeue: re-posting is safe",
-            "CLEARING_NOT_CONFIRMED",
-            "IsCleared",
-        )
-
     # ---------------------------------------------------------------- tie-outs
     def cleared_items(self, since: datetime | None = None) -> list[ClearedItem]:
         conditions = [
@@ -409,36 +334,28 @@ class S4Connector:
 
     # ---------------------------------------------------------------- connection test
     def test_connection(self) -> ConnectionCheck:
-        endpoint = self.config.base_url
-        details = {"endpoint": endpoint, "client": self.config.client, "system": "s4"}
-        try:
+        details = {"endpoint": self.config.base_url, "client": self.config.client, "system": "s4"}
+
+        def post(path: str, body: bytes, what: str) -> Any:
+            headers = {"Content-Type": "text/xml; charset=utf-8"}
+            return self.gateway.send("POST", path, what=what, data=body, headers=headers,
+                                     write=True, soap=True)  # fmt: skip
+
+        def probe() -> None:
+            send = self.gateway.send
             self.gateway.retrying(
-                lambda: self.gateway.send("GET", oi.SERVICE_PATH, what="service document"),
-                "service document",
-                attempts=2,
+                lambda: send("GET", oi.SERVICE_PATH, what="service"), "service", 2
             )
-            probe = oi.open_items_filter(self.config, self.config.company_codes[0], date.today())
-            next(iter(self.items(probe, "open items probe")), None)
-            self.gateway.retrying(lambda: self.gateway.fetch_csrf(), "CSRF token fetch", attempts=2)
-        except ErpAuthError as exc:
-            problem = (
-                ConnectionProblem.BAD_CREDENTIALS
-                if exc.status == 401
-                else ConnectionProblem.MISSING_PERMISSIONS
-            )
-            return ConnectionCheck(problem, str(exc), {**details, "code": exc.code})
-        except ErpUnavailableError as exc:
-            return ConnectionCheck(
-                ConnectionProblem.UNREACHABLE,
-                f"SAP at {endpoint} is unreachable or failing: {exc.__cause__ or exc}. Check "
-                "base_url, DNS, proxy/Web Dispatcher and firewall.",
-                details,
-            )
-        except ErpError as exc:
-            return ConnectionCheck(ConnectionProblem.UNEXPECTED, str(exc), details)
-        return ConnectionCheck(
-            ConnectionProblem.OK,
-            f"connected to SAP S/4HANA at {endpoint}, client {self.config.client}: open-items "
-            "service readable, CSRF token for postings issued",
+            today = datetime.now(UTC).date()
+            filter_text = oi.open_items_filter(self.config, self.config.company_codes[0], today)
+            next(iter(self.items(filter_text, "open items probe")), None)
+            may_post(post, CREATE_PATH, "JournalEntryBulkCreateRequest")
+            may_post(post, CLEARING_PATH, "JournalEntryBulkClearingRequest")
+
+        return run_check(
+            probe,
+            f"connected to SAP S/4HANA at {self.config.base_url}, client {self.config.client}: "
+            "open items readable; journal entry and clearing services authorised",
             details,
+            "base_url, the Web Dispatcher",
         )
