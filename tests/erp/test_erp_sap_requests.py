@@ -13,23 +13,33 @@ from typing import Any
 import pytest
 import yaml
 from lxml import etree
+from sap_support import REFERENCE, needs_reference, sap_config, settlement
 
 from connectors.erp.protocol import ErpRejectedError
 from connectors.erp.sap import openitems as oi
 from connectors.erp.sap.ecc import EccConnector
-from connectors.erp.sap.journal import document_reference, sap_lines
+from connectors.erp.sap.journal import document_reference
 from connectors.erp.sap.posting import plan_posting, settlement_id_from_text
-from connectors.erp.sap.soap import DocumentKey, JournalHeader, clearing_request, journal_entry_request
-from sap_support import REFERENCE, needs_reference, sap_config, settlement
+from connectors.erp.sap.soap import (
+    DocumentKey,
+    JournalHeader,
+    clearing_request,
+    journal_entry_request,
+)
 
 SFIN = "{http://sap.com/xi/SAPSCORE/SFIN}"
 
 
 def _lookup(amount: str = "1190.00", currency: str = "EUR", cleared: bool = False) -> Any:
     def lookup(company: str, invoice_id: str) -> dict[str, Any]:
-        return {"Customer": "0017100001", "TransactionCurrency": currency,
-                "AmountInTransactionCurrency": amount, "AssignmentReference": "INV-1001",
-                "IsCleared": cleared, "ClearingAccountingDocument": "1400000001" if cleared else ""}  # fmt: skip
+        return {
+            "Customer": "0017100001",
+            "TransactionCurrency": currency,
+            "AmountInTransactionCurrency": amount,
+            "AssignmentReference": "INV-1001",
+            "IsCleared": cleared,
+            "ClearingAccountingDocument": "1400000001" if cleared else "",
+        }
 
     return lookup
 
@@ -47,8 +57,11 @@ def test_settlement_maps_to_balanced_sap_lines_with_company_code_accounts() -> N
     write_off = next(x for x in plan.lines if x.role == "write_off")
     assert (write_off.account, write_off.reason_code) == ("70030100", "051")
     customer = [x for x in plan.lines if x.kind == "customer"]
-    assert {x.text for x in customer} == {f"PB {s.settlement_id}", f"PB-W {s.settlement_id}",
-                                          f"PB-C {s.settlement_id}"}  # fmt: skip
+    assert {x.text for x in customer} == {
+        f"PB {s.settlement_id}",
+        f"PB-W {s.settlement_id}",
+        f"PB-C {s.settlement_id}",
+    }
     # the invoice's items (applied + written off) carry its assignment and net its open amount
     assert plan.clearable_invoices() == {"2026-0100000000-001": "INV-1001"}
     assert next(x for x in customer if x.role == "customer_credit").assignment is None
@@ -91,19 +104,39 @@ def _wsdl_schema() -> etree.XMLSchema:
 
 
 def _journal_request(currency: str, amount: Decimal, company: str) -> bytes:
-    s = settlement(company=company, currency=currency, invoice_amount=amount,
-                   short=Decimal(0), extra=Decimal(0))  # fmt: skip
+    s = settlement(
+        company=company,
+        currency=currency,
+        invoice_amount=amount,
+        short=Decimal(0),
+        extra=Decimal(0),
+    )
     plan = plan_posting(sap_config(), s, _lookup(f"{amount}", currency))
-    header = JournalHeader(company, "DZ", plan.reference, plan.header_text, "PAYBRIDGE",
-                           date(2026, 5, 1), currency, date(2026, 5, 1))  # fmt: skip
+    header = JournalHeader(
+        company,
+        "DZ",
+        plan.reference,
+        plan.header_text,
+        "PAYBRIDGE",
+        date(2026, 5, 1),
+        currency,
+        date(2026, 5, 1),
+    )
     return journal_entry_request(header, plan.lines)
 
 
 @needs_reference
-@pytest.mark.parametrize(("currency", "amount", "company"),
-                         [("EUR", Decimal("1190.00"), "1010"), ("JPY", Decimal("125000"), "2910"),
-                          ("KWD", Decimal("12.345"), "4010")])  # fmt: skip
-def test_journal_entry_request_is_valid_against_sap_wsdl(currency: str, amount: Decimal, company: str) -> None:
+@pytest.mark.parametrize(
+    ("currency", "amount", "company"),
+    [
+        ("EUR", Decimal("1190.00"), "1010"),
+        ("JPY", Decimal("125000"), "2910"),
+        ("KWD", Decimal("12.345"), "4010"),
+    ],
+)
+def test_journal_entry_request_is_valid_against_sap_wsdl(
+    currency: str, amount: Decimal, company: str
+) -> None:
     schema = _wsdl_schema()
     body = etree.fromstring(_journal_request(currency, amount, company)).find(
         f".//{SFIN}JournalEntryBulkCreateRequest"
@@ -128,11 +161,24 @@ def test_clearing_request_elements_exist_in_sap_proxy_types_in_order() -> None:
     for path in folder.glob("*.tabl.xml"):
         root = etree.parse(str(path))
         name = root.findtext(".//DD02V/TABNAME")
-        fields[name] = [f for f in (e.findtext("FIELDNAME") for e in root.iter("DD03P")) if f != "CONTROLLER"]
-    body = etree.fromstring(clearing_request(
-        "1010", "DZ", date(2026, 5, 2), "EUR", "0017100001",
-        [DocumentKey("1010", "2026", "0100000000", "001"), DocumentKey("1010", "2026", "1400000000", "003")],
-        "PAYBRIDGE", "PB:x"))  # fmt: skip
+        fields[name] = [
+            f for f in (e.findtext("FIELDNAME") for e in root.iter("DD03P")) if f != "CONTROLLER"
+        ]
+    body = etree.fromstring(
+        clearing_request(
+            "1010",
+            "DZ",
+            date(2026, 5, 2),
+            "EUR",
+            "0017100001",
+            [
+                DocumentKey("1010", "2026", "0100000000", "001"),
+                DocumentKey("1010", "2026", "1400000000", "003"),
+            ],
+            "PAYBRIDGE",
+            "PB:x",
+        )
+    )
     entry = body.find(".//JournalEntry")
     header_fields = fields["ZSCM_001JOURNAL_ENTRY_CLEARIN2"]
     sent = [_abap_name(c.tag) for c in entry if c.tag != "APARItems"]
@@ -153,8 +199,14 @@ def test_every_cube_property_the_connector_reads_exists_in_sap_metadata() -> Non
     schema = MetadataBuilder(xml, config=Config(default_error_policy=PolicyIgnore())).build()
     entity = schema.entity_set(oi.ENTITY_SET).entity_type
     names = {p.name for p in entity.proprties()}
-    filtered = set(re.findall(r"([A-Z][A-Za-z]+) (?:eq|ge)", oi.open_items_filter(
-        sap_config(eligible_payment_methods=("T",)), "1010", date(2026, 5, 1))))  # fmt: skip
+    filtered = set(
+        re.findall(
+            r"([A-Z][A-Za-z]+) (?:eq|ge)",
+            oi.open_items_filter(
+                sap_config(eligible_payment_methods=("T",)), "1010", date(2026, 5, 1)
+            ),
+        )
+    )
     assert set(oi.OPEN_ITEM_FIELDS) | filtered | {"IsReversed"} <= names
     assert [k.name for k in entity.key_proprties] == list(oi.KEY)
 
@@ -168,10 +220,24 @@ class RecordingRfc:
     def call(self, name: str, **params: Any) -> dict[str, Any]:
         self.calls.append((name, params))
         if name == "BAPI_AR_ACC_GETOPENITEMS":
-            return {"RETURN": {"TYPE": ""}, "LINEITEMS": [{
-                "COMP_CODE": "4010", "CUSTOMER": "0017100001", "FISC_YEAR": "2026", "DOC_NO": "0100000000",
-                "ITEM_NUM": "001", "DOC_TYPE": "DR", "DB_CR_IND": "S", "CURRENCY": "KWD",
-                "AMT_DOCCUR": "12.3450", "ALLOC_NMBR": "INV-1001", "REF_DOC_NO": "INV-1001"}]}  # fmt: skip
+            return {
+                "RETURN": {"TYPE": ""},
+                "LINEITEMS": [
+                    {
+                        "COMP_CODE": "4010",
+                        "CUSTOMER": "0017100001",
+                        "FISC_YEAR": "2026",
+                        "DOC_NO": "0100000000",
+                        "ITEM_NUM": "001",
+                        "DOC_TYPE": "DR",
+                        "DB_CR_IND": "S",
+                        "CURRENCY": "KWD",
+                        "AMT_DOCCUR": "12.3450",
+                        "ALLOC_NMBR": "INV-1001",
+                        "REF_DOC_NO": "INV-1001",
+                    }
+                ],
+            }
         if name == "BAPI_AR_ACC_GETSTATEMENT":
             return {"RETURN": {"TYPE": ""}, "LINEITEMS": []}
         if name == "BAPI_ACC_DOCUMENT_POST":
@@ -186,11 +252,17 @@ class RecordingRfc:
 def test_bapi_document_fits_sap_interface_dump() -> None:
     rfc = RecordingRfc()
     cfg = sap_config(system="ecc", customers=("17100001",))
-    s = settlement(company="4010", currency="KWD", invoice_amount=Decimal("12.345"), short=Decimal("0.005"))
+    s = settlement(
+        company="4010", currency="KWD", invoice_amount=Decimal("12.345"), short=Decimal("0.005")
+    )
     posted = EccConnector(cfg, connect=lambda _c: rfc).post_settlement(s)
     assert posted.payment_id == "4010-2026-1400000000"
     sequence = [name for name, _ in rfc.calls]
-    assert sequence[-3:] == ["BAPI_ACC_DOCUMENT_CHECK", "BAPI_ACC_DOCUMENT_POST", "BAPI_TRANSACTION_COMMIT"]
+    assert sequence[-3:] == [
+        "BAPI_ACC_DOCUMENT_CHECK",
+        "BAPI_ACC_DOCUMENT_POST",
+        "BAPI_TRANSACTION_COMMIT",
+    ]
     assert rfc.calls[-1][1] == {"WAIT": "X"}
     params = rfc.calls[-2][1]
     fields = yaml.safe_load((REFERENCE / "BAPI_ACC_DOCUMENT_POST.fields.yaml").read_text())
@@ -202,7 +274,9 @@ def test_bapi_document_fits_sap_interface_dump() -> None:
         rows = value if isinstance(value, list) else [value]
         for row in rows:
             for name, field_value in row.items():
-                assert name in structure, f"{param}.{name} is not a field of {signature[param]['TABNAME']}"
+                assert name in structure, (
+                    f"{param}.{name} is not a field of {signature[param]['TABNAME']}"
+                )
                 fmt = structure[name]["format"]
                 if fmt["DATATYPE"] in ("CHAR", "NUMC"):
                     assert len(str(field_value)) <= fmt["LENG"], f"{param}.{name} too long"
@@ -226,13 +300,23 @@ def test_bapi_errors_come_back_with_sap_text_and_are_not_committed() -> None:
     def failing(name: str, **params: Any) -> dict[str, Any]:
         if name == "BAPI_ACC_DOCUMENT_CHECK":
             rfc.calls.append((name, params))
-            return {"RETURN": [{"TYPE": "E", "ID": "F5", "NUMBER": "201",
-                                "MESSAGE": "Posting period 005 2026 is not open"}]}  # fmt: skip
+            return {
+                "RETURN": [
+                    {
+                        "TYPE": "E",
+                        "ID": "F5",
+                        "NUMBER": "201",
+                        "MESSAGE": "Posting period 005 2026 is not open",
+                    }
+                ]
+            }
         return original(name, **params)
 
     rfc.call = failing  # type: ignore[method-assign]
     cfg = sap_config(system="ecc", customers=("17100001",))
-    s = settlement(company="4010", currency="KWD", invoice_amount=Decimal("12.345"), short=Decimal(0))
+    s = settlement(
+        company="4010", currency="KWD", invoice_amount=Decimal("12.345"), short=Decimal(0)
+    )
     with pytest.raises(ErpRejectedError, match="Posting period 005 2026 is not open"):
         EccConnector(cfg, connect=lambda _c: rfc).post_settlement(s)
     assert "BAPI_TRANSACTION_COMMIT" not in [n for n, _ in rfc.calls]

@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from connectors.erp.protocol import ErpAuthError, ErpRejectedError, ErpUnavailableError
 from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.soap import soap_fault_text
+from connectors.erp.sap.soap import soap_fault
 
 T = TypeVar("T")
 
@@ -131,9 +131,13 @@ class SapGateway:
         status = response.status_code
         if status < 300:
             return response
-        fault = soap_fault_text(response.content) if soap and status == 500 else None
+        fault = soap_fault(response.content) if soap and status == 500 else None
+        if fault and fault[0]:
+            raise ErpRejectedError(
+                f"SAP {what}: SOAP fault: {fault[1]}", "SOAP_FAULT", what, status
+            )
         if fault:
-            raise ErpRejectedError(f"SAP {what}: SOAP fault: {fault}", "SOAP_FAULT", what, status)
+            raise Transient(f"HTTP 500 SOAP server fault: {fault[1]}")
         code, message = gateway_error(response)
         if status == 401:
             raise ErpAuthError(

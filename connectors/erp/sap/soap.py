@@ -218,13 +218,19 @@ def parse_confirmation(content: bytes) -> Confirmation:
     )
 
 
-def soap_fault_text(content: bytes) -> str | None:
-    """The faultstring (SOAP 1.1) or Reason/Text (1.2) of a fault answer, if it is one."""
+def soap_fault(content: bytes) -> tuple[bool, str] | None:
+    """(the sender's fault?, text) of a SOAP fault answer, None if it is not one. Client
+    (1.1) / Sender (1.2) faults are the request's fault: retrying will not help."""
     try:
         root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError:
         return None
+    code, text = "", None
     for element in root.iter():
-        if _local(element) in ("faultstring", "Text"):
-            return (element.text or "").strip()
-    return None
+        if _local(element) in ("faultcode", "Value") and not code:
+            code = (element.text or "").strip()
+        elif _local(element) in ("faultstring", "Text") and text is None:
+            text = (element.text or "").strip()
+    if text is None:
+        return None
+    return code.endswith(("Client", "Sender")), text
