@@ -10,20 +10,28 @@ needs_attention with what to check.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from connectors.erp.protocol import ErpRejectedError
 from connectors.erp.sap import openitems as oi
+from connectors.erp.sap.config import SapConnectionConfig
+from connectors.erp.sap.gateway import SapGateway
 from connectors.erp.sap.posting import PlannedPosting, settlement_id_from_text
 from connectors.erp.sap.soap import CLEARING_ACTION, CLEARING_PATH, DocumentKey, clearing_request
 from paybridge.domain.settlements import Settlement
 
-if TYPE_CHECKING:
-    from connectors.erp.sap.s4 import S4Connector
+
+class S4Reader(Protocol):
+    """What clearing needs of the S/4 connector: its settings, gateway and item look-up."""
+
+    config: SapConnectionConfig
+    gateway: SapGateway
+
+    def item(self, key: DocumentKey) -> Any | None: ...
 
 
 def clear_invoices(
-    connector: S4Connector, settlement: Settlement, plan: PlannedPosting, ours: list[Any]
+    connector: S4Reader, settlement: Settlement, plan: PlannedPosting, ours: list[Any]
 ) -> None:
     """Clear each fully settled invoice item against our customer items for it."""
     invoices = plan.clearable_invoices()
