@@ -94,7 +94,6 @@ class SapConnectionConfig(BaseModel):
     clearing_document_type: str = "DZ"
     eligible_document_types: tuple[str, ...] = ("DR", "RV")
     eligible_payment_methods: tuple[str, ...] = ()  # empty: any payment method
-    exchange_rate_type: str = "M"
     asset_class: str | None = Field(
         default=None, description="asset class of digital_asset lines; default: payment_asset"
     )
