@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 
 from paybridge.domain.money import MoneyError, currency_exponent
 
@@ -50,6 +51,11 @@ def sap_decimals(currency: str, overrides: dict[str, int] | None = None) -> int:
     """Decimals of ``currency`` in this SAP system: TCURX override, else ISO 4217."""
     if overrides and currency in overrides:
         return overrides[currency]
+    return _iso_decimals(currency)
+
+
+@lru_cache(maxsize=256)
+def _iso_decimals(currency: str) -> int:
     return currency_exponent(currency)
 
 
@@ -111,8 +117,18 @@ def parse_external(
         value = text if isinstance(text, Decimal) else Decimal(str(text).strip())
     except InvalidOperation as exc:
         raise SapAmountError(f"{currency} amount {text!r} is not a decimal number") from exc
-    return _exact(
-        value.normalize() if value else Decimal(0),
-        sap_decimals(currency, overrides),
-        f"{currency} amount",
-    ).quantize(Decimal(1).scaleb(-sap_decimals(currency, overrides)))
+    quantum = _quantum(sap_decimals(currency, overrides))
+    try:
+        exact = value.quantize(quantum)
+    except InvalidOperation as exc:
+        raise SapAmountError(f"{currency} amount {text} is not a finite amount") from exc
+    if exact != value:
+        raise SapAmountError(
+            f"{currency} amount: {text} has more than {-quantum.as_tuple().exponent} decimals"
+        )
+    return exact
+
+
+@lru_cache(maxsize=16)
+def _quantum(decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-decimals)

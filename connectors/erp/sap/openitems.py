@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from connectors.erp.protocol import ErpInvoice, QuarantinedInvoice
@@ -46,12 +47,51 @@ OPEN_ITEM_FIELDS = (
 )
 
 
+def rows_handler(response: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """pyodata response handler: the OData V2 JSON rows (``d.results``) and ``__next``."""
+    from pyodata.exceptions import HttpError
+
+    if response.status_code != 200:
+        raise HttpError(f"HTTP {response.status_code} on {ENTITY_SET}", response)
+    data = response.json()["d"]
+    if isinstance(data, list):
+        return data, None
+    return data.get("results", []), data.get("__next")
+
+
+def check_metadata(schema: Any) -> None:
+    """The system's own $metadata must have every property the connector reads or filters."""
+    from connectors.erp.protocol import ErpRejectedError
+
+    try:
+        entity = schema.entity_set(ENTITY_SET).entity_type
+    except Exception as exc:
+        raise ErpRejectedError(
+            f"SAP service {SERVICE_PATH} has no entity set {ENTITY_SET}: activate the API "
+            "(communication arrangement SAP_COM_0xxx / /IWFND/MAINT_SERVICE)",
+            "METADATA",
+            ENTITY_SET,
+        ) from exc
+    names = {p.name for p in entity.proprties()}
+    missing = sorted((set(OPEN_ITEM_FIELDS) | set(FILTERED_FIELDS)) - names)
+    if missing:
+        raise ErpRejectedError(
+            f"SAP entity set {ENTITY_SET} lacks properties {missing} that PayBridge reads; "
+            "the system's API version is older than expected",
+            "METADATA",
+            ",".join(missing),
+        )
+
+
 def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
 def any_of(field: str, values: tuple[str, ...] | list[str]) -> str:
     return "(" + " or ".join(f"{field} eq {quote(v)}" for v in values) + ")"
+
+
+FILTERED_FIELDS = ("FinancialAccountType", "IsCleared", "SpecialGLCode", "IsReversed")
 
 
 def open_items_filter(config: SapConnectionConfig, company_code: str, since: date | None) -> str:
@@ -98,13 +138,20 @@ class SyncWatermark:
 
 
 def value(row: Any, name: str) -> Any:
-    """A property of a pyodata EntityProxy or of a plain dict row."""
-    if isinstance(row, dict):
+    """A property of a JSON row (dict) or of a pyodata EntityProxy."""
+    if type(row) is dict:
         return row.get(name)
     try:
         return getattr(row, name)
     except (AttributeError, KeyError):
         return None
+
+
+@lru_cache(maxsize=4096)
+def _odata_date(text: str) -> date | None:
+    millis = int(text[6:].split(")")[0].split("+")[0] or 0)
+    day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)).date()
+    return None if day.year < 1900 else day
 
 
 def as_date(raw: Any) -> date | None:
@@ -119,9 +166,8 @@ def as_date(raw: Any) -> date | None:
     else:
         text = str(raw)
         if text.startswith("/Date("):
-            millis = int(text[6:].split(")")[0].split("+")[0] or 0)
-            day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)).date()
-        elif len(text) == 8 and text.isdigit():
+            return _odata_date(text)
+        if len(text) == 8 and text.isdigit():
             day = date(int(text[:4]), int(text[4:6]), int(text[6:]))
         else:
             day = date.fromisoformat(text[:10])
@@ -144,9 +190,9 @@ def validate_item(row: Any, overrides: dict[str, int]) -> ErpInvoice | Quarantin
     """One open customer item -> an invoice, or a quarantine entry naming the field."""
     invoice_id = invoice_id_of(row)
     company = value(row, "CompanyCode")
-    raw = {name: str(value(row, name)) for name in OPEN_ITEM_FIELDS}
 
     def refuse(field: str, reason: str) -> QuarantinedInvoice:
+        raw = {name: str(value(row, name)) for name in OPEN_ITEM_FIELDS}
         return QuarantinedInvoice(ERP_SYSTEM, company, invoice_id, field, reason, raw)
 
     customer = value(row, "Customer")

@@ -80,16 +80,18 @@ class S4Connector:
                     metadata=response.content,
                 )
 
-            self._service = self.gateway.retrying(build, "$metadata")
+            service = self.gateway.retrying(build, "$metadata")
+            oi.check_metadata(service.schema)
+            self._service = service
         return self._service
 
-    def _query(self, what: str, request: Any) -> Any:
+    def _query(self, what: str, request: Any) -> tuple[list[dict[str, Any]], str | None]:
         from pyodata.exceptions import HttpError
 
-        def run() -> Any:
+        def run() -> tuple[list[dict[str, Any]], str | None]:
             self.gateway.stats.requests += 1
             try:
-                return request.execute()
+                return request.execute()  # type: ignore[no-any-return]
             except HttpError as exc:
                 self.gateway.check(exc.response, what)
                 raise ErpRejectedError(f"SAP {what}: {exc}") from exc
@@ -98,29 +100,37 @@ class S4Connector:
 
         return self.gateway.retrying(run, what)
 
+    def _request(self) -> Any:
+        """A pyodata query on the entity set whose answer is kept as JSON rows: building an
+        EntityProxy per row would cost more than the HTTP round trip (see openitems)."""
+        from pyodata.v2.service import QueryRequest
+
+        service = self.service()
+        return QueryRequest(service.url, service.connection, oi.rows_handler, oi.ENTITY_SET)
+
     def items(
         self, filter_text: str, what: str, fields: tuple[str, ...] = oi.OPEN_ITEM_FIELDS
-    ) -> Iterator[Any]:
-        """Every row of the cube matching ``filter_text``, paged ($top/$skip, or __next)."""
-        entity_set = getattr(self.service().entity_sets, oi.ENTITY_SET)
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of the cube matching ``filter_text``: ``$top``/``$skip`` windows ordered by
+        the key, each followed through ``__next`` when the server pages inside it."""
         skip, top = 0, self.config.page_size
         while True:
             request = (
-                entity_set.get_entities()
+                self._request()
                 .filter(filter_text)
                 .select(",".join(fields))
                 .order_by(",".join(oi.KEY))
                 .top(top)
                 .skip(skip)
             )
-            page = self._query(what, request)
-            yield from page
-            next_url = getattr(page, "next_url", None)
-            while next_url:  # server-driven paging inside our page
-                page = self._query(what, entity_set.get_entities().next_url(next_url))
-                yield from page
-                next_url = getattr(page, "next_url", None)
-            if len(page) < top and not getattr(page, "next_url", None):
+            rows, next_url = self._query(what, request)
+            in_window = len(rows)
+            yield from rows
+            while next_url:
+                rows, next_url = self._query(what, self._request().next_url(next_url))
+                in_window += len(rows)
+                yield from rows
+            if in_window < top:
                 return
             skip += top
 
