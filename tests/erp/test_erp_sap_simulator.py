@@ -226,3 +226,16 @@ def test_ecc_return_errors_carry_sap_text(sim: Any) -> None:
         with pytest.raises(ErpRejectedError, match="document check failed: E "):
             connector.post_settlement(paying(invoice))
     assert len(sim.ledger.committed_documents("1010")) == 1  # only the invoice
+
+
+def test_s4_paging_does_not_skip_items_when_one_is_cleared_meanwhile(sim: Any) -> None:
+    keys = [seed(sim, "1010", f"{10 + n}.00", "EUR", f"INV-6{n:03d}") for n in range(5)]
+    ids = [f"{k.fiscal_year}-{k.accounting_document}-{k.item}" for k in keys]
+    with S4Connector(config(sim, page_size=2)) as reader, S4Connector(config(sim)) as poster:
+        pages = reader.fetch_open_invoices(None)
+        first = next(pages).invoices
+        assert [i.invoice_id for i in first] == ids[:2]
+        poster.post_settlement(paying(first[0], settlement_id="pb-paging-0"))  # clears ids[0]
+        assert not sim.ledger.item_open(keys[0])
+        rest = [i.invoice_id for page in pages for i in page.invoices]
+    assert rest == ids[2:]  # $skip alone would have jumped over ids[2]

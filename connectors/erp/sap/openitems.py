@@ -47,16 +47,20 @@ OPEN_ITEM_FIELDS = (
 )
 
 
-def rows_handler(response: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """pyodata response handler: the OData V2 JSON rows (``d.results``) and ``__next``."""
+Rows = tuple[list[dict[str, Any]], str | None, int | None]
+
+
+def rows_handler(response: Any) -> Rows:
+    """pyodata response handler: OData V2 JSON rows (``d.results``), ``__next``, ``__count``."""
     from pyodata.exceptions import HttpError
 
     if response.status_code != 200:
         raise HttpError(f"HTTP {response.status_code} on {ENTITY_SET}", response)
     data = response.json()["d"]
     if isinstance(data, list):
-        return data, None
-    return data.get("results", []), data.get("__next")
+        return data, None, None
+    count = data.get("__count")
+    return data.get("results", []), data.get("__next"), int(count) if count is not None else None
 
 
 def check_metadata(schema: Any) -> None:
@@ -85,6 +89,19 @@ def check_metadata(schema: Any) -> None:
 
 def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def after_key(row: dict[str, Any]) -> str:
+    """OData condition: key (CompanyCode, FiscalYear, AccountingDocument, AccountingDocumentItem)
+    greater than the key of ``row``, in the $orderby order."""
+    condition = ""
+    for name in reversed(KEY):
+        literal = quote(str(row[name]))
+        greater = f"{name} gt {literal}"
+        condition = (
+            greater if not condition else f"({greater} or ({name} eq {literal} and {condition}))"
+        )
+    return condition
 
 
 def any_of(field: str, values: tuple[str, ...] | list[str]) -> str:

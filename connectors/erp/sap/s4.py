@@ -85,10 +85,10 @@ class S4Connector:
             self._service = service
         return self._service
 
-    def _query(self, what: str, request: Any) -> tuple[list[dict[str, Any]], str | None]:
+    def _query(self, what: str, request: Any) -> oi.Rows:
         from pyodata.exceptions import HttpError
 
-        def run() -> tuple[list[dict[str, Any]], str | None]:
+        def run() -> oi.Rows:
             self.gateway.stats.requests += 1
             try:
                 return request.execute()  # type: ignore[no-any-return]
@@ -111,25 +111,39 @@ class S4Connector:
     def items(
         self, filter_text: str, what: str, fields: tuple[str, ...] = oi.OPEN_ITEM_FIELDS
     ) -> Iterator[dict[str, Any]]:
-        """Every row of the cube matching ``filter_text``: ``$top``/``$skip`` windows ordered by
-        the key, each followed through ``__next`` when the server pages inside it."""
-        skip, top = 0, self.config.page_size
+        """Every row of the cube matching ``filter_text``, in ``$top``/``$skip`` windows ordered
+        by the key (``__next`` followed when the server pages inside a window).
+
+        ``$inlinecount`` tells when rows entered or left the result between windows (an item
+        cleared meanwhile): offsets have shifted, so the read re-opens after the last key handed
+        over (keyset) instead of risking a skipped row."""
+        top, skip, total = self.config.page_size, 0, None
+        after: dict[str, Any] | None = None
+        after_last: dict[str, Any] | None = None
         while True:
+            window = filter_text if after is None else f"({filter_text}) and {oi.after_key(after)}"
             request = (
                 self._request()
-                .filter(filter_text)
+                .filter(window)
                 .select(",".join(fields))
                 .order_by(",".join(oi.KEY))
                 .top(top)
                 .skip(skip)
+                .count(inline=True)
             )
-            rows, next_url = self._query(what, request)
+            rows, next_url, count = self._query(what, request)
+            if total is not None and count is not None and count != total and after_last:
+                after, skip, total = after_last, 0, None  # re-open after the last key
+                continue
+            total = count
             in_window = len(rows)
             yield from rows
+            after_last = rows[-1] if rows else after
             while next_url:
-                rows, next_url = self._query(what, self._request().next_url(next_url))
+                rows, next_url, _ = self._query(what, self._request().next_url(next_url))
                 in_window += len(rows)
                 yield from rows
+                after_last = rows[-1] if rows else after_last
             if in_window < top:
                 return
             skip += top
