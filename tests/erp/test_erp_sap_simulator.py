@@ -211,11 +211,42 @@ def test_ecc_sync_post_commit_and_automatic_clearing(sim: Any) -> None:
         first = connector.post_settlement(s)
         documents = len(sim.ledger.committed_documents("4010"))
         assert connector.post_settlement(s).payment_id == first.payment_id  # found, not re-posted
-        assert len(sim.ledger.committed_documents("4010")) == documents
         assert sim.ledger.item_open(key)
         sim.run_automatic_clearing("4010")  # F.13: the assignment (ZUONR) matches
-    assert not sim.ledger.item_open(key)
+        assert not sim.ledger.item_open(key)
+        # after F.13 the payment is still found (statement BAPI): no second document
+        assert connector.post_settlement(s).payment_id == first.payment_id
+        assert len(sim.ledger.committed_documents("4010")) == documents + 1  # + the clearing
+        (item,) = connector.cleared_items()
+        assert (item.settlement_id, item.amount) == (s.settlement_id, s.payment_amount)
+        assert connector.find_settlement(s.settlement_id).payment_id == first.payment_id
+        assert synced(connector) == {}
     assert sim.ledger.trial_balance("4010", 2026)["0011002000"] == 0
+
+
+def test_ecc_exactly_once_when_answers_are_lost(sim: Any) -> None:
+    keys = [seed(sim, "1010", f"{200 + n}.00", "EUR", f"INV-7{n:03d}") for n in range(5)]
+    with EccConnector(config(sim, system="ecc")) as connector:
+        invoices = list(synced(connector).values())
+        sim.set_faults(
+            sap_sim.FaultConfig(
+                commit_then_drop_rate=0.3, error_5xx_rate=0.2, writes_only=True, seed=11
+            )
+        )
+        failures = 0
+        for n, invoice in enumerate(invoices):
+            for _attempt in range(40):  # every SOAP-RFC call is an HTTP POST: all are faulted
+                try:
+                    connector.post_settlement(paying(invoice, settlement_id=f"pb-ecc-{n}"))
+                    break
+                except ErpUnavailableError:
+                    failures += 1
+        sim.set_faults(sap_sim.FaultConfig())
+        assert failures > 0
+    posted = [d for d in sim.ledger.committed_documents("1010") if d.reference.startswith("pb-ecc")]
+    assert sorted(d.reference for d in posted) == [f"pb-ecc-{n}" for n in range(5)]
+    sim.run_automatic_clearing("1010")
+    assert not any(sim.ledger.item_open(k) for k in keys)
 
 
 def test_ecc_return_errors_carry_sap_text(sim: Any) -> None:

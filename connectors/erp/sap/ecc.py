@@ -44,7 +44,10 @@ from connectors.erp.sap.posting import PlannedPosting, plan_posting, settlement_
 from connectors.erp.sap.rfc import RfcConnection, alpha, open_rfc
 from paybridge.domain.settlements import Settlement
 
-READ_ONLY = frozenset({"BAPI_AR_ACC_GETOPENITEMS", "BAPI_AR_ACC_GETSTATEMENT"})
+# safe to repeat in a new session: they read, or only check (nothing pending in the LUW)
+READ_ONLY = frozenset(
+    {"BAPI_AR_ACC_GETOPENITEMS", "BAPI_AR_ACC_GETSTATEMENT", "BAPI_ACC_DOCUMENT_CHECK"}
+)
 STATEMENT_DAYS = 400  # look-back of the duplicate check around the posting date
 
 
