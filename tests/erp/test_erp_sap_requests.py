@@ -320,3 +320,17 @@ def test_bapi_errors_come_back_with_sap_text_and_are_not_committed() -> None:
     with pytest.raises(ErpRejectedError, match="Posting period 005 2026 is not open"):
         EccConnector(cfg, connect=lambda _c: rfc).post_settlement(s)
     assert "BAPI_TRANSACTION_COMMIT" not in [n for n, _ in rfc.calls]
+
+
+def test_sap_lines_carry_the_full_journal_role_by_role() -> None:
+    s = settlement(extra=Decimal("2.00"))
+    lines = sap_lines(s, sap_config().accounts["1010"], "USDC", {})
+    expected: dict[str, Decimal] = {}
+    for line in s.full_journal():
+        expected[line.account_role] = (
+            expected.get(line.account_role, Decimal(0)) + line.debit - line.credit
+        )
+    posted: dict[str, Decimal] = {}
+    for line in lines:
+        posted[line.role] = posted.get(line.role, Decimal(0)) + line.amount
+    assert posted == expected

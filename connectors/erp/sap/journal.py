@@ -35,6 +35,7 @@ class SapLine:
     assignment: str | None = None  # ZUONR / AssignmentReference (invoice reference)
     reason_code: str | None = None  # payment-difference reason (T053R)
     invoice_id: str | None = None  # the invoice a customer item settles
+    purpose: str = ""  # customer items: applied | write_off | credit
 
 
 def _short(text: str, length: int) -> str:
@@ -62,39 +63,62 @@ def _write_off_reason(line: JournalLine) -> str:
     return "default"
 
 
+def _payment_lines(
+    settlement: Settlement, clearing: str, assignments: dict[str, str]
+) -> list[SapLine]:
+    """The customer-payment half (what ``Settlement.full_journal()`` puts first): Dr clearing,
+    Cr each invoice applied (split so each invoice's items net to zero), Cr an unapplied rest."""
+    customer = settlement.customer_id
+    lines = [
+        SapLine("gl", clearing, settlement.payment_amount, "crypto_clearing", "customer payment")
+    ]
+    for app in settlement.applications:
+        lines.append(
+            SapLine(
+                "customer",
+                customer,
+                -app.amount,
+                "ar",
+                f"invoice {app.invoice_id}"[:50],
+                assignments.get(app.invoice_id),
+                invoice_id=app.invoice_id,
+                purpose="applied",
+            )
+        )
+    if settlement.unapplied:
+        lines.append(
+            SapLine(
+                "customer",
+                customer,
+                -settlement.unapplied,
+                "customer_credit",
+                "unapplied",
+                purpose="credit",
+            )
+        )
+    return lines
+
+
 def sap_lines(
     settlement: Settlement,
     accounts: CompanyCodeAccounts,
     asset_class: str,
     assignments: dict[str, str],
 ) -> list[SapLine]:
-    """Every line of ``settlement.full_journal()`` with its SAP account.
+    """Every line of the settlement's full journal with its SAP account, in one document.
 
-    ``assignments``: invoice id -> the invoice item's assignment (ZUONR), read from SAP. The
-    applied receivable credit is split per application so each invoice's items net to zero.
+    ``assignments``: invoice id -> the invoice item's assignment (ZUONR), read from SAP.
+    Receivable lines of the journal (a write-off's Cr AR) belong to the single invoice applied.
     """
     sid = settlement.settlement_id
     apps = settlement.applications
     only_invoice = apps[0].invoice_id if len(apps) == 1 else None
-    lines: list[SapLine] = []
-    for line in settlement.full_journal():
+    lines = _payment_lines(settlement, accounts.clearing, assignments)
+    for line in settlement.journal_lines:
         signed = line.debit - line.credit
         text = (line.memo or line.account_role)[:50]
         role = line.account_role
-        if role == "ar" and line.memo == "invoices applied":
-            for app in apps:
-                lines.append(
-                    SapLine(
-                        "customer",
-                        settlement.customer_id,
-                        -app.amount,
-                        role,
-                        f"{sid} {app.invoice_id}"[:50],
-                        assignments.get(app.invoice_id),
-                        invoice_id=app.invoice_id,
-                    )
-                )
-        elif role == "ar":
+        if role == "ar":
             lines.append(
                 SapLine(
                     "customer",
@@ -104,10 +128,13 @@ def sap_lines(
                     text,
                     assignments.get(only_invoice or ""),
                     invoice_id=only_invoice,
+                    purpose="write_off",
                 )
             )
         elif role == "customer_credit":
-            lines.append(SapLine("customer", settlement.customer_id, signed, role, text))
+            lines.append(
+                SapLine("customer", settlement.customer_id, signed, role, text, purpose="credit")
+            )
         elif role == "crypto_clearing":
             lines.append(SapLine("gl", accounts.clearing, signed, role, text))
         elif role == "digital_asset":

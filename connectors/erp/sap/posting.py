@@ -58,21 +58,17 @@ class PlannedPosting:
         }
 
 
+MARKER_OF = {purpose: marker for marker, purpose in TEXT_MARKERS.items()}
+
+
 def _texts(settlement_id: str, lines: list[SapLine]) -> list[SapLine]:
-    marked = []
-    for line in lines:
-        if line.kind != "customer":
-            marked.append(line)
-            continue
-        marker = (
-            "PB-C "
-            if line.role == "customer_credit"
-            else "PB "
-            if line.text.startswith(settlement_id)
-            else "PB-W "
-        )
-        marked.append(dataclasses.replace(line, text=f"{marker}{settlement_id}"))
-    return marked
+    """Customer items carry ``<marker><settlement id>`` as text: tie-outs read it back."""
+    return [
+        dataclasses.replace(line, text=f"{MARKER_OF[line.purpose]}{settlement_id}")
+        if line.kind == "customer"
+        else line
+        for line in lines
+    ]
 
 
 def settlement_id_from_text(text: str) -> tuple[str, str]:
