@@ -18,7 +18,7 @@ from sap_support import REFERENCE, needs_reference, sap_config, settlement
 from connectors.erp.protocol import ErpRejectedError
 from connectors.erp.sap import openitems as oi
 from connectors.erp.sap.ecc import EccConnector
-from connectors.erp.sap.journal import document_reference
+from connectors.erp.sap.journal import document_reference, sap_lines
 from connectors.erp.sap.posting import plan_posting, settlement_id_from_text
 from connectors.erp.sap.soap import (
     DocumentKey,
