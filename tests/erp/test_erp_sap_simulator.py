@@ -181,7 +181,10 @@ def test_s4_exactly_once_when_answers_are_lost(sim: Any) -> None:
     assert not any(sim.ledger.item_open(k) for k in keys)
 
 
-def test_s4_test_connection_tells_problems_apart(sim: Any) -> None:
+@pytest.mark.parametrize(
+    ("system", "connector_class"), [("s4", S4Connector), ("ecc", EccConnector)]
+)
+def test_test_connection_tells_problems_apart(sim: Any, system: str, connector_class: Any) -> None:
     checks = {}
     for label, overrides in {
         "ok": {},
@@ -192,7 +195,7 @@ def test_s4_test_connection_tells_problems_apart(sim: Any) -> None:
         },
         "unreachable": {"base_url": "http://127.0.0.1:9", "max_attempts": 1},
     }.items():
-        with S4Connector(config(sim, **overrides)) as connector:
+        with connector_class(config(sim, system=system, **overrides)) as connector:
             checks[label] = connector.test_connection()
     assert {label: c.problem for label, c in checks.items()} == {
         "ok": ConnectionProblem.OK,
@@ -270,3 +273,21 @@ def test_s4_paging_does_not_skip_items_when_one_is_cleared_meanwhile(sim: Any) -
         assert not sim.ledger.item_open(keys[0])
         rest = [i.invoice_id for page in pages for i in page.invoices]
     assert rest == ids[2:]  # $skip alone would have jumped over ids[2]
+
+
+def test_s4_clearing_not_confirmed_needs_attention_then_requeue_completes(sim: Any) -> None:
+    key = seed(sim, "1010", "80.00", "EUR", "INV-8001")
+    sim.clearing_delay_s = 3600.0  # SAP accepted the clearing but has not applied it
+    with S4Connector(config(sim, clearing_checks=2)) as connector:
+        (invoice,) = synced(connector).values()
+        s = paying(invoice)
+        with pytest.raises(ErpRejectedError, match="did not confirm clearing") as pending:
+            connector.post_settlement(s)
+        assert pending.value.code == "CLEARING_NOT_CONFIRMED"
+        assert sim.ledger.item_open(key)
+        sim.wait_for_clearings()  # SAP gets to it
+        posted = connector.post_settlement(s)  # the requeued settlement: found, confirmed
+        assert posted.journal_id
+    assert not sim.ledger.item_open(key)
+    ours = [d for d in sim.ledger.committed_documents("1010") if d.header_text.startswith("PB:")]
+    assert len(ours) == 1  # one payment document, however often the clearing was asked for

@@ -285,7 +285,10 @@ class EccConnector:
             first = rows[0]
             paid = Decimal(0)
             for row in rows:
-                if settlement_id_from_text(str(row.get("ITEM_TEXT", "")))[1] != "write_off":
+                if settlement_id_from_text(str(row.get("ITEM_TEXT", "")))[1] in (
+                    "applied",
+                    "credit",
+                ):
                     paid += parse_external(
                         str(row.get("AMT_DOCCUR")),
                         str(row.get("CURRENCY")),

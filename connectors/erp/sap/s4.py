@@ -343,7 +343,7 @@ class S4Connector:
         for row in rows:
             sid, kind = settlement_id_from_text(str(oi.value(row, "DocumentItemText") or ""))
             settlement_id = settlement_id or sid
-            if kind != "write_off":
+            if kind in ("applied", "credit"):
                 paid -= oi.amount_of(row, overrides)
         first = rows[0]
         return ClearedItem(

@@ -74,7 +74,7 @@ def clear_invoices(
         settlement.customer_id,
         keys,
         connector.config.sap_user,
-        plan.header_text,
+        f"PBC {plan.reference}",  # not "PB:": a clearing is not our payment
     )
     headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": CLEARING_ACTION}
     for round_ in (1, 2):  # send, confirm; once more if SAP did not apply it
