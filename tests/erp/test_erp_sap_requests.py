@@ -334,3 +334,41 @@ def test_sap_lines_carry_the_full_journal_role_by_role() -> None:
     for line in lines:
         posted[line.role] = posted.get(line.role, Decimal(0)) + line.amount
     assert posted == expected
+
+
+def _row(**overrides: Any) -> dict[str, Any]:
+    row = {
+        "CompanyCode": "2910",
+        "FiscalYear": "2026",
+        "AccountingDocument": "0100000007",
+        "AccountingDocumentItem": "001",
+        "Customer": "0017100001",
+        "TransactionCurrency": "JPY",
+        "AmountInTransactionCurrency": "125000.000",
+        "DocumentReferenceID": "INV-7",
+        "NetDueDate": "/Date(1780272000000)/",
+        "LastChangeDate": "/Date(-6847804800000)/",
+        "AccountingDocumentCreationDate": "/Date(1777593600000)/",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_open_item_rows_become_invoices_or_named_quarantine() -> None:
+    invoice = oi.validate_item(_row(), {})
+    assert (invoice.invoice_id, invoice.company, invoice.amount, invoice.invoice_number) == (
+        "2026-0100000007-001",
+        "2910",
+        Decimal("125000"),
+        "INV-7",
+    )
+    assert invoice.due_date == date(2026, 6, 1)
+    assert invoice.last_modified.date() == date(2026, 5, 1)  # 1753-01-01 = initial: not a change
+    for overrides, field in [
+        ({"AmountInTransactionCurrency": "125000.500"}, "AmountInTransactionCurrency"),
+        ({"AmountInTransactionCurrency": "-5"}, "AmountInTransactionCurrency"),
+        ({"TransactionCurrency": "XYZ"}, "TransactionCurrency"),
+        ({"Customer": ""}, "Customer"),
+    ]:
+        refused = oi.validate_item(_row(**overrides), {})
+        assert refused.field == field and "2026-0100000007-001" in refused.reason

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from connectors.erp.protocol import ErpInvoice, QuarantinedInvoice
-from connectors.erp.sap.amounts import SapAmountError, parse_external
+from connectors.erp.sap.amounts import SapAmountError, parse_external, sap_decimals
 from connectors.erp.sap.config import SapConnectionConfig
 
 ERP_SYSTEM = "sap"
@@ -216,6 +216,14 @@ def validate_item(row: Any, overrides: dict[str, int]) -> ErpInvoice | Quarantin
     if not customer:
         return refuse("Customer", f"item {invoice_id} has no customer")
     currency = value(row, "TransactionCurrency") or ""
+    try:
+        sap_decimals(currency, overrides)
+    except ValueError:
+        return refuse(
+            "TransactionCurrency",
+            f"item {invoice_id}: currency {currency!r} is not an ISO 4217 currency PayBridge "
+            "can invoice in",
+        )
     try:
         amount = parse_external(str(value(row, "AmountInTransactionCurrency")), currency, overrides)
     except (SapAmountError, ValueError) as exc:
