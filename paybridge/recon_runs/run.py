@@ -285,8 +285,9 @@ def _settle(
         if not _final_enough(request, own, states, cfg):
             summary.awaiting_finality.append(request.id)
             continue
-        settlement = settlement_from_journals(request, lines, own, config, roles)
-        route = routes[request.id]
+        settlement, route = routes[request.id].prepare(
+            settlement_from_journals(request, lines, own, config, roles), cfg.fx_rate
+        )
         if enqueue(session, settlement, route.connection, route.refusal):
             why = f"reconciliation {summary.run_id}: request {request.id} {row.status}"
             if route.postable:
