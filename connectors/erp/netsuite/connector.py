@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,6 +73,19 @@ def exact_json(payload: Any) -> str:
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
     return _DECIMAL_TOKEN.sub(r"\1", json.dumps(payload, default=default))
+
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One general-ledger line a settlement's record posts (invoice currency)."""
+
+    external_id: str
+    account: str
+    debit: Decimal
+    credit: Decimal
 
 
 def _id_from_location(location: str | None) -> str | None:
@@ -233,6 +247,27 @@ class NetSuiteConnector:
             tail = f" audit {settlement.audit_checkpoint}"
             memo = memo[: 999 - len(tail)] + tail
         return memo[:999]
+
+    def ledger_lines(self, settlement: Settlement) -> list[LedgerLine]:
+        """What the settlement's records post to NetSuite's general ledger, in the invoice
+        currency, by document: the customer payment debits clearing and credits the invoice's
+        A/R account by the whole payment (applied or not); the journals as their lines."""
+        sid, ar = settlement.settlement_id, self._ar_account(settlement)["id"]
+        clearing = self._account(settlement, "crypto_clearing")["id"]
+        lines = [
+            LedgerLine(sid, clearing, settlement.payment_amount, ZERO),
+            LedgerLine(sid, ar, ZERO, settlement.payment_amount),
+        ]
+        for w in settlement.write_offs:
+            account = self._account(settlement, "write_off", w.reason_code)["id"]
+            lines += [
+                LedgerLine(sid + WRITE_OFF_SUFFIX, account, w.amount, ZERO),
+                LedgerLine(sid + WRITE_OFF_SUFFIX, ar, ZERO, w.amount),
+            ]
+        for x in settlement.journal_lines:
+            account = self._account(settlement, x.account_role, x.account_key)["id"]
+            lines.append(LedgerLine(sid + JOURNAL_SUFFIX, account, x.debit, x.credit))
+        return lines
 
     def write_off_body(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
         sid = settlement.settlement_id
