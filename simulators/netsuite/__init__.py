@@ -1,5 +1,6 @@
 """A local NetSuite REST/SuiteQL simulator for tests and the demo. Not NetSuite: see README.md."""
 
+from simulators.netsuite.ledger import GlLine
 from simulators.netsuite.oauth import TokenGrant
 from simulators.netsuite.server import FaultConfig
 from simulators.netsuite.simulator import (
@@ -16,6 +17,7 @@ __all__ = [
     "READ_ONLY_GRANT",
     "Account",
     "FaultConfig",
+    "GlLine",
     "NetSuiteSimulator",
     "RecordError",
     "TokenGrant",
