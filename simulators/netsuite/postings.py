@@ -148,7 +148,6 @@ class PostingMixin:
             raise invalid_value(subsidiary, "subsidiary")
         currency = ref_id(body, "currency") if "currency" in body else row.get("currency")
         currency = currency or cust["currency"]
-        rate = self.exchange_rate(body, row, currency, subsidiary)
         payment = (
             amount(body["payment"], "payment") if "payment" in body else row.get("foreigntotal")
         )
@@ -203,6 +202,7 @@ class PostingMixin:
         for i, app in enumerate(apps):
             self._check_application(app, i, customer, currency, ar, old_by_doc)
         new_by_doc = _by_doc(apps)
+        rate = self.exchange_rate(body, row, currency, subsidiary)
         if sum(new_by_doc.values(), Decimal(0)) > payment + credit_total:
             raise RecordError(
                 400,
