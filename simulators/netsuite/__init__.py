@@ -1,5 +1,6 @@
 """A local NetSuite REST/SuiteQL simulator for tests and the demo. Not NetSuite: see README.md."""
 
+from simulators.netsuite.ledger import GlLine
 from simulators.netsuite.oauth import TokenGrant
 from simulators.netsuite.server import FaultConfig
 from simulators.netsuite.simulator import (
@@ -36,6 +37,7 @@ __all__ = [
     "SEEDED_SETTLEMENT_ACCOUNTS",
     "Account",
     "FaultConfig",
+    "GlLine",
     "NetSuiteSimulator",
     "RecordError",
     "TokenGrant",

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Row = Mapping[str, Any]
 Context = dict[str, Row | None]
@@ -88,10 +89,11 @@ class Query:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, time_zone: str = "UTC") -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
         self.base_alias = ""
+        self.zone = ZoneInfo(time_zone)
 
     def peek(self, offset: int = 0) -> tuple[str, Any]:
         index = self.pos + offset
@@ -147,6 +149,7 @@ class _Parser:
         # Parse the SELECT list now that the base alias is known.
         sub = _Parser.__new__(_Parser)
         sub.tokens, sub.pos, sub.base_alias = select_tokens, 0, self.base_alias
+        sub.zone = self.zone
         columns = sub.select_list()
         where = None
         if self.accept_kw("WHERE"):
@@ -287,11 +290,11 @@ class _Parser:
             if fmt_kind != "lit":
                 raise SuiteQLError(f"Invalid search query: {upper} needs a format literal")
             self.expect_punct(")")
-            pyfmt = _oracle_to_strftime(str(fmt))
+            pyfmt, zone = _oracle_to_strftime(str(fmt)), self.zone
             if upper == "TO_CHAR":
-                return lambda ctx: _to_char(inner(ctx), pyfmt)
+                return lambda ctx: _to_char(inner(ctx), pyfmt, zone)
             parse_date = upper == "TO_DATE"
-            return lambda ctx: _to_time(inner(ctx), pyfmt, parse_date)
+            return lambda ctx: _to_time(inner(ctx), pyfmt, parse_date, zone)
         alias, col = self.column_ref(str(value).lower())
         return lambda ctx: (ctx.get(alias) or {}).get(col)
 
@@ -302,17 +305,26 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _to_char(value: Any, fmt: str) -> str | None:
+def _to_char(value: Any, fmt: str, zone: ZoneInfo) -> str | None:
+    """Timestamps are stored in UTC and shown in the user's time-zone preference."""
     if value is None:
         return None
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).astimezone(zone).strftime(fmt)
+    if isinstance(value, date):
         return value.strftime(fmt)
     return str(value)
 
 
-def _to_time(value: Any, fmt: str, as_date: bool) -> Any:
-    parsed = datetime.strptime(str(value), fmt)
-    return parsed.date() if as_date else parsed
+def _to_time(value: Any, fmt: str, as_date: bool, zone: ZoneInfo) -> Any:
+    """A literal timestamp is read in the user's time zone (the earlier of a repeated hour)."""
+    try:
+        parsed = datetime.strptime(str(value), fmt)
+    except ValueError as exc:
+        raise SuiteQLError(f"Invalid search query: {value!r} does not match format") from exc
+    if as_date:
+        return parsed.date()
+    return parsed.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
 
 
 def _compare(left: Operand, op: str, right: Operand) -> Predicate:
@@ -340,8 +352,8 @@ def _compare(left: Operand, op: str, right: Operand) -> Predicate:
     return check
 
 
-def parse(text: str) -> Query:
-    return _Parser(text).parse()
+def parse(text: str, time_zone: str = "UTC") -> Query:
+    return _Parser(text, time_zone).parse()
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
