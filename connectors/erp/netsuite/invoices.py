@@ -115,8 +115,9 @@ def invoices_query(
         f"TO_CHAR(t.lastmodifieddate, '{TIMESTAMP_FMT}') AS lastmodified "
         "FROM transaction t "
         "INNER JOIN transactionline tl ON tl.transaction = t.id AND tl.mainline = 'T' "
+        # the invoice's A/R posting is its main line's (line id 0) accounting line
         "LEFT JOIN transactionaccountingline tal ON tal.transaction = t.id "
-        "AND tal.transactionline = tl.id "
+        "AND tal.transactionline = 0 "
         "LEFT JOIN customer c ON c.id = t.entity "
         "LEFT JOIN currency cur ON cur.id = t.currency "
         "LEFT JOIN subsidiary s ON s.id = tl.subsidiary "
