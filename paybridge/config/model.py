@@ -95,6 +95,16 @@ class AssetConfig(_Strict):
     address: str | None = None
     decimals: int = Field(ge=0, le=77)
     rate: RateConfig
+    #: how the asset is accounted for: ``crypto_asset`` (intangible at fair value) or
+    #: ``financial_instrument`` (a fiat-backed stablecoin: a claim on the issuer); each has its
+    #: own digital-asset account. Default: financial_instrument for pegged stablecoins.
+    asset_class: str | None = None
+
+    @property
+    def accounting_class(self) -> str:
+        if self.asset_class:
+            return self.asset_class
+        return "financial_instrument" if self.rate.source == "pegged" else "crypto_asset"
 
     @field_validator("address")
     @classmethod
