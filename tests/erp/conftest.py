@@ -93,7 +93,7 @@ def cli_env(
         "NETSUITE_TOKEN_ID": cfg.token_id.get_secret_value(),
         "NETSUITE_TOKEN_SECRET": cfg.token_secret.get_secret_value(),
         "NETSUITE_BASE_URL": sim.base_url,
-        "NETSUITE_ACCOUNTS": json.dumps(cfg.accounts),
+        "NETSUITE_ACCOUNTS": json.dumps(ACCOUNTS),
     }.items():
         monkeypatch.setenv(key, value)
     return cfg
