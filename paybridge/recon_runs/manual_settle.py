@@ -59,7 +59,7 @@ def rate_at(session: Session, request: PaymentRequest, at: datetime) -> tuple[De
             else PaymentRequest.asset_address == request.asset_address,
             PaymentRequest.currency == request.currency,
             PaymentRequest.rate_as_of <= at,
-            PaymentRequest.rate_price > 0,
+            PaymentRequest.rate_price > Decimal(0),
         )
         .order_by(PaymentRequest.rate_as_of.desc(), PaymentRequest.id)
         .limit(1)
