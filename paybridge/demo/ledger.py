@@ -71,6 +71,11 @@ def ledger_summary(world: DemoWorld, console: Console) -> dict[str, Any]:
         tie_out = tie_out_erp(world.engine, netsuite, settings.name)
         subsidiaries = sorted({s.company for s in posted}) or ["1"]
         ours = subledger_by_account(netsuite, posted)
+        still_open = {
+            i.invoice_id: str(i.amount)
+            for page in netsuite.fetch_open_invoices(None)
+            for i in page.invoices
+        }
     tie_out_differences = int((tie_out["status"] != "ok").sum()) if len(tie_out) else 0
     erp_lines: dict[str, Decimal] = {}
     trial_balance: dict[str, str] = {}
@@ -102,6 +107,14 @@ def ledger_summary(world: DemoWorld, console: Console) -> dict[str, Any]:
             "ledger_differences": ledger_differences,
             "trial_balance": trial_balance,
             "settlements_posted": len(posted),
+            "open_invoices": still_open,
+            "unapplied_customer_credit": str(sum((x.unapplied for x in posted), ZERO)),
+            "accounts": {
+                "accounts_receivable": sorted({x.ar_account for x in posted if x.ar_account}),
+                "crypto_clearing": sorted(
+                    {settings.accounts[x.company].crypto_clearing for x in posted}
+                ),
+            },
         }
     }
 
