@@ -76,6 +76,7 @@ class Join:
     key_alias_col: tuple[str, str]  # column on the joined table
     other_col: tuple[str, str]  # column on a table already in scope
     literal_filters: tuple[tuple[str, Any], ...]
+    column_filters: tuple[tuple[str, tuple[str, str]], ...] = ()  # join col = other alias col
 
 
 @dataclass(frozen=True)
@@ -204,14 +205,20 @@ class _Parser:
         key, other = (a, b) if a[0] == alias else (b, a)
         if key[0] != alias:
             raise SuiteQLError("Invalid search query: JOIN condition must reference the join alias")
-        filters = []
+        filters, columns = [], []
         while self.peek() == ("kw", "AND") and self.peek(1)[0] == "name":
             ref = self.column_ref(str(self.peek(1)[1]).lower())
-            if ref[0] != alias or self.peek(2) != ("op", "=") or self.peek(3)[0] != "lit":
+            if ref[0] != alias or self.peek(2) != ("op", "="):
                 break
-            filters.append((ref[1], self.peek(3)[1]))
+            kind, value = self.peek(3)
+            if kind == "lit":
+                filters.append((ref[1], value))
+            elif kind == "name":
+                columns.append((ref[1], self.column_ref(str(value).lower())))
+            else:
+                break
             self.pos += 4
-        return Join(table, alias, left, key, other, tuple(filters))
+        return Join(table, alias, left, key, other, tuple(filters), tuple(columns))
 
     def or_expr(self) -> Predicate:
         parts = [self.and_expr()]
@@ -384,7 +391,14 @@ def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str,
             expanded: list[Context] = []
             for ctx in ctx_list:
                 other = (ctx.get(join.other_col[0]) or {}).get(join.other_col[1])
-                matches = indexes[join.alias].get(_normal(other), [])
+                matches = [
+                    m
+                    for m in indexes[join.alias].get(_normal(other), [])
+                    if all(
+                        _normal(m.get(col)) == _normal((ctx.get(ref[0]) or {}).get(ref[1]))
+                        for col, ref in join.column_filters
+                    )
+                ]
                 if matches:
                     expanded.extend({**ctx, join.alias: m} for m in matches)
                 elif join.left:
