@@ -16,6 +16,7 @@ from typing import Any
 
 from simulators.netsuite import suiteql
 from simulators.netsuite.errors import RecordError, amount, invalid_value, ref_id, tran_date
+from simulators.netsuite.journals import JournalMixin
 from simulators.netsuite.ledger import LedgerMixin
 from simulators.netsuite.outside import OutsideEventsMixin
 from simulators.netsuite.postings import (
@@ -41,7 +42,7 @@ STATUS_NAMES = {
 
 
 @dataclass
-class Account(LedgerMixin, PostingMixin, OutsideEventsMixin):
+class Account(LedgerMixin, PostingMixin, JournalMixin, OutsideEventsMixin):
     """The simulated company: tables keyed by internal id, and its accounting preferences."""
 
     subsidiaries: dict[int, dict[str, Any]] = field(default_factory=dict)

@@ -79,7 +79,8 @@ def test_invoice_and_payment_post_balanced_lines_and_ar_follows_open_invoices(
     assert rows == [{"id": str(still_open), "aracct": "119"}]
     accounts = suiteql(
         connector,
-        "SELECT a.id AS id, a.accttype AS accttype FROM account a INNER JOIN accountsubsidiarymap m "
+        "SELECT a.id AS id, a.accttype AS accttype FROM account a "
+        "INNER JOIN accountsubsidiarymap m "
         "ON m.account = a.id WHERE m.subsidiary = 2 AND a.accttype = 'AcctRec' ORDER BY a.id",
     )
     assert accounts == [{"id": "119", "accttype": "AcctRec"}, {"id": "121", "accttype": "AcctRec"}]
@@ -150,7 +151,9 @@ def test_closed_and_locked_periods_refuse_postings(
     )
     journal = {
         "subsidiary": {"id": "1"}, "approved": True, "tranDate": "2026-11-02",
-        "line": {"items": [{"account": {"id": "302"}, "debit": "1"}, {"account": {"id": "303"}, "credit": "1"}]},
+        "line": {"items": [
+            {"account": {"id": "302"}, "debit": "1"}, {"account": {"id": "303"}, "credit": "1"},
+        ]},
     }  # fmt: skip
     assert call(connector, "PUT", "journalEntry/eid:je-arlock", journal).status_code == 204
     acc.lock_period(november, ar=True, all_=True)
@@ -253,7 +256,8 @@ def test_suiteql_timestamps_follow_the_time_zone_preference_across_dst() -> None
         )
         fmt = "YYYY-MM-DD HH24:MI:SS"
         rows = sim.account.run_suiteql(
-            f"SELECT t.id AS id, TO_CHAR(t.lastmodifieddate, '{fmt}') AS stamp FROM transaction t ORDER BY t.id"
+            f"SELECT t.id AS id, TO_CHAR(t.lastmodifieddate, '{fmt}') AS stamp "
+            "FROM transaction t ORDER BY t.id"
         )
         assert [r["stamp"] for r in rows] == [
             "2026-10-31 01:30:00",  # PDT, UTC-7
