@@ -28,6 +28,7 @@ class JournalMixin:
     customers: dict[int, dict[str, Any]]
     transactions: dict[int, dict[str, Any]]
     journal_lines: dict[int, list[dict[str, Any]]]
+    credit_applications: dict[int, list[dict[str, Any]]]
     require_journal_approval: bool
 
     def base_currency(self, subsidiary_id: int) -> int: ...
@@ -60,6 +61,23 @@ class JournalMixin:
             rid, body, subsidiary, "line" in replace or not self.journal_lines[rid]
         )
         dates = self.dates(body, row, "Journal", check=approved)
+        used = sum(
+            (
+                c["amount"]
+                for apps in self.credit_applications.values()
+                for c in apps
+                if c["doc"] == rid
+            ),
+            Decimal(0),
+        )
+        if used and (not approved or lines != self.journal_lines[rid]):
+            raise RecordError(
+                400,
+                "USER_ERROR",
+                f"Journal entry {rid} is applied to a customer payment as a credit of {used}: "
+                "unapply it from the payment before changing or unapproving it.",
+                "approved" if not approved else "line",
+            )
         self.journal_lines[rid] = lines
         row.update(
             currency=currency, subsidiary=subsidiary, exchangerate=rate, approved=approved,

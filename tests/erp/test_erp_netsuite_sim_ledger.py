@@ -195,6 +195,8 @@ def test_journal_credit_applied_through_the_payment_closes_the_invoice(
         Decimal("99.50"),
         Decimal("0.50"),
     )
+    unapprove = call(connector, "PATCH", "journalEntry/eid:wo-1", {"approved": False})
+    assert error(unapprove)[1:3] == ("USER_ERROR", "approved")  # linked to the payment
     again = {"customer": {"id": customer}, "payment": "1", "credit": body["credit"]}
     assert (
         error(call(connector, "PUT", "customerPayment/eid:wo-twice", again))[2]
