@@ -16,6 +16,7 @@ from typing import Any
 
 from simulators.netsuite import suiteql
 from simulators.netsuite.errors import RecordError, amount, invalid_value, ref_id, tran_date
+from simulators.netsuite.fields import SUITEQL_COLUMNS
 from simulators.netsuite.journals import JournalMixin
 from simulators.netsuite.ledger import LedgerMixin
 from simulators.netsuite.outside import OutsideEventsMixin
@@ -179,7 +180,7 @@ class Account(LedgerMixin, PostingMixin, JournalMixin, OutsideEventsMixin):
     def run_suiteql(self, text: str) -> list[dict[str, Any]]:
         query = suiteql.parse(text, self.time_zone)
         with self.lock:
-            return suiteql.execute(query, self.suiteql_tables())
+            return suiteql.execute(query, self.suiteql_tables(), SUITEQL_COLUMNS)
 
     # ---------------------------------------------------------------- records
     def resolve(self, record_type: str, key: str) -> int | None:

@@ -87,6 +87,7 @@ class Query:
     joins: tuple[Join, ...]
     where: Predicate | None
     order: tuple[tuple[Operand, bool], ...]
+    refs: tuple[tuple[str, str], ...] = ()  # every (alias, column) the query names
 
 
 class _Parser:
@@ -95,6 +96,7 @@ class _Parser:
         self.pos = 0
         self.base_alias = ""
         self.zone = ZoneInfo(time_zone)
+        self.refs: list[tuple[str, str]] = []
 
     def peek(self, offset: int = 0) -> tuple[str, Any]:
         index = self.pos + offset
@@ -128,10 +130,9 @@ class _Parser:
         return str(value).lower()
 
     def column_ref(self, name: str) -> tuple[str, str]:
-        if "." in name:
-            alias, col = name.split(".", 1)
-            return alias, col
-        return self.base_alias, name
+        alias, col = name.split(".", 1) if "." in name else (self.base_alias, name)
+        self.refs.append((alias, col))
+        return alias, col
 
     def parse(self) -> Query:
         self.expect_kw("SELECT")
@@ -150,7 +151,7 @@ class _Parser:
         # Parse the SELECT list now that the base alias is known.
         sub = _Parser.__new__(_Parser)
         sub.tokens, sub.pos, sub.base_alias = select_tokens, 0, self.base_alias
-        sub.zone = self.zone
+        sub.zone, sub.refs = self.zone, self.refs
         columns = sub.select_list()
         where = None
         if self.accept_kw("WHERE"):
@@ -168,7 +169,15 @@ class _Parser:
                 self.take()
         if self.peek()[0] != "eof":
             raise SuiteQLError(f"Invalid search query: unexpected {self.peek()[1]!r}")
-        return Query(table, self.base_alias, tuple(columns), tuple(joins), where, tuple(order))
+        return Query(
+            table,
+            self.base_alias,
+            tuple(columns),
+            tuple(joins),
+            where,
+            tuple(order),
+            tuple(self.refs),
+        )
 
     def select_list(self) -> list[tuple[str, Operand]]:
         columns: list[tuple[str, Operand]] = []
@@ -371,10 +380,30 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, _normal(value))
 
 
-def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str, Any]]:
+def check_columns(query: Query, schema: Mapping[str, frozenset[str]]) -> None:
+    """A column the record does not expose is an error in SuiteQL, not a silent NULL."""
+    aliases = {query.alias: query.table, **{j.alias: j.table for j in query.joins}}
+    for alias, column in query.refs:
+        if alias not in aliases:
+            raise SuiteQLError(f"Invalid search query: unknown table alias {alias!r}")
+        table = aliases[alias]
+        known = schema.get(table)
+        if known is not None and column not in known and not column.startswith("cust"):
+            raise SuiteQLError(
+                f"Search error occurred: Field '{column}' for record '{table}' was not found."
+            )
+
+
+def execute(
+    query: Query,
+    tables: Mapping[str, Iterable[Row]],
+    schema: Mapping[str, frozenset[str]] | None = None,
+) -> list[dict[str, Any]]:
     """Run the query; rows come back with lower-case labels and raw Python values."""
     if query.table not in tables:
         raise SuiteQLError(f"Invalid search query: unknown table {query.table!r}")
+    if schema is not None:
+        check_columns(query, schema)
     indexes: dict[str, dict[Any, list[Row]]] = {}
     for join in query.joins:
         if join.table not in tables:

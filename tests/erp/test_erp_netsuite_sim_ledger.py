@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 from connectors.erp.netsuite.connector import NetSuiteConnector
+from connectors.erp.protocol import ErpRejectedError
 from simulators.netsuite import NetSuiteSimulator
 
 
@@ -84,6 +86,8 @@ def test_invoice_and_payment_post_balanced_lines_and_ar_follows_open_invoices(
         "ON m.account = a.id WHERE m.subsidiary = 2 AND a.accttype = 'AcctRec' ORDER BY a.id",
     )
     assert accounts == [{"id": "119", "accttype": "AcctRec"}, {"id": "121", "accttype": "AcctRec"}]
+    with pytest.raises(ErpRejectedError, match="Field 'aracct' for record 'transaction'"):
+        suiteql(connector, "SELECT t.aracct FROM transaction t")  # not a transaction column
     assert suiteql(connector, "SELECT s.id AS id, s.currency AS currency FROM subsidiary s") == [
         {"id": "1", "currency": "1"},
         {"id": "2", "currency": "2"},
