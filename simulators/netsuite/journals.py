@@ -58,7 +58,7 @@ class JournalMixin:
             else row.get("approved", default_approved)
         )
         lines = self._journal_lines(
-            rid, body, subsidiary, "line" in replace or not self.journal_lines[rid]
+            rid, body, subsidiary, currency, "line" in replace or not self.journal_lines[rid]
         )
         dates = self.dates(body, row, "Journal", check=approved)
         used = sum(
@@ -88,13 +88,14 @@ class JournalMixin:
         self._post_journal(rid)
 
     def _journal_lines(
-        self, rid: int, body: dict[str, Any], subsidiary: int, replace: bool
+        self, rid: int, body: dict[str, Any], subsidiary: int, currency: int, replace: bool
     ) -> list[dict[str, Any]]:
+        """Lines after the merge; a bank account only takes its own currency."""
         lines = [] if replace else [dict(x) for x in self.journal_lines[rid]]
         for i, item in enumerate(lines_of(body, "line")):
             path = f"line.items[{i}]"
             account = ref_id(item, "account", f"{path}.account")
-            acct = self.check_account(account, subsidiary, f"{path}.account")
+            acct = self.check_account(account, subsidiary, f"{path}.account", currency_id=currency)
             debit = amount(item.get("debit", 0), f"{path}.debit")
             credit = amount(item.get("credit", 0), f"{path}.credit")
             if debit < 0 or credit < 0 or (debit == 0) == (credit == 0):

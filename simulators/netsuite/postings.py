@@ -80,6 +80,8 @@ class PostingMixin:
     def exchange_rate(
         self, body: dict[str, Any], row: dict[str, Any], currency: int, subsidiary: int
     ) -> Decimal:
+        if currency not in self.currencies:  # type: ignore[attr-defined]
+            raise invalid_value(currency, "currency")
         given = body.get("exchangeRate", row.get("exchangerate"))
         if currency == self.base_currency(subsidiary):
             if given is not None and amount(given, "exchangeRate") != 1:

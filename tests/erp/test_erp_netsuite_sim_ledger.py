@@ -277,3 +277,31 @@ def test_suiteql_timestamps_follow_the_time_zone_preference_across_dst() -> None
         # The literal is read as the first 01:30 (PDT): only the PST row is after it.
         assert [int(r["id"]) for r in after] == [second]
         assert {summer, first} & {int(r["id"]) for r in after} == set()
+
+
+def test_foreign_currency_journal_posts_in_base_and_keeps_foreign_amounts(
+    sim: NetSuiteSimulator, connector: NetSuiteConnector
+) -> None:
+    lines = {
+        "items": [
+            {"account": {"id": "302"}, "debit": "10.01"},
+            {"account": {"id": "303"}, "credit": "10.01"},
+        ]
+    }
+    body = {"subsidiary": {"id": "1"}, "currency": {"id": "2"}, "approved": True, "line": lines}
+    assert error(call(connector, "PUT", "journalEntry/eid:je-eur", body))[2] == "exchangeRate"
+    body["exchangeRate"] = "1.0851"
+    assert call(connector, "PUT", "journalEntry/eid:je-eur", body).status_code == 204
+    posted = {line.account: line for line in sim.account.gl_lines(1)}
+    assert (posted[302].debit, posted[302].foreign_debit) == (Decimal("10.86"), Decimal("10.01"))
+    assert sum(sim.account.trial_balance(1).values()) == 0
+    bank = {
+        "items": [
+            {"account": {"id": "101"}, "debit": "1"},  # a USD bank account
+            {"account": {"id": "303"}, "credit": "1"},
+        ]
+    }
+    wrong = call(connector, "PUT", "journalEntry/eid:je-bank", {**body, "line": bank})
+    assert error(wrong)[1:3] == ("INVALID_CONTENT", "line.items[0].account")
+    unknown = call(connector, "PUT", "journalEntry/eid:je-cur", {**body, "currency": {"id": "99"}})
+    assert error(unknown)[1:3] == ("INVALID_CONTENT", "currency")
