@@ -22,18 +22,11 @@ from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
 from paybridge.store.models import Invoice, PaymentRequest
 from paybridge.store.models.outbox import ErpSyncState
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
+from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 PAYER_INDEX = 5
 USDC = 10**6
-ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-    "write_off": "304",
-    "customer_credit": "305",
-}
+ACCOUNTS = SEEDED_SETTLEMENT_ACCOUNTS
 
 
 ERP_CONNECTION = "test"
