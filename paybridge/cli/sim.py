@@ -46,6 +46,16 @@ def sim_netsuite(
     retry_after: Annotated[
         int, typer.Option("--retry-after", min=0, help="Retry-After seconds on 429.")
     ] = 1,
+    time_zone: Annotated[
+        str,
+        typer.Option("--time-zone", help="User time-zone preference used by SuiteQL timestamps."),
+    ] = "UTC",
+    suitecloud_plus: Annotated[
+        int,
+        typer.Option(
+            "--suitecloud-plus-licenses", min=0, help="Concurrency limit = 5 + 10 per licence."
+        ),
+    ] = 1,
     json_output: JsonOption = False,
 ) -> None:
     """Run the NetSuite simulator on loopback until Ctrl-C (prints the NETSUITE_* settings)."""
@@ -58,9 +68,16 @@ def sim_netsuite(
 
     if error_rate + rate_429 + drop_rate > 1:
         fail("--error-rate + --rate-429 + --drop-rate must not exceed 1", code=USAGE_ERROR)
+    from zoneinfo import available_timezones
+
+    if time_zone not in available_timezones():
+        fail(f"unknown --time-zone {time_zone!r}", "use an IANA name such as Europe/Berlin",
+             code=USAGE_ERROR)  # fmt: skip
     simulator = NetSuiteSimulator(
         host=host,
         port=port,
+        time_zone=time_zone,
+        suitecloud_plus_licenses=suitecloud_plus,
         faults=FaultConfig(
             latency_s=latency,
             error_5xx_rate=error_rate,

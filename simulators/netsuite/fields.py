@@ -11,6 +11,82 @@ from typing import Any
 
 from simulators.netsuite.errors import RecordError
 
+# Columns each SuiteQL table exposes (custom fields cust* are always allowed); README.md cites them.
+SUITEQL_COLUMNS: dict[str, frozenset[str]] = {
+    "transaction": frozenset(
+        [
+            "id",
+            "type",
+            "tranid",
+            "entity",
+            "currency",
+            "trandate",
+            "duedate",
+            "foreigntotal",
+            "foreignamountunpaid",
+            "foreignamountpaid",
+            "status",
+            "externalid",
+            "lastmodifieddate",
+            "memo",
+            "exchangerate",
+            "postingperiod",
+            "posting",
+            "voided",
+            "approvalstatus",
+            "createdfrom",
+        ]
+    ),
+    "transactionline": frozenset({"id", "transaction", "mainline", "subsidiary", "entity"}),
+    "transactionaccountingline": frozenset(
+        [
+            "transaction",
+            "transactionline",
+            "accountingbook",
+            "account",
+            "debit",
+            "credit",
+            "amount",
+            "netamount",
+            "posting",
+            "exchangerate",
+            "amountunpaid",
+        ]
+    ),
+    "customer": frozenset(
+        {
+            "id",
+            "entityid",
+            "companyname",
+            "currency",
+            "subsidiary",
+            "lastmodifieddate",
+            "externalid",
+        }
+    ),
+    "currency": frozenset({"id", "symbol", "name"}),
+    "subsidiary": frozenset({"id", "name", "currency"}),
+    "account": frozenset(
+        {"id", "acctnumber", "acctname", "accttype", "sspecacct", "currency", "isinactive"}
+    ),
+    "accountsubsidiarymap": frozenset({"account", "subsidiary"}),
+    "accountingperiod": frozenset(
+        [
+            "id",
+            "periodname",
+            "startdate",
+            "enddate",
+            "closed",
+            "arlocked",
+            "aplocked",
+            "alllocked",
+            "isposting",
+            "isquarter",
+            "isyear",
+            "isadjust",
+        ]
+    ),
+}
 _TRANSACTION = {
     "id", "externalId", "tranId", "tranDate", "postingPeriod", "subsidiary", "currency",
     "exchangeRate", "memo", "class", "department", "location", "customForm", "createdDate",

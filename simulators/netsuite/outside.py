@@ -63,7 +63,7 @@ class OutsideEventsMixin:
             return self.create("customerPayment", body)
 
     def void_invoice(self, invoice_id: int) -> None:
-        """Void (no reversing journal): amounts and GL impact go to zero, status Voided."""
+        """A direct void (no reversing journal): total and GL impact go to zero, status Voided."""
         with self.lock:
             invoice = self._invoice(invoice_id)
             if invoice["foreignamountpaid"] != 0:
@@ -76,7 +76,7 @@ class OutsideEventsMixin:
             self.period_for(invoice["trandate"], "CustInvc")
             invoice.update(
                 status=INVOICE_VOIDED, voided="T", posting="F", foreignamountunpaid=Decimal(0),
-                lastmodifieddate=now(),
+                foreigntotal=Decimal(0), lastmodifieddate=now(),
             )  # fmt: skip
             self.post_gl(invoice_id, [])
             self._touch()

@@ -24,7 +24,6 @@ from simulators.netsuite.ledger import DEPOSIT_ACCOUNT_TYPES, REALIZED_FX, UNDEP
 INVOICE_OPEN = "A"
 INVOICE_PAID_IN_FULL = "B"
 INVOICE_VOIDED = "V"
-JOURNAL_PENDING, JOURNAL_APPROVED = "1", "2"
 
 
 def now() -> datetime:
@@ -32,7 +31,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
 
 
-def _lines(body: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
+def lines_of(body: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
     value = body.get(sublist) or {}
     items = value.get("items") if isinstance(value, dict) else None
     return [i for i in items or [] if isinstance(i, dict)]
@@ -43,7 +42,7 @@ def merge_keyed(
 ) -> list[dict[str, Any]]:
     """Apply/credit lines are keyed by ``doc``: sent lines update theirs, others stay."""
     by_doc = {} if replace else {a["doc"]: dict(a) for a in old}
-    for i, item in enumerate(_lines(body, sublist)):
+    for i, item in enumerate(lines_of(body, sublist)):
         path = f"{sublist}.items[{i}]"
         doc = ref_id(item, "doc", f"{path}.doc")
         if not flag(item.get("apply", True), f"{path}.apply"):
@@ -81,6 +80,8 @@ class PostingMixin:
     def exchange_rate(
         self, body: dict[str, Any], row: dict[str, Any], currency: int, subsidiary: int
     ) -> Decimal:
+        if currency not in self.currencies:  # type: ignore[attr-defined]
+            raise invalid_value(currency, "currency")
         given = body.get("exchangeRate", row.get("exchangerate"))
         if currency == self.base_currency(subsidiary):
             if given is not None and amount(given, "exchangeRate") != 1:
@@ -95,7 +96,7 @@ class PostingMixin:
             raise invalid_value(given, "exchangeRate")
         return rate
 
-    def _dates(self, body: dict[str, Any], row: dict[str, Any], kind: str, check: bool) -> dict:
+    def dates(self, body: dict[str, Any], row: dict[str, Any], kind: str, check: bool) -> dict:
         when = tran_date(body["tranDate"]) if body.get("tranDate") else row.get("trandate")
         when = when or datetime.now(UTC).date()
         explicit = ref_id(body, "postingPeriod") if body.get("postingPeriod") else None
@@ -168,7 +169,7 @@ class PostingMixin:
         ar = ref_id(body, "arAcct") if "arAcct" in body else row.get("aracct")
         ar = ar or self.default_ar_account(subsidiary)
         self.check_account(ar, subsidiary, "arAcct", frozenset({"AcctRec"}))
-        dates = self._dates(body, row, "CustPymt", check=True)
+        dates = self.dates(body, row, "CustPymt", check=True)
         auto = (
             flag(body["autoApply"], "autoApply")
             if "autoApply" in body
@@ -325,113 +326,6 @@ class PostingMixin:
                     self.gl_line(row, row["aracct"], kind="FxReval", memo=memo, **ar_side),
                     self.gl_line(row, fx_account, kind="FxReval", memo=memo, **fx_side),
                 ]
-        self.post_gl(rid, lines)
-
-    # ---------------------------------------------------------------- journal entry
-    def write_journal(
-        self, rid: int, body: dict[str, Any], partial: bool, replace: set[str]
-    ) -> None:
-        row = self.transactions[rid]
-        if "subsidiary" not in body and row.get("subsidiary") is None:
-            raise missing_value("Subsidiary", "subsidiary")
-        subsidiary = ref_id(body, "subsidiary") if "subsidiary" in body else row["subsidiary"]
-        self.check_subsidiary(subsidiary)
-        currency = ref_id(body, "currency") if "currency" in body else row.get("currency")
-        currency = currency or self.base_currency(subsidiary)
-        rate = self.exchange_rate(body, row, currency, subsidiary)
-        default_approved = not self.require_journal_approval
-        approved = (
-            flag(body["approved"], "approved")
-            if "approved" in body
-            else row.get("approved", default_approved)
-        )
-        lines = self._journal_lines(
-            rid, body, subsidiary, "line" in replace or not self.journal_lines[rid]
-        )
-        dates = self._dates(body, row, "Journal", check=approved)
-        self.journal_lines[rid] = lines
-        row.update(
-            currency=currency, subsidiary=subsidiary, exchangerate=rate, approved=approved,
-            approvalstatus=JOURNAL_APPROVED if approved else JOURNAL_PENDING,
-            posting="T" if approved else "F", memo=body.get("memo", row.get("memo")),
-            lastmodifieddate=now(), **dates,
-        )  # fmt: skip
-        self._post_journal(rid)
-
-    def _journal_lines(
-        self, rid: int, body: dict[str, Any], subsidiary: int, replace: bool
-    ) -> list[dict[str, Any]]:
-        lines = [] if replace else [dict(x) for x in self.journal_lines[rid]]
-        for i, item in enumerate(_lines(body, "line")):
-            path = f"line.items[{i}]"
-            account = ref_id(item, "account", f"{path}.account")
-            acct = self.check_account(account, subsidiary, f"{path}.account")
-            debit = amount(item.get("debit", 0), f"{path}.debit")
-            credit = amount(item.get("credit", 0), f"{path}.credit")
-            if debit < 0 or credit < 0 or (debit == 0) == (credit == 0):
-                raise RecordError(
-                    400, "USER_ERROR", "Each line needs exactly one positive debit or credit.", path
-                )
-            entity = int(ref_id(item, "entity", f"{path}.entity")) if item.get("entity") else None
-            if entity is not None and (
-                entity not in self.customers or self.customers[entity]["subsidiary"] != subsidiary
-            ):
-                raise invalid_value(entity, f"{path}.entity")
-            if acct["accttype"] == "AcctRec" and entity is None:
-                raise RecordError(
-                    400,
-                    "USER_ERROR",
-                    "An Accounts Receivable line needs a customer: enter a value for Name.",
-                    f"{path}.entity",
-                )
-            line = {
-                "account": account,
-                "debit": debit,
-                "credit": credit,
-                "memo": item.get("memo"),
-                "entity": entity,
-            }
-            key = item.get("line")
-            if key is not None and not replace and 0 <= int(key) < len(lines):
-                lines[int(key)] = line
-            else:
-                lines.append(line)
-        if len(lines) < 2:
-            raise RecordError(400, "USER_ERROR", "A journal entry needs two lines.", "line")
-        debits = sum((x["debit"] for x in lines), Decimal(0))
-        credits = sum((x["credit"] for x in lines), Decimal(0))
-        if debits != credits:
-            raise RecordError(
-                400,
-                "USER_ERROR",
-                f"The transaction is out of balance: debits {debits}, credits {credits}.",
-                "line",
-            )
-        return lines
-
-    def _post_journal(self, rid: int) -> None:
-        row = self.transactions[rid]
-        if not row["approved"]:
-            self.post_gl(rid, [])
-            return
-        lines = [
-            self.gl_line(
-                row, x["account"], x["debit"], x["credit"], entity=x["entity"], memo=x["memo"]
-            )
-            for x in self.journal_lines[rid]
-        ]
-        rounding = sum((x["debit"] - x["credit"] for x in lines), Decimal(0))
-        if rounding:  # base-currency rounding of a foreign-currency journal
-            fx = self.special_account(REALIZED_FX, row["subsidiary"])
-            lines.append(
-                self.gl_line(
-                    row,
-                    fx,
-                    base_debit=max(-rounding, Decimal(0)),
-                    base_credit=max(rounding, Decimal(0)),
-                    memo="Rounding",
-                )
-            )
         self.post_gl(rid, lines)
 
     # ---------------------------------------------------------------- invoice

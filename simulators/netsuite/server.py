@@ -14,10 +14,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from simulators.netsuite.fields import check_names
 from simulators.netsuite.oauth import AuthError, SignatureVerifier, TokenGrant
@@ -504,11 +506,12 @@ class _Handler(BaseHTTPRequestHandler):
             links.append({"rel": "next", "href": f"{base}?limit={limit}&offset={offset + limit}"})
         links.append({"rel": "last", "href": f"{base}?limit={limit}&offset={last_offset}"})
         items = []
+        zone = ZoneInfo(server.account.time_zone)
         for row in page:
             item: dict[str, Any] = {"links": []}
             for column, value in row.items():
                 if value is not None:  # SuiteQL leaves out null columns
-                    item[column] = _suiteql_text(value)
+                    item[column] = _suiteql_text(value, zone)
             items.append(item)
         return (
             200,
@@ -524,10 +527,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-def _suiteql_text(value: Any) -> str:
-    """SuiteQL answers every value as text; dates in the default M/D/YYYY preference."""
+def _suiteql_text(value: Any, zone: ZoneInfo) -> str:
+    """SuiteQL answers every value as text; dates in the default M/D/YYYY preference, a
+    timestamp as its date in the user's time zone."""
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC).astimezone(zone)
     if hasattr(value, "strftime"):
         return f"{value.month}/{value.day}/{value.year}"
     return str(value)

@@ -16,6 +16,8 @@ from typing import Any
 
 from simulators.netsuite import suiteql
 from simulators.netsuite.errors import RecordError, amount, invalid_value, ref_id, tran_date
+from simulators.netsuite.fields import SUITEQL_COLUMNS
+from simulators.netsuite.journals import JournalMixin
 from simulators.netsuite.ledger import LedgerMixin
 from simulators.netsuite.outside import OutsideEventsMixin
 from simulators.netsuite.postings import (
@@ -41,7 +43,7 @@ STATUS_NAMES = {
 
 
 @dataclass
-class Account(LedgerMixin, PostingMixin, OutsideEventsMixin):
+class Account(LedgerMixin, PostingMixin, JournalMixin, OutsideEventsMixin):
     """The simulated company: tables keyed by internal id, and its accounting preferences."""
 
     subsidiaries: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -146,39 +148,42 @@ class Account(LedgerMixin, PostingMixin, OutsideEventsMixin):
             return iid
 
     # ---------------------------------------------------------------- SuiteQL
-    def suiteql_tables(self) -> dict[str, Iterable[dict[str, Any]]]:
-        mainlines = [
-            {
-                "id": 0,
-                "transaction": t["id"],
-                "mainline": "T",
-                "subsidiary": t.get("subsidiary"),
-                "entity": t.get("entity"),
-            }
-            for t in self.transactions.values()
-        ]
-        return {
-            "transaction": list(self.transactions.values()),
-            "transactionline": mainlines,
-            "transactionaccountingline": self.accounting_lines(),
-            "customer": list(self.customers.values()),
-            "currency": list(self.currencies.values()),
-            "subsidiary": list(self.subsidiaries.values()),
-            "account": [
+    def suiteql_tables(self, names: Iterable[str] | None = None) -> dict[str, list[dict]]:
+        """The SuiteQL tables (only ``names`` when given: the GL view is built on demand)."""
+        builders: dict[str, Any] = {
+            "transaction": lambda: list(self.transactions.values()),
+            "transactionline": lambda: [
+                {
+                    "id": 0,
+                    "transaction": t["id"],
+                    "mainline": "T",
+                    "subsidiary": t.get("subsidiary"),
+                    "entity": t.get("entity"),
+                }
+                for t in self.transactions.values()
+            ],
+            "transactionaccountingline": self.accounting_lines,
+            "customer": lambda: list(self.customers.values()),
+            "currency": lambda: list(self.currencies.values()),
+            "subsidiary": lambda: list(self.subsidiaries.values()),
+            "account": lambda: [
                 {k: v for k, v in a.items() if k != "subsidiaries"} for a in self.accounts.values()
             ],
-            "accountsubsidiarymap": [
+            "accountsubsidiarymap": lambda: [
                 {"account": aid, "subsidiary": sub}
                 for aid, a in self.accounts.items()
                 for sub in sorted(a["subsidiaries"])
             ],
-            "accountingperiod": list(self.periods.values()),
+            "accountingperiod": lambda: list(self.periods.values()),
         }
+        wanted = builders.keys() if names is None else [n for n in names if n in builders]
+        return {name: builders[name]() for name in wanted}
 
     def run_suiteql(self, text: str) -> list[dict[str, Any]]:
         query = suiteql.parse(text, self.time_zone)
+        needed = {query.table, *(join.table for join in query.joins)}
         with self.lock:
-            return suiteql.execute(query, self.suiteql_tables())
+            return suiteql.execute(query, self.suiteql_tables(needed), SUITEQL_COLUMNS)
 
     # ---------------------------------------------------------------- records
     def resolve(self, record_type: str, key: str) -> int | None:
@@ -337,11 +342,14 @@ class Account(LedgerMixin, PostingMixin, OutsideEventsMixin):
             name = body.get("companyName") or body.get("entityId")
             if not name:
                 raise RecordError(400, "USER_ERROR", "Please enter value(s) for: Company Name")
-            cid = self.add_customer(
-                str(name),
-                ref_id(body, "currency") if "currency" in body else 1,
-                ref_id(body, "subsidiary") if "subsidiary" in body else 1,
+            subsidiary = ref_id(body, "subsidiary") if "subsidiary" in body else 1
+            self.check_subsidiary(subsidiary)
+            currency = (
+                ref_id(body, "currency") if "currency" in body else self.base_currency(subsidiary)
             )
+            if currency not in self.currencies:
+                raise invalid_value(currency, "currency")
+            cid = self.add_customer(str(name), currency, subsidiary)
             self.customers[cid]["externalid"] = external_id
             return cid
         if record_type == "invoice":
@@ -378,7 +386,8 @@ class Account(LedgerMixin, PostingMixin, OutsideEventsMixin):
         cust = self.customers[customer]
         subsidiary = ref_id(body, "subsidiary") if "subsidiary" in body else cust["subsidiary"]
         currency = ref_id(body, "currency") if "currency" in body else cust["currency"]
-        self.check_subsidiary(subsidiary)
+        if subsidiary != cust["subsidiary"]:
+            raise invalid_value(subsidiary, "subsidiary")
         rate = self.exchange_rate(body, {}, currency, subsidiary)
         ar = ref_id(body, "account") if "account" in body else self.default_ar_account(subsidiary)
         self.check_account(ar, subsidiary, "account", frozenset({"AcctRec"}))

@@ -76,6 +76,7 @@ class Join:
     key_alias_col: tuple[str, str]  # column on the joined table
     other_col: tuple[str, str]  # column on a table already in scope
     literal_filters: tuple[tuple[str, Any], ...]
+    column_filters: tuple[tuple[str, tuple[str, str]], ...] = ()  # join col = other alias col
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Query:
     joins: tuple[Join, ...]
     where: Predicate | None
     order: tuple[tuple[Operand, bool], ...]
+    refs: tuple[tuple[str, str], ...] = ()  # every (alias, column) the query names
 
 
 class _Parser:
@@ -94,6 +96,7 @@ class _Parser:
         self.pos = 0
         self.base_alias = ""
         self.zone = ZoneInfo(time_zone)
+        self.refs: list[tuple[str, str]] = []
 
     def peek(self, offset: int = 0) -> tuple[str, Any]:
         index = self.pos + offset
@@ -127,10 +130,9 @@ class _Parser:
         return str(value).lower()
 
     def column_ref(self, name: str) -> tuple[str, str]:
-        if "." in name:
-            alias, col = name.split(".", 1)
-            return alias, col
-        return self.base_alias, name
+        alias, col = name.split(".", 1) if "." in name else (self.base_alias, name)
+        self.refs.append((alias, col))
+        return alias, col
 
     def parse(self) -> Query:
         self.expect_kw("SELECT")
@@ -149,7 +151,7 @@ class _Parser:
         # Parse the SELECT list now that the base alias is known.
         sub = _Parser.__new__(_Parser)
         sub.tokens, sub.pos, sub.base_alias = select_tokens, 0, self.base_alias
-        sub.zone = self.zone
+        sub.zone, sub.refs = self.zone, self.refs
         columns = sub.select_list()
         where = None
         if self.accept_kw("WHERE"):
@@ -167,7 +169,15 @@ class _Parser:
                 self.take()
         if self.peek()[0] != "eof":
             raise SuiteQLError(f"Invalid search query: unexpected {self.peek()[1]!r}")
-        return Query(table, self.base_alias, tuple(columns), tuple(joins), where, tuple(order))
+        return Query(
+            table,
+            self.base_alias,
+            tuple(columns),
+            tuple(joins),
+            where,
+            tuple(order),
+            tuple(self.refs),
+        )
 
     def select_list(self) -> list[tuple[str, Operand]]:
         columns: list[tuple[str, Operand]] = []
@@ -204,14 +214,20 @@ class _Parser:
         key, other = (a, b) if a[0] == alias else (b, a)
         if key[0] != alias:
             raise SuiteQLError("Invalid search query: JOIN condition must reference the join alias")
-        filters = []
+        filters, columns = [], []
         while self.peek() == ("kw", "AND") and self.peek(1)[0] == "name":
             ref = self.column_ref(str(self.peek(1)[1]).lower())
-            if ref[0] != alias or self.peek(2) != ("op", "=") or self.peek(3)[0] != "lit":
+            if ref[0] != alias or self.peek(2) != ("op", "="):
                 break
-            filters.append((ref[1], self.peek(3)[1]))
+            kind, value = self.peek(3)
+            if kind == "lit":
+                filters.append((ref[1], value))
+            elif kind == "name":
+                columns.append((ref[1], self.column_ref(str(value).lower())))
+            else:
+                break
             self.pos += 4
-        return Join(table, alias, left, key, other, tuple(filters))
+        return Join(table, alias, left, key, other, tuple(filters), tuple(columns))
 
     def or_expr(self) -> Predicate:
         parts = [self.and_expr()]
@@ -364,10 +380,30 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, _normal(value))
 
 
-def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str, Any]]:
+def check_columns(query: Query, schema: Mapping[str, frozenset[str]]) -> None:
+    """A column the record does not expose is an error in SuiteQL, not a silent NULL."""
+    aliases = {query.alias: query.table, **{j.alias: j.table for j in query.joins}}
+    for alias, column in query.refs:
+        if alias not in aliases:
+            raise SuiteQLError(f"Invalid search query: unknown table alias {alias!r}")
+        table = aliases[alias]
+        known = schema.get(table)
+        if known is not None and column not in known and not column.startswith("cust"):
+            raise SuiteQLError(
+                f"Search error occurred: Field '{column}' for record '{table}' was not found."
+            )
+
+
+def execute(
+    query: Query,
+    tables: Mapping[str, Iterable[Row]],
+    schema: Mapping[str, frozenset[str]] | None = None,
+) -> list[dict[str, Any]]:
     """Run the query; rows come back with lower-case labels and raw Python values."""
     if query.table not in tables:
         raise SuiteQLError(f"Invalid search query: unknown table {query.table!r}")
+    if schema is not None:
+        check_columns(query, schema)
     indexes: dict[str, dict[Any, list[Row]]] = {}
     for join in query.joins:
         if join.table not in tables:
@@ -384,7 +420,14 @@ def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str,
             expanded: list[Context] = []
             for ctx in ctx_list:
                 other = (ctx.get(join.other_col[0]) or {}).get(join.other_col[1])
-                matches = indexes[join.alias].get(_normal(other), [])
+                matches = [
+                    m
+                    for m in indexes[join.alias].get(_normal(other), [])
+                    if all(
+                        _normal(m.get(col)) == _normal((ctx.get(ref[0]) or {}).get(ref[1]))
+                        for col, ref in join.column_filters
+                    )
+                ]
                 if matches:
                     expanded.extend({**ctx, join.alias: m} for m in matches)
                 elif join.left:
