@@ -129,7 +129,8 @@ class NetSuiteConnector:
     # ---------------------------------------------------------------- invoices
     def fetch_open_invoices(self, watermark: str | None = None) -> Iterator[InvoicePage]:
         stored = Watermark.decode(watermark)
-        after, overlap = stored, timedelta(seconds=self.config.sync_overlap_s)
+        margin = self.config.sync_overlap_s
+        after, overlap = stored, timedelta(seconds=margin) if margin else None
         zone = self.config.zone_of("")
         limit = self.config.page_size
         cap = min(SUITEQL_ROW_CAP, limit * 1000)
