@@ -91,6 +91,20 @@ def routes_for(session: Session, requests: Sequence[PaymentRequest]) -> dict[str
     return routes
 
 
+def refresh_erp_details(
+    session: Session, settlement: Settlement, connection: str, fx_rate: FxRate
+) -> tuple[Settlement, str | None]:
+    """The settlement with its invoice's ERP details as synced now and the exchange rate as
+    configured now (for a requeue after the cause was fixed), or why it still cannot go."""
+    first = settlement.applications[0].invoice_id
+    key = (settlement.erp_system, settlement.company, first)
+    mirror = rows_by_invoice_key(session, ErpOpenInvoice, [key]).get(key)
+    if mirror is None or mirror.connection != connection:
+        return settlement, None
+    prepared, route = Route(connection, erp_invoice=mirror).prepare(settlement, fx_rate)
+    return prepared, route.refusal
+
+
 def route_for(session: Session, request: PaymentRequest) -> Route:
     """The route of one request's settlement (see ``routes_for``)."""
     return routes_for(session, [request])[request.id]
@@ -125,4 +139,11 @@ def _route(request: PaymentRequest, invoice: Invoice | None, known: set[str]) ->
     return Route(connection)
 
 
-__all__ = ["NO_CONNECTION", "Route", "known_connections", "route_for", "routes_for"]
+__all__ = [
+    "NO_CONNECTION",
+    "Route",
+    "known_connections",
+    "refresh_erp_details",
+    "route_for",
+    "routes_for",
+]

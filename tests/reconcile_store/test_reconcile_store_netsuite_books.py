@@ -110,6 +110,15 @@ def test_foreign_currency_invoice_posts_with_the_configured_rate_or_waits_named(
     assert {x.exchange_rate for x in lines} == {Decimal("1.08")}
     assert sim.account.get_record("invoice", str(invoice2))["status"]["refName"] == "Paid In Full"
 
+    # the first one goes once the rate is configured and a person requeues it
+    cfg = paybridge_config(env).model_copy(update={"fx_rates": {"EUR/USD": Decimal("1.09")}})
+    settlement_outbox.requeue(
+        env.engine, f"pb-{request.id}", reason="EUR/USD configured", fx_rate=cfg.fx_rate
+    )
+    with NetSuiteConnector(netsuite_config(sim)) as connector:
+        assert settlement_outbox.post_due(env.engine, connector).posted == [f"pb-{request.id}"]
+    assert sim.account.get_record("invoice", str(invoice))["status"]["refName"] == "Paid In Full"
+
 
 def test_closed_period_waits_for_a_person_and_is_not_retried(
     env: ChainEnv, sim: NetSuiteSimulator
