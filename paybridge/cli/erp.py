@@ -257,7 +257,10 @@ def sync(
                 highlight=False,
             )
             for c in withdrawn:
-                console.print(f"  {c['invoice_id']} ({c['detail']}): {c['request_id']}")
+                console.print(
+                    f"  {shown(c['invoice_id'])} ({shown(c['detail'])}): {c['request_id']}",
+                    highlight=False,
+                )
     if summary.quarantined:
         raise typer.Exit(FAILURE)
 
