@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,6 +35,12 @@ from connectors.erp.netsuite.invoices import (
     invoices_query,
     row_watermark,
     validate_row,
+)
+from connectors.erp.netsuite.postings import (
+    JOURNAL_SUFFIX,
+    WRITE_OFF_SUFFIX,
+    LedgerLine,
+    SettlementRecords,
 )
 from connectors.erp.netsuite.transport import NetSuiteTransport
 from connectors.erp.protocol import (
@@ -55,8 +60,6 @@ from connectors.erp.protocol import (
 from paybridge.domain.settlements import Settlement
 
 SUITEQL_ROW_CAP = 100_000
-JOURNAL_SUFFIX = "-JE"
-WRITE_OFF_SUFFIX = "-WO"
 #: where NetSuite points a refusal about the accounting period
 PERIOD_FIELDS = frozenset({"tranDate", "postingPeriod"})
 _DECIMAL_TOKEN = re.compile(r'"__exact_decimal__(-?[0-9]+(?:\.[0-9]+)?)"')
@@ -75,19 +78,6 @@ def exact_json(payload: Any) -> str:
     return _DECIMAL_TOKEN.sub(r"\1", json.dumps(payload, default=default))
 
 
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class LedgerLine:
-    """One general-ledger line a settlement's record posts (invoice currency)."""
-
-    external_id: str
-    account: str
-    debit: Decimal
-    credit: Decimal
-
-
 def _id_from_location(location: str | None) -> str | None:
     if not location:
         return None
@@ -103,6 +93,7 @@ class NetSuiteConnector:
     def __init__(self, config: NetSuiteConnectionConfig, *, pooled: bool = True) -> None:
         self.config = config
         self.transport = NetSuiteTransport(config, pooled=pooled)
+        self.records = SettlementRecords(config)
         self._currency_ids: dict[str, str] | None = None
 
     def close(self) -> None:
@@ -177,38 +168,6 @@ class NetSuiteConnector:
                 return
 
     # ---------------------------------------------------------------- settlements
-    def _account(self, settlement: Settlement, role: str, key: str = "") -> dict[str, str]:
-        """The subsidiary's own account for a role (and key); a missing one is a refusal
-        naming the setting, never another subsidiary's account."""
-        sid, subsidiary = settlement.settlement_id, settlement.company
-        own = self.config.accounts.get(subsidiary)
-        account = own.account(role, key) if own else None
-        if not account:
-            setting = (
-                f"accounts.{subsidiary}"
-                + (f".{role}" if own else "")
-                + (f".{key}" if own and key and role != "settlement_gain_loss" else "")
-            )
-            raise ErpRejectedError(
-                f"settlement {sid}: no NetSuite GL account configured for {role}"
-                f"{f' {key!r}' if key else ''} in subsidiary {subsidiary} (connection "
-                f"{self.config.name}, setting {setting})",
-                "CONFIG",
-                setting,
-            )
-        return {"id": account}
-
-    def _ar_account(self, settlement: Settlement) -> dict[str, str]:
-        if not settlement.ar_account:
-            raise ErpRejectedError(
-                f"settlement {settlement.settlement_id}: the A/R account of invoice(s) "
-                f"{[a.invoice_id for a in settlement.applications]} is unknown (synced before "
-                "PayBridge read it); run `paybridge erp sync --full`, then requeue the settlement",
-                "CONFIG",
-                "arAcct",
-            )
-        return {"id": settlement.ar_account}
-
     async def _currency_id(self, settlement: Settlement) -> str:
         currency_id = (await self._currencies()).get(settlement.currency)
         if currency_id is None:
@@ -219,133 +178,6 @@ class NetSuiteConnector:
                 "currency",
             )
         return currency_id
-
-    def tran_date(self, settlement: Settlement) -> date | None:
-        """The calendar date of the last receipt's block in the subsidiary's time zone (what a
-        bookkeeper in that office would write on the deposit slip)."""
-        if settlement.received_at is not None:
-            return settlement.received_at.astimezone(self.config.zone_of(settlement.company)).date()
-        return settlement.value_date
-
-    def _header(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
-        header: dict[str, Any] = {
-            "subsidiary": {"id": settlement.company},
-            "currency": {"id": currency_id},
-        }
-        if settlement.exchange_rate is not None:
-            header["exchangeRate"] = settlement.exchange_rate
-        tran_date = self.tran_date(settlement)
-        if tran_date is not None:
-            header["tranDate"] = tran_date
-        return header
-
-    def _memo(self, settlement: Settlement) -> str:
-        sid = settlement.settlement_id
-        memo = settlement.memo or f"PayBridge settlement {sid}"
-        if settlement.evidence.tx_hashes:
-            memo += f" (chain {settlement.evidence.chain_id} tx {settlement.evidence.tx_hashes[0]})"
-        if settlement.audit_checkpoint:  # kept whole: the memo is cut before it, never it
-            tail = f" audit {settlement.audit_checkpoint}"
-            memo = memo[: 999 - len(tail)] + tail
-        return memo[:999]
-
-    def ledger_lines(self, settlement: Settlement) -> list[LedgerLine]:
-        """What the settlement's records post to NetSuite's general ledger, in the invoice
-        currency, by document: the customer payment debits clearing and credits the invoice's
-        A/R account by the whole payment (applied or not); the journals as their lines."""
-        sid, ar = settlement.settlement_id, self._ar_account(settlement)["id"]
-        clearing = self._account(settlement, "crypto_clearing")["id"]
-        lines = [
-            LedgerLine(sid, clearing, settlement.payment_amount, ZERO),
-            LedgerLine(sid, ar, ZERO, settlement.payment_amount),
-        ]
-        for w in settlement.write_offs:
-            account = self._account(settlement, "write_off", w.reason_code)["id"]
-            lines += [
-                LedgerLine(sid + WRITE_OFF_SUFFIX, account, w.amount, ZERO),
-                LedgerLine(sid + WRITE_OFF_SUFFIX, ar, ZERO, w.amount),
-            ]
-        for x in settlement.journal_lines:
-            account = self._account(settlement, x.account_role, x.account_key)["id"]
-            lines.append(LedgerLine(sid + JOURNAL_SUFFIX, account, x.debit, x.credit))
-        return lines
-
-    def write_off_body(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
-        sid = settlement.settlement_id
-        ar = self._ar_account(settlement)
-        items: list[dict[str, Any]] = []
-        for w in settlement.write_offs:
-            items += [
-                {
-                    "account": self._account(settlement, "write_off", w.reason_code),
-                    "debit": w.amount,
-                    "memo": f"PayBridge {sid}: {w.reason_code} on invoice {w.invoice_id}"[:999],
-                },
-                {
-                    "account": ar,
-                    "credit": w.amount,
-                    "entity": {"id": settlement.customer_id},
-                    "memo": f"PayBridge {sid}: write-off credit for invoice {w.invoice_id}"[:999],
-                },
-            ]
-        return {
-            "externalId": sid + WRITE_OFF_SUFFIX,
-            **self._header(settlement, currency_id),
-            "approved": True,
-            "memo": f"PayBridge settlement {sid}: payment difference written off",
-            "line": {"items": items},
-        }
-
-    def payment_body(
-        self, settlement: Settlement, currency_id: str, write_off_id: str | None = None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "externalId": settlement.settlement_id,
-            "customer": {"id": settlement.customer_id},
-            **self._header(settlement, currency_id),
-            "payment": settlement.payment_amount,
-            "undepFunds": False,
-            "account": self._account(settlement, "crypto_clearing"),
-            "autoApply": False,
-            "arAcct": self._ar_account(settlement),
-            "memo": self._memo(settlement),
-            "apply": {
-                "items": [
-                    {"doc": {"id": a.invoice_id}, "apply": True, "amount": a.amount}
-                    for a in settlement.applications
-                ]
-            },
-        }
-        if settlement.write_offs:
-            if write_off_id is None:
-                raise ValueError("a settlement with write-offs needs its write-off journal id")
-            body["credit"] = {
-                "items": [
-                    {"doc": {"id": write_off_id}, "apply": True, "amount": settlement.written_off}
-                ]
-            }
-        return body
-
-    def journal_body(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
-        sid = settlement.settlement_id
-        items = []
-        for line in settlement.journal_lines:
-            item: dict[str, Any] = {
-                "account": self._account(settlement, line.account_role, line.account_key),
-                "memo": (line.memo or f"PayBridge {sid} {line.account_role}")[:999],
-            }
-            if line.debit:
-                item["debit"] = line.debit
-            else:
-                item["credit"] = line.credit
-            items.append(item)
-        return {
-            "externalId": sid + JOURNAL_SUFFIX,
-            **self._header(settlement, currency_id),
-            "approved": True,
-            "memo": f"PayBridge settlement {sid}: digital asset at fair value, gain/loss",
-            "line": {"items": items},
-        }
 
     async def _upsert(
         self, record_type: str, external_id: str, body: dict[str, Any], replace: str
@@ -389,10 +221,15 @@ class NetSuiteConnector:
         sid = settlement.settlement_id
         # Every account is resolved before anything is written: a configuration gap is a
         # refusal with nothing half posted.
-        write_off = self.write_off_body(settlement, currency_id) if settlement.write_offs else None
-        journal = self.journal_body(settlement, currency_id) if settlement.journal_lines else None
-        self._account(settlement, "crypto_clearing")
-        self._ar_account(settlement)
+        records = self.records
+        write_off = (
+            records.write_off_body(settlement, currency_id) if settlement.write_offs else None
+        )
+        journal = (
+            records.journal_body(settlement, currency_id) if settlement.journal_lines else None
+        )
+        records.account(settlement, "crypto_clearing")
+        records.ar_account(settlement)
         write_off_id = None
         if write_off is not None:
             write_off_id = await self._upsert(
@@ -401,7 +238,7 @@ class NetSuiteConnector:
         payment_id = await self._upsert(
             "customerPayment",
             sid,
-            self.payment_body(settlement, currency_id, write_off_id),
+            records.payment_body(settlement, currency_id, write_off_id),
             "apply,credit",
         )
         journal_id = None
@@ -414,6 +251,9 @@ class NetSuiteConnector:
             tuple((a.invoice_id, a.amount) for a in settlement.applications),
         )
 
+    def ledger_lines(self, settlement: Settlement) -> list[LedgerLine]:
+        return self.records.ledger_lines(settlement)
+
     def post_settlement(self, settlement: Settlement) -> PostedSettlement:
         try:
             return self.transport.run(self._post(settlement))
@@ -425,7 +265,7 @@ class NetSuiteConnector:
     def _period_refusal(self, settlement: Settlement, exc: ErpRejectedError) -> ErpRejectedError:
         """A closed or locked accounting period: not retried; a person decides (the rule is
         never to move an accounting event into another period silently)."""
-        on = self.tran_date(settlement)
+        on = self.records.tran_date(settlement)
         return ErpRejectedError(
             f"settlement {settlement.settlement_id}: NetSuite refused the posting dated {on} "
             f"because its accounting period is closed or locked ({exc}). Next step: ask the "
