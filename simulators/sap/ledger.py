@@ -425,6 +425,12 @@ class Ledger:
         return None
 
     # ------------------------------------------------------------------ reading
+    def item_open(self, key: DocumentKey) -> bool:
+        """True when the (committed) item exists and is not cleared."""
+        with self.lock:
+            line = self._line(key)
+            return line is not None and not line.clearing_document
+
     def committed_documents(self, company_code: str | None = None) -> list[Document]:
         with self.lock:
             return [
