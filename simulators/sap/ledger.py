@@ -21,7 +21,7 @@ FIRST_DOCUMENT_NUMBER = 100_000_000
 
 
 def alpha(value: str, length: int = 10) -> str:
-    """SAP's ALPHA conversion exit: purely numeric values get leading zeros, others stay as typed."""
+    """SAP's ALPHA conversion exit: numeric values get leading zeros, others stay as typed."""
     text = value.strip()
     return text.zfill(length) if text.isdigit() and len(text) <= length else text.upper()
 
@@ -257,9 +257,9 @@ class Ledger:
             messages = self._check(request)
             if any(m.type in "EA" for m in messages):
                 return None, messages
-            return self._book(request, committed), messages
+            return self.book(request, committed), messages
 
-    def _book(self, request: PostingRequest, committed: bool) -> Document:
+    def book(self, request: PostingRequest, committed: bool) -> Document:
         company = self.company_codes[request.company_code]
         year = str(request.posting_date.year)
         number = self._draw_number(company.code, year)
@@ -333,89 +333,7 @@ class Ledger:
                     del self.documents[key]
             self.version += 1
 
-    # ------------------------------------------------------------------ clearing
-    def clear(
-        self,
-        company_code: str,
-        keys: list[DocumentKey],
-        posting_date: date,
-        document_type: str = "AB",
-        created_by: str = "",
-    ) -> tuple[str | None, list[Message]]:
-        """Clear open items that net to zero; returns the clearing document number."""
-        with self.lock:
-            company = self.company_codes.get(company_code)
-            if company is None:
-                return None, [msg("E", "F5", "165", company_code)]
-            if (posting_date.year, posting_date.month) in company.closed_periods:
-                return None, [
-                    msg("E", "F5", "201", f"{posting_date.month:03d}", str(posting_date.year))
-                ]
-            lines: list[Line] = []
-            for key in keys:
-                line = self._line(key)
-                if line is None or key.company_code != company_code:
-                    return None, [
-                        msg("E", "F5", "800", key.accounting_document, key.item, key.fiscal_year)
-                    ]
-                if line.clearing_document:
-                    return None, [msg("E", "F5", "250", key.accounting_document, key.item)]
-                if (
-                    line.account_type == "D"
-                    and company_code in self.customers[line.customer].blocked_in
-                ):
-                    return None, [msg("E", "F5", "351", line.customer, company_code)]
-                lines.append(line)
-            if not lines:
-                return None, [msg("E", "F5", "263", "0")]
-            difference = sum((line.amount for line in lines), Decimal(0))
-            if difference != 0:
-                doc_currency = self.documents[keys[0].document].currency
-                shown = currency.to_external(difference, doc_currency)
-                return None, [msg("E", "F5", "263", f"{shown} {doc_currency}")]
-            header = PostingRequest(
-                company_code,
-                document_type,
-                posting_date,
-                posting_date,
-                company.currency,
-                [],
-                created_by=created_by,
-            )
-            clearing = self._book(header, committed=True)
-            for line in lines:
-                line.clearing_document = clearing.number
-                line.clearing_year = clearing.fiscal_year
-                line.clearing_date = posting_date
-                line.clearing_created = datetime.now(UTC).date()
-            for key in keys:
-                self.documents[key.document].changed_on = datetime.now(UTC).date()
-            self.version += 1
-            return clearing.number, [msg("S", "F5", "312", clearing.number, company_code)]
-
-    def automatic_clearing(self, company_code: str, posting_date: date) -> list[str]:
-        """F.13 for customers: open items of one customer, currency and assignment netting to zero."""
-        with self.lock:
-            groups: dict[tuple[str, str, str], list[DocumentKey]] = defaultdict(list)
-            for doc in self.documents.values():
-                if doc.company_code != company_code or not doc.committed:
-                    continue
-                for line in doc.lines:
-                    if line.account_type == "D" and not line.clearing_document and line.assignment:
-                        key = DocumentKey(
-                            doc.company_code, doc.fiscal_year, doc.number, f"{line.item:03d}"
-                        )
-                        groups[(line.customer, doc.currency, line.assignment)].append(key)
-            cleared = []
-            for keys in groups.values():
-                if len(keys) < 2:
-                    continue
-                number, _ = self.clear(company_code, keys, posting_date)
-                if number:
-                    cleared.append(number)
-            return cleared
-
-    def _line(self, key: DocumentKey) -> Line | None:
+    def line(self, key: DocumentKey) -> Line | None:
         doc = self.documents.get(key.document)
         if doc is None or not doc.committed:
             return None
@@ -428,7 +346,7 @@ class Ledger:
     def item_open(self, key: DocumentKey) -> bool:
         """True when the (committed) item exists and is not cleared."""
         with self.lock:
-            line = self._line(key)
+            line = self.line(key)
             return line is not None and not line.clearing_document
 
     def committed_documents(self, company_code: str | None = None) -> list[Document]:

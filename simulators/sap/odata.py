@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from simulators.sap.schemas.derive import METADATA_FILE
+from simulators.sap.schemas import METADATA_FILE
 
 SERVICE_ROOT = "/sap/opu/odata/sap/API_OPLACCTGDOCITEMCUBE_SRV/"
 ENTITY_SET = "A_OperationalAcctgDocItemCube"

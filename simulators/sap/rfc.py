@@ -17,9 +17,9 @@ from typing import Any
 
 from simulators.sap.ledger import Ledger, PostingLine, PostingRequest
 from simulators.sap.messages import Message, msg
-from simulators.sap.schemas.derive import BAPI_FILE
+from simulators.sap.schemas import BAPI_FILE
 from simulators.sap.soap import SoapFault
-from simulators.sap.views import bapi_open_items
+from simulators.sap.views import bapi_line_items
 
 RFC_NS = "urn:sap-com:document:sap:rfc:functions"
 RFC_PATH = "/sap/bc/soap/rfc"
@@ -308,58 +308,66 @@ def transaction_rollback(ledger: Ledger, luw: Luw, params: dict[str, Any]) -> di
     return {"RETURN": {key: "" for key in bapiret2(msg("S", "RW", "614"))}}
 
 
-def get_open_items(ledger: Ledger, luw: Luw, params: dict[str, Any]) -> dict[str, Any]:
-    """BAPI_AR_ACC_GETOPENITEMS: RETURN is a BAPIRETURN structure (not BAPIRET2)."""
-    company = (params["COMPANYCODE"].text or "") if "COMPANYCODE" in params else ""
-    customer = (params["CUSTOMER"].text or "") if "CUSTOMER" in params else ""
-    keydate_node = params.get("KEYDATE")
-    keydate = _date(keydate_node.text) if keydate_node is not None and keydate_node.text else None
-    blank = {
-        "TYPE": "",
-        "CODE": "",
-        "MESSAGE": "",
-        "LOG_NO": "",
-        "LOG_MSG_NO": "000000",
-        "MESSAGE_V1": "",
-        "MESSAGE_V2": "",
-        "MESSAGE_V3": "",
-        "MESSAGE_V4": "",
-    }
+def _import(params: dict[str, Any], name: str) -> str:
+    node = params.get(name)
+    return (node.text or "").strip() if node is not None else ""
+
+
+def _customer_items(
+    params: dict[str, Any], ledger: Ledger, **window: date | None
+) -> dict[str, Any]:
+    """RETURN (a BAPIRETURN structure, not BAPIRET2) and LINEITEMS of one customer."""
+    company, customer = _import(params, "COMPANYCODE"), _import(params, "CUSTOMER")
+    blank = dict.fromkeys(
+        (
+            "TYPE",
+            "CODE",
+            "MESSAGE",
+            "LOG_NO",
+            "MESSAGE_V1",
+            "MESSAGE_V2",
+            "MESSAGE_V3",
+            "MESSAGE_V4",
+        ),
+        "",
+    ) | {"LOG_MSG_NO": "000000"}
     if company not in ledger.company_codes:
         error = msg("E", "F5", "165", company)
-        return {
-            "RETURN": {
-                **blank,
-                "TYPE": "E",
-                "CODE": "F5165",
-                "MESSAGE": error.text,
-                "MESSAGE_V1": company,
-            },
-            "LINEITEMS": [],
-        }
-    if customer not in ledger.customers:
+        returned = {"TYPE": "E", "CODE": "F5165", "MESSAGE": error.text, "MESSAGE_V1": company}
+        return {"RETURN": blank | returned, "LINEITEMS": []}
+    if customer not in ledger.customers:  # no ALPHA over RFC: "17100001" is not 0017100001
         error = msg("E", "F5", "155", customer, company)
-        return {
-            "RETURN": {
-                **blank,
-                "TYPE": "E",
-                "CODE": "F5155",
-                "MESSAGE": error.text,
-                "MESSAGE_V1": customer,
-                "MESSAGE_V2": company,
-            },
-            "LINEITEMS": [],
+        returned = {
+            "TYPE": "E",
+            "CODE": "F5155",
+            "MESSAGE": error.text,
+            "MESSAGE_V1": customer,
+            "MESSAGE_V2": company,
         }
-    rows = [
-        row
-        for row in bapi_open_items(ledger, company, customer)
-        if keydate is None or date.fromisoformat(row["PSTNG_DATE"]) <= keydate
-    ]
-    return {"RETURN": blank, "LINEITEMS": rows}
+        return {"RETURN": blank | returned, "LINEITEMS": []}
+    return {"RETURN": blank, "LINEITEMS": bapi_line_items(ledger, company, customer, **window)}
+
+
+def get_open_items(ledger: Ledger, luw: Luw, params: dict[str, Any]) -> dict[str, Any]:
+    """BAPI_AR_ACC_GETOPENITEMS: items open at KEYDATE (default: today)."""
+    keydate = _import(params, "KEYDATE")
+    return _customer_items(params, ledger, keydate=_date(keydate) if keydate else date.today())
+
+
+def get_statement(ledger: Ledger, luw: Luw, params: dict[str, Any]) -> dict[str, Any]:
+    """BAPI_AR_ACC_GETSTATEMENT: open and cleared items posted from DATE_FROM to DATE_TO."""
+    date_from, date_to = _import(params, "DATE_FROM"), _import(params, "DATE_TO")
+    return _customer_items(
+        params,
+        ledger,
+        posted_from=_date(date_from) if date_from else date.min,
+        posted_to=_date(date_to) if date_to else date.max,
+    )
 
 
 FUNCTIONS = {
     "BAPI_AR_ACC_GETOPENITEMS": get_open_items,
+    "BAPI_AR_ACC_GETSTATEMENT": get_statement,
     "BAPI_ACC_DOCUMENT_CHECK": document_check,
     "BAPI_ACC_DOCUMENT_POST": document_post,
     "BAPI_TRANSACTION_COMMIT": transaction_commit,

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from simulators.faults import Fault, FaultConfig, FaultInjector
-from simulators.sap import odata, rfc, soap
+from simulators.sap import odata, odata_http, rfc, soap
 from simulators.sap.ledger import Ledger
 from simulators.sap.views import cube_rows
 
@@ -192,10 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         with self.server.counters.lock:
             self.server.counters.requests += 1
-        try:
+        with contextlib.suppress(_Dropped):
             self._handle_inner(method, body)
-        except _Dropped:
-            pass
 
     def _handle_inner(self, method: str, body: bytes) -> None:
         server = self.server
@@ -273,7 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return None
             try:
-                return self._odata(path, query, headers)
+                host, accept = self.headers.get("Host", ""), self.headers.get("Accept", "")
+                return odata_http.answer(self.server, host, accept, path, query, headers)
             except odata.ODataError as exc:
                 self._gateway_error(exc.status, exc.code, exc.message, headers)
                 return None
@@ -292,8 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path == soap.CREATE_PATH:
                 answer, soap_ns = soap.create_journal_entries(self.server.ledger, body)
-                content_type = f"{'application/soap+xml' if soap_ns == soap.SOAP12 else 'text/xml'}; charset=utf-8"
-                return 200, answer, content_type, headers
+                return 200, answer, _soap_content_type(soap_ns), headers
             if path == soap.CLEARING_PATH:
                 self.server.schedule_clearing(soap.parse_clearing(body))
                 return 202, b"", "text/plain", headers
@@ -325,92 +323,6 @@ class _Handler(BaseHTTPRequestHandler):
             expected = self.server.csrf_tokens.get(session or "")
         return bool(expected) and secrets.compare_digest(expected, token)
 
-    def _odata(
-        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
-    ) -> tuple[int, bytes, str, dict[str, str]] | None:
-        with self.server.counters.lock:
-            self.server.counters.odata_requests += 1
-        rest = path[len(odata.SERVICE_ROOT.rstrip("/")) :].lstrip("/")
-        if rest == "$metadata":
-            return 200, odata.metadata_bytes(), "application/xml", headers
-        wants_json = query.get("$format", [""])[0] == "json" or "json" in self.headers.get(
-            "Accept", ""
-        )
-        if rest == "":
-            return (
-                200,
-                json.dumps({"d": {"EntitySets": [odata.ENTITY_SET]}}).encode(),
-                "application/json",
-                headers,
-            )
-        if not rest.startswith(odata.ENTITY_SET):
-            raise odata.ODataError(
-                404, "/IWBEP/CM_MGW_RT/025", f"Resource not found for segment '{rest}'"
-            )
-        if not wants_json:
-            raise odata.ODataError(
-                406,
-                "/IWBEP/CM_MGW_RT/006",
-                "The simulator serves JSON only: send $format=json or Accept: application/json",
-            )
-        segment = rest[len(odata.ENTITY_SET) :]
-        filter_text = query.get("$filter", [""])[0]
-        orderby = query.get("$orderby", [""])[0]
-        selected = odata.parse_select(query.get("$select", [""])[0])
-        rows = self.server.cube(filter_text, orderby)
-        if segment == "/$count":
-            return 200, str(len(rows)).encode(), "text/plain", headers
-        if segment.startswith("("):
-            return self._entity(segment, selected, headers)
-        if segment:
-            raise odata.ODataError(
-                404, "/IWBEP/CM_MGW_RT/025", f"Resource not found for segment '{rest}'"
-            )
-        skip = odata.int_option(query, "$skiptoken") or odata.int_option(query, "$skip") or 0
-        top = odata.int_option(query, "$top")
-        limit = self.server.page_size if top is None else min(top, self.server.page_size)
-        page = rows[skip : skip + limit]
-        base = f"http://{self.headers.get('Host', '')}"
-        payload: dict[str, Any] = {"results": [odata.entity_json(r, selected, base) for r in page]}
-        if query.get("$inlinecount", [""])[0] == "allpages":
-            payload["__count"] = str(len(rows))
-        remaining = (
-            (len(rows) - skip - len(page))
-            if top is None
-            else min(top - len(page), len(rows) - skip - len(page))
-        )
-        if remaining > 0 and len(page) == limit:
-            params = {k: v[0] for k, v in query.items() if k not in ("$skip", "$skiptoken", "$top")}
-            params["$skiptoken"] = str(skip + len(page))
-            if top is not None:
-                params["$top"] = str(top - len(page))
-            payload["__next"] = f"{base}{path}?{urlencode(params)}"
-        return (
-            200,
-            json.dumps({"d": payload}, separators=(",", ":")).encode(),
-            "application/json; charset=utf-8",
-            headers,
-        )
-
-    def _entity(
-        self, segment: str, selected: list[str], headers: dict[str, str]
-    ) -> tuple[int, bytes, str, dict[str, str]]:
-        inner = segment[1:].split(")")[0]
-        keys = {}
-        for part in inner.split(","):
-            name, _, value = part.partition("=")
-            keys[name.strip()] = value.strip().strip("'")
-        for row in self.server.cube("", ""):
-            if all(str(row.get(k)) == v for k, v in keys.items()) and len(keys) == 4:
-                base = f"http://{self.headers.get('Host', '')}"
-                body = json.dumps({"d": odata.entity_json(row, selected, base)}).encode()
-                return 200, body, "application/json; charset=utf-8", headers
-        raise odata.ODataError(
-            404,
-            "/IWBEP/CM_MGW_RT/020",
-            f"Resource not found for segment 'A_OperationalAcctgDocItemCube({inner})'",
-        )
-
     def _rfc(self, body: bytes, content_type: str) -> tuple[int, bytes, str, dict[str, str]]:
         server = self.server
         command = self.headers.get("sap-sessioncmd", "").lower()
@@ -421,7 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
             if session is None and context and command != "open":
                 raise soap.SoapFault(
                     "Client",
-                    "Session context no longer exists (timed out or closed); uncommitted work was rolled back",
+                    "Session context no longer exists (timed out or closed); "
+                    "its uncommitted work was rolled back",
                     context,
                 )
             if session is None and command == "open":
@@ -438,3 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
             with server.lock:
                 server.rfc_sessions.pop(context or "", None)
         return 200, answer, content_type, headers
+
+
+def _soap_content_type(soap_ns: str) -> str:
+    return f"{'application/soap+xml' if soap_ns == soap.SOAP12 else 'text/xml'}; charset=utf-8"

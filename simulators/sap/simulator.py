@@ -1,4 +1,4 @@
-"""Start/stop the SAP simulator in a background thread; seed it; run its batch jobs (tests, demo, CLI)."""
+"""Start/stop the SAP simulator in a background thread, seed it, run its batch jobs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import TracebackType
 
 from simulators.faults import FaultConfig
+from simulators.sap import clearing
 from simulators.sap.ledger import DocumentKey, Ledger, PostingLine, PostingRequest, alpha
 from simulators.sap.server import SAPServer, User
 from simulators.sap.soap import ClearingJob
@@ -180,8 +181,8 @@ class SAPSimulator:
         self, company_code: str, posting_date: date | None = None
     ) -> list[str]:
         """Test hook standing in for the scheduled F.13 job: clears by assignment (ZUONR)."""
-        return self.ledger.automatic_clearing(
-            company_code, posting_date or datetime.now(UTC).date()
+        return clearing.automatic_clearing(
+            self.ledger, company_code, posting_date or datetime.now(UTC).date()
         )
 
     def _schedule(self, jobs: list[ClearingJob]) -> None:
@@ -215,7 +216,8 @@ class SAPSimulator:
             if job.refused:
                 outcome = job.refused
             else:
-                number, messages = self.ledger.clear(
+                number, messages = clearing.clear(
+                    self.ledger,
                     job.company_code,
                     job.keys,
                     job.posting_date,

@@ -13,14 +13,13 @@ from typing import Any
 
 from simulators.sap.ledger import DocumentKey, Ledger, PostingLine, PostingRequest, alpha
 from simulators.sap.messages import Message
-from simulators.sap.schemas.derive import CREATE_XSD_FILE, HERE
+from simulators.sap.schemas import CLEARING_XSD_FILE, CREATE_XSD_FILE
 
 SFIN = "http://sap.com/xi/SAPSCORE/SFIN"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 CREATE_PATH = "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi"
 CLEARING_PATH = "/sap/bc/srt/scs_ext/sap/journalentrybulkclearingreques"
-CLEARING_XSD_FILE = HERE / "JournalEntryBulkClearingRequest_In.xsd"
 SEVERITY = {"S": "1", "I": "1", "W": "2", "E": "3", "A": "4"}
 
 
@@ -155,7 +154,8 @@ def _posting_request(entry: Any) -> tuple[PostingRequest | None, list[Message]]:
                     "E",
                     "FINS_FI_POSTING_IF",
                     "000",
-                    f"Debit/credit code {code} does not match the sign of amount {amount} in item {index}",
+                    f"Debit/credit code {code} does not match the sign of amount {amount} "
+                    f"in item {index}",
                 )
             )
         currencies.append(currency_code)

@@ -6,7 +6,7 @@ AR open items are converted to external unless memory id FSSC_NO_EXT_CONV says o
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from typing import Any
 
 from simulators.sap import currency
@@ -80,13 +80,37 @@ def cube_rows(ledger: Ledger) -> list[dict[str, Any]]:
         ]
 
 
-def bapi_open_items(ledger: Ledger, company_code: str, customer: str) -> list[dict[str, str]]:
-    """LINEITEMS rows of BAPI_AR_ACC_GETOPENITEMS (BAPI3007_2 subset), external amounts."""
+def bapi_line_items(
+    ledger: Ledger,
+    company_code: str,
+    customer: str,
+    keydate: date | None = None,
+    posted_from: date | None = None,
+    posted_to: date | None = None,
+) -> list[dict[str, str]]:
+    """LINEITEMS rows (BAPI3007_2 subset), external amounts.
+
+    With ``keydate`` (BAPI_AR_ACC_GETOPENITEMS): items posted by then and open at that date.
+    With a posting-date range (BAPI_AR_ACC_GETSTATEMENT): open and cleared items of the range.
+    """
     rows = []
     with ledger.lock:
         for doc in ledger.committed_documents(company_code):
+            if posted_from and doc.posting_date < posted_from:
+                continue
+            if (posted_to and doc.posting_date > posted_to) or (
+                keydate and doc.posting_date > keydate
+            ):
+                continue
             for line in doc.lines:
-                if line.customer != customer or line.clearing_document:
+                if line.customer != customer:
+                    continue
+                statement = posted_from is not None or posted_to is not None
+                if (
+                    not statement
+                    and line.clearing_date
+                    and (keydate is None or line.clearing_date <= keydate)
+                ):
                     continue
                 amount = currency.to_external(abs(line.amount), doc.currency)
                 local = currency.to_external(abs(line.local_amount), doc.local_currency)
@@ -94,12 +118,16 @@ def bapi_open_items(ledger: Ledger, company_code: str, customer: str) -> list[di
                     {
                         "COMP_CODE": doc.company_code,
                         "CUSTOMER": line.customer,
+                        "SP_GL_IND": "",
+                        "CLEAR_DATE": line.clearing_date.isoformat() if line.clearing_date else "",
+                        "CLR_DOC_NO": line.clearing_document,
                         "ALLOC_NMBR": line.assignment,
                         "FISC_YEAR": doc.fiscal_year,
                         "DOC_NO": doc.number,
                         "ITEM_NUM": f"{line.item:03d}",
                         "PSTNG_DATE": doc.posting_date.isoformat(),
                         "DOC_DATE": doc.document_date.isoformat(),
+                        "ENTRY_DATE": doc.created_at.date().isoformat(),
                         "CURRENCY": doc.currency,
                         "LOC_CURRCY": doc.local_currency,
                         "REF_DOC_NO": doc.reference,
@@ -110,6 +138,9 @@ def bapi_open_items(ledger: Ledger, company_code: str, customer: str) -> list[di
                         "LC_AMOUNT": format(local, "f"),
                         "AMT_DOCCUR": format(amount, "f"),
                         "ITEM_TEXT": line.text,
+                        "BLINE_DATE": doc.document_date.isoformat(),
+                        "PYMT_METH": "",
+                        "PMNT_BLOCK": "",
                     }
                 )
     return rows

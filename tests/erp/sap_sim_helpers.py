@@ -42,7 +42,9 @@ def session(user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD) -> reque
     return http
 
 
-def cube(sim: SAPSimulator, http: requests.Session | None = None, **params: str) -> requests.Response:
+def cube(
+    sim: SAPSimulator, http: requests.Session | None = None, **params: str
+) -> requests.Response:
     return (http or session()).get(
         f"{sim.base_url}{CUBE}A_OperationalAcctgDocItemCube", params={"$format": "json", **params}
     )
@@ -92,7 +94,9 @@ def journal_entry(
     )
 
 
-def post_soap(sim: SAPSimulator, path: str, payload: str, http: requests.Session | None = None) -> requests.Response:
+def post_soap(
+    sim: SAPSimulator, path: str, payload: str, http: requests.Session | None = None
+) -> requests.Response:
     return (http or session()).post(
         f"{sim.base_url}{path}",
         data=soap_envelope(payload),
@@ -105,7 +109,9 @@ def confirmation(response: requests.Response) -> dict[str, str]:
     from lxml import etree
 
     root = etree.fromstring(response.content)
-    entry = root.find(f".//{{{SFIN}}}JournalEntryBulkCreateConfirmation/JournalEntryCreateConfirmation")
+    entry = root.find(
+        f".//{{{SFIN}}}JournalEntryBulkCreateConfirmation/JournalEntryCreateConfirmation"
+    )
     return {
         "AccountingDocument": entry.findtext("JournalEntryCreateConfirmation/AccountingDocument"),
         "FiscalYear": entry.findtext("JournalEntryCreateConfirmation/FiscalYear"),
@@ -114,7 +120,9 @@ def confirmation(response: requests.Response) -> dict[str, str]:
     }
 
 
-def clearing_request(company: str, posting_date: date, items: list[tuple[str, str, str, str]]) -> str:
+def clearing_request(
+    company: str, posting_date: date, items: list[tuple[str, str, str, str]]
+) -> str:
     """JournalEntryBulkClearingRequest over (fiscal year, document, item, customer) keys."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     apar = "".join(
@@ -137,7 +145,8 @@ def clearing_request(company: str, posting_date: date, items: list[tuple[str, st
 
 
 def rfc_call(function: str, body: str) -> str:
-    return f'<urn:{function} xmlns:urn="urn:sap-com:document:sap:rfc:functions">{body}</urn:{function}>'
+    namespace = "urn:sap-com:document:sap:rfc:functions"
+    return f'<urn:{function} xmlns:urn="{namespace}">{body}</urn:{function}>'
 
 
 def bapi_post_body(

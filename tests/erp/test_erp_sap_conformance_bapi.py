@@ -10,7 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from sap_sim_helpers import RFC, bapi_post_body, reference_dir, rfc_call, rfc_return, session, soap_envelope
+from sap_sim_helpers import (
+    RFC,
+    bapi_post_body,
+    reference_dir,
+    rfc_call,
+    rfc_return,
+    session,
+    soap_envelope,
+)
 
 from simulators.sap import SAPSimulator
 from simulators.sap.rfc import bapi_interface
@@ -46,7 +54,9 @@ def test_return_rows_have_bapiret2_fields_in_dump_order_and_lengths(sim: SAPSimu
     fields = yaml.safe_load((reference_dir() / derive.REAL_BAPI[1]).read_text())["BAPIRET2"]
     answer = session().post(
         f"{sim.base_url}{RFC}",
-        data=soap_envelope(rfc_call("BAPI_ACC_DOCUMENT_POST", bapi_post_body(customer="0017100009"))),
+        data=soap_envelope(
+            rfc_call("BAPI_ACC_DOCUMENT_POST", bapi_post_body(customer="0017100009"))
+        ),
         headers={"Content-Type": "text/xml"},
     )
     rows = rfc_return(answer)
@@ -69,9 +79,12 @@ def test_account_fields_carry_the_alpha_exit_in_the_dump() -> None:
 def test_rfc_rejects_a_value_longer_than_the_dump_allows(sim: SAPSimulator) -> None:
     length = bapi_interface()["structures"]["BAPIACHE09"]["HEADER_TXT"]["length"]
     assert length == 25
-    body = bapi_post_body().replace("<BUS_ACT>", f"<HEADER_TXT>{'x' * (length + 1)}</HEADER_TXT><BUS_ACT>")
+    body = bapi_post_body().replace(
+        "<BUS_ACT>", f"<HEADER_TXT>{'x' * (length + 1)}</HEADER_TXT><BUS_ACT>"
+    )
     answer = session().post(
-        f"{sim.base_url}{RFC}", data=soap_envelope(rfc_call("BAPI_ACC_DOCUMENT_CHECK", body)),
+        f"{sim.base_url}{RFC}",
+        data=soap_envelope(rfc_call("BAPI_ACC_DOCUMENT_CHECK", body)),
         headers={"Content-Type": "text/xml"},
     )
     assert answer.status_code == 500 and b"HEADER_TXT" in answer.content

@@ -69,8 +69,17 @@ def _describe(entity_set: object, names: list[str]) -> dict[str, tuple[object, .
     out = {}
     for name in names:
         prop = entity_type.proprty(name)
-        out[name] = (prop.typ.name, prop.nullable, prop.max_length, prop.precision, prop.scale,
-                     prop.uncode, prop.label, prop.filterable, prop.sortable)
+        out[name] = (
+            prop.typ.name,
+            prop.nullable,
+            prop.max_length,
+            prop.precision,
+            prop.scale,
+            prop.uncode,
+            prop.label,
+            prop.filterable,
+            prop.sortable,
+        )
     return out
 
 

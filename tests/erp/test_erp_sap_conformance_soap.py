@@ -74,30 +74,44 @@ def _zeep_request(sim: SAPSimulator) -> bytes:
         "CompanyCode": "1010",
         "DocumentDate": now.date(),
         "PostingDate": now.date(),
-        "Item": [{
-            "GLAccount": {"_value_1": "0011002000"},
-            "AmountInTransactionCurrency": {"_value_1": Decimal("10.00"), "currencyCode": "EUR"},
-            "DebitCreditCode": "S",
-        }],
-        "DebtorItem": [{
-            "ReferenceDocumentItem": "2",
-            "Debtor": "0017100001",
-            "AmountInTransactionCurrency": {"_value_1": Decimal("-10.00"), "currencyCode": "EUR"},
-            "DebitCreditCode": "H",
-            "AssignmentReference": "INV-9",
-        }],
+        "Item": [
+            {
+                "GLAccount": {"_value_1": "0011002000"},
+                "AmountInTransactionCurrency": {
+                    "_value_1": Decimal("10.00"),
+                    "currencyCode": "EUR",
+                },
+                "DebitCreditCode": "S",
+            }
+        ],
+        "DebtorItem": [
+            {
+                "ReferenceDocumentItem": "2",
+                "Debtor": "0017100001",
+                "AmountInTransactionCurrency": {
+                    "_value_1": Decimal("-10.00"),
+                    "currencyCode": "EUR",
+                },
+                "DebitCreditCode": "H",
+                "AssignmentReference": "INV-9",
+            }
+        ],
     }
     node = client.create_message(
-        service, "JournalEntryCreateRequestConfirmation_In",
+        service,
+        "JournalEntryCreateRequestConfirmation_In",
         MessageHeader={"CreationDateTime": now},
-        JournalEntryCreateRequest=[{"MessageHeader": {"CreationDateTime": now}, "JournalEntry": entry}],
+        JournalEntryCreateRequest=[
+            {"MessageHeader": {"CreationDateTime": now}, "JournalEntry": entry}
+        ],
     )
     return etree.tostring(node)
 
 
 def test_a_request_serialised_from_sap_wsdl_is_accepted(sim: SAPSimulator) -> None:
     answer = session().post(
-        f"{sim.base_url}{CREATE}", data=_zeep_request(sim),
+        f"{sim.base_url}{CREATE}",
+        data=_zeep_request(sim),
         headers={"Content-Type": "text/xml; charset=utf-8"},
     )
     assert answer.status_code == 200, answer.text
@@ -123,21 +137,44 @@ def test_zeep_reads_the_confirmation_with_sap_wsdl(sim: SAPSimulator) -> None:
     now = datetime.now(UTC)
     result = service.JournalEntryCreateRequestConfirmation_In(
         MessageHeader={"CreationDateTime": now},
-        JournalEntryCreateRequest=[{"MessageHeader": {"CreationDateTime": now}, "JournalEntry": {
-            "OriginalReferenceDocumentType": "BKPFF", "BusinessTransactionType": "RFBU",
-            "AccountingDocumentType": "DZ", "CreatedByUser": "PAYBRIDGE", "CompanyCode": "1010",
-            "DocumentDate": now.date(), "PostingDate": now.date(),
-            "Item": [{"GLAccount": {"_value_1": "11002000"},
-                      "AmountInTransactionCurrency": {"_value_1": Decimal("5"), "currencyCode": "EUR"}},
-                     {"GLAccount": {"_value_1": "11003000"},
-                      "AmountInTransactionCurrency": {"_value_1": Decimal("-5"), "currencyCode": "EUR"}}],
-        }}],
+        JournalEntryCreateRequest=[
+            {
+                "MessageHeader": {"CreationDateTime": now},
+                "JournalEntry": {
+                    "OriginalReferenceDocumentType": "BKPFF",
+                    "BusinessTransactionType": "RFBU",
+                    "AccountingDocumentType": "DZ",
+                    "CreatedByUser": "PAYBRIDGE",
+                    "CompanyCode": "1010",
+                    "DocumentDate": now.date(),
+                    "PostingDate": now.date(),
+                    "Item": [
+                        {
+                            "GLAccount": {"_value_1": "11002000"},
+                            "AmountInTransactionCurrency": {
+                                "_value_1": Decimal("5"),
+                                "currencyCode": "EUR",
+                            },
+                        },
+                        {
+                            "GLAccount": {"_value_1": "11003000"},
+                            "AmountInTransactionCurrency": {
+                                "_value_1": Decimal("-5"),
+                                "currencyCode": "EUR",
+                            },
+                        },
+                    ],
+                },
+            }
+        ],
     )
     confirmation = result.JournalEntryCreateConfirmation[0].JournalEntryCreateConfirmation
     assert (confirmation.CompanyCode, confirmation.AccountingDocument) == ("1010", "0100000000")
 
 
-def test_unknown_and_misplaced_elements_fail_sap_schema_and_the_simulator(sim: SAPSimulator) -> None:
+def test_unknown_and_misplaced_elements_fail_sap_schema_and_the_simulator(
+    sim: SAPSimulator,
+) -> None:
     schema = real_schema()
     good = journal_entry()
     unknown = journal_entry(header_extra="<InvoiceNumber>1</InvoiceNumber>")
@@ -163,8 +200,11 @@ def _proxy_structures(folder: Path) -> dict[str, list[tuple[str, str]]]:
     for path in folder.glob("*.tabl.xml"):
         tree = etree.parse(str(path))
         name = tree.findtext(".//DD02V/TABNAME")
-        out[name] = [(f.findtext("FIELDNAME"), f.findtext("ROLLNAME") or "")
-                     for f in tree.iter("DD03P") if f.findtext("FIELDNAME") != "CONTROLLER"]
+        out[name] = [
+            (f.findtext("FIELDNAME"), f.findtext("ROLLNAME") or "")
+            for f in tree.iter("DD03P")
+            if f.findtext("FIELDNAME") != "CONTROLLER"
+        ]
     for path in folder.glob("*.ttyp.xml"):
         tree = etree.parse(str(path))
         out[tree.findtext(".//TYPENAME")] = [("*row", tree.findtext(".//ROWTYPE"))]
@@ -175,9 +215,11 @@ def _lengths(folder: Path) -> dict[str, tuple[str, int, int]]:
     out = {}
     for path in folder.glob("*.dtel.xml"):
         node = etree.parse(str(path)).find(".//DD04V")
-        out[node.findtext("ROLLNAME")] = (node.findtext("DATATYPE") or "",
-                                          int(node.findtext("LENG") or 0),
-                                          int(node.findtext("DECIMALS") or 0))
+        out[node.findtext("ROLLNAME")] = (
+            node.findtext("DATATYPE") or "",
+            int(node.findtext("LENG") or 0),
+            int(node.findtext("DECIMALS") or 0),
+        )
     return out
 
 
@@ -212,7 +254,10 @@ def test_clearing_schema_matches_sap_proxy_types_in_names_order_and_lengths() ->
                 if kind == "CHAR":
                     assert facets.get("maxLength") == str(length), element.get("name")
                 if kind == "DEC":
-                    assert (facets["totalDigits"], facets["fractionDigits"]) == (str(length), str(decimals))
+                    assert (facets["totalDigits"], facets["fractionDigits"]) == (
+                        str(length),
+                        str(decimals),
+                    )
 
     walk("JournalEntryBulkClearingRequestMessage", "ZSCM_001JOURNAL_ENTRY_CLEARIN4")
     assert checked >= 40

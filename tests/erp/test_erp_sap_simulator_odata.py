@@ -21,8 +21,13 @@ def sim() -> Iterator[SAPSimulator]:
     with SAPSimulator(page_size=3) as simulator:
         for i in range(7):
             simulator.seed_open_item(
-                "1010", "17100001", Decimal("100.00") + i, "EUR",
-                reference=f"INV-{i}", assignment=f"INV-{i}", posting_date=date(2026, 5, 1 + i),
+                "1010",
+                "17100001",
+                Decimal("100.00") + i,
+                "EUR",
+                reference=f"INV-{i}",
+                assignment=f"INV-{i}",
+                posting_date=date(2026, 5, 1 + i),
             )
         simulator.seed_open_item("2910", "17100002", Decimal("1000"), "JPY", reference="JP-1")
         yield simulator
@@ -36,7 +41,8 @@ def test_basic_auth_and_client_are_required(sim: SAPSimulator) -> None:
     assert answer.status_code == 401
     assert "SAP NetWeaver Application Server" in answer.headers["WWW-Authenticate"]
     query_client = requests.get(
-        f"{sim.base_url}{CUBE}$metadata", params={"sap-client": "100"},
+        f"{sim.base_url}{CUBE}$metadata",
+        params={"sap-client": "100"},
         auth=("PAYBRIDGE", "sim-password"),
     )
     assert query_client.status_code == 200
@@ -72,13 +78,20 @@ def test_top_and_skip_limit_the_result(sim: SAPSimulator) -> None:
 def test_json_shapes_dates_decimals_and_select(sim: SAPSimulator) -> None:
     rows = cube(
         sim,
-        **{"$filter": "CompanyCode eq '2910' and FinancialAccountType eq 'D'",
-           "$select": "AccountingDocument,AmountInTransactionCurrency,PostingDate,IsCleared"},
+        **{
+            "$filter": "CompanyCode eq '2910' and FinancialAccountType eq 'D'",
+            "$select": "AccountingDocument,AmountInTransactionCurrency,PostingDate,IsCleared",
+        },
     ).json()["d"]["results"]
     assert len(rows) == 1
     row = rows[0]
-    assert set(row) == {"__metadata", "AccountingDocument", "AmountInTransactionCurrency",
-                        "PostingDate", "IsCleared"}
+    assert set(row) == {
+        "__metadata",
+        "AccountingDocument",
+        "AmountInTransactionCurrency",
+        "PostingDate",
+        "IsCleared",
+    }
     assert row["AmountInTransactionCurrency"] == "1000"  # external JPY, decimal as string
     assert row["PostingDate"].startswith("/Date(") and row["PostingDate"].endswith(")/")
     assert row["IsCleared"] is False
@@ -87,8 +100,10 @@ def test_json_shapes_dates_decimals_and_select(sim: SAPSimulator) -> None:
 def test_datetime_filter_and_orderby(sim: SAPSimulator) -> None:
     rows = cube(
         sim,
-        **{"$filter": f"{OPEN_D} and PostingDate ge datetime'2026-05-05T00:00:00'",
-           "$orderby": "PostingDate desc"},
+        **{
+            "$filter": f"{OPEN_D} and PostingDate ge datetime'2026-05-05T00:00:00'",
+            "$orderby": "PostingDate desc",
+        },
     ).json()["d"]["results"]
     assert [r["AssignmentReference"] for r in rows] == ["INV-6", "INV-5", "INV-4"]
 
@@ -112,7 +127,8 @@ def test_csrf_token_fetch_and_validation(sim: SAPSimulator) -> None:
     assert refused.status_code == 403
     assert refused.headers["x-csrf-token"] == "Required"
     with_token = http.post(
-        f"{sim.base_url}{CUBE}A_OperationalAcctgDocItemCube", json={},
+        f"{sim.base_url}{CUBE}A_OperationalAcctgDocItemCube",
+        json={},
         headers={"X-CSRF-Token": token},
     )
     assert with_token.status_code == 405  # token accepted; the cube itself is read-only
@@ -121,7 +137,9 @@ def test_csrf_token_fetch_and_validation(sim: SAPSimulator) -> None:
 def test_read_only_user_reads_but_cannot_post(sim: SAPSimulator) -> None:
     reader = session(READ_ONLY_USER, READ_ONLY_PASSWORD)
     assert cube(sim, reader).status_code == 200
-    denied = reader.post(f"{sim.base_url}/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi", data=b"<x/>")
+    denied = reader.post(
+        f"{sim.base_url}/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi", data=b"<x/>"
+    )
     assert denied.status_code == 403
 
 

@@ -3,6 +3,7 @@ G/L and trial balance, internal/external amounts."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -53,8 +54,14 @@ def test_journal_entry_posts_and_answers_the_confirmation_shape(sim: SAPSimulato
         ({"company": "9999"}, "Company code 9999 is not defined"),
         ({"currency": "JPY", "company": "2910", "amount": "1000.5"}, "more than 0 decimal places"),
     ],
-    ids=["closed-period", "blocked-customer", "account-not-in-company", "unbalanced",
-         "unknown-company", "too-many-decimals"],
+    ids=[
+        "closed-period",
+        "blocked-customer",
+        "account-not-in-company",
+        "unbalanced",
+        "unknown-company",
+        "too-many-decimals",
+    ],
 )
 def test_business_errors_come_back_as_error_log_not_fault(
     sim: SAPSimulator, kwargs: dict[str, str], expected: str
@@ -114,15 +121,22 @@ def test_bulk_clearing_is_asynchronous_and_read_back_through_the_cube(sim: SAPSi
     post_soap(sim, CREATE, journal_entry())
     payment = sim.ledger.committed_documents("1010")[-1]
     answer = post_soap(
-        sim, CLEARING,
-        clearing_request("1010", TODAY, [
-            (invoice.fiscal_year, invoice.accounting_document, "1", "17100001"),
-            (payment.fiscal_year, payment.number, "2", "17100001"),
-        ]),
+        sim,
+        CLEARING,
+        clearing_request(
+            "1010",
+            TODAY,
+            [
+                (invoice.fiscal_year, invoice.accounting_document, "1", "17100001"),
+                (payment.fiscal_year, payment.number, "2", "17100001"),
+            ],
+        ),
     )
     assert answer.status_code == 202 and answer.content == b""
-    item_filter = {"$filter": f"AccountingDocument eq '{invoice.accounting_document}' and "
-                              "FinancialAccountType eq 'D'"}
+    item_filter = {
+        "$filter": f"AccountingDocument eq '{invoice.accounting_document}' and "
+        "FinancialAccountType eq 'D'"
+    }
     assert cube(sim, **item_filter).json()["d"]["results"][0]["IsCleared"] is False
     sim.wait_for_clearings()
     row = cube(sim, **item_filter).json()["d"]["results"][0]
@@ -133,12 +147,18 @@ def test_bulk_clearing_is_asynchronous_and_read_back_through_the_cube(sim: SAPSi
 def test_clearing_applies_by_itself_after_the_delay(sim: SAPSimulator) -> None:
     invoice = sim.seed_open_item("1010", "17100001", Decimal("50.00"), "EUR", assignment="A")
     credit = sim.seed_open_item("1010", "17100001", Decimal("-50.00"), "EUR", assignment="A")
-    post_soap(sim, CLEARING, clearing_request("1010", TODAY, [
-        (k.fiscal_year, k.accounting_document, "1", "17100001") for k in (invoice, credit)
-    ]))
-    deadline = datetime.now(UTC).timestamp() + 5
-    while not sim.clearing_log and datetime.now(UTC).timestamp() < deadline:
-        pass
+    post_soap(
+        sim,
+        CLEARING,
+        clearing_request(
+            "1010",
+            TODAY,
+            [(k.fiscal_year, k.accounting_document, "1", "17100001") for k in (invoice, credit)],
+        ),
+    )
+    deadline = time.monotonic() + 5
+    while not sim.clearing_log and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert sim.clearing_log and sim.clearing_log[0][1].startswith("01")
 
 
@@ -146,10 +166,18 @@ def test_payment_above_the_open_item_does_not_clear(sim: SAPSimulator) -> None:
     invoice = sim.seed_open_item("1010", "17100001", Decimal("100.00"), "EUR")
     post_soap(sim, CREATE, journal_entry(amount="120.00"))
     payment = sim.ledger.committed_documents("1010")[-1]
-    post_soap(sim, CLEARING, clearing_request("1010", TODAY, [
-        (invoice.fiscal_year, invoice.accounting_document, "1", "17100001"),
-        (payment.fiscal_year, payment.number, "2", "17100001"),
-    ]))
+    post_soap(
+        sim,
+        CLEARING,
+        clearing_request(
+            "1010",
+            TODAY,
+            [
+                (invoice.fiscal_year, invoice.accounting_document, "1", "17100001"),
+                (payment.fiscal_year, payment.number, "2", "17100001"),
+            ],
+        ),
+    )
     sim.wait_for_clearings()
     assert "Difference is too large for clearing (-20.00 EUR)" in sim.clearing_log[0][1]
     assert sim.ledger.item_open(invoice)

@@ -9,7 +9,15 @@ from decimal import Decimal
 
 import pytest
 import requests
-from sap_sim_helpers import RFC, bapi_post_body, rfc_call, rfc_export, rfc_return, session, soap_envelope
+from sap_sim_helpers import (
+    RFC,
+    bapi_post_body,
+    rfc_call,
+    rfc_export,
+    rfc_return,
+    session,
+    soap_envelope,
+)
 
 from simulators.sap import SAPSimulator
 
@@ -22,8 +30,13 @@ def sim() -> Iterator[SAPSimulator]:
         yield simulator
 
 
-def call(sim: SAPSimulator, function: str, body: str, http: requests.Session | None = None,
-         command: str = "") -> requests.Response:
+def call(
+    sim: SAPSimulator,
+    function: str,
+    body: str,
+    http: requests.Session | None = None,
+    command: str = "",
+) -> requests.Response:
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     if command:
         headers["sap-sessioncmd"] = command
@@ -96,7 +109,8 @@ def test_jpy_amount_is_external_in_the_bapi(sim: SAPSimulator) -> None:
     line = sim.ledger.committed_documents("2910")[0].lines[0]
     assert line.amount == Decimal("10.00")  # internal
     items = call(
-        sim, "BAPI_AR_ACC_GETOPENITEMS",
+        sim,
+        "BAPI_AR_ACC_GETOPENITEMS",
         f"<COMPANYCODE>2910</COMPANYCODE><CUSTOMER>0017100001</CUSTOMER><KEYDATE>{TODAY}</KEYDATE>",
     )
     from lxml import etree
@@ -107,7 +121,9 @@ def test_jpy_amount_is_external_in_the_bapi(sim: SAPSimulator) -> None:
 
 
 def test_duplicate_object_key_is_refused(sim: SAPSimulator) -> None:
-    body = bapi_post_body().replace("<BUS_ACT>", "<OBJ_TYPE>BKPFF</OBJ_TYPE><OBJ_KEY>PB-1</OBJ_KEY><BUS_ACT>")
+    body = bapi_post_body().replace(
+        "<BUS_ACT>", "<OBJ_TYPE>BKPFF</OBJ_TYPE><OBJ_KEY>PB-1</OBJ_KEY><BUS_ACT>"
+    )
     http = session()
     call(sim, "BAPI_ACC_DOCUMENT_POST", body, http, "open")
     call(sim, "BAPI_TRANSACTION_COMMIT", "<WAIT>X</WAIT>", http, "close")
@@ -116,7 +132,35 @@ def test_duplicate_object_key_is_refused(sim: SAPSimulator) -> None:
 
 
 def test_getopenitems_unknown_customer(sim: SAPSimulator) -> None:
-    answer = call(sim, "BAPI_AR_ACC_GETOPENITEMS", "<COMPANYCODE>1010</COMPANYCODE><CUSTOMER>17100001</CUSTOMER>")
+    answer = call(
+        sim,
+        "BAPI_AR_ACC_GETOPENITEMS",
+        "<COMPANYCODE>1010</COMPANYCODE><CUSTOMER>17100001</CUSTOMER>",
+    )
     from lxml import etree
 
     assert etree.fromstring(answer.content).findtext(".//RETURN/TYPE") == "E"
+
+
+def test_statement_shows_items_cleared_by_automatic_clearing(sim: SAPSimulator) -> None:
+    invoice = sim.seed_open_item("1010", "17100001", Decimal("1190.00"), "EUR", assignment="INV-1")
+    http = session()
+    call(sim, "BAPI_ACC_DOCUMENT_POST", bapi_post_body(), http, "open")
+    call(sim, "BAPI_TRANSACTION_COMMIT", "<WAIT>X</WAIT>", http, "close")
+    assert len(sim.run_automatic_clearing("1010")) == 1
+    customer = "<COMPANYCODE>1010</COMPANYCODE><CUSTOMER>0017100001</CUSTOMER>"
+    from lxml import etree
+
+    open_items = etree.fromstring(call(sim, "BAPI_AR_ACC_GETOPENITEMS", customer).content)
+    assert open_items.findall(".//LINEITEMS/item") == []
+    statement = etree.fromstring(
+        call(
+            sim,
+            "BAPI_AR_ACC_GETSTATEMENT",
+            f"{customer}<DATE_FROM>{TODAY.year}-01-01</DATE_FROM><DATE_TO>{TODAY}</DATE_TO>",
+        ).content
+    )
+    rows = statement.findall(".//LINEITEMS/item")
+    assert {r.findtext("DOC_NO") for r in rows} == {invoice.accounting_document, "0100000001"}
+    assert all(r.findtext("CLR_DOC_NO") and r.findtext("CLEAR_DATE") for r in rows)
+    assert {r.findtext("REF_DOC_NO") for r in rows} >= {"SETTLE-1"}

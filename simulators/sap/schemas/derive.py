@@ -14,10 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
-METADATA_FILE = HERE / "API_OPLACCTGDOCITEMCUBE_SRV.subset.edmx"
-CREATE_XSD_FILE = HERE / "JournalEntryCreateRequestConfirmation_In.subset.xsd"
-BAPI_FILE = HERE / "BAPI_ACC_DOCUMENT_POST.subset.json"
+from simulators.sap.schemas import BAPI_FILE, CREATE_XSD_FILE, METADATA_FILE
+
 REAL_EDMX = "API_OPLACCTGDOCITEMCUBE_SRV.edmx"
 REAL_BAPI = (
     "BAPI_ACC_DOCUMENT_POST.parameters.yaml",
@@ -32,46 +30,210 @@ XS = "http://www.w3.org/2001/XMLSchema"
 
 # The properties of A_OperationalAcctgDocItemCubeType the simulator fills, in SAP's order.
 SERVED_PROPERTIES = frozenset(
-    ["CompanyCode", "FiscalYear", "AccountingDocument", "AccountingDocumentItem", "CompanyCodeName", "ClearingDate", "ClearingCreationDate", "ClearingAccountingDocument", "IsCleared", "PostingKey", "FinancialAccountType", "SpecialGLCode", "DebitCreditCode", "AssignmentReference", "DocumentItemText", "GLAccount", "Customer", "CustomerName", "DueCalculationBaseDate", "PaymentMethod", "PaymentBlockingReason", "PaymentDifferenceReason", "ClearingDocFiscalYear", "FiscalPeriod", "PostingDate", "DocumentDate", "AccountingDocumentType", "NetDueDate", "CompanyCodeCurrency", "AmountInCompanyCodeCurrency", "TransactionCurrency", "AmountInTransactionCurrency", "AccountingDocumentCreationDate", "CreationTime", "LastChangeDate", "AccountingDocCreatedByUser", "DocumentReferenceID", "AccountingDocumentHeaderText", "ExchangeRate", "OriginalReferenceDocument", "IsReversal", "IsReversed"]
+    [
+        "CompanyCode",
+        "FiscalYear",
+        "AccountingDocument",
+        "AccountingDocumentItem",
+        "CompanyCodeName",
+        "ClearingDate",
+        "ClearingCreationDate",
+        "ClearingAccountingDocument",
+        "IsCleared",
+        "PostingKey",
+        "FinancialAccountType",
+        "SpecialGLCode",
+        "DebitCreditCode",
+        "AssignmentReference",
+        "DocumentItemText",
+        "GLAccount",
+        "Customer",
+        "CustomerName",
+        "DueCalculationBaseDate",
+        "PaymentMethod",
+        "PaymentBlockingReason",
+        "PaymentDifferenceReason",
+        "ClearingDocFiscalYear",
+        "FiscalPeriod",
+        "PostingDate",
+        "DocumentDate",
+        "AccountingDocumentType",
+        "NetDueDate",
+        "CompanyCodeCurrency",
+        "AmountInCompanyCodeCurrency",
+        "TransactionCurrency",
+        "AmountInTransactionCurrency",
+        "AccountingDocumentCreationDate",
+        "CreationTime",
+        "LastChangeDate",
+        "AccountingDocCreatedByUser",
+        "DocumentReferenceID",
+        "AccountingDocumentHeaderText",
+        "ExchangeRate",
+        "OriginalReferenceDocument",
+        "IsReversal",
+        "IsReversed",
+    ]
 )
 
 # For these complex types only the listed child elements are kept (order stays SAP's); every
 # other type reachable from the two root elements is kept whole.
 KEPT_ELEMENTS: dict[str, frozenset[str]] = {
     "BusinessDocumentMessageHeader": frozenset(
-        ["ID", "UUID", "ReferenceID", "ReferenceUUID", "CreationDateTime", "TestDataIndicator", "SenderBusinessSystemID", "RecipientBusinessSystemID"]
+        [
+            "ID",
+            "UUID",
+            "ReferenceID",
+            "ReferenceUUID",
+            "CreationDateTime",
+            "TestDataIndicator",
+            "SenderBusinessSystemID",
+            "RecipientBusinessSystemID",
+        ]
     ),
     "JournalEntryCreateRequestJournalEntry": frozenset(
-        ["OriginalReferenceDocumentType", "OriginalReferenceDocument", "OriginalReferenceDocumentLogicalSystem", "BusinessTransactionType", "AccountingDocumentType", "DocumentReferenceID", "DocumentHeaderText", "CreatedByUser", "CompanyCode", "DocumentDate", "PostingDate", "PostingFiscalPeriod", "ExchangeRateDate", "ExchangeRate", "Reference1InDocumentHeader", "Reference2InDocumentHeader", "Item", "DebtorItem"]
+        [
+            "OriginalReferenceDocumentType",
+            "OriginalReferenceDocument",
+            "OriginalReferenceDocumentLogicalSystem",
+            "BusinessTransactionType",
+            "AccountingDocumentType",
+            "DocumentReferenceID",
+            "DocumentHeaderText",
+            "CreatedByUser",
+            "CompanyCode",
+            "DocumentDate",
+            "PostingDate",
+            "PostingFiscalPeriod",
+            "ExchangeRateDate",
+            "ExchangeRate",
+            "Reference1InDocumentHeader",
+            "Reference2InDocumentHeader",
+            "Item",
+            "DebtorItem",
+        ]
     ),
     "JournalEntryCreateRequestJournalEntryItem": frozenset(
-        ["ReferenceDocumentItem", "CompanyCode", "GLAccount", "AmountInTransactionCurrency", "AmountInCompanyCodeCurrency", "DebitCreditCode", "DocumentItemText", "ReasonCode", "AssignmentReference", "ValueDate", "Reference1IDByBusinessPartner", "Reference2IDByBusinessPartner", "AccountAssignment"]
+        [
+            "ReferenceDocumentItem",
+            "CompanyCode",
+            "GLAccount",
+            "AmountInTransactionCurrency",
+            "AmountInCompanyCodeCurrency",
+            "DebitCreditCode",
+            "DocumentItemText",
+            "ReasonCode",
+            "AssignmentReference",
+            "ValueDate",
+            "Reference1IDByBusinessPartner",
+            "Reference2IDByBusinessPartner",
+            "AccountAssignment",
+        ]
     ),
     "JournalEntryCreateRequestJournalEntryItemAccountAssignment": frozenset(
         ["ProfitCenter", "Segment", "CostCenter"]
     ),
     "JournalEntryCreateRequestJournalEntryDebtorItem": frozenset(
-        ["ReferenceDocumentItem", "Debtor", "AmountInTransactionCurrency", "AmountInCompanyCodeCurrency", "DebitCreditCode", "DocumentItemText", "AssignmentReference", "Reference1IDByBusinessPartner", "Reference2IDByBusinessPartner"]
+        [
+            "ReferenceDocumentItem",
+            "Debtor",
+            "AmountInTransactionCurrency",
+            "AmountInCompanyCodeCurrency",
+            "DebitCreditCode",
+            "DocumentItemText",
+            "AssignmentReference",
+            "Reference1IDByBusinessPartner",
+            "Reference2IDByBusinessPartner",
+        ]
     ),
     "LogItem": frozenset(["TypeID", "SeverityCode", "Note"]),
 }
 # BAPI_ACC_DOCUMENT_POST: the parameters and structure fields the simulator reads or answers.
 SERVED_BAPI_FIELDS: dict[str, tuple[str, ...]] = {
     "BAPIACHE09": tuple(
-        ["OBJ_TYPE", "OBJ_KEY", "OBJ_SYS", "BUS_ACT", "USERNAME", "HEADER_TXT", "COMP_CODE", "DOC_DATE", "PSTNG_DATE", "TRANS_DATE", "FISC_YEAR", "FIS_PERIOD", "DOC_TYPE", "REF_DOC_NO", "AC_DOC_NO"]
+        [
+            "OBJ_TYPE",
+            "OBJ_KEY",
+            "OBJ_SYS",
+            "BUS_ACT",
+            "USERNAME",
+            "HEADER_TXT",
+            "COMP_CODE",
+            "DOC_DATE",
+            "PSTNG_DATE",
+            "TRANS_DATE",
+            "FISC_YEAR",
+            "FIS_PERIOD",
+            "DOC_TYPE",
+            "REF_DOC_NO",
+            "AC_DOC_NO",
+        ]
     ),
     "BAPIACGL09": tuple(
-        ["ITEMNO_ACC", "GL_ACCOUNT", "ITEM_TEXT", "ACCT_TYPE", "DOC_TYPE", "COMP_CODE", "FIS_PERIOD", "FISC_YEAR", "PSTNG_DATE", "VALUE_DATE", "CUSTOMER", "ALLOC_NMBR", "COSTCENTER", "PROFIT_CTR", "DE_CRE_IND"]
+        [
+            "ITEMNO_ACC",
+            "GL_ACCOUNT",
+            "ITEM_TEXT",
+            "ACCT_TYPE",
+            "DOC_TYPE",
+            "COMP_CODE",
+            "FIS_PERIOD",
+            "FISC_YEAR",
+            "PSTNG_DATE",
+            "VALUE_DATE",
+            "CUSTOMER",
+            "ALLOC_NMBR",
+            "COSTCENTER",
+            "PROFIT_CTR",
+            "DE_CRE_IND",
+        ]
     ),
     "BAPIACAR09": tuple(
-        ["ITEMNO_ACC", "CUSTOMER", "GL_ACCOUNT", "COMP_CODE", "BLINE_DATE", "PYMT_METH", "PMNT_BLOCK", "ALLOC_NMBR", "ITEM_TEXT", "PROFIT_CTR"]
+        [
+            "ITEMNO_ACC",
+            "CUSTOMER",
+            "GL_ACCOUNT",
+            "COMP_CODE",
+            "BLINE_DATE",
+            "PYMT_METH",
+            "PMNT_BLOCK",
+            "ALLOC_NMBR",
+            "ITEM_TEXT",
+            "PROFIT_CTR",
+        ]
     ),
-    "BAPIACCR09": tuple(["ITEMNO_ACC", "CURR_TYPE", "CURRENCY", "CURRENCY_ISO", "AMT_DOCCUR", "EXCH_RATE"]),
+    "BAPIACCR09": tuple(
+        ["ITEMNO_ACC", "CURR_TYPE", "CURRENCY", "CURRENCY_ISO", "AMT_DOCCUR", "EXCH_RATE"]
+    ),
     "BAPIRET2": tuple(
-        ["TYPE", "ID", "NUMBER", "MESSAGE", "LOG_NO", "LOG_MSG_NO", "MESSAGE_V1", "MESSAGE_V2", "MESSAGE_V3", "MESSAGE_V4", "PARAMETER", "ROW", "FIELD", "SYSTEM"]
+        [
+            "TYPE",
+            "ID",
+            "NUMBER",
+            "MESSAGE",
+            "LOG_NO",
+            "LOG_MSG_NO",
+            "MESSAGE_V1",
+            "MESSAGE_V2",
+            "MESSAGE_V3",
+            "MESSAGE_V4",
+            "PARAMETER",
+            "ROW",
+            "FIELD",
+            "SYSTEM",
+        ]
     ),
 }
-SERVED_BAPI_PARAMETERS = ["DOCUMENTHEADER", "ACCOUNTGL", "ACCOUNTRECEIVABLE", "CURRENCYAMOUNT", "RETURN", "OBJ_TYPE", "OBJ_KEY", "OBJ_SYS"]
+SERVED_BAPI_PARAMETERS = [
+    "DOCUMENTHEADER",
+    "ACCOUNTGL",
+    "ACCOUNTRECEIVABLE",
+    "CURRENCYAMOUNT",
+    "RETURN",
+    "OBJ_TYPE",
+    "OBJ_KEY",
+    "OBJ_SYS",
+]
 ROOT_ELEMENTS = ("JournalEntryBulkCreateConfirmation", "JournalEntryBulkCreateRequest")
 
 
@@ -116,9 +278,9 @@ def derive_create_xsd(real_wsdl: bytes) -> bytes:
         kept[f"{node.tag}|{node.get('name')}"] = node
         for ref in _type_refs(node):
             target = by_name.get(ref)
-            if target is not None and f"{target.tag}|{ref}" not in kept:
-                if all(p.get("name") != ref for p in pending):
-                    pending.append(target)
+            queued = any(p.get("name") == ref for p in pending)
+            if target is not None and f"{target.tag}|{ref}" not in kept and not queued:
+                pending.append(target)
     out = etree.Element(schema.tag, schema.attrib, nsmap=schema.nsmap)
     for child in schema:  # SAP's order
         key = f"{child.tag}|{child.get('name')}"
@@ -158,7 +320,7 @@ def derive_bapi(parameters_yaml: str, fields_yaml: str, alpha_yaml: str) -> byte
             }
             for name in names
         }
-    for name, entry in out["parameters"].items():
+    for entry in out["parameters"].values():
         if entry["kind"] != "var":
             served = set(SERVED_BAPI_FIELDS[entry["structure"]])
             entry["conversion"] = {k: v for k, v in entry["conversion"].items() if k in served}
