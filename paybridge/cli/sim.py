@@ -122,4 +122,6 @@ def _is_loopback(host: str) -> bool:
 
 def register(app: typer.Typer) -> None:
     """One call from paybridge/cli/main.py wires every command of this module."""
+    from paybridge.cli import sim_sap  # noqa: F401  (adds `sim sap` to sim_app)
+
     app.add_typer(sim_app, name="sim")
