@@ -1,6 +1,6 @@
 """`paybridge sim sap`: the local SAP simulator (S/4HANA or ECC), standalone (test infrastructure).
 
-Registered on the `sim` group by ``paybridge.cli.sim.register``.
+Registered on the `sim` group from paybridge/cli/main.py (``sim_sap.register()``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from paybridge.cli.sim import _is_loopback, sim_app
 SEED_CURRENCY = {"1010": "EUR", "1710": "USD", "2910": "JPY", "4010": "KWD"}
 
 
-@sim_app.command("sap")
 def sim_sap(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8766,
     host: Annotated[
@@ -132,3 +131,8 @@ def sim_sap(
         pass
     finally:
         simulator.stop()
+
+
+def register() -> None:
+    """Add `sap` to the `sim` command group (paybridge/cli/main.py calls this)."""
+    sim_app.command("sap")(sim_sap)
