@@ -27,6 +27,7 @@ from simulators.sap.ledger import Ledger
 from simulators.sap.views import cube_rows
 
 SESSION_COOKIE = "SAP_SESSIONID_SIM_{client}"
+XSRF_COOKIE = "sap-XSRF_SIM_{client}"
 CONTEXT_COOKIE = "sap-contextid"
 
 
@@ -83,7 +84,7 @@ class SAPServer(ThreadingHTTPServer):
         self.session_idle_s = session_idle_s
         self.schedule_clearing = schedule_clearing
         self.counters = Counters()
-        self.csrf_tokens: dict[str, str] = {}
+        self.csrf_tokens: set[str] = set()
         self.rfc_sessions: dict[str, RfcSession] = {}
         self.lock = threading.Lock()
         self._cube: tuple[int, list[dict[str, Any]]] = (-1, [])
@@ -300,28 +301,33 @@ class _Handler(BaseHTTPRequestHandler):
             return 500, soap.fault_envelope(exc, soap_ns), content_type, {}
 
     def _csrf_fetch(self, method: str) -> dict[str, str]:
+        """SAP Help "Cross-Site Request Forgery Protection": a GET with X-CSRF-Token: Fetch gets
+        the token in the response header and in the anti-XSRF cookie sap-XSRF_<SID>_<client>."""
         if method not in ("GET", "HEAD") or self.headers.get("X-CSRF-Token", "").lower() != "fetch":
             return {}
-        cookie_name = SESSION_COOKIE.format(client=self.server.client)
-        session = self._cookies().get(cookie_name)
+        client = self.server.client
+        cookies = self._cookies()
+        token = cookies.get(XSRF_COOKIE.format(client=client), "")
         headers = {}
         with self.server.lock:
-            if session is None or session not in self.server.csrf_tokens:
-                session = secrets.token_urlsafe(24)
-                self.server.csrf_tokens[session] = secrets.token_urlsafe(18)
+            if token not in self.server.csrf_tokens:
+                token = secrets.token_urlsafe(18)
+                self.server.csrf_tokens.add(token)
                 headers["Set-Cookie"] = (
-                    f"{cookie_name}={session}; path=/; HttpOnly\n"
-                    f"sap-usercontext=sap-client={self.server.client}; path=/"
+                    f"{XSRF_COOKIE.format(client=client)}={token}; path=/; HttpOnly\n"
+                    f"{SESSION_COOKIE.format(client=client)}={secrets.token_urlsafe(24)}; "
+                    f"path=/; HttpOnly\nsap-usercontext=sap-client={client}; path=/"
                 )
-            headers["x-csrf-token"] = self.server.csrf_tokens[session]
+        headers["x-csrf-token"] = token
         return headers
 
     def _csrf_valid(self) -> bool:
-        session = self._cookies().get(SESSION_COOKIE.format(client=self.server.client))
+        """The header token must match the anti-XSRF cookie the server issued (else 403)."""
+        cookie = self._cookies().get(XSRF_COOKIE.format(client=self.server.client), "")
         token = self.headers.get("X-CSRF-Token", "")
         with self.server.lock:
-            expected = self.server.csrf_tokens.get(session or "")
-        return bool(expected) and secrets.compare_digest(expected, token)
+            issued = cookie in self.server.csrf_tokens
+        return issued and secrets.compare_digest(cookie, token)
 
     def _rfc(self, body: bytes, content_type: str) -> tuple[int, bytes, str, dict[str, str]]:
         server = self.server

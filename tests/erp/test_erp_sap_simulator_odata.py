@@ -122,7 +122,13 @@ def test_csrf_token_fetch_and_validation(sim: SAPSimulator) -> None:
     http = session()
     fetched = http.get(f"{sim.base_url}{CUBE}", headers={"X-CSRF-Token": "Fetch"})
     token = fetched.headers["x-csrf-token"]
-    assert token and "SAP_SESSIONID_SIM_100" in http.cookies
+    assert token and http.cookies["sap-XSRF_SIM_100"] == token
+    forged = session()
+    forged_answer = forged.post(
+        f"{sim.base_url}{CUBE}A_OperationalAcctgDocItemCube", json={},
+        headers={"X-CSRF-Token": token},
+    )  # fmt: skip
+    assert forged_answer.status_code == 403  # a token without its cookie is not enough
     refused = session().post(f"{sim.base_url}{CUBE}A_OperationalAcctgDocItemCube", json={})
     assert refused.status_code == 403
     assert refused.headers["x-csrf-token"] == "Required"
