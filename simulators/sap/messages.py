@@ -16,7 +16,7 @@ TEXTS: dict[tuple[str, str], str] = {
     ("F5", "201"): "Posting period &1 &2 is not open",
     ("F5", "231"): "Line item &1: enter an amount",
     ("F5", "250"): "Item &1 &2 is already cleared",
-    ("F5", "263"): "Difference is too large for clearing (&1)",
+    ("F5", "263"): "The difference is too large for clearing",
     ("F5", "312"): "Document &1 was posted in company code &2",
     ("F5", "351"): "Account &1 in company code &2 is blocked for posting",
     ("F5", "702"): "Balance in transaction currency &1",

@@ -12,6 +12,7 @@ from types import TracebackType
 from simulators.faults import FaultConfig
 from simulators.sap import clearing
 from simulators.sap.ledger import DocumentKey, Ledger, PostingLine, PostingRequest, alpha
+from simulators.sap.messages import Message
 from simulators.sap.server import SAPServer, User
 from simulators.sap.soap import ClearingJob
 
@@ -224,9 +225,14 @@ class SAPSimulator:
                     job.document_type or "AB",
                     job.created_by,
                 )
-                outcome = number or "; ".join(m.text for m in messages)
+                outcome = number or "; ".join(_described(m) for m in messages)
             self.clearing_log.append((job, outcome))
 
     def wait_for_clearings(self) -> None:
         """Test hook: apply every queued bulk clearing now instead of after clearing_delay_s."""
         self._apply_due(float("inf"))
+
+
+def _described(message: Message) -> str:
+    """Message text with its variables, for the clearing log ("... (-20.00 EUR)")."""
+    return message.text + (f" ({', '.join(message.variables)})" if message.variables else "")

@@ -179,7 +179,7 @@ def test_payment_above_the_open_item_does_not_clear(sim: SAPSimulator) -> None:
         ),
     )
     sim.wait_for_clearings()
-    assert "Difference is too large for clearing (-20.00 EUR)" in sim.clearing_log[0][1]
+    assert "The difference is too large for clearing (-20.00 EUR)" in sim.clearing_log[0][1]
     assert sim.ledger.item_open(invoice)
 
 
