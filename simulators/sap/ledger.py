@@ -136,6 +136,9 @@ class Ledger:
         self._next_number: dict[tuple[str, str], int] = defaultdict(lambda: FIRST_DOCUMENT_NUMBER)
         self.duplicate_reference = duplicate_reference  # message type of F5 117: "W" or "E"
         self.version = 0  # bumped on every change: readers cache views per version
+        # Indexes for the duplicate checks (posting stays O(1) with 100,000 documents).
+        self._references: set[tuple[str, str]] = set()  # (company code, XBLNR), committed
+        self._object_keys: set[str] = set()  # AWKEY, committed or pending in a LUW
 
     # ------------------------------------------------------------------ master data
     def add_company_code(
@@ -233,21 +236,11 @@ class Ledger:
                     str(request.posting_date),
                 )
             )
-        if request.object_key and any(
-            doc.object_key == request.object_key for doc in self.documents.values()
-        ):
+        if request.object_key and request.object_key in self._object_keys:
             errors.append(msg("E", "RW", "021", "BKPFF", request.object_key, request.company_code))
-        if request.reference and self._reference_taken(request):
+        if request.reference and (request.company_code, request.reference) in self._references:
             errors.append(msg(self.duplicate_reference, "F5", "117", request.reference))
         return errors
-
-    def _reference_taken(self, request: PostingRequest) -> bool:
-        return any(
-            doc.committed
-            and doc.company_code == request.company_code
-            and doc.reference == request.reference
-            for doc in self.documents.values()
-        )
 
     def post(
         self, request: PostingRequest, committed: bool = True
@@ -309,6 +302,10 @@ class Ledger:
             committed=committed,
         )
         self.documents[(company.code, year, number)] = document
+        if document.object_key:
+            self._object_keys.add(document.object_key)
+        if committed and document.reference:
+            self._references.add((document.company_code, document.reference))
         self.version += 1
         return document
 
@@ -320,8 +317,11 @@ class Ledger:
     def commit(self, keys: list[tuple[str, str, str]]) -> None:
         with self.lock:
             for key in keys:
-                if key in self.documents:
-                    self.documents[key].committed = True
+                doc = self.documents.get(key)
+                if doc is not None:
+                    doc.committed = True
+                    if doc.reference:
+                        self._references.add((doc.company_code, doc.reference))
             self.version += 1
 
     def rollback(self, keys: list[tuple[str, str, str]]) -> None:
@@ -331,6 +331,7 @@ class Ledger:
                 doc = self.documents.get(key)
                 if doc is not None and not doc.committed:
                     del self.documents[key]
+                    self._object_keys.discard(doc.object_key)
             self.version += 1
 
     def line(self, key: DocumentKey) -> Line | None:
