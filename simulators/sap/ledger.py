@@ -219,6 +219,12 @@ class Ledger:
             total += line.amount
         if total != 0:
             errors.append(msg("E", "F5", "702", f"{total} {request.currency}"))
+        locals_given = [line.local_amount for line in request.lines]
+        if all(v is not None for v in locals_given) and sum(locals_given, Decimal(0)) != 0:
+            local_total = sum(locals_given, Decimal(0))
+            errors.append(
+                msg("E", "FINS_FI_POSTING_IF", "017", f"{local_total} {company.currency}")
+            )
         if (
             request.currency != company.currency
             and request.exchange_rate is None
@@ -370,3 +376,30 @@ class Ledger:
             return {
                 account: currency.to_external(v, local) for account, v in sorted(totals.items())
             }
+
+    def gl_lines(self, company_code: str) -> list[dict[str, object]]:
+        """Every committed line as the G/L sees it, for line-by-line tie-outs (external amounts)."""
+        with self.lock:
+            return [
+                {
+                    "fiscal_year": doc.fiscal_year,
+                    "document": doc.number,
+                    "item": f"{line.item:03d}",
+                    "document_type": doc.document_type,
+                    "posting_date": doc.posting_date,
+                    "reference": doc.reference,
+                    "gl_account": line.gl_account,
+                    "customer": line.customer,
+                    "debit_credit": "S" if line.amount > 0 else "H",
+                    "amount": currency.to_external(line.amount, doc.currency),
+                    "currency": doc.currency,
+                    "local_amount": currency.to_external(line.local_amount, doc.local_currency),
+                    "local_currency": doc.local_currency,
+                    "assignment": line.assignment,
+                    "text": line.text,
+                    "reason_code": line.reason_code,
+                    "clearing_document": line.clearing_document,
+                }
+                for doc in self.committed_documents(company_code)
+                for line in doc.lines
+            ]

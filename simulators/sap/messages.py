@@ -20,6 +20,7 @@ TEXTS: dict[tuple[str, str], str] = {
     ("F5", "312"): "Document &1 was posted in company code &2",
     ("F5", "351"): "Account &1 in company code &2 is blocked for posting",
     ("F5", "702"): "Balance in transaction currency &1",
+    ("FINS_FI_POSTING_IF", "017"): "Amount balance in company code currency must be zero (&1)",
     ("F5", "703"): "A document needs at least two line items",
     ("F5", "800"): "Item &1 &2 (fiscal year &3) does not exist",
     ("F5", "808"): "Account type &1 in line &2 is not supported",

@@ -15,6 +15,7 @@ from simulators.sap.ledger import DocumentKey, Ledger, PostingLine, PostingReque
 from simulators.sap.messages import Message
 from simulators.sap.server import SAPServer, User
 from simulators.sap.soap import ClearingJob
+from simulators.sap.views import cube_row
 
 DEFAULT_CLIENT = "100"
 DEFAULT_USER = "PAYBRIDGE"
@@ -176,6 +177,13 @@ class SAPSimulator:
         if document is None:
             raise ValueError("; ".join(m.text for m in messages if m.type in "EA"))
         return DocumentKey(company_code, document.fiscal_year, document.number, "001")
+
+    def item(self, key: DocumentKey) -> dict[str, object] | None:
+        """One item as A_OperationalAcctgDocItemCube shows it (OData property names)."""
+        with self.ledger.lock:
+            doc = self.ledger.documents.get(key.document)
+            line = self.ledger.line(key)
+            return None if doc is None or line is None else cube_row(self.ledger, doc, line)
 
     # ---------------------------------------------------------------- batch jobs
     def run_automatic_clearing(

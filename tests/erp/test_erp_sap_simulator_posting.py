@@ -206,3 +206,51 @@ def test_commit_then_drop_posts_but_loses_the_answer(sim: SAPSimulator) -> None:
     sim.set_faults(FaultConfig())
     rows = cube(sim, **{"$filter": "DocumentReferenceID eq 'LOST-1'"}).json()["d"]["results"]
     assert len(rows) == 2  # the document exists: the caller must look it up before retrying
+
+
+def _with_local(payload: str, gl_local: str, customer_local: str) -> str:
+    """Add AmountInCompanyCodeCurrency (EUR) after each transaction amount, in schema order."""
+    first, _, rest = payload.partition("</AmountInTransactionCurrency>")
+    second, _, tail = rest.partition("</AmountInTransactionCurrency>")
+    local = '<AmountInCompanyCodeCurrency currencyCode="EUR">{}</AmountInCompanyCodeCurrency>'
+    return (f"{first}</AmountInTransactionCurrency>{local.format(gl_local)}{second}"
+            f"</AmountInTransactionCurrency>{local.format(customer_local)}{tail}")  # fmt: skip
+
+
+def test_foreign_currency_needs_a_rate_or_company_code_amounts(sim: SAPSimulator) -> None:
+    no_rate = confirmation(post_soap(sim, CREATE, journal_entry(currency="USD", amount="110.00")))
+    assert no_rate["Severity"] == "3" and "Enter rate USD / EUR" in no_rate["Notes"]
+    unbalanced = _with_local(journal_entry(currency="USD", amount="110.00"), "100.00", "-99.99")
+    refused = confirmation(post_soap(sim, CREATE, unbalanced))
+    assert "company code currency must be zero" in refused["Notes"]
+    balanced = _with_local(journal_entry(currency="USD", amount="110.00"), "100.00", "-100.00")
+    assert confirmation(post_soap(sim, CREATE, balanced))["Severity"] == "1"
+    assert sim.ledger.trial_balance("1010", TODAY.year)["0011002000"] == Decimal("100.00")
+
+
+def test_exchange_rate_in_the_header_converts_to_company_code_currency(sim: SAPSimulator) -> None:
+    payload = journal_entry(
+        currency="USD",
+        amount="110.00",
+        header_extra="",
+    ).replace("<PostingDate>", "<PostingDate>", 1)
+    payload = payload.replace(
+        "</PostingDate>", "</PostingDate><ExchangeRate>0.90000</ExchangeRate>", 1
+    )
+    assert confirmation(post_soap(sim, CREATE, payload))["Severity"] == "1"
+    lines = sim.ledger.gl_lines("1010")
+    assert [(x["amount"], x["local_amount"]) for x in lines] == [
+        (Decimal("110.00"), Decimal("99.00")), (Decimal("-110.00"), Decimal("-99.00")),
+    ]  # fmt: skip
+
+
+def test_gl_lines_and_item_view_tie_out(sim: SAPSimulator) -> None:
+    invoice = sim.seed_open_item("1010", "17100001", Decimal("1190.00"), "EUR", "INV-1", "INV-1")
+    post_soap(sim, CREATE, journal_entry())
+    lines = sim.ledger.gl_lines("1010")
+    assert len(lines) == 4 and sum(x["local_amount"] for x in lines) == 0
+    assert {x["gl_account"] for x in lines if x["customer"]} == {"0012100000"}
+    item = sim.item(invoice)
+    assert (
+        item is not None and item["IsCleared"] is False and item["AssignmentReference"] == "INV-1"
+    )
