@@ -229,11 +229,7 @@ def test_foreign_currency_needs_a_rate_or_company_code_amounts(sim: SAPSimulator
 
 
 def test_exchange_rate_in_the_header_converts_to_company_code_currency(sim: SAPSimulator) -> None:
-    payload = journal_entry(
-        currency="USD",
-        amount="110.00",
-        header_extra="",
-    ).replace("<PostingDate>", "<PostingDate>", 1)
+    payload = journal_entry(currency="USD", amount="110.00")
     payload = payload.replace(
         "</PostingDate>", "</PostingDate><ExchangeRate>0.90000</ExchangeRate>", 1
     )
