@@ -296,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path == soap.CLEARING_PATH:
                 self.server.schedule_clearing(soap.parse_clearing(body))
                 return 202, b"", "text/plain", headers
-            return self._rfc(body, content_type)
+            command = (query.get("sap-sessioncmd") or [self.headers.get("sap-sessioncmd", "")])[0]
+            return self._rfc(body, content_type, command.lower())
         except soap.SoapFault as exc:
             return 500, soap.fault_envelope(exc, soap_ns), content_type, {}
 
@@ -329,9 +330,11 @@ class _Handler(BaseHTTPRequestHandler):
             issued = cookie in self.server.csrf_tokens
         return issued and secrets.compare_digest(cookie, token)
 
-    def _rfc(self, body: bytes, content_type: str) -> tuple[int, bytes, str, dict[str, str]]:
+    def _rfc(
+        self, body: bytes, content_type: str, command: str
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """One SOAP-RFC call in its session (`sap-sessioncmd` open/close, header or URL)."""
         server = self.server
-        command = self.headers.get("sap-sessioncmd", "").lower()
         context = self._cookies().get(CONTEXT_COOKIE)
         headers: dict[str, str] = {}
         with server.lock:

@@ -164,3 +164,16 @@ def test_statement_shows_items_cleared_by_automatic_clearing(sim: SAPSimulator) 
     assert {r.findtext("DOC_NO") for r in rows} == {invoice.accounting_document, "0100000001"}
     assert all(r.findtext("CLR_DOC_NO") and r.findtext("CLEAR_DATE") for r in rows)
     assert {r.findtext("REF_DOC_NO") for r in rows} >= {"SETTLE-1"}
+
+
+def test_session_command_as_url_parameter(sim: SAPSimulator) -> None:
+    http = session()
+    opened = http.post(
+        f"{sim.base_url}{RFC}",
+        params={"sap-sessioncmd": "open"},
+        data=soap_envelope(rfc_call("BAPI_ACC_DOCUMENT_POST", bapi_post_body())),
+        headers={"Content-Type": "text/xml"},
+    )
+    assert opened.status_code == 200 and "sap-contextid" in http.cookies
+    call(sim, "BAPI_TRANSACTION_COMMIT", "<WAIT>X</WAIT>", http, "close")
+    assert len(sim.ledger.committed_documents()) == 1
