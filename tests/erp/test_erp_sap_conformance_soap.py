@@ -135,37 +135,11 @@ def test_zeep_reads_the_confirmation_with_sap_wsdl(sim: SAPSimulator) -> None:
     client = zeep.Client(str(real_wsdl()), transport=Transport(session=session()))
     service = client.create_service(f"{{{SFIN}}}binding", f"{sim.base_url}{CREATE}")
     now = datetime.now(UTC)
+    header = {"CreationDateTime": now}
     result = service.JournalEntryCreateRequestConfirmation_In(
-        MessageHeader={"CreationDateTime": now},
+        MessageHeader=header,
         JournalEntryCreateRequest=[
-            {
-                "MessageHeader": {"CreationDateTime": now},
-                "JournalEntry": {
-                    "OriginalReferenceDocumentType": "BKPFF",
-                    "BusinessTransactionType": "RFBU",
-                    "AccountingDocumentType": "DZ",
-                    "CreatedByUser": "PAYBRIDGE",
-                    "CompanyCode": "1010",
-                    "DocumentDate": now.date(),
-                    "PostingDate": now.date(),
-                    "Item": [
-                        {
-                            "GLAccount": {"_value_1": "11002000"},
-                            "AmountInTransactionCurrency": {
-                                "_value_1": Decimal("5"),
-                                "currencyCode": "EUR",
-                            },
-                        },
-                        {
-                            "GLAccount": {"_value_1": "11003000"},
-                            "AmountInTransactionCurrency": {
-                                "_value_1": Decimal("-5"),
-                                "currencyCode": "EUR",
-                            },
-                        },
-                    ],
-                },
-            }
+            {"MessageHeader": header, "JournalEntry": _gl_only_entry("1010", now)}
         ],
     )
     confirmation = result.JournalEntryCreateConfirmation[0].JournalEntryCreateConfirmation
@@ -269,3 +243,40 @@ def test_clearing_root_is_the_proxy_root() -> None:
     xsd = etree.parse(str(CLEARING_XSD_FILE)).getroot()
     element = xsd.find(f"{XS}element")
     assert _abap_name(element.get("name")) == root[0][0]  # JOURNAL_ENTRY_BULK_CLEARING_RE
+
+
+def _gl_only_entry(company: str, now: datetime) -> dict[str, object]:
+    def item(account: str, amount: str) -> dict[str, object]:
+        money = {"_value_1": Decimal(amount), "currencyCode": "EUR"}
+        return {"GLAccount": {"_value_1": account}, "AmountInTransactionCurrency": money}
+
+    return {
+        "OriginalReferenceDocumentType": "BKPFF",
+        "BusinessTransactionType": "RFBU",
+        "AccountingDocumentType": "SA",
+        "CreatedByUser": "PAYBRIDGE",
+        "CompanyCode": company,
+        "DocumentDate": now.date(),
+        "PostingDate": now.date(),
+        "Item": [item("11002000", "5"), item("11003000", "-5")],
+    }
+
+
+def test_soap12_binding_of_sap_wsdl_works_too(sim: SAPSimulator) -> None:
+    import zeep
+    from zeep.transports import Transport
+
+    client = zeep.Client(str(real_wsdl()), transport=Transport(session=session()))
+    service = client.create_service(f"{{{SFIN}}}binding_soap12", f"{sim.base_url}{CREATE}")
+    now = datetime.now(UTC)
+    header = {"CreationDateTime": now}
+    result = service.JournalEntryCreateRequestConfirmation_In(
+        MessageHeader=header,
+        JournalEntryCreateRequest=[
+            {"MessageHeader": header, "JournalEntry": _gl_only_entry("9999", now)}
+        ],
+    )
+    entry = result.JournalEntryCreateConfirmation[0]
+    assert entry.JournalEntryCreateConfirmation.AccountingDocument == "0000000000"
+    assert entry.Log.MaximumLogItemSeverityCode == "3"
+    assert "Company code 9999 is not defined" in entry.Log.Item[0].Note
