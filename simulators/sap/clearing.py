@@ -67,7 +67,9 @@ def clear(
             line.clearing_date = posting_date
             line.clearing_created = datetime.now(UTC).date()
         for key in keys:
-            ledger.documents[key.document].changed_on = datetime.now(UTC).date()
+            changed = ledger.documents[key.document]
+            changed.changed_on = datetime.now(UTC).date()
+            changed.revision += 1
         ledger.version += 1
         return clearing.number, [msg("S", "F5", "312", clearing.number, company_code)]
 

@@ -123,6 +123,7 @@ class Document:
     lines: list[Line]
     committed: bool = True
     changed_on: date | None = None
+    revision: int = 0  # bumped when the document changes (commit, clearing): views cache by it
 
 
 class Ledger:
@@ -326,6 +327,7 @@ class Ledger:
                 doc = self.documents.get(key)
                 if doc is not None:
                     doc.committed = True
+                    doc.revision += 1
                     if doc.reference:
                         self._references.add((doc.company_code, doc.reference))
             self.version += 1

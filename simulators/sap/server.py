@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from simulators.faults import Fault, FaultConfig, FaultInjector
 from simulators.sap import odata, odata_http, rfc, soap
 from simulators.sap.ledger import Ledger
-from simulators.sap.views import cube_rows
+from simulators.sap.views import RowCache, cube_rows
 
 SESSION_COOKIE = "SAP_SESSIONID_SIM_{client}"
 XSRF_COOKIE = "sap-XSRF_SIM_{client}"
@@ -88,6 +88,7 @@ class SAPServer(ThreadingHTTPServer):
         self.rfc_sessions: dict[str, RfcSession] = {}
         self.lock = threading.Lock()
         self._cube: tuple[int, list[dict[str, Any]]] = (-1, [])
+        self._rows_by_document: RowCache = {}
         self._filtered: dict[tuple[int, str, str], list[dict[str, Any]]] = {}
 
     def cube(self, filter_text: str, orderby: str) -> list[dict[str, Any]]:
@@ -95,7 +96,7 @@ class SAPServer(ThreadingHTTPServer):
         with self.ledger.lock:
             version = self.ledger.version
             if self._cube[0] != version:
-                self._cube = (version, cube_rows(self.ledger))
+                self._cube = (version, cube_rows(self.ledger, self._rows_by_document))
                 self._filtered.clear()
             rows = self._cube[1]
         key = (version, filter_text, orderby)

@@ -71,13 +71,22 @@ def cube_row(ledger: Ledger, doc: Document, line: Line) -> dict[str, Any]:
     }
 
 
-def cube_rows(ledger: Ledger) -> list[dict[str, Any]]:
+RowCache = dict[tuple[str, str, str], tuple[int, list[dict[str, Any]]]]
+
+
+def cube_rows(ledger: Ledger, cache: RowCache | None = None) -> list[dict[str, Any]]:
+    """Every committed line as a cube row; ``cache`` keeps the rows of unchanged documents."""
+    cache = {} if cache is None else cache
+    rows: list[dict[str, Any]] = []
     with ledger.lock:
-        return [
-            cube_row(ledger, doc, line)
-            for doc in ledger.committed_documents()
-            for line in doc.lines
-        ]
+        for doc in ledger.committed_documents():
+            key = (doc.company_code, doc.fiscal_year, doc.number)
+            hit = cache.get(key)
+            if hit is None or hit[0] != doc.revision:
+                hit = (doc.revision, [cube_row(ledger, doc, line) for line in doc.lines])
+                cache[key] = hit
+            rows.extend(hit[1])
+    return rows
 
 
 def bapi_line_items(
