@@ -70,7 +70,7 @@ def answer(
         if top is None
         else min(top - len(page), len(rows) - skip - len(page))
     )
-    if remaining > 0 and len(page) == limit:
+    if remaining > 0 and page and len(page) == limit:
         params = {k: v[0] for k, v in query.items() if k not in ("$skip", "$skiptoken", "$top")}
         params["$skiptoken"] = str(skip + len(page))
         if top is not None:

@@ -73,6 +73,8 @@ def test_top_and_skip_limit_the_result(sim: SAPSimulator) -> None:
     page = cube(sim, **{"$filter": OPEN_D, "$top": "2", "$skip": "5"}).json()["d"]
     assert len(page["results"]) == 2
     assert "__next" not in page
+    empty = cube(sim, **{"$filter": OPEN_D, "$top": "0", "$inlinecount": "allpages"}).json()["d"]
+    assert empty["results"] == [] and empty["__count"] == "7" and "__next" not in empty
 
 
 def test_json_shapes_dates_decimals_and_select(sim: SAPSimulator) -> None:
