@@ -316,6 +316,11 @@ class Ledger:
         self.version += 1
         return document
 
+    def reserve_number(self, code: str, year: str) -> str:
+        """Use up a document number without posting (leaves a gap, as SAP's test run per entry)."""
+        with self.lock:
+            return self._draw_number(code, year)
+
     def _draw_number(self, code: str, year: str) -> str:
         value = self._next_number[(code, year)]
         self._next_number[(code, year)] = value + 1

@@ -110,12 +110,22 @@ def create_journal_entries(ledger: Ledger, body: bytes) -> tuple[bytes, str]:
         out, "ConfirmationInterfaceOrignName"
     ).text = "JournalEntryCreateConfirmation_Out"
     worst = "S"
+    # SAP KBA 3291244: TestDataIndicator on the request level is a test run (nothing posted, no
+    # number used); on one entry only, that entry takes a number without being posted (a gap).
+    test_run = _text(root, "MessageHeader/TestDataIndicator") == "true"
     for request in root.findall("JournalEntryCreateRequest"):
         confirmation = etree.SubElement(out, "JournalEntryCreateConfirmation")
         _header(confirmation, _text(request, "MessageHeader/ID"))
         posting, messages = _posting_request(request.find("JournalEntry"))
         document = None
-        if posting is not None:
+        entry_test = _text(request, "MessageHeader/TestDataIndicator") == "true"
+        if posting is not None and (test_run or entry_test):
+            messages = ledger.check(posting)
+            if entry_test and not test_run and _worst(messages) not in "EA":
+                ledger.reserve_number(posting.company_code, str(posting.posting_date.year))
+            if _worst(messages) not in "EA":
+                messages = [*messages, Message("S", "RW", "614", "Document check without errors")]
+        elif posting is not None:
             document, messages = ledger.post(posting, committed=True)
         entry = etree.SubElement(confirmation, "JournalEntryCreateConfirmation")
         etree.SubElement(entry, "AccountingDocument").text = (

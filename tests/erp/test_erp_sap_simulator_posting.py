@@ -250,3 +250,20 @@ def test_gl_lines_and_item_view_tie_out(sim: SAPSimulator) -> None:
     assert (
         item is not None and item["IsCleared"] is False and item["AssignmentReference"] == "INV-1"
     )
+
+
+def test_test_run_on_the_request_level_posts_nothing_and_uses_no_number(sim: SAPSimulator) -> None:
+    bulk_header_end = "</CreationDateTime></MessageHeader>"  # the first one: the bulk header
+    test_run = journal_entry().replace(
+        bulk_header_end,
+        "</CreationDateTime><TestDataIndicator>true</TestDataIndicator></MessageHeader>",
+        1,
+    )
+    checked = confirmation(post_soap(sim, CREATE, test_run))
+    assert checked["AccountingDocument"] == "0000000000" and checked["Severity"] == "1"
+    assert "Document check without errors" in checked["Notes"]
+    assert sim.ledger.committed_documents() == []
+    first = confirmation(post_soap(sim, CREATE, journal_entry()))
+    assert first["AccountingDocument"] == "0100000000"  # the test run used no number
+    blocked = test_run.replace("<Debtor>17100001</Debtor>", "<Debtor>17100009</Debtor>")
+    assert confirmation(post_soap(sim, CREATE, blocked))["Severity"] == "3"
