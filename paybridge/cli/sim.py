@@ -6,7 +6,6 @@ Register with ``sim.register(app)`` in ``paybridge/cli/main.py``.
 from __future__ import annotations
 
 import ipaddress
-import json
 import signal
 import threading
 from decimal import Decimal
@@ -49,12 +48,7 @@ def sim_netsuite(
     json_output: JsonOption = False,
 ) -> None:
     """Run the NetSuite simulator on loopback until Ctrl-C (prints the NETSUITE_* settings)."""
-    from simulators.netsuite import (
-        DEFAULT_GRANT,
-        SEEDED_SETTLEMENT_ACCOUNTS,
-        FaultConfig,
-        NetSuiteSimulator,
-    )
+    from simulators.netsuite import DEFAULT_GRANT, FaultConfig, NetSuiteSimulator
 
     if error_rate + rate_429 + drop_rate > 1:
         fail("--error-rate + --rate-429 + --drop-rate must not exceed 1", code=USAGE_ERROR)
@@ -95,7 +89,8 @@ def sim_netsuite(
         "NETSUITE_BASE_URL": simulator.base_url,
         "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
         "NETSUITE_PAYMENT_ASSET": "USDC",
-        "NETSUITE_ACCOUNTS": json.dumps(SEEDED_SETTLEMENT_ACCOUNTS, separators=(",", ":")),
+        "NETSUITE_ACCOUNTS": '{"ar":"119","crypto_clearing":"301","digital_asset":"302",'
+        '"settlement_gain_loss":"303","write_off":"304"}',
     }
     if json_output:
         print_json({"base_url": simulator.base_url, "seeded_invoices": seed_invoices, "env": env})
