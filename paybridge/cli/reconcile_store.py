@@ -236,7 +236,8 @@ def exceptions_propose(
 
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
     try:
-        outcome = decide(engine(config()), ident, _actor(actor), approve=approve)
+        cfg = config()
+        outcome = decide(engine(cfg), ident, _actor(actor), approve=approve, fx_rate=cfg.fx_rate)
     except (WorkflowError, SettlementError) as exc:
         fail(str(exc))
     _print_outcome(outcome.resolution, outcome.exception_status, outcome.settlement_id, json_output)
