@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from connectors.erp.sap.config import SapConnectionConfig
-from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.settlements import (
+    Application,
+    Evidence,
+    JournalLine,
+    Settlement,
+    WriteOff,
+)
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sap"
 if not REFERENCE.is_dir():
@@ -62,29 +68,28 @@ def settlement(
     settlement_id: str = "pb-pr_0123456789abcdef01234567",
     customer: str = "0017100001",
 ) -> Settlement:
-    """Paid within tolerance (``short`` written off), ``extra`` left as customer credit, with a
-    fair-value journal and a gain."""
-    applied = invoice_amount - short
-    paid = applied + extra
+    """The invoice settled in full: ``short`` written off (reason PAYMENT_DIFFERENCE), ``extra``
+    paid on top left as the customer's credit, a fair-value journal with a gain."""
+    paid = invoice_amount - short + extra
     gain = Decimal(1).scaleb(invoice_amount.as_tuple().exponent)  # one minor unit
-    lines = [
-        JournalLine("digital_asset", debit=paid + gain, memo="USDC at fair value"),
-        JournalLine("settlement_gain_loss", credit=gain, memo="rate difference"),
+    lines = (
+        JournalLine(
+            "digital_asset", debit=paid + gain, memo="USDC at fair value", account_key="USDC"
+        ),
+        JournalLine(
+            "settlement_gain_loss", credit=gain, memo="rate difference", account_key="gain"
+        ),
         JournalLine("crypto_clearing", credit=paid, memo="clear customer payment"),
-    ]
-    if short:
-        lines += [
-            JournalLine("write_off", debit=short, memo="payment difference PAYMENT_DIFFERENCE"),
-            JournalLine("ar", credit=short, memo="written off within tolerance"),
-        ]
+    )
     return Settlement(
         settlement_id=settlement_id,
         erp_system="sap",
         company=company,
         customer_id=customer,
         currency=currency,
-        applications=(Application(invoice_id, applied),),
+        applications=(Application(invoice_id, invoice_amount),),
         payment_amount=paid,
-        journal_lines=tuple(lines),
+        journal_lines=lines,
+        write_offs=(WriteOff(invoice_id, short, "PAYMENT_DIFFERENCE"),) if short else (),
         evidence=Evidence(31337, ("0x" + "ab" * 32,), "1.0", "test"),
     )

@@ -5,6 +5,7 @@ Skipped with a message where the reference folder is absent.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date
 from decimal import Decimal
@@ -64,7 +65,7 @@ def test_settlement_maps_to_balanced_sap_lines_with_company_code_accounts() -> N
     }
     # the invoice's items (applied + written off) carry its assignment and net its open amount
     assert plan.clearable_invoices() == {"2026-0100000000-001": "INV-1001"}
-    assert next(x for x in customer if x.role == "customer_credit").assignment is None
+    assert next(x for x in customer if x.purpose == "credit").assignment is None
     assert settlement_id_from_text(f"PB-W {s.settlement_id}") == (s.settlement_id, "write_off")
 
 
@@ -91,8 +92,17 @@ def test_invoice_items_are_checked_before_posting(lookup: Any, message: str) -> 
 
 
 def test_unconfigured_asset_class_and_company_are_refused_naming_the_key() -> None:
-    with pytest.raises(ErpRejectedError, match=r"accounts.1010.digital_asset"):
-        plan_posting(sap_config(asset_class="BTC"), settlement(), _lookup())
+    s = settlement()
+    other_class = tuple(
+        dataclasses.replace(x, account_key="financial_instrument")
+        if x.account_role == "digital_asset"
+        else x
+        for x in s.journal_lines
+    )
+    with pytest.raises(
+        ErpRejectedError, match=r"'financial_instrument' .*accounts.1010.digital_asset"
+    ):
+        plan_posting(sap_config(), dataclasses.replace(s, journal_lines=other_class), _lookup())
     with pytest.raises(ErpRejectedError, match="company_codes"):
         plan_posting(sap_config(company_codes=("2910",)), settlement(), _lookup())
 
@@ -372,3 +382,43 @@ def test_open_item_rows_become_invoices_or_named_quarantine() -> None:
     ]:
         refused = oi.validate_item(_row(**overrides), {})
         assert refused.field == field and "2026-0100000007-001" in refused.reason
+
+
+def test_documents_are_dated_in_the_company_code_time_zone_with_the_settlement_rate() -> None:
+    from datetime import UTC, datetime
+
+    accounts = {**sap_config().accounts["2910"].model_dump(), "time_zone": "Asia/Tokyo"}
+    cfg = sap_config(
+        accounts={
+            "1010": sap_config().accounts["1010"],
+            "2910": accounts,
+            "4010": sap_config().accounts["4010"],
+        }
+    )
+    s = dataclasses.replace(
+        settlement(company="2910", currency="EUR"),
+        received_at=datetime(2026, 5, 31, 15, 30, tzinfo=UTC),  # 00:30 on 1 June in Tokyo
+        exchange_rate=Decimal("162.4512"),
+    )
+    plan = plan_posting(cfg, s, _lookup())
+    assert plan.posting_date == date(2026, 6, 1)
+    assert plan.exchange_rate == Decimal("162.4512")
+    assert plan_posting(
+        sap_config(), dataclasses.replace(s, company="1010"), _lookup()
+    ).posting_date == date(2026, 5, 31)  # UTC by default
+    header = JournalHeader(
+        "2910",
+        "DZ",
+        plan.reference,
+        plan.header_text,
+        "PAYBRIDGE",
+        plan.posting_date,
+        "EUR",
+        plan.posting_date,
+        plan.exchange_rate,
+    )
+    body = etree.fromstring(journal_entry_request(header, plan.lines))
+    assert body.findtext(".//ExchangeRate") == "162.4512"
+    assert body.findtext(".//ExchangeRateDate") == "2026-06-01"
+    with pytest.raises(ValueError, match="time_zone"):
+        sap_config(time_zone="Mars/Olympus")

@@ -93,6 +93,7 @@ def lineitem_invoice(
         total=amount,
         currency=currency,
         due_date=as_date(row.get("BLINE_DATE") or None),
+        base_currency=row.get("LOC_CURRCY") or None,
         last_modified=datetime.combine(posted, datetime.min.time(), UTC),
     )
 

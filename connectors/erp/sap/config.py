@@ -13,12 +13,20 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ENV_PREFIX = "SAP_"
 _GL = re.compile(r"^[0-9A-Za-z]{1,10}$")  # HKONT / SAKNR: CHAR 10, ALPHA conversion
 _CODE = re.compile(r"^[0-9A-Z]{1,4}$")  # BUKRS: CHAR 4
+
+
+def _zone(name: str, key: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{key}: {name!r} is not an IANA time zone such as Europe/Berlin") from exc
 
 
 def _gl(value: str, key: str) -> str:
@@ -48,6 +56,9 @@ class CompanyCodeAccounts(BaseModel):
     receivables: str | None = Field(
         default=None, description="customer reconciliation account (read-only check)"
     )
+    time_zone: str | None = Field(
+        default=None, description="IANA zone of the company code (default: the connection's)"
+    )
 
     @field_validator("write_off", mode="before")
     @classmethod
@@ -66,6 +77,8 @@ class CompanyCodeAccounts(BaseModel):
             raise ValueError("write_off: give a G/L account (or one per reason)")
         for reason, account in self.write_off.items():
             _gl(account, f"write_off.{reason}")
+        if self.time_zone is not None:
+            _zone(self.time_zone, "time_zone")
         for reason, code in self.reason_codes.items():
             if not (isinstance(code, str) and 1 <= len(code) <= 3):
                 raise ValueError(f"reason_codes.{reason}: {code!r} is not a 1-3 character code")
@@ -95,7 +108,13 @@ class SapConnectionConfig(BaseModel):
     eligible_document_types: tuple[str, ...] = ("DR", "RV")
     eligible_payment_methods: tuple[str, ...] = ()  # empty: any payment method
     asset_class: str | None = Field(
-        default=None, description="asset class of digital_asset lines; default: payment_asset"
+        default=None,
+        description="asset class of digital-asset lines without one; default: payment_asset",
+    )
+    time_zone: str = Field(
+        default="UTC",
+        description="IANA zone the company codes book in (documents are dated by the day the "
+        "payment arrived there)",
     )
     currency_decimals: dict[str, int] = Field(
         default_factory=dict,
@@ -160,10 +179,15 @@ class SapConnectionConfig(BaseModel):
             raise ValueError("customers: ECC reads open items per customer; list them")
         if self.system == "ecc" and oauth and not basic:
             raise ValueError("credentials: ECC over SOAP-RFC needs user and password")
+        _zone(self.time_zone, "time_zone")
         for code, decimals in self.currency_decimals.items():
             if not 0 <= decimals <= 4:
                 raise ValueError(f"currency_decimals.{code}: {decimals} is not 0-4")
         return self
+
+    def zone(self, company_code: str) -> ZoneInfo:
+        """The time zone a company code books in (its own, else the connection's)."""
+        return ZoneInfo(self.accounts[company_code].time_zone or self.time_zone)
 
     @property
     def sap_user(self) -> str:
@@ -203,6 +227,7 @@ class SapConnectionConfig(BaseModel):
             "payment_asset",
             "name",
             "customers",
+            "time_zone",
         ):
             if env.get(f"{ENV_PREFIX}{key.upper()}"):
                 values[key] = env[f"{ENV_PREFIX}{key.upper()}"]

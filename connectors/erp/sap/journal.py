@@ -9,6 +9,7 @@ items carrying the invoice's assignment (ZUONR), so SAP clears them against the 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from connectors.erp.protocol import ErpRejectedError
 
 if TYPE_CHECKING:
     from connectors.erp.sap.config import CompanyCodeAccounts
-    from paybridge.domain.settlements import JournalLine, Settlement
+    from paybridge.domain.settlements import Settlement
 
 REFERENCE_LENGTH = 16  # XBLNR / DocumentReferenceID / REF_DOC_NO: CHAR 16
 HEADER_TEXT_PREFIX = "PB:"  # BKTXT (25): "PB:" + content fingerprint (22)
@@ -51,52 +52,37 @@ def document_reference(settlement_id: str) -> str:
     return "PB" + _short(settlement_id, REFERENCE_LENGTH - 2)
 
 
-def _write_off_reason(line: JournalLine) -> str:
-    """Qualifier from the line when the domain carries one, else from the engine's memo
-    ("payment difference <REASON>"), else 'default'."""
-    reason = getattr(line, "reason_code", None) or getattr(line, "write_off_reason", None)
-    if reason:
-        return str(reason)
-    memo = line.memo or ""
-    if memo.startswith("payment difference "):
-        return memo.removeprefix("payment difference ").split(",")[0].strip() or "default"
-    return "default"
+def _digital_asset_account(
+    settlement: Settlement, accounts: CompanyCodeAccounts, asset_class: str, key: str
+) -> str:
+    asset = key or asset_class
+    account = accounts.digital_asset.get(asset)
+    if account is None:
+        raise ErpRejectedError(
+            f"settlement {settlement.settlement_id}: no digital_asset G/L account for asset class "
+            f"{asset!r} in company code {settlement.company}; add it to accounts."
+            f"{settlement.company}.digital_asset",
+            "CONFIG",
+            "digital_asset",
+        )
+    return account
 
 
-def _payment_lines(
-    settlement: Settlement, clearing: str, assignments: dict[str, str]
-) -> list[SapLine]:
-    """The customer-payment half (what ``Settlement.full_journal()`` puts first): Dr clearing,
-    Cr each invoice applied (split so each invoice's items net to zero), Cr an unapplied rest."""
-    customer = settlement.customer_id
-    lines = [
-        SapLine("gl", clearing, settlement.payment_amount, "crypto_clearing", "customer payment")
-    ]
-    for app in settlement.applications:
-        lines.append(
-            SapLine(
-                "customer",
-                customer,
-                -app.amount,
-                "ar",
-                f"invoice {app.invoice_id}"[:50],
-                assignments.get(app.invoice_id),
-                invoice_id=app.invoice_id,
-                purpose="applied",
-            )
+def _write_off(settlement: Settlement, accounts: CompanyCodeAccounts, reason: str) -> SapLine:
+    """The G/L item of one write-off reason (debit), its SAP reason code when one is mapped."""
+    account = accounts.write_off.get(reason) or accounts.write_off.get("default")
+    if account is None:
+        raise ErpRejectedError(
+            f"settlement {settlement.settlement_id}: no write_off G/L account for reason "
+            f"{reason!r} in company code {settlement.company}; add accounts."
+            f"{settlement.company}.write_off.{reason} (or .default)",
+            "CONFIG",
+            "write_off",
         )
-    if settlement.unapplied:
-        lines.append(
-            SapLine(
-                "customer",
-                customer,
-                -settlement.unapplied,
-                "customer_credit",
-                "unapplied",
-                purpose="credit",
-            )
-        )
-    return lines
+    code = accounts.reason_codes.get(reason) or (reason if len(reason) <= 3 else None)
+    return SapLine(
+        "gl", account, Decimal(0), "write_off", f"write-off {reason}"[:50], reason_code=code
+    )
 
 
 def sap_lines(
@@ -105,70 +91,74 @@ def sap_lines(
     asset_class: str,
     assignments: dict[str, str],
 ) -> list[SapLine]:
-    """Every line of the settlement's full journal with its SAP account, in one document.
+    """The settlement's full journal (``Settlement.full_journal()``) as SAP items, one document.
 
-    ``assignments``: invoice id -> the invoice item's assignment (ZUONR), read from SAP.
-    Receivable lines of the journal (a write-off's Cr AR) belong to the single invoice applied.
+    * Dr crypto clearing by the payment;
+    * per write-off: Dr the reason's write-off G/L (with its SAP reason code);
+    * per invoice: Cr the customer by the cash applied and, as its own item, by the written-off
+      part: both carry the invoice's assignment (``assignments``: invoice id -> ZUONR read from
+      SAP), so the invoice's items net to zero and clear;
+    * Cr the customer by an unapplied rest (the customer's credit, left open);
+    * the fair-value journal: Cr clearing, Dr the digital-asset G/L of the line's asset class
+      (``account_key``; default ``asset_class``), gain or loss (``account_key``, else the side).
     """
-    sid = settlement.settlement_id
-    apps = settlement.applications
-    only_invoice = apps[0].invoice_id if len(apps) == 1 else None
-    lines = _payment_lines(settlement, accounts.clearing, assignments)
+    customer = settlement.customer_id
+    lines = [
+        SapLine(
+            "gl",
+            accounts.clearing,
+            settlement.payment_amount,
+            "crypto_clearing",
+            "customer payment",
+        )
+    ]
+    written: dict[str, Decimal] = {}
+    for w in settlement.write_offs:
+        line = _write_off(settlement, accounts, w.reason_code)
+        lines.append(dataclasses.replace(line, amount=w.amount))
+        written[w.invoice_id] = written.get(w.invoice_id, Decimal(0)) + w.amount
+    for app in settlement.applications:
+        assignment = assignments.get(app.invoice_id)
+        cash = app.amount - written.get(app.invoice_id, Decimal(0))
+        for amount, purpose in ((cash, "applied"), (written.get(app.invoice_id), "write_off")):
+            if amount:
+                lines.append(
+                    SapLine(
+                        "customer",
+                        customer,
+                        -amount,
+                        "ar",
+                        f"{purpose} {app.invoice_id}"[:50],
+                        assignment,
+                        invoice_id=app.invoice_id,
+                        purpose=purpose,
+                    )
+                )
+    if settlement.unapplied:
+        lines.append(
+            SapLine(
+                "customer", customer, -settlement.unapplied, "ar", "unapplied", purpose="credit"
+            )
+        )
     for line in settlement.journal_lines:
         signed = line.debit - line.credit
         text = (line.memo or line.account_role)[:50]
-        role = line.account_role
-        if role == "ar":
-            lines.append(
-                SapLine(
-                    "customer",
-                    settlement.customer_id,
-                    signed,
-                    role,
-                    text,
-                    assignments.get(only_invoice or ""),
-                    invoice_id=only_invoice,
-                    purpose="write_off",
-                )
-            )
-        elif role == "customer_credit":
-            lines.append(
-                SapLine("customer", settlement.customer_id, signed, role, text, purpose="credit")
-            )
-        elif role == "crypto_clearing":
-            lines.append(SapLine("gl", accounts.clearing, signed, role, text))
-        elif role == "digital_asset":
-            asset = str(getattr(line, "asset_class", None) or asset_class)
-            account = accounts.digital_asset.get(asset)
-            if account is None:
-                raise ErpRejectedError(
-                    f"settlement {sid}: no digital_asset G/L account for asset class {asset!r} "
-                    f"in company code {settlement.company}; add it to accounts."
-                    f"{settlement.company}.digital_asset",
-                    "CONFIG",
-                    "digital_asset",
-                )
-            lines.append(SapLine("gl", account, signed, role, text))
-        elif role == "settlement_gain_loss":
-            account = accounts.gain if signed < 0 else accounts.loss
-            lines.append(SapLine("gl", account, signed, role, text))
-        elif role == "write_off":
-            reason = _write_off_reason(line)
-            account = accounts.write_off.get(reason) or accounts.write_off.get("default")
-            if account is None:
-                raise ErpRejectedError(
-                    f"settlement {sid}: no write_off G/L account for reason {reason!r} in company "
-                    f"code {settlement.company}; add accounts.{settlement.company}.write_off."
-                    f"{reason} (or .default)",
-                    "CONFIG",
-                    "write_off",
-                )
-            code = accounts.reason_codes.get(reason) or accounts.reason_codes.get("default")
-            lines.append(SapLine("gl", account, signed, role, text, reason_code=code))
+        key = getattr(line, "account_key", "") or ""
+        if line.account_role == "crypto_clearing":
+            account = accounts.clearing
+        elif line.account_role == "digital_asset":
+            account = _digital_asset_account(settlement, accounts, asset_class, key)
+        elif line.account_role == "settlement_gain_loss":
+            gain = key == "gain" if key in ("gain", "loss") else signed < 0
+            account = accounts.gain if gain else accounts.loss
         else:
             raise ErpRejectedError(
-                f"settlement {sid}: journal role {role!r} has no SAP mapping", "CONFIG", role
+                f"settlement {settlement.settlement_id}: journal role {line.account_role!r} has "
+                "no SAP mapping",
+                "CONFIG",
+                line.account_role,
             )
+        lines.append(SapLine("gl", account, signed, line.account_role, text))
     return lines
 
 

@@ -44,6 +44,8 @@ OPEN_ITEM_FIELDS = (
     "AccountingDocumentHeaderText",
     "DocumentItemText",
     "PostingDate",
+    "CompanyCodeCurrency",
+    "GLAccount",
 )
 
 
@@ -247,6 +249,8 @@ def validate_item(row: Any, overrides: dict[str, int]) -> ErpInvoice | Quarantin
         total=amount,
         currency=currency,
         due_date=as_date(value(row, "NetDueDate")),
+        ar_account=value(row, "GLAccount") or None,  # the customer's reconciliation account
+        base_currency=value(row, "CompanyCodeCurrency") or None,
         last_modified=datetime.combine(changed or date(1970, 1, 1), datetime.min.time(), UTC),
     )
 

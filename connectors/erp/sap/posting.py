@@ -79,6 +79,15 @@ def settlement_id_from_text(text: str) -> tuple[str, str]:
     return "", ""
 
 
+def posting_date_of(config: SapConnectionConfig, settlement: Settlement) -> date:
+    """The day the money arrived, in the company code's time zone (``received_at``); else the
+    settlement's value date; else today (UTC)."""
+    received = getattr(settlement, "received_at", None)
+    if received is not None:
+        return received.astimezone(config.zone(settlement.company)).date()
+    return settlement.value_date or datetime.now(UTC).date()
+
+
 def plan_posting(
     config: SapConnectionConfig,
     settlement: Settlement,
@@ -153,7 +162,7 @@ def plan_posting(
     accounts = config.accounts[settlement.company]
     asset_class = config.asset_class or config.payment_asset or next(iter(accounts.digital_asset))
     lines = _texts(sid, sap_lines(settlement, accounts, asset_class, assignments))
-    posting_date = settlement.value_date or datetime.now(UTC).date()
+    posting_date = posting_date_of(config, settlement)
     rate = getattr(settlement, "exchange_rate", None)
     return PlannedPosting(
         reference=document_reference(sid),
