@@ -28,7 +28,7 @@ needs_reference = pytest.mark.skipif(
 
 ACCOUNTS: dict[str, Any] = {
     "clearing": "11002000",
-    "digital_asset": {"USDC": "11003000", "ETH": "11003100"},
+    "digital_asset": {"financial_instrument": "11003000", "crypto_asset": "11003100"},
     "gain": "70010000",
     "loss": "70020000",
     "write_off": {"default": "70030000", "PAYMENT_DIFFERENCE": "70030100"},
@@ -74,7 +74,10 @@ def settlement(
     gain = Decimal(1).scaleb(invoice_amount.as_tuple().exponent)  # one minor unit
     lines = (
         JournalLine(
-            "digital_asset", debit=paid + gain, memo="USDC at fair value", account_key="USDC"
+            "digital_asset",
+            debit=paid + gain,
+            memo="USDC at fair value",
+            account_key="financial_instrument",
         ),
         JournalLine(
             "settlement_gain_loss", credit=gain, memo="rate difference", account_key="gain"

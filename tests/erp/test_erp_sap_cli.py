@@ -72,7 +72,7 @@ def test_sap_file_is_recognised(
         '[sap]\nsystem = "ecc"\nbase_url = "http://127.0.0.1:9"\nclient = "100"\nuser = "U"\n'
         'password = "p"\ncompany_codes = ["1010"]\ncustomers = ["17100001"]\nmax_attempts = 1\n'
         f"[sap.accounts.1010]\n{accounts}\n"
-        '[sap.accounts.1010.digital_asset]\nUSDC = "11003000"\n'
+        '[sap.accounts.1010.digital_asset]\nfinancial_instrument = "11003000"\n'
         '[sap.accounts.1010.write_off]\ndefault = "70030000"\n'
     )
     result = CliRunner().invoke(

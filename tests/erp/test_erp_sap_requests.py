@@ -94,14 +94,12 @@ def test_invoice_items_are_checked_before_posting(lookup: Any, message: str) -> 
 def test_unconfigured_asset_class_and_company_are_refused_naming_the_key() -> None:
     s = settlement()
     other_class = tuple(
-        dataclasses.replace(x, account_key="financial_instrument")
+        dataclasses.replace(x, account_key="commodity_token")
         if x.account_role == "digital_asset"
         else x
         for x in s.journal_lines
     )
-    with pytest.raises(
-        ErpRejectedError, match=r"'financial_instrument' .*accounts.1010.digital_asset"
-    ):
+    with pytest.raises(ErpRejectedError, match=r"'commodity_token' .*accounts.1010.digital_asset"):
         plan_posting(sap_config(), dataclasses.replace(s, journal_lines=other_class), _lookup())
     with pytest.raises(ErpRejectedError, match="company_codes"):
         plan_posting(sap_config(company_codes=("2910",)), settlement(), _lookup())
@@ -334,7 +332,7 @@ def test_bapi_errors_come_back_with_sap_text_and_are_not_committed() -> None:
 
 def test_sap_lines_carry_the_full_journal_role_by_role() -> None:
     s = settlement(extra=Decimal("2.00"))
-    lines = sap_lines(s, sap_config().accounts["1010"], "USDC", {})
+    lines = sap_lines(s, sap_config().accounts["1010"], "financial_instrument", {})
     expected: dict[str, Decimal] = {}
     for line in s.full_journal():
         expected[line.account_role] = (

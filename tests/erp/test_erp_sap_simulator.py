@@ -29,7 +29,7 @@ sap_sim = pytest.importorskip("simulators.sap", reason="SAP simulator (simulator
 
 ACCOUNTS = {
     "clearing": "11002000",
-    "digital_asset": {"USDC": "11003000", "ETH": "11003100"},
+    "digital_asset": {"financial_instrument": "11003000", "crypto_asset": "11003100"},
     "gain": "70010000",
     "loss": "70020000",
     "write_off": "70030000",
