@@ -420,3 +420,11 @@ def test_documents_are_dated_in_the_company_code_time_zone_with_the_settlement_r
     assert body.findtext(".//ExchangeRateDate") == "2026-06-01"
     with pytest.raises(ValueError, match="time_zone"):
         sap_config(time_zone="Mars/Olympus")
+
+
+def test_bapi_exchange_rate_is_refused_rather_than_rounded() -> None:
+    from connectors.erp.sap.bapi import bapi_rate
+
+    assert bapi_rate("pb-x", Decimal("162.45120")) == Decimal("162.4512")
+    with pytest.raises(ErpRejectedError, match=r"DEC 9,5"):
+        bapi_rate("pb-x", Decimal("0.006123456"))

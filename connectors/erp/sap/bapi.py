@@ -8,9 +8,10 @@ BAPIACCR09 (AMT_DOCCUR DEC 23,4, external) with ALPHA fields in internal form.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from connectors.erp.protocol import ErpInvoice, QuarantinedInvoice
+from connectors.erp.protocol import ErpInvoice, ErpRejectedError, QuarantinedInvoice
 from connectors.erp.sap.amounts import SapAmountError, external, parse_external
 from connectors.erp.sap.config import SapConnectionConfig
 from connectors.erp.sap.openitems import ERP_SYSTEM, as_date
@@ -141,7 +142,7 @@ def document_params(
             "AMT_DOCCUR": amount,
         }
         if plan.exchange_rate is not None:
-            currency_row["EXCH_RATE"] = plan.exchange_rate
+            currency_row["EXCH_RATE"] = bapi_rate(settlement.settlement_id, plan.exchange_rate)
         amounts.append(currency_row)
     return {
         "DOCUMENTHEADER": header,
@@ -150,3 +151,16 @@ def document_params(
         "CURRENCYAMOUNT": amounts,
         "RETURN": [],
     }
+
+
+def bapi_rate(settlement_id: str, rate: Decimal) -> Decimal:
+    """The rate as BAPIACCR09-EXCH_RATE (DEC 9,5) holds it, or a refusal: never rounded."""
+    if rate != rate.quantize(Decimal("0.00001")) or rate >= 10_000:
+        raise ErpRejectedError(
+            f"settlement {settlement_id}: exchange rate {rate} does not fit BAPIACCR09-EXCH_RATE "
+            "(DEC 9,5: at most 4 integer digits and 5 decimals); configure the pair in "
+            "paybridge.toml [fx_rates] to 5 decimals, then requeue",
+            "EXCH_RATE",
+            "exchange_rate",
+        )
+    return rate
