@@ -291,3 +291,18 @@ def test_s4_clearing_not_confirmed_needs_attention_then_requeue_completes(sim: A
     assert not sim.ledger.item_open(key)
     ours = [d for d in sim.ledger.committed_documents("1010") if d.header_text.startswith("PB:")]
     assert len(ours) == 1  # one payment document, however often the clearing was asked for
+
+
+def test_s4_incremental_sync_reports_invoices_that_left_open(sim: Any) -> None:
+    key = seed(sim, "1010", "60.00", "EUR", "INV-9001")
+    with S4Connector(config(sim)) as connector:
+        pages = list(connector.fetch_open_invoices(None))
+        (invoice,) = [i for p in pages for i in p.invoices]
+        assert not any(p.closed for p in pages)  # a full sync reads open items only
+        watermark = pages[-1].watermark
+        connector.post_settlement(paying(invoice, settlement_id="pb-left-open"))
+        later = list(connector.fetch_open_invoices(watermark))
+    (closed,) = [c for p in later for c in p.closed]
+    assert closed.invoice_id == f"{key.fiscal_year}-{key.accounting_document}-{key.item}"
+    assert closed.status == "closed" and "cleared by document" in closed.detail
+    assert not any(p.invoices for p in later)

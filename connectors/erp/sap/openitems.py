@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from connectors.erp.protocol import ErpInvoice, QuarantinedInvoice
+from connectors.erp.protocol import ClosedInvoice, ErpInvoice, QuarantinedInvoice
 from connectors.erp.sap.amounts import SapAmountError, parse_external, sap_decimals
 from connectors.erp.sap.config import SapConnectionConfig
 
@@ -93,6 +93,51 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+CLOSED_ITEM_FIELDS = (
+    *KEY,
+    "IsCleared",
+    "IsReversed",
+    "ClearingAccountingDocument",
+    "ClearingDate",
+    "LastChangeDate",
+)
+
+
+def closed_items_filter(config: SapConnectionConfig, company_code: str, since: date) -> str:
+    """Invoice items of ``company_code`` cleared or changed since ``since`` that are no longer
+    open (the eligibility filters apply as for open items)."""
+    day = f"datetime'{since.isoformat()}T00:00:00'"
+    conditions = [
+        "FinancialAccountType eq 'D'",
+        "IsCleared eq true",
+        f"CompanyCode eq {quote(company_code)}",
+        "DebitCreditCode eq 'S'",
+        "SpecialGLCode eq ''",
+        # ClearingCreationDate is the day the clearing was entered (AUGCP); ClearingDate may be
+        # back-dated to the payment's posting date
+        f"(ClearingCreationDate ge {day} or LastChangeDate ge {day})",
+    ]
+    if config.eligible_document_types:
+        conditions.append(any_of("AccountingDocumentType", config.eligible_document_types))
+    return " and ".join(conditions)
+
+
+def closed_invoice(row: dict[str, Any]) -> ClosedInvoice:
+    cleared_on = as_date(value(row, "ClearingDate"))
+    by = value(row, "ClearingAccountingDocument") or "?"
+    reversed_ = bool(value(row, "IsReversed"))
+    return ClosedInvoice(
+        erp_system=ERP_SYSTEM,
+        company=str(value(row, "CompanyCode")),
+        invoice_id=invoice_id_of(row),
+        status="voided" if reversed_ else "closed",
+        detail=f"reversed (cleared by {by})"
+        if reversed_
+        else f"cleared by document {by}" + (f" on {cleared_on.isoformat()}" if cleared_on else ""),
+        last_modified=datetime.combine(cleared_on or date(1970, 1, 1), datetime.min.time(), UTC),
+    )
+
+
 def after_key(row: dict[str, Any]) -> str:
     """OData condition: key (CompanyCode, FiscalYear, AccountingDocument, AccountingDocumentItem)
     greater than the key of ``row``, in the $orderby order."""
@@ -110,7 +155,15 @@ def any_of(field: str, values: tuple[str, ...] | list[str]) -> str:
     return "(" + " or ".join(f"{field} eq {quote(v)}" for v in values) + ")"
 
 
-FILTERED_FIELDS = ("FinancialAccountType", "IsCleared", "SpecialGLCode", "IsReversed")
+FILTERED_FIELDS = (
+    "FinancialAccountType",
+    "IsCleared",
+    "SpecialGLCode",
+    "IsReversed",
+    "ClearingDate",
+    "ClearingCreationDate",
+    "ClearingAccountingDocument",
+)
 
 
 def open_items_filter(config: SapConnectionConfig, company_code: str, since: date | None) -> str:

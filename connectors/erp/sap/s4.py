@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -167,8 +167,29 @@ class S4Connector:
                     batch, before = [], self.gateway.stats.requests
             if batch:
                 yield self._page(batch, watermark, before)
+            if since is not None:  # incremental: also the invoices that left "open"
+                yield from self._closed(company_code, since, watermark)
         # the new watermark only once every company code is through
         yield InvoicePage([], [], oi.SyncWatermark(started).encode(), 0)
+
+    def _closed(
+        self, company_code: str, since: date, watermark: str | None
+    ) -> Iterator[InvoicePage]:
+        """Invoice items cleared (paid, credited) or reversed since ``since``: their payment
+        requests must stop asking for money. A full sync reads open items only."""
+        before = self.gateway.stats.requests
+        closed = [
+            oi.closed_invoice(row)
+            for row in self.items(
+                oi.closed_items_filter(self.config, company_code, since),
+                "closed items",
+                oi.CLOSED_ITEM_FIELDS,
+            )
+        ]
+        for start in range(0, len(closed), self.config.page_size):
+            chunk = closed[start : start + self.config.page_size]
+            used = self.gateway.stats.requests - before if start == 0 else 0
+            yield InvoicePage([], [], watermark, used, closed=chunk)
 
     def _page(self, results: list[Any], watermark: str | None, before: int) -> InvoicePage:
         invoices = [r for r in results if not hasattr(r, "field")]
