@@ -157,7 +157,11 @@ class S4Connector:
             before = self.gateway.stats.requests
             batch: list[Any] = []
             rows = oi.dedupe(
-                self.items(oi.open_items_filter(self.config, company_code, since), "open items"),
+                self.items(
+                    oi.open_items_filter(self.config, company_code, since),
+                    "open items",
+                    oi.SYNC_FIELDS,
+                ),
                 seen,
             )
             for row in rows:
