@@ -17,6 +17,7 @@ from paybridge.cli import (
     invoices,
     reconcile,
     reconcile_store,
+    report_period,
     requests,
     settlements,
     sim,
@@ -70,6 +71,7 @@ chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
+app.add_typer(report_period.app, name="report")
 sim.register(app)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,88 @@
+"""Period-close pack: re-performed byte for byte, and the roll-forward tied to real anvil
+balances (and a chain that cannot be reached said so in the pack, not left out)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from recon_store_helpers import USDC, pay_scenario, paybridge_config
+
+from connectors.chain.rpc import RpcClient
+from paybridge.recon_runs.period import PeriodError, period_bounds, write_period_pack
+from paybridge.recon_runs.tieouts_store import read_balance
+
+pytestmark = pytest.mark.anvil
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_period_pack_ties_to_anvil_and_reperforms_byte_for_byte(env, tmp_path):
+    paid = pay_scenario(env)
+    cfg = paybridge_config(env)
+    today = datetime.now(UTC).date()
+    first = write_period_pack(env.engine, cfg, today, today, tmp_path / "a")
+    second = write_period_pack(env.engine, cfg, today, today, tmp_path / "b")
+    assert first == second
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+    for name, digest in first["files"].items():  # the manifest re-performs every file
+        assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest() == digest
+    rolled = rows(tmp_path / "a" / "rollforward.csv")
+    line = next(r for r in rolled if r["address_class"] == "deposit" and r["token"] == "USDC")
+    assert line["asset"] == env.contracts.usdc.address.lower()
+    assert line["opening_base_units"] == "0"
+    assert line["received_base_units"] == str(270 * USDC)  # 100 + 40 + 130
+    assert line["closing_base_units"] == str(270 * USDC)
+    # the on-chain figure is the chain's, read independently here at the same block
+    block = int(line["last_block"])
+    rpc = RpcClient(env.chain_config().rpc_url)
+    per_address = [r for r in rows(tmp_path / "a" / "balances.csv") if r["asset"] == line["asset"]]
+    for r in per_address:
+        chain_balance = read_balance(rpc, r["address"], r["asset"], block)
+        assert int(r["onchain_balance_base_units"]) == chain_balance
+    assert sum(int(r["onchain_balance_base_units"]) for r in per_address) == 270 * USDC
+    assert line["onchain_balance_base_units"] == str(270 * USDC)
+    assert line["status"] == "ok" and line["difference_base_units"] == "0"
+    assert len(line["receipts_in_period"].split(";")) == 3
+    flows = {r["receipt_id"]: r for r in rows(tmp_path / "a" / "flows.csv")}
+    assert set(line["receipts_in_period"].split(";")) <= set(flows)
+    settled = {r["request_id"]: r for r in rows(tmp_path / "a" / "settled.csv")}
+    assert paid.exact in settled and paid.partial not in settled
+    assert settled[paid.exact]["journal_ids"]
+    journal_ids = {r["journal_id"] for r in rows(tmp_path / "a" / "journals.csv")}
+    assert set(settled[paid.exact]["journal_ids"].split(";")) <= journal_ids
+    exceptions = rows(tmp_path / "a" / "open_exceptions.csv")
+    assert any(r["request_id"] == paid.partial and r["reason"] == "UNDERPAID" for r in exceptions)
+    assert all(r["ageing_bucket"] == "0-7 days" for r in exceptions)
+    assert first["rollforward_not_tied"] == 0
+
+
+def test_unreachable_chain_is_said_in_the_pack(env, tmp_path):
+    pay_scenario(env, settle_blocks=0)
+    base = paybridge_config(env)
+    chain = base.chains[0].model_copy(update={"rpc_url": "http://127.0.0.1:9"})
+    cfg = base.model_copy(update={"chains": [chain]})
+    today = datetime.now(UTC).date()
+    manifest = write_period_pack(env.engine, cfg, today, today, tmp_path / "p")
+    rolled = rows(tmp_path / "p" / "rollforward.csv")
+    assert rolled and all(r["status"] == "CHAIN_UNREACHABLE" for r in rolled)
+    assert all(r["onchain_balance_base_units"] == "" for r in rolled)
+    assert "not reachable" in (tmp_path / "p" / "summary.md").read_text()
+    assert manifest["rollforward_not_tied"] == len(rolled)
+    assert json.loads((tmp_path / "p" / "manifest.json").read_text()) == manifest
+
+
+def test_period_bounds_refuse_a_reversed_period():
+    with pytest.raises(PeriodError, match="before --from"):
+        period_bounds(datetime(2026, 2, 1).date(), datetime(2026, 1, 1).date())
