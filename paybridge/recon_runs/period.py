@@ -173,8 +173,9 @@ def open_exceptions(result: ReconResult, end: datetime) -> pd.DataFrame:
     for r in result.exceptions.to_dict("records"):
         if r["block_time"]:
             age = (end - pd.Timestamp(r["block_time"]).to_pydatetime()).days
-        else:
-            age = int(ages.get(r["request_id"], 0))
+        else:  # the engine ages requests at its as_of (latest block time): move to period end
+            age = int(ages.get(r["request_id"], 0)) + (end - result.as_of.to_pydatetime()).days
+        age = max(age, 0)  # a request created after the last block seen is 0 days old
         bucket = next(n for lo, hi, n in AGE_BUCKETS if age >= lo and (hi is None or age <= hi))
         rows.append(
             {

@@ -86,3 +86,60 @@ def test_unreachable_chain_is_said_in_the_pack(env, tmp_path):
 def test_period_bounds_refuse_a_reversed_period():
     with pytest.raises(PeriodError, match="before --from"):
         period_bounds(datetime(2026, 2, 1).date(), datetime(2026, 1, 1).date())
+
+
+def test_tie_outs_run_fill_the_store_pack_and_its_reperformance(env, tmp_path):
+    """Issue 14: the tie_outs sheet was empty in both the store and the file runs."""
+    from openpyxl import load_workbook
+
+    from paybridge.recon_runs.report import labels_from_config, write_report
+    from paybridge.recon_runs.tieouts_store import tie_out_chain
+    from reconciliation.files import run_files
+
+    pay_scenario(env)
+    cfg = paybridge_config(env)
+    chain_rows = tie_out_chain(env.engine, env.chain_config())
+    assert len(chain_rows) > 0
+    pack = tmp_path / "pack"
+    write_report(env.engine, pack, labels=labels_from_config(cfg))
+    book = load_workbook(pack / "report.xlsx", read_only=True)
+    sheet = list(book["tie_outs"].iter_rows(values_only=True))
+    assert len(sheet) - 1 == len(chain_rows)
+    assert {r[0] for r in sheet[1:]} == {"subledger_vs_chain"}
+    page = (pack / "report.html").read_text()
+    assert "anvil · USDC" in page and "subledger_vs_chain" in page
+    inputs = pack / "inputs"
+    again = tmp_path / "again"
+    run_files(
+        inputs / "requests.csv",
+        inputs / "receipts.csv",
+        again,
+        rates_path=inputs / "rates.csv",
+        tie_outs_path=inputs / "tie_outs.csv",
+        resolutions_path=inputs / "manual_resolutions.csv",
+    )
+    rerun = list(
+        load_workbook(again / "report.xlsx", read_only=True)["tie_outs"].iter_rows(values_only=True)
+    )
+    assert rerun == sheet
+
+
+def test_cli_report_period_writes_the_pack_and_refuses_bad_periods(env, tmp_path, sqlite_url):
+    from chainenv import cli_config, run_cli
+
+    pay_scenario(env)
+    config = cli_config(env, tmp_path, sqlite_url)
+    today = datetime.now(UTC).date().isoformat()
+    done = run_cli(config, "report", "period", "--from", today, "--to", today, "--out", "pack")
+    assert done.returncode == 0, done.stderr
+    assert "anvil: last block before the period end" in done.stdout
+    manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
+    assert manifest["period"] == {"from": today, "to": today}
+    assert "rollforward.csv" in manifest["files"]
+    bad = run_cli(config, "report", "period", "--from", "yesterday", "--to", today, "--out", "x")
+    assert bad.returncode == 2 and "--from 'yesterday'" in bad.stderr
+    reversed_ = run_cli(
+        config, "report", "period", "--from", today, "--to", "2000-01-01", "--out", "x"
+    )
+    assert reversed_.returncode == 2 and "before --from" in reversed_.stderr
+    assert not (tmp_path / "x").exists()

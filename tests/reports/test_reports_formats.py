@@ -3,6 +3,7 @@ report.html / report.pdf with names, totals, journals and tie-outs (issue 14, it
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -114,8 +115,9 @@ def test_html_has_names_totals_sections_and_short_ids(pack):
     for section in ("Grand totals", "Journals", "Tie-outs", "Manual resolutions", "Exceptions"):
         assert section in page
     assert 'class="copy"' in page and "data-copy=" in page
-    for loader in ("<link", "src=", "@import", "url("):  # nothing loaded from anywhere
+    for loader in ("<link", "src=", "@import"):  # nothing loaded from anywhere
         assert loader not in page
+    assert re.findall(r"url\((?!#)", page) == []  # only in-page references (SVG clip paths)
     assert "before request" in page and "same day" in page  # days-to-pay buckets
     assert "MISSING_IN_ERP" in page
 
@@ -157,3 +159,14 @@ def test_builtin_registry_mirrors_defaults_toml():
         assert DEFAULT_TOKENS[key].symbol == asset["symbol"]
         assert DEFAULT_TOKENS[key].decimals == asset["decimals"]
     assert set(ids.values()) <= set(DEFAULT_CHAINS)
+
+
+def test_fiat_formats_follow_the_iso_exponent():
+    from reconciliation.report_labels import fiat_text
+    from reconciliation.report_xlsx import base_units_value, fiat_format
+
+    assert fiat_format("JPY") == "#,##0" and fiat_text("1200", "JPY") == "1,200 JPY"
+    assert fiat_format("BHD") == "#,##0.000" and fiat_text("1.25", "BHD") == "1.250 BHD"
+    assert fiat_format("USD") == "#,##0.00" and fiat_text("-12345.6", "USD") == "-12,345.60 USD"
+    assert base_units_value("999999999999999") == 999999999999999  # 15 digits: a number
+    assert base_units_value("1000000000000000") == "1000000000000000"  # 16: text, exact
