@@ -143,3 +143,37 @@ def test_cli_report_period_writes_the_pack_and_refuses_bad_periods(env, tmp_path
     )
     assert reversed_.returncode == 2 and "before --from" in reversed_.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_roll_forward_carries_opening_balance_and_outflows(env, tmp_path):
+    """Day 1: a deposit is paid, a watched wallet receives 50 and sends 20 out. Day 2 (anvil's
+    clock moved a day): the wallet receives 10 and sends 5. The day-2 pack opens at day 1's
+    closing and ties to anvil's balances at day 2's last block."""
+    from chainenv import fresh_address
+
+    wallet, treasury = env.accounts[3], fresh_address("treasury")
+    request = env.make_request("USDC", 100 * USDC)
+    env.pay_token(request.deposit_address, 100 * USDC, sender=env.accounts[5])
+    env.pay_token(wallet, 50 * USDC, sender=env.accounts[5])
+    env.pay_token(treasury, 20 * USDC, sender=wallet)
+    env.w3.provider.make_request("evm_increaseTime", [86_400])
+    env.mine(1)
+    env.pay_token(wallet, 10 * USDC, sender=env.accounts[5])
+    env.pay_token(treasury, 5 * USDC, sender=wallet)
+    env.mine(64)
+    env.watcher(extra_watched=[wallet]).poll()
+    day2 = datetime.fromtimestamp(env.w3.eth.get_block("latest")["timestamp"], UTC).date()
+    manifest = write_period_pack(env.engine, paybridge_config(env), day2, day2, tmp_path / "p")
+    rolled = {(r["address_class"], r["token"]): r for r in rows(tmp_path / "p" / "rollforward.csv")}
+    other = rolled[("other watched", "USDC")]
+    assert [other[k] for k in ("opening_base_units", "received_base_units")] == [
+        str(30 * USDC),
+        str(10 * USDC),
+    ]
+    assert other["sent_out_base_units"] == str(5 * USDC)
+    assert other["closing_base_units"] == other["onchain_balance_base_units"] == str(35 * USDC)
+    deposit = rolled[("deposit", "USDC")]
+    assert deposit["opening_base_units"] == deposit["closing_base_units"] == str(100 * USDC)
+    assert deposit["received_base_units"] == "0" and deposit["status"] == "ok"
+    assert manifest["rollforward_not_tied"] == 0
+    assert rows(tmp_path / "p" / "settled.csv") == []  # paid the day before the period
