@@ -29,7 +29,7 @@ from reconciliation.report_totals import (
 from reconciliation.result import ReconResult
 
 HTML_ROWS = 200
-PDF_ROWS = 50  # WeasyPrint lays out ~10 table rows a second here: the PDF keeps the first 50
+PDF_ROWS = 25  # WeasyPrint lays out table rows slowly (~30 ms each here): the PDF keeps 25
 E = html.escape
 
 
