@@ -7,8 +7,10 @@ What an auditor signs for a period [from 00:00Z, to+1 00:00Z):
 - ``settled.csv``: receivables settled in crypto in the period (last payment inside it), with
   fair value and realised gain/loss, and the journal ids and receipt keys behind each figure;
   ``journals.csv`` holds those journals (the engine's, re-performed at the period end).
-- ``write_offs.csv``: by reason code (journal ids listed).
-- ``open_exceptions.csv``: exceptions open at the period end, with ageing buckets.
+- ``write_offs.csv``: by reason code (journal ids listed); ``manual_write_offs.csv``: those
+  people approved in the period (maker-checker, resolution ids).
+- ``open_exceptions.csv``: exceptions at the period end nobody resolved, with ageing buckets
+  and their queue ids (``EX-…``).
 - ``erp_tieout.csv``: the stored ERP tie-out rows (``paybridge tieout erp``), as last run.
 - ``summary.md`` says what was and was not reachable; ``manifest.json`` holds the SHA-256 of
   every file. No wall-clock time is written: the same store and chain give the same bytes.
@@ -35,9 +37,14 @@ from paybridge.recon_runs.period_chain import (
     period_flows,
     roll_forward,
 )
+from paybridge.recon_runs.queue import exception_id_for, queue_keys
 from paybridge.recon_runs.report import labels_from_config
 from paybridge.store.db import transaction
-from paybridge.store.models.reconciliation import TieOutResult
+from paybridge.store.models.reconciliation import (
+    ExceptionResolution,
+    ReconException,
+    TieOutResult,
+)
 from reconciliation.config import ReconConfig
 from reconciliation.files import sha256_file
 from reconciliation.inputs import read_rates, read_receipts, read_requests
@@ -164,13 +171,20 @@ def write_offs(journals: pd.DataFrame, config: ReconConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["reason_code", "currency", "lines", "amount", "journal_ids"])
 
 
-def open_exceptions(result: ReconResult, end: datetime) -> pd.DataFrame:
-    """Exceptions at the period end, aged from the receipt's block time (or the request's)."""
+def open_exceptions(engine: Engine, result: ReconResult, end: datetime) -> pd.DataFrame:
+    """Exceptions the engine raises at the period end that no person has resolved in the
+    queue, aged from the receipt's block time (or the request's creation), with the queue id
+    (``EX-…``, as ``paybridge exceptions`` shows it)."""
     ages = dict(
         zip(result.requests_status["request_id"], result.requests_status["age_days"], strict=True)
     )
+    with transaction(engine) as session:
+        queue = {e.queue_key: e.status for e in session.scalars(sa.select(ReconException))}
     rows = []
-    for r in result.exceptions.to_dict("records"):
+    records = result.exceptions.to_dict("records")
+    for key, r in zip(queue_keys(result.exceptions), records, strict=True):
+        if queue.get(key) == "resolved":
+            continue
         if r["block_time"]:
             age = (end - pd.Timestamp(r["block_time"]).to_pydatetime()).days
         else:  # the engine ages requests at its as_of (latest block time): move to period end
@@ -179,6 +193,8 @@ def open_exceptions(result: ReconResult, end: datetime) -> pd.DataFrame:
         bucket = next(n for lo, hi, n in AGE_BUCKETS if age >= lo and (hi is None or age <= hi))
         rows.append(
             {
+                "queue_id": exception_id_for(key),
+                "queue_status": queue.get(key, "not queued"),
                 "exception_id": r["exception_id"],
                 "reason": r["reason"],
                 "chain_id": r["chain_id"],
@@ -191,19 +207,67 @@ def open_exceptions(result: ReconResult, end: datetime) -> pd.DataFrame:
                 "ageing_bucket": bucket,
             }
         )
-    columns = [
-        "exception_id",
-        "reason",
-        "chain_id",
-        "tx_hash",
-        "event_key",
-        "request_id",
-        "amount_base_units",
-        "remaining_due_base_units",
-        "age_days",
-        "ageing_bucket",
-    ]
-    return pd.DataFrame(rows, columns=columns, dtype="str")
+    return pd.DataFrame(rows, columns=OPEN_COLUMNS, dtype="str")
+
+
+OPEN_COLUMNS = [
+    "queue_id",
+    "queue_status",
+    "exception_id",
+    "reason",
+    "chain_id",
+    "tx_hash",
+    "event_key",
+    "request_id",
+    "amount_base_units",
+    "remaining_due_base_units",
+    "age_days",
+    "ageing_bucket",
+]
+MANUAL_COLUMNS = [
+    "resolution_id",
+    "exception_id",
+    "request_id",
+    "amount_base_units",
+    "reason",
+    "proposed_by",
+    "approved_by",
+    "decided_at",
+]
+
+
+def manual_write_offs(engine: Engine, start: datetime, end: datetime) -> pd.DataFrame:
+    """Write-offs people approved in the period (maker-checker), by reason."""
+    with transaction(engine) as session:
+        rows = session.scalars(
+            sa.select(ExceptionResolution)
+            .where(
+                ExceptionResolution.action == "write_off",
+                ExceptionResolution.state == "approved",
+                ExceptionResolution.decided_at >= start,
+                ExceptionResolution.decided_at < end,
+            )
+            .order_by(ExceptionResolution.reason, ExceptionResolution.resolution_id)
+        ).all()
+
+        def request_of(r: ExceptionResolution) -> str:
+            queued = session.get(ReconException, r.exception_id)
+            return r.request_id or (queued.request_id if queued and queued.request_id else "")
+
+        data = [
+            [
+                r.resolution_id,
+                r.exception_id,
+                request_of(r),
+                str(r.amount),
+                r.reason,
+                r.proposed_by,
+                r.decided_by,
+                r.decided_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ]
+            for r in rows
+        ]
+    return pd.DataFrame(data, columns=MANUAL_COLUMNS, dtype="str")
 
 
 def erp_tie_out(engine: Engine) -> pd.DataFrame:
@@ -262,7 +326,8 @@ def write_period_pack(
             "settled.csv": settled,
             "journals.csv": journals.astype(str),
             "write_offs.csv": write_offs(journals, config),
-            "open_exceptions.csv": open_exceptions(result, end),
+            "manual_write_offs.csv": manual_write_offs(engine, start, end),
+            "open_exceptions.csv": open_exceptions(engine, result, end),
             "erp_tieout.csv": erp_tie_out(engine),
         }
         for name, frame in tables.items():
@@ -307,7 +372,8 @@ def summary_text(start: date, end: date, tables: dict[str, pd.DataFrame], notes:
         "",
         "## Contents",
         f"- settled.csv: {len(tables['settled.csv'])} receivables settled in crypto",
-        f"- write_offs.csv: {len(tables['write_offs.csv'])} reason codes",
+        f"- write_offs.csv: {len(tables['write_offs.csv'])} reason codes (engine journals)",
+        f"- manual_write_offs.csv: {len(tables['manual_write_offs.csv'])} approved by people",
         f"- open_exceptions.csv: {len(tables['open_exceptions.csv'])} open at the period end",
         f"- erp_tieout.csv: {len(tables['erp_tieout.csv'])} rows of the last stored ERP tie-out"
         + ("" if len(tables["erp_tieout.csv"]) else " (none run: `paybridge tieout erp`)"),

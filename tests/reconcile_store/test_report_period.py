@@ -177,3 +177,30 @@ def test_roll_forward_carries_opening_balance_and_outflows(env, tmp_path):
     assert deposit["received_base_units"] == "0" and deposit["status"] == "ok"
     assert manifest["rollforward_not_tied"] == 0
     assert rows(tmp_path / "p" / "settled.csv") == []  # paid the day before the period
+
+
+def test_manual_write_offs_listed_and_resolved_exceptions_not_open(env, tmp_path):
+    from paybridge.recon_runs.resolutions import decide, list_exceptions, propose
+    from paybridge.recon_runs.run import reconcile_store
+
+    paid = pay_scenario(env)
+    cfg = paybridge_config(env)
+    reconcile_store(env.engine, cfg)
+    queue = list_exceptions(env.engine)
+    under = next(e for e in queue if e["reason"] == "UNDERPAID")
+    proposed = propose(
+        env.engine, str(under["exception_id"]), "write-off", "alice", reason="CUSTOMER_AGREED"
+    )
+    decide(env.engine, proposed.resolution["resolution_id"], "bob", approve=True)
+    today = datetime.now(UTC).date()
+    write_period_pack(env.engine, cfg, today, today, tmp_path / "p")
+    manual = rows(tmp_path / "p" / "manual_write_offs.csv")
+    assert [(m["request_id"], m["reason"], m["proposed_by"], m["approved_by"]) for m in manual] == [
+        (paid.partial, "CUSTOMER_AGREED", "alice", "bob")
+    ]
+    assert manual[0]["amount_base_units"] == str(60 * USDC)
+    still_open = rows(tmp_path / "p" / "open_exceptions.csv")
+    assert under["exception_id"] not in {r["queue_id"] for r in still_open}
+    queued = {str(e["exception_id"]) for e in queue}
+    assert {r["queue_id"] for r in still_open} <= queued
+    assert any(r["reason"] == "OVERPAYMENT" for r in still_open)
