@@ -49,6 +49,7 @@ from reconciliation.config import ReconConfig
 from reconciliation.files import sha256_file
 from reconciliation.inputs import read_rates, read_receipts, read_requests
 from reconciliation.pack import staged_pack
+from reconciliation.report_labels import fiat_exponent
 from reconciliation.result import ReconResult, reconcile
 
 PACK_VERSION = "1"
@@ -104,8 +105,13 @@ def settled_in_period(result: ReconResult, config: ReconConfig, start: datetime)
     for r in chosen.to_dict("records"):
         lines = journals[journals["request_id"] == r["request_id"]]
 
-        def amount(names: set[str], side: str, lines: pd.DataFrame = lines) -> Decimal:
-            return sum((_dec(v) for v in lines.loc[lines["account"].isin(names), side]), Decimal(0))
+        places = Decimal(1).scaleb(-fiat_exponent(r["invoice_currency"]))
+
+        def amount(
+            names: set[str], side: str, lines: pd.DataFrame = lines, places: Decimal = places
+        ) -> Decimal:
+            values = lines.loc[lines["account"].isin(names), side]
+            return sum((_dec(v) for v in values), Decimal(0)).quantize(places)
 
         pnl = {accounts.settlement_gain, accounts.settlement_loss}
         paid = matches[matches["request_id"] == r["request_id"]]
@@ -338,6 +344,9 @@ def write_period_pack(
         files = sorted([*tables, "summary.md"]) + sorted(
             f"inputs/{p.name}" for p in (staging / "inputs").iterdir()
         )
+        sums = "".join(f"{sha256_file(staging / name)}  {name}\n" for name in files)
+        (staging / "SHA256SUMS").write_text(sums)
+        files.append("SHA256SUMS")
         manifest = {
             "pack": "paybridge.period_close",
             "pack_version": PACK_VERSION,
@@ -347,7 +356,7 @@ def write_period_pack(
             "chains": {str(c): s.note for c, s in sorted(states.items())},
             "rollforward_not_tied": int((rolled["status"] != "ok").sum()),
             "files": {name: sha256_file(staging / name) for name in files},
-            "reperform": "sha256sum -c: every file above; the same store gives the same bytes",
+            "reperform": "sha256sum -c SHA256SUMS; the same store and chain give the same bytes",
         }
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         (staging / "manifest.json").write_text(text)

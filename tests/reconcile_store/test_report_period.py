@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def test_period_pack_ties_to_anvil_and_reperforms_byte_for_byte(env, tmp_path):
     assert files(tmp_path / "a") == files(tmp_path / "b")
     for name, digest in first["files"].items():  # the manifest re-performs every file
         assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest() == digest
+    checked = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "a", capture_output=True, text=True
+    )
+    assert checked.returncode == 0 and checked.stdout.count(": OK") == len(first["files"]) - 1
     rolled = rows(tmp_path / "a" / "rollforward.csv")
     line = next(r for r in rolled if r["address_class"] == "deposit" and r["token"] == "USDC")
     assert line["asset"] == env.contracts.usdc.address.lower()
