@@ -24,7 +24,7 @@ from reconciliation.engine import ENGINE_VERSION
 from reconciliation.inputs import read_rates, read_receipts, read_requests
 from reconciliation.pack import staged_pack
 from reconciliation.result import ReconResult, reconcile
-from reconciliation.safe_text import safe_table
+from reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
     "matches.csv": "matches",
@@ -118,7 +118,11 @@ def read_text_table(path: Path | None) -> pd.DataFrame | None:
     """A small CSV read as text (tie-outs, manual resolutions): shown, never computed on."""
     if path is None:
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in frame.columns:  # written spreadsheet-safe (write_csv): the original text back
+        texts = pa.array(frame[column].to_numpy(dtype=object), pa.string())
+        frame[column] = recover_array(texts).to_numpy(zero_copy_only=False)
+    return frame
 
 
 def build_manifest(

@@ -170,3 +170,15 @@ def test_fiat_formats_follow_the_iso_exponent():
     assert fiat_format("USD") == "#,##0.00" and fiat_text("-12345.6", "USD") == "-12,345.60 USD"
     assert base_units_value("999999999999999") == 999999999999999  # 15 digits: a number
     assert base_units_value("1000000000000000") == "1000000000000000"  # 16: text, exact
+
+
+def test_tie_outs_and_resolutions_files_round_trip_their_text(tmp_path):
+    """The store pack writes them spreadsheet-safe; the re-performance shows the original."""
+    from reconciliation.files import read_text_table, write_csv
+
+    frame = pd.DataFrame(
+        {"key": ["=HYPERLINK(1)", "-5", "@x", ""], "detail": ["a\\b", "'q", "1", "2"]}
+    )
+    write_csv(frame, tmp_path / "t.csv")
+    assert "'=HYPERLINK" in (tmp_path / "t.csv").read_text()
+    assert read_text_table(tmp_path / "t.csv").equals(frame)
