@@ -14,18 +14,20 @@ Every flow keeps its receipt id (``chain_receipts.id``), tx hash and event key.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
+from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from connectors.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from paybridge.config import PayBridgeConfig
 from paybridge.recon_runs.export import asset_key, iso
-from paybridge.recon_runs.tieouts_store import read_balance
+from paybridge.recon_runs.tieouts_store import BALANCE_OF
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainCursor, ChainReceipt
 
@@ -178,8 +180,24 @@ def chain_states(
     return states, clients
 
 
-def _sum(frame: pd.DataFrame) -> int:
-    return sum(int(v) for v in frame["amount_base_units"])
+BATCH = 100  # balance reads per JSON-RPC batch
+
+
+def balance_call(address: str, asset: str, block: int) -> tuple[str, list]:
+    """The JSON-RPC call ``tieouts_store.read_balance`` makes, for batching."""
+    tag = hex(block)
+    if asset == "native":
+        return "eth_getBalance", [to_checksum_address(address), tag]
+    data = BALANCE_OF + address.lower().removeprefix("0x").rjust(64, "0")
+    return "eth_call", [{"to": to_checksum_address(asset), "data": data}, tag]
+
+
+def read_balances(rpc: RpcClient, keys: list[tuple[str, str]], block: int) -> list[int]:
+    answers: list = []
+    for first in range(0, len(keys), BATCH):
+        calls = [balance_call(a, asset, block) for a, asset in keys[first : first + BATCH]]
+        answers += rpc.batch(calls)
+    return [int(v, 16) if v not in ("0x", None) else 0 for v in answers]
 
 
 def roll_forward(
@@ -191,28 +209,51 @@ def roll_forward(
     chain_label: Callable[[int], str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per (chain, class, asset): opening + received - sent out = closing, vs the chain."""
-    pairs: set[tuple[int, str, str, str]] = set()
+    closing: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    group: dict[tuple[int, str, str], dict[str, int]] = defaultdict(
+        lambda: {"opening": 0, "received": 0, "sent": 0}
+    )
+    receipts: dict[tuple[int, str, str], list[str]] = defaultdict(list)
     for r in flows.itertuples(index=False):
-        pairs.add((int(r.chain_id), r.address_class, r.address, r.asset))
+        chain_id, amount = int(r.chain_id), int(r.amount_base_units)
+        signed = amount if r.direction == "in" else -amount
+        closing[(chain_id, r.address_class, r.address, r.asset)] += signed
+        totals = group[(chain_id, r.address_class, r.asset)]
+        if r.in_period == "no":
+            totals["opening"] += signed
+        else:
+            totals["received" if r.direction == "in" else "sent"] += amount
+            receipts[(chain_id, r.address_class, r.asset)].append(r.receipt_id)
     for chain_id, addresses in deposits.items():
         for address in addresses:
-            pairs.add((chain_id, "deposit", address, "native"))
-    balances = []
-    for chain_id, klass, address, asset in sorted(pairs):
-        mine = flows[
-            (flows["chain_id"] == str(chain_id))
-            & (flows["address"] == address)
-            & (flows["asset"] == asset)
-        ]
-        closing = _sum(mine[mine["direction"] == "in"]) - _sum(mine[mine["direction"] == "out"])
+            closing.setdefault((chain_id, "deposit", address, "native"), 0)
+            group.setdefault(
+                (chain_id, "deposit", "native"), {"opening": 0, "received": 0, "sent": 0}
+            )
+    keys = sorted(closing)
+    onchain: dict[tuple[int, str, str, str], int] = {}
+    for chain_id in sorted({k[0] for k in keys}):
         state = states.get(chain_id)
-        onchain, status = "", "CHAIN_UNREACHABLE"
-        if state is not None and state.last_block is not None and chain_id in clients:
-            value = read_balance(clients[chain_id], address, asset, max(state.last_block, 0))
-            onchain = str(value)
-            status = "ok" if value == closing else "DIFFERENCE"
-            if state.scanned_block is not None and state.scanned_block < state.last_block:
-                status = "WATCHER_BEHIND" if value != closing else status
+        if state is None or state.last_block is None or chain_id not in clients:
+            continue
+        mine = [k for k in keys if k[0] == chain_id]
+        values = read_balances(
+            clients[chain_id], [(k[2], k[3]) for k in mine], max(state.last_block, 0)
+        )
+        onchain.update(zip(mine, values, strict=True))
+    balances = []
+    for key in keys:
+        chain_id, klass, address, asset = key
+        state = states.get(chain_id)
+        value = onchain.get(key)
+        status = "CHAIN_UNREACHABLE" if value is None else "ok"
+        if value is not None and value != closing[key]:
+            behind = state and state.scanned_block is not None and state.last_block is not None
+            status = (
+                "WATCHER_BEHIND"
+                if behind and state.scanned_block < state.last_block
+                else "DIFFERENCE"
+            )
         balances.append(
             {
                 "chain_id": str(chain_id),
@@ -220,39 +261,29 @@ def roll_forward(
                 "address_class": klass,
                 "asset": asset,
                 "block": "" if state is None or state.last_block is None else str(state.last_block),
-                "closing_base_units": str(closing),
-                "onchain_balance_base_units": onchain,
-                "difference_base_units": str(int(onchain) - closing) if onchain else "",
+                "closing_base_units": str(closing[key]),
+                "onchain_balance_base_units": "" if value is None else str(value),
+                "difference_base_units": "" if value is None else str(value - closing[key]),
                 "status": status,
             }
         )
-    per_address = pd.DataFrame(balances, columns=BALANCE_COLUMNS, dtype="str")
+    statuses: dict[tuple[int, str, str], set[str]] = defaultdict(set)
+    onchain_sum: dict[tuple[int, str, str], int] = defaultdict(int)
+    for key in keys:
+        line = (key[0], key[1], key[3])
+        onchain_sum[line] += onchain.get(key, 0)
+    for b in balances:
+        statuses[(int(b["chain_id"]), b["address_class"], b["asset"])].add(b["status"])
     lines = []
-    groups = sorted({(int(b["chain_id"]), b["address_class"], b["asset"]) for b in balances})
-    for chain_id, klass, asset in groups:
-        sel = flows[
-            (flows["chain_id"] == str(chain_id))
-            & (flows["address_class"] == klass)
-            & (flows["asset"] == asset)
-        ]
-        before = sel[sel["in_period"] == "no"]
-        during = sel[sel["in_period"] == "yes"]
-        opening = _sum(before[before["direction"] == "in"]) - _sum(
-            before[before["direction"] == "out"]
-        )
-        received = _sum(during[during["direction"] == "in"])
-        sent = _sum(during[during["direction"] == "out"])
-        closing = opening + received - sent
-        mine = per_address[
-            (per_address["chain_id"] == str(chain_id))
-            & (per_address["address_class"] == klass)
-            & (per_address["asset"] == asset)
-        ]
-        statuses = set(mine["status"])
-        reachable = "CHAIN_UNREACHABLE" not in statuses
-        onchain = sum(int(v) for v in mine["onchain_balance_base_units"]) if reachable else None
-        status = "ok" if statuses == {"ok"} else sorted(statuses - {"ok"})[0]
+    for line_key in sorted(group):
+        chain_id, klass, asset = line_key
+        totals = group[line_key]
+        close = totals["opening"] + totals["received"] - totals["sent"]
+        seen = statuses[line_key]
+        reachable = "CHAIN_UNREACHABLE" not in seen
+        status = "ok" if seen <= {"ok"} else sorted(seen - {"ok"})[0]
         state = states.get(chain_id)
+        chain_total = onchain_sum[line_key] if reachable else None
         lines.append(
             {
                 "chain_id": str(chain_id),
@@ -260,17 +291,18 @@ def roll_forward(
                 "address_class": klass,
                 "asset": asset,
                 "token": asset_label(chain_id, asset),
-                "opening_base_units": str(opening),
-                "received_base_units": str(received),
-                "sent_out_base_units": str(sent),
-                "closing_base_units": str(closing),
-                "onchain_balance_base_units": "" if onchain is None else str(onchain),
-                "difference_base_units": "" if onchain is None else str(onchain - closing),
+                "opening_base_units": str(totals["opening"]),
+                "received_base_units": str(totals["received"]),
+                "sent_out_base_units": str(totals["sent"]),
+                "closing_base_units": str(close),
+                "onchain_balance_base_units": "" if chain_total is None else str(chain_total),
+                "difference_base_units": "" if chain_total is None else str(chain_total - close),
                 "last_block": ""
                 if state is None or state.last_block is None
                 else str(state.last_block),
                 "status": status,
-                "receipts_in_period": ";".join(during["receipt_id"]),
+                "receipts_in_period": ";".join(receipts[line_key]),
             }
         )
+    per_address = pd.DataFrame(balances, columns=BALANCE_COLUMNS, dtype="str")
     return pd.DataFrame(lines, columns=ROLL_COLUMNS, dtype="str"), per_address
