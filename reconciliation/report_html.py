@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,12 @@ def _fiat(value: Any, currency: str) -> Cell:
     return number(fiat_text(shown, currency)) if shown not in ("", "nan") else Cell("")
 
 
+def _side(value: str, currency: str) -> Cell:
+    """A journal side: blank when zero (any exponent: 0, 0.00, 0.000)."""
+    shown = str(value).strip()
+    return _fiat(shown, currency) if shown and Decimal(shown) != 0 else Cell("")
+
+
 def _with_request_asset(result: ReconResult, exceptions: pd.DataFrame) -> list[dict]:
     """Exceptions about a request (UNDERPAID) carry no receipt: take its chain and asset from
     the request so that amounts read in token units."""
@@ -242,8 +249,8 @@ def section_tables(
             long_id(r["journal_id"], keep=16),
             number(r["line"]),
             text(r["account"]),
-            _fiat(r["debit"], r["currency"]) if r["debit"] not in ("0", "0.00", "") else Cell(""),
-            _fiat(r["credit"], r["currency"]) if r["credit"] not in ("0", "0.00", "") else Cell(""),
+            _side(r["debit"], r["currency"]),
+            _side(r["credit"], r["currency"]),
             text(r["reason_code"]),
             text(r["memo"]),
         ]

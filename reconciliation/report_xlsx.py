@@ -128,6 +128,10 @@ class SheetWriter:
     def _cell(self, value: Any) -> Any:
         if not isinstance(value, Typed):
             return value
+        if value.value is None:
+            return None
+        if not value.link and (value.number_format == "0" and isinstance(value.value, str)):
+            return value.value  # base units kept as text: no number format to carry
         cell = self.cell(value.value)
         if value.number_format:
             cell.number_format = value.number_format
@@ -186,7 +190,7 @@ def table_rows(
                 )
             )
         elif column in INTEGERS:
-            plan.append((column, lambda r, _t, c=column: Typed(_int(r[c]), "0")))
+            plan.append((column, lambda r, _t, c=column: _int(r[c])))  # short: General shows them
         elif column in DECIMALS:
             plan.append((column, lambda r, _t, c=column: Typed(_decimal(r[c]), DECIMALS[c])))
         elif column in TIMES:
