@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 
 from reconciliation.config import ReconConfig
 from reconciliation.report_assets import SCRIPT, STYLE
-from reconciliation.report_labels import ReportLabels, fiat_text, group_digits, short_id
+from reconciliation.report_labels import ReportLabels, fiat_text, short_id
 from reconciliation.report_totals import (
     TOTAL_COLUMNS,
     TOTAL_LABELS,
@@ -174,6 +175,18 @@ def _fiat(value: Any, currency: str) -> Cell:
     return number(fiat_text(shown, currency)) if shown not in ("", "nan") else Cell("")
 
 
+CHAIN_KEY = re.compile(r"^(\d+):(0x[0-9a-fA-F]{40}):(native|0x[0-9a-fA-F]{40})@\d+$")
+
+
+def _tie_amount(labels: ReportLabels, record: dict, column: str) -> Cell:
+    """Chain tie-outs compare base units: shown in token units (key chain:address:asset@block)."""
+    value = str(record[column])
+    key = CHAIN_KEY.match(str(record["key"]))
+    if key and value.lstrip("-").isdigit():
+        return number(labels.amount(key.group(1), key.group(3), value))
+    return number(value)
+
+
 def _side(value: str, currency: str) -> Cell:
     """A journal side: blank when zero (any exponent: 0, 0.00, 0.000)."""
     shown = str(value).strip()
@@ -260,11 +273,9 @@ def section_tables(
         [
             text(r["tie_out"]),
             long_id(r["key"], keep=14),
-            number(
-                group_digits(str(r["expected"])) if str(r["expected"]).isdigit() else r["expected"]
-            ),
-            number(group_digits(str(r["actual"])) if str(r["actual"]).isdigit() else r["actual"]),
-            number(r["difference"]),
+            _tie_amount(labels, r, "expected"),
+            _tie_amount(labels, r, "actual"),
+            _tie_amount(labels, r, "difference"),
             Cell(
                 E(str(r["status"]))
                 if r["status"] == "ok"

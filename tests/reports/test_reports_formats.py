@@ -24,7 +24,7 @@ TIE = pd.DataFrame(
     [
         [
             "subledger_vs_chain",
-            "1:0xabc:native@5",
+            "1:0xabababababababababababababababababababab:native@5",
             "91683333333333333333",
             "91683333333333333333",
             "0",
@@ -120,6 +120,7 @@ def test_html_has_names_totals_sections_and_short_ids(pack):
     assert re.findall(r"url\((?!#)", page) == []  # only in-page references (SVG clip paths)
     assert "before request" in page and "same day" in page  # days-to-pay buckets
     assert "MISSING_IN_ERP" in page
+    assert "91.683333333333333333 ETH" in page  # chain tie-out base units read as tokens
 
 
 def test_pdf_is_the_printed_report_and_deterministic(pack, tmp_path):
