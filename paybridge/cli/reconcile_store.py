@@ -31,7 +31,7 @@ from paybridge.cli.context import (
 )
 from paybridge.config import ConfigError
 from paybridge.domain.settlements import SettlementError
-from paybridge.recon_runs.report import export_inputs, write_report
+from paybridge.recon_runs.report import export_inputs, labels_from_config, write_report
 from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
 from paybridge.recon_runs.run import RunSummary, reconcile_store
 from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
@@ -89,7 +89,7 @@ def reconcile(
     ] = None,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Also write outputs, report.html/xlsx, manifest here."),
+        typer.Option("--report", help="Also write outputs, report.html/pdf/xlsx, manifest here."),
     ] = None,
     rules: Annotated[
         Path | None, typer.Option("--rules", help="Reconciliation rules (engine TOML config).")
@@ -131,7 +131,7 @@ def reconcile(
             manifest = None
             if report is not None:
                 progress.update(task, description="writing the report")
-                manifest = write_report(eng, report, recon_cfg)
+                manifest = write_report(eng, report, recon_cfg, labels_from_config(cfg))
         except (SettlementError, ValueError, OSError) as exc:  # OSError: the pack not written
             fail(str(exc))
     data = summary.as_dict()
