@@ -1,0 +1,110 @@
+"""How the CLI shows things to people: amounts (``paybridge.domain.amounts``' rule), tables whose
+ids are never cut, and paging that says when a list is cut.
+
+Machines get ``--json`` with base units under ``*_base_units`` keys beside ``*_display`` text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from paybridge.cli.context import USAGE_ERROR, errors, fail, shown
+from paybridge.config import PayBridgeConfig
+from paybridge.domain.amounts import format_token, parse_token_amount
+from paybridge.domain.money import MoneyError
+
+LimitOption = Annotated[int, typer.Option("--limit", min=1, help="Show at most this many rows.")]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this many rows first.")]
+
+
+@dataclass(frozen=True)
+class Token:
+    symbol: str
+    decimals: int
+
+    def show(self, base_units: int | str) -> str:
+        return format_token(int(base_units), self.decimals, self.symbol)
+
+
+class TokenBook:
+    """(chain id, asset) -> symbol and decimals from the config; the asset is a token address
+    (any case), ``native`` or a symbol. Unknown assets are shown as explicit base units."""
+
+    def __init__(self, cfg: PayBridgeConfig) -> None:
+        names = {c.name: c.chain_id for c in cfg.chains}
+        self._by_key: dict[tuple[int, str], Token] = {}
+        for asset in cfg.assets:
+            chain_id = names[asset.chain]
+            token = Token(asset.symbol, asset.decimals)
+            self._by_key[(chain_id, asset.symbol.upper())] = token
+            self._by_key[(chain_id, (asset.address or "native").lower())] = token
+
+    def get(self, chain_id: int | None, asset: str | None) -> Token | None:
+        if chain_id is None or not asset:
+            return None
+        found = self._by_key.get((int(chain_id), asset.lower()))
+        return found or self._by_key.get((int(chain_id), asset.upper()))
+
+    def show(self, chain_id: int | None, asset: str | None, base_units: int | str) -> str:
+        token = self.get(chain_id, asset)
+        if token is None:
+            return f"{int(base_units)} base units of {asset or 'an unknown asset'}"
+        return token.show(base_units)
+
+
+def parse_amount_option(text: str | None, token: Token | None, option: str) -> int | None:
+    """An amount option (``--amount "12.5 USDC"`` or ``"12500000 base units"``) -> base units;
+    a wrong symbol, too many decimals or a bare number is a usage error (exit 2) naming it."""
+    if text is None:
+        return None
+    if token is None:  # the asset is not configured: only explicit base units are exact
+        token = Token("(unknown asset)", 0)
+        if not text.strip().lower().endswith("base units"):
+            fail(
+                f"{option} {text!r}: this asset is not in the config, so give base units, "
+                f'e.g. {option} "12500000 base units"',
+                code=USAGE_ERROR,
+            )
+    try:
+        return parse_token_amount(text, token.symbol, token.decimals, what=option)
+    except MoneyError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+
+
+def table(title: str | None, *columns: str, ids: Sequence[str] = ()) -> Table:
+    """A table whose id columns (``ids``) are never wrapped or cut: the others wrap first, and
+    at worst an id folds onto a second line whole, never ``pr_c381…``."""
+    grid = Table(title=title)
+    for name in columns:
+        if name in ids:
+            grid.add_column(name, no_wrap=True, overflow="fold")
+        else:
+            grid.add_column(name, overflow="fold")
+    return grid
+
+
+def page(rows: Sequence[Any], offset: int, limit: int) -> list[Any]:
+    return list(rows[offset : offset + limit])
+
+
+def page_notice(what: str, shown_count: int, total: int, offset: int, limit: int) -> None:
+    """Say on stderr when a list is cut (stdout stays the data), and how to see the rest."""
+    if shown_count == total and offset == 0:
+        return
+    first = offset + 1 if shown_count else offset
+    more = f"; next page: --offset {offset + limit}" if offset + shown_count < total else ""
+    errors.print(
+        f"showing {what} {first}-{offset + shown_count} of {total}{more}"
+        f" (--limit {limit} --offset {offset})",
+        highlight=False,
+    )
+
+
+def field_lines(view: dict[str, Any], width: int = 20) -> list[str]:
+    """``key  value`` lines for a ``show`` command (values shown as plain text)."""
+    return [f"[bold]{key:>{width}}[/] {shown(value)}" for key, value in view.items()]
