@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
-from paybridge.cli.context import USAGE_ERROR, errors, fail, shown
+from paybridge.cli.context import USAGE_ERROR, console, errors, fail, shown
 from paybridge.config import PayBridgeConfig
 from paybridge.domain.amounts import format_token, parse_token_amount
 from paybridge.domain.money import MoneyError
@@ -79,7 +80,14 @@ def parse_amount_option(text: str | None, token: Token | None, option: str) -> i
 def table(title: str | None, *columns: str, ids: Sequence[str] = ()) -> Table:
     """A table whose id columns (``ids``) are never wrapped or cut: the others wrap first, and
     at worst an id folds onto a second line whole, never ``pr_c381…``."""
-    grid = Table(title=title)
+    grid = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        padding=(0, 1),
+    )
     for name in columns:
         if name in ids:
             grid.add_column(name, no_wrap=True, overflow="fold")
@@ -105,6 +113,21 @@ def page_notice(what: str, shown_count: int, total: int, offset: int, limit: int
     )
 
 
-def field_lines(view: dict[str, Any], width: int = 20) -> list[str]:
-    """``key  value`` lines for a ``show`` command (values shown as plain text)."""
-    return [f"[bold]{key:>{width}}[/] {shown(value)}" for key, value in view.items()]
+def cell(*parts: object) -> str:
+    """A table cell of several lines (each external text shown as plain text)."""
+    return "\n".join(shown(part) for part in parts)
+
+
+def print_fields(view: dict[str, Any], width: int = 20) -> None:
+    """``key  value`` lines of a ``show`` command; empty values left out, lists joined, and
+    long values (hashes, links) never broken by the console (the terminal wraps them)."""
+    for key, value in view.items():
+        if value is None or value == "" or value == []:
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, list) else value
+        console.print(f"[bold]{key:>{width}}[/] {shown(text)}", highlight=False, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    """One line of external text, never broken by the console (ids and links stay whole)."""
+    console.print(shown(text), highlight=False, soft_wrap=True)

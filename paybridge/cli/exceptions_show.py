@@ -28,9 +28,11 @@ from paybridge.cli.display import (
     OffsetOption,
     Token,
     TokenBook,
-    field_lines,
+    cell,
     page_notice,
     parse_amount_option,
+    print_fields,
+    say,
     table,
 )
 from paybridge.config import ConfigError, PayBridgeConfig
@@ -150,7 +152,7 @@ def exceptions_list(
             grid.add_row(
                 shown(view["exception_id"]),
                 shown(view["request_id"] or "-"),
-                shown(f"{view['status']} {view['reason']}"),
+                cell(view["status"], view["reason"]),
                 shown(amount),
                 shown(view["suggested_action"]),
             )
@@ -272,31 +274,23 @@ def exceptions_show(
     flat = {
         k: v for k, v in view.items() if k not in nested and k not in hidden and v not in ("", None)
     }
-    for line in field_lines(flat, 26):
-        console.print(line, highlight=False)
+    print_fields(flat, 26)
     if view["request"]:
         console.print("[bold]request[/]")
-        for line in field_lines(view["request"], 26):
-            console.print(line, highlight=False)
+        print_fields(view["request"], 26)
     for match in view["engine_matches"]:
-        console.print(
-            shown(
-                f"engine: {match['decision']} by rule {match['rule']}, applied "
-                f"{match['amount_applied_display']} to {match['request_id']}: "
-                f"{match['explanation']}"
-            ),
-            highlight=False,
+        say(
+            f"engine: {match['decision']} by rule {match['rule']}, applied "
+            f"{match['amount_applied_display']} to {match['request_id']}: "
+            f"{match['explanation']}"
         )
     if not view["engine_matches"]:
         console.print("engine: no match for this transfer (see engine_detail)", highlight=False)
     for res in view["resolutions"]:
         decided = f", decided by {res['decided_by']}" if res["decided_by"] else ""
-        console.print(
-            shown(
-                f"resolution {res['resolution_id']}: {res['action']} {res['amount_display']} "
-                f"{res['state']} (proposed by {res['proposed_by']}{decided})"
-            ),
-            highlight=False,
+        say(
+            f"resolution {res['resolution_id']}: {res['action']} {res['amount_display']} "
+            f"{res['state']} (proposed by {res['proposed_by']}{decided})"
         )
 
 
