@@ -77,9 +77,12 @@ def parse_amount_option(text: str | None, token: Token | None, option: str) -> i
         fail(str(exc), code=USAGE_ERROR)
 
 
-def table(title: str | None, *columns: str, ids: Sequence[str] = ()) -> Table:
-    """A table whose id columns (``ids``) are never wrapped or cut: the others wrap first, and
-    at worst an id folds onto a second line whole, never ``pr_c381…``."""
+def table(
+    title: str | None, *columns: str, ids: Sequence[str] = (), keep: Sequence[str] = ()
+) -> Table:
+    """A table whose id columns (``ids``) are never wrapped or cut (``pr_c381…``): the other
+    columns wrap first (long words fold, whole). ``keep``: short columns (fiat amounts) kept
+    on one line too."""
     grid = Table(
         title=title,
         box=box.SIMPLE_HEAD,
@@ -89,7 +92,7 @@ def table(title: str | None, *columns: str, ids: Sequence[str] = ()) -> Table:
         padding=(0, 1),
     )
     for name in columns:
-        if name in ids:
+        if name in ids or name in keep:
             grid.add_column(name, no_wrap=True, overflow="fold")
         else:
             grid.add_column(name, overflow="fold")

@@ -138,20 +138,19 @@ def exceptions_list(
     else:
         grid = table(
             f"{total} exceptions",
-            "exception",
-            "request",
+            "exception / request",
             "status / reason",
             "amount",
             "suggested action",
-            ids=("exception", "request"),
+            ids=("exception / request",),
+            keep=("status / reason",),
         )
         for view in views:
             amount = view["amount_display"]
             if view["reason"] == "UNDERPAID":
                 amount = f"short {view['shortfall_display']}"
             grid.add_row(
-                shown(view["exception_id"]),
-                shown(view["request_id"] or "-"),
+                cell(view["exception_id"], view["request_id"] or "(no request)"),
                 cell(view["status"], view["reason"]),
                 shown(amount),
                 shown(view["suggested_action"]),

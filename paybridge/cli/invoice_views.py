@@ -145,6 +145,7 @@ def list_invoices(
             "amount / pay in",
             "request / status",
             ids=("invoice", "request / status"),
+            keep=("amount / pay in",),
         )
         for view in views:
             request = view["payment_requests"][-1] if view["payment_requests"] else None

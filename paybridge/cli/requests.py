@@ -23,7 +23,7 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, page_notice, table
+from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, table
 from paybridge.config import ConfigError
 from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
@@ -165,15 +165,16 @@ def list_requests(
             "invoice amount",
             "to pay / received",
             "status",
-            ids=("request",),
+            ids=("request", "invoice"),
+            keep=("status",),
         )
         for row in rows:
             grid.add_row(
                 shown(row["id"]),
-                shown(f"{row['invoice_id']} ({row['customer_id']})"),
+                cell(row["invoice_id"], row["customer_id"]),
                 shown(row["invoice_amount_display"]),
-                shown(f"{row['amount_due_display']} / {row['amount_received_display']}"),
-                shown(" ".join([row["status"], *row["flags"]])),
+                cell(row["amount_due_display"], row["amount_received_display"]),
+                cell(row["status"], *row["flags"]),
             )
         console.print(grid if rows else "no payment requests match")
     page_notice("payment requests", len(rows), total, offset, limit)

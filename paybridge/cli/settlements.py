@@ -19,7 +19,15 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, page_notice, print_fields, say, table
+from paybridge.cli.display import (
+    LimitOption,
+    OffsetOption,
+    cell,
+    page_notice,
+    print_fields,
+    say,
+    table,
+)
 from paybridge.domain.amounts import format_fiat
 from paybridge.domain.settlements import SettlementError
 from paybridge.settlement_outbox import requeue
@@ -87,21 +95,18 @@ def list_command(
         grid = table(
             f"{total} settlements",
             "settlement",
-            "state",
-            "connection",
-            "invoices",
+            "state / connection",
             "amount",
-            "reason",
+            "invoices / reason",
             ids=("settlement",),
+            keep=("amount",),
         )
         for row in rows:
             grid.add_row(
                 shown(row["settlement_id"]),
-                shown(row["state"]),
-                shown(row["connection_display"]),
-                shown(", ".join(row["invoices"])),
+                cell(row["state"], row["connection_display"]),
                 shown(row["payment_amount_display"]),
-                shown(row["reason"] or "-"),
+                cell(", ".join(row["invoices"]), *([row["reason"]] if row["reason"] else [])),
             )
         console.print(grid if rows else "no settlements match")
     page_notice("settlements", len(rows), total, offset, limit)
