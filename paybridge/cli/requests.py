@@ -23,7 +23,7 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, table
+from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, print_fields, table
 from paybridge.config import ConfigError
 from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
@@ -200,8 +200,8 @@ def show(
     if json_output:
         print_json(view)
         return
-    for key, value in view.items():
-        console.print(f"[bold]{key:>18}[/] {shown(value)}", highlight=False)
+    aliases = ("amount_due", "amount_received")  # the same base units as *_base_units (JSON)
+    print_fields({k: v for k, v in view.items() if k not in aliases}, 26)
 
 
 @app.command("mark")
