@@ -108,12 +108,13 @@ def audit_log(
     query = sa.select(AuditEntry)
     if entity is not None:
         kind, _, ident = entity.partition(":")
-        if ident and kind and not kind.startswith(("pb-", "pr_", "EX-", "RES-")):
-            query = query.where(AuditEntry.entity_type == kind, AuditEntry.entity_id == ident)
-        else:
-            query = query.where(
-                sa.or_(AuditEntry.entity_id == entity, AuditEntry.entity_type == entity)
+        query = query.where(
+            sa.or_(
+                AuditEntry.entity_id == entity,
+                AuditEntry.entity_type == entity,
+                sa.and_(AuditEntry.entity_type == kind, AuditEntry.entity_id == ident),
             )
+        )
     if user is not None:
         query = query.where(
             sa.or_(AuditEntry.actor == user, AuditEntry.actor.like(f"%:{_like(user)}", "\\"))

@@ -33,6 +33,7 @@ from paybridge.cli.display import (
     table,
 )
 from paybridge.domain.amounts import format_fiat
+from paybridge.requests.lifecycle import Status
 from paybridge.settlement_views import list_settlements
 from paybridge.store.models import Invoice, PaymentRequest
 
@@ -107,6 +108,12 @@ def list_invoices(
 ) -> None:
     """Invoices, newest imported first, with the amount in the invoice currency and the
     status of their payment request."""
+    statuses = [s.value for s in Status]
+    if status is not None and status not in (*statuses, NO_REQUEST):
+        fail(
+            f"--status {status!r}: use one of {', '.join(statuses)} or {NO_REQUEST}",
+            code=USAGE_ERROR,
+        )
     query = sa.select(Invoice)
     if customer is not None:
         query = query.where(Invoice.customer_id == customer)

@@ -176,6 +176,7 @@ def test_invoices_list_and_show(store: Path) -> None:
     [request] = detail["payment_requests"]
     assert request["amount_received_base_units"] == str(ETH_ABOVE_2_63)
     run(store, "invoices", "show", "INV-NOPE", code=1)
+    assert "no-request" in run(store, "invoices", "list", "--status", "paid", code=2).stderr
 
 
 def test_audit_log_filters_by_entity_user_and_time(store: Path) -> None:
