@@ -260,3 +260,34 @@ def test_amount_inputs_in_token_units_or_explicit_base_units(store: Path) -> Non
         code=1,
     )  # 12.5 proposed already: nothing unresolved is left, exactly
     assert over.stderr
+
+
+@pytest.mark.postgres
+def test_the_views_on_postgresql(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same queries (paging counts, the request-status filter, the payload search, the
+    escaped actor match) on PostgreSQL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAYBRIDGE_CONFIG", raising=False)
+    monkeypatch.setenv("PAYBRIDGE_DATABASE_URL", postgres_url)
+    run(tmp_path, "init")
+    seed(create_engine_for(postgres_url))
+
+    def data(*args: str) -> list | dict:
+        return json.loads(run(tmp_path, *args, "--json").stdout)
+
+    assert [i["invoice_id"] for i in data("invoices", "list", "--status", "new")] == [
+        "INV-BHD-0003"
+    ]
+    assert len(data("invoices", "list", "--status", "no-request")) == 0
+    shown = data("invoices", "show", "INV-JPY-0002")
+    assert [s["settlement_id"] for s in shown["settlements"]] == [SETTLEMENTS[1][0]]
+    assert sorted(e["actor"] for e in data("audit", "log", "--user", "alice")) == [
+        "alice",
+        "cli:alice",
+    ]
+    assert data("audit", "log", "--user", "a_ice") == []  # _ is a character, not a wildcard
+    page = run(tmp_path, "exceptions", "list", "--limit", "1", "--offset", "1", "--json")
+    assert [e["exception_id"] for e in json.loads(page.stdout)] == [EXCEPTION_IDS[1]]
+    assert data("exceptions", "list")[1]["amount_display"] == "8.315072036854775808 ETH"
