@@ -216,7 +216,8 @@ def exceptions_propose(
             refund_address=refund_address or "",
         )
     except WorkflowError as exc:
-        fail(str(exc))
+        asked = "" if units is None else f"--amount {amount!r} is {units} base units; "
+        fail(str(exc), f"{asked}`paybridge exceptions show {exception_id}` shows what is open")
     _print_outcome(cfg, outcome.resolution, outcome.exception_status, None, json_output)
 
 

@@ -259,7 +259,7 @@ def test_amount_inputs_in_token_units_or_explicit_base_units(store: Path) -> Non
         "alice",
         code=1,
     )  # 12.5 proposed already: nothing unresolved is left, exactly
-    assert over.stderr
+    assert "--amount '0.000001 USDC' is 1 base units" in " ".join(over.stderr.split())
 
 
 @pytest.mark.postgres
