@@ -18,13 +18,12 @@ from paybridge.cli.context import (
     USAGE_ERROR,
     JsonOption,
     config,
-    console,
     engine,
     fail,
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, table
+from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, print_table, table
 from paybridge.store.models import AuditEntry
 
 
@@ -157,7 +156,7 @@ def audit_log(
                 cell(view["entity_type"], view["entity_id"]),
                 cell(*why) if why else "-",
             )
-        console.print(grid if views else "no audit entries match")
+        print_table(grid, "no audit entries match")
     page_notice("audit entries", len(views), total, offset, limit)
 
 

@@ -33,7 +33,7 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, page_notice, table
+from paybridge.cli.display import LimitOption, OffsetOption, page_notice, print_table, table
 from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.eip681 import describe_amount
 from paybridge.requests.monitored import monitored_chain_ids
@@ -291,5 +291,8 @@ def list_receipts(
                 shown(row["state"]),
                 shown(row["payment_request_id"] or "-"),
             )
-        console.print(grid if rows or total else "no receipts recorded yet; run `paybridge watch`")
+        print_table(
+            grid,
+            "no receipts match" if total else "no receipts recorded yet; run `paybridge watch`",
+        )
     page_notice("receipts", len(rows), total, offset, limit)

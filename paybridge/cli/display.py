@@ -99,8 +99,34 @@ def table(
     return grid
 
 
-def page(rows: Sequence[Any], offset: int, limit: int) -> list[Any]:
-    return list(rows[offset : offset + limit])
+#: the narrowest a wrapping column may get before a table is shown as one block per row
+MIN_WRAP_WIDTH = 10
+
+
+def print_table(grid: Table, empty: str) -> None:
+    """Print ``grid``; ``empty`` when it has no rows. On a terminal too narrow for its whole
+    ids plus readable other columns, each row is shown as a block of ``header: value`` lines
+    instead, so that ids stay whole and nothing is squeezed to one letter per line."""
+    if not grid.row_count:
+        console.print(empty, highlight=False)
+        return
+    columns = grid.columns
+    needed = 2 * (len(columns) - 1)
+    for column in columns:
+        texts = [str(column.header), *(str(c) for c in column.cells)]
+        widest = max(len(line) for text in texts for line in text.split("\n"))
+        needed += widest if column.no_wrap else min(widest, MIN_WRAP_WIDTH)
+    if console.width >= needed:
+        console.print(grid)
+        return
+    if grid.title:
+        console.print(grid.title, highlight=False)
+    cells = [list(column.cells) for column in columns]
+    for row in range(grid.row_count):
+        console.print()
+        for column, values in zip(columns, cells, strict=True):
+            value = str(values[row]).replace("\n", " ")
+            console.print(f"{column.header}: {value}", highlight=False, soft_wrap=True)
 
 
 def page_notice(what: str, shown_count: int, total: int, offset: int, limit: int) -> None:

@@ -32,6 +32,7 @@ from paybridge.cli.display import (
     page_notice,
     parse_amount_option,
     print_fields,
+    print_table,
     say,
     table,
 )
@@ -155,7 +156,7 @@ def exceptions_list(
                 shown(amount),
                 shown(view["suggested_action"]),
             )
-        console.print(grid if views else "no exceptions match")
+        print_table(grid, "no exceptions match")
     page_notice("exceptions", len(views), total, offset, limit)
 
 

@@ -29,6 +29,7 @@ from paybridge.cli.display import (
     cell,
     page_notice,
     print_fields,
+    print_table,
     say,
     table,
 )
@@ -162,7 +163,7 @@ def list_invoices(
                 cell(view["amount_display"], view["asset"]),
                 cell(request["request_id"], request["status"]) if request else "(none)",
             )
-        console.print(grid if views else "no invoices match")
+        print_table(grid, "no invoices match")
     page_notice("invoices", len(views), total, offset, limit)
 
 

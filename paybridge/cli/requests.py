@@ -23,7 +23,15 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
-from paybridge.cli.display import LimitOption, OffsetOption, cell, page_notice, print_fields, table
+from paybridge.cli.display import (
+    LimitOption,
+    OffsetOption,
+    cell,
+    page_notice,
+    print_fields,
+    print_table,
+    table,
+)
 from paybridge.config import ConfigError
 from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
@@ -176,7 +184,7 @@ def list_requests(
                 cell(row["amount_due_display"], row["amount_received_display"]),
                 cell(row["status"], *row["flags"]),
             )
-        console.print(grid if rows else "no payment requests match")
+        print_table(grid, "no payment requests match")
     page_notice("payment requests", len(rows), total, offset, limit)
 
 

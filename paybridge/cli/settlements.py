@@ -25,6 +25,7 @@ from paybridge.cli.display import (
     cell,
     page_notice,
     print_fields,
+    print_table,
     say,
     table,
 )
@@ -108,7 +109,7 @@ def list_command(
                 shown(row["payment_amount_display"]),
                 cell(", ".join(row["invoices"]), *([row["reason"]] if row["reason"] else [])),
             )
-        console.print(grid if rows else "no settlements match")
+        print_table(grid, "no settlements match")
     page_notice("settlements", len(rows), total, offset, limit)
 
 

@@ -291,3 +291,15 @@ def test_the_views_on_postgresql(
     page = run(tmp_path, "exceptions", "list", "--limit", "1", "--offset", "1", "--json")
     assert [e["exception_id"] for e in json.loads(page.stdout)] == [EXCEPTION_IDS[1]]
     assert data("exceptions", "list")[1]["amount_display"] == "8.315072036854775808 ETH"
+
+
+def test_a_narrow_terminal_shows_one_block_per_row(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too narrow for whole ids beside readable columns: a block of lines per row instead."""
+    monkeypatch.setattr(console, "_width", 40)
+    out = run(store, "settlements", "list").stdout
+    for settlement_id, *_rest in SETTLEMENTS:
+        assert f"settlement: {settlement_id}\n" in out
+    assert "state / connection: pending sap-eu (UNKNOWN: not configured)" in out
+    assert "amount: 12.345 BHD" in out
