@@ -10,18 +10,22 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from connectors.erp.protocol import ErpConnector, InvoicePage
+from connectors.erp.protocol import ClosedInvoice, ErpConnector, InvoicePage
+from paybridge import audit
 from paybridge.config import ConfigError, PayBridgeConfig
-from paybridge.invoices import InvoiceRecord, store_invoices
+from paybridge.invoices import InvoiceRecord, rows_by_invoice_key, store_invoices
+from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.store.db import transaction
-from paybridge.store.models import Invoice
+from paybridge.store.models import Invoice, PaymentRequest
 from paybridge.store.models.outbox import ErpInvoiceQuarantine, ErpOpenInvoice, ErpSyncState
 
 
@@ -35,6 +39,8 @@ class SyncSummary:
     watermark: str | None = None
     #: what this run refused: {invoice_id, field, reason} (also in ``erp_invoice_quarantine``)
     quarantined_invoices: list[dict[str, str]] = field(default_factory=list)
+    #: invoices that left "open" in the ERP: {invoice_id, status, detail, request_id, action}
+    closed_invoices: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -106,7 +112,10 @@ def load_watermark(engine: Engine, connection: str) -> str | None:
         return state.watermark if state else None
 
 
-def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePage) -> None:
+def store_page(
+    engine: Engine, connection: str, erp_system: str, page: InvoicePage
+) -> list[dict[str, str]]:
+    """Store one page and its watermark; returns what was done about invoices that closed."""
     now = datetime.now(UTC)
     with transaction(engine) as session:
         if page.invoices:
@@ -124,6 +133,9 @@ def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePa
                     "due_date": inv.due_date,
                     "last_modified": inv.last_modified,
                     "synced_at": now,
+                    "ar_account": inv.ar_account,
+                    "base_currency": inv.base_currency,
+                    "status": "open",
                 }
                 for inv in page.invoices
             ]
@@ -131,7 +143,8 @@ def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePa
             updated = {
                 c: stmt.excluded[c]
                 for c in ("invoice_number", "customer_id", "amount", "total", "currency",
-                          "due_date", "last_modified", "synced_at")
+                          "due_date", "last_modified", "synced_at", "ar_account",
+                          "base_currency", "status")
             }  # fmt: skip
             session.execute(
                 stmt.on_conflict_do_update(
@@ -169,6 +182,22 @@ def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePa
                     for q in page.quarantined
                 ],
             )
+        for gone in page.closed:
+            session.execute(
+                sa.update(ErpOpenInvoice)
+                .where(
+                    ErpOpenInvoice.connection == connection,
+                    ErpOpenInvoice.company == gone.company,
+                    ErpOpenInvoice.invoice_id == gone.invoice_id,
+                )
+                .values(
+                    status=gone.status,
+                    amount=Decimal(0),
+                    last_modified=gone.last_modified,
+                    synced_at=now,
+                )
+            )
+        withdrawn = withdraw_requests(session, page.closed)
         state = session.get(ErpSyncState, connection)
         if state is None:
             session.add(
@@ -181,6 +210,37 @@ def store_page(engine: Engine, connection: str, erp_system: str, page: InvoicePa
             )
         else:
             state.watermark, state.updated_at = page.watermark, now
+    return withdrawn
+
+
+def withdraw_requests(session: Session, closed: list[ClosedInvoice]) -> list[dict[str, str]]:
+    """Invoices that left "open" in the ERP stop asking for money: each open payment request
+    becomes ``invalid`` (so the portal and the watcher's matching drop it); crypto that still
+    arrives at its address then surfaces as a reconciliation exception (refund or credit), never
+    as a second settlement. A request already completed (our own payment closed the invoice)
+    is left alone."""
+    done: list[dict[str, str]] = []
+    if not closed:
+        return done
+    requests = rows_by_invoice_key(
+        session, PaymentRequest, [(c.erp_system, c.company, c.invoice_id) for c in closed]
+    )
+    events = []
+    for gone in closed:
+        request = requests.get((gone.erp_system, gone.company, gone.invoice_id))
+        entry = {"invoice_id": gone.invoice_id, "status": gone.status, "detail": gone.detail}
+        if request is None or request.status in FINAL:
+            done.append({**entry, "request_id": request.id if request else "", "action": "none"})
+            continue
+        reason = (
+            f"{gone.detail} (seen by ERP sync): payment request withdrawn so the customer is "
+            "not asked to pay twice; any crypto still sent to its address goes to the exceptions "
+            "queue for a refund or credit"
+        )
+        events.append(transition(request, Status.INVALID, actor="erp-sync", reason=reason))
+        done.append({**entry, "request_id": request.id, "action": "withdrawn"})
+    audit.append(session, events)
+    return done
 
 
 def sync_open_invoices(
@@ -195,7 +255,7 @@ def sync_open_invoices(
     summary = SyncSummary(connection)
     watermark = None if full else load_watermark(engine, connection)
     for page in connector.fetch_open_invoices(watermark):
-        store_page(engine, connection, connector.erp_system, page)
+        summary.closed_invoices += store_page(engine, connection, connector.erp_system, page)
         summary.pages += 1
         summary.invoices += len(page.invoices)
         summary.quarantined += len(page.quarantined)

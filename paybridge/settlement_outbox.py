@@ -35,7 +35,7 @@ from paybridge import audit
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.settlements import Settlement, SettlementError
-from paybridge.settlement_routing import NO_CONNECTION
+from paybridge.settlement_routing import NO_CONNECTION, FxRate, refresh_erp_details
 from paybridge.store.db import transaction
 from paybridge.store.models.outbox import SettlementAttempt, SettlementOutboxRow
 
@@ -293,12 +293,19 @@ def post_due(
 
 
 def requeue(
-    engine: Engine, settlement_id: str, actor: str = "ops", reason: str | None = None
+    engine: Engine,
+    settlement_id: str,
+    actor: str = "ops",
+    reason: str | None = None,
+    fx_rate: FxRate | None = None,
 ) -> None:
     """Ops decided a needs_attention settlement may go again (after fixing the cause).
 
-    Refused for a settlement with no ERP connection (its invoice was imported from a file):
-    re-queueing it would only make it wait for a worker that never comes."""
+    The ERP details taken from the invoice (its A/R account) and the exchange rate (with
+    ``fx_rate``, from the configuration now) are refreshed, so fixing the configuration or
+    re-syncing the invoice is enough; the accounting content never changes. Refused for a
+    settlement with no ERP connection (its invoice was imported from a file): re-queueing it
+    would only make it wait for a worker that never comes."""
     now = _now()
     with transaction(engine) as session:
         row = session.get(Outbox, settlement_id)
@@ -307,6 +314,18 @@ def requeue(
                 f"settlement {settlement_id} has no ERP connection (its invoice did not come "
                 "from an ERP sync); nothing requeued: record it in the ERP by hand"
             )
+        before: dict[str, object] = {}
+        if row is not None and fx_rate is not None and row.status in ("needs_attention", "failed"):
+            queued = Settlement.from_json(json.loads(row.payload))
+            fresh, refusal = refresh_erp_details(session, queued, row.connection, fx_rate)
+            if refusal is not None:
+                raise SettlementError(f"settlement {settlement_id}: still {refusal}")
+            if fresh != queued:
+                before = {
+                    "ar_account": queued.ar_account,
+                    "exchange_rate": str(queued.exchange_rate),
+                }
+                row.payload = fresh.canonical_json()
         result = session.execute(
             sa.update(Outbox)
             .where(Outbox.settlement_id == settlement_id)
@@ -328,6 +347,7 @@ def requeue(
                     entity_type="settlement",
                     entity_id=settlement_id,
                     action="requeue",
+                    before=before or None,
                     after={"status": "pending"},
                     reason=reason,
                 )

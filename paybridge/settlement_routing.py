@@ -11,15 +11,20 @@ never waits silently under a connection no worker will ever post for;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.domain.settlements import Settlement
 from paybridge.invoices import rows_by_invoice_key
 from paybridge.store.models import Invoice, PaymentRequest
-from paybridge.store.models.outbox import ErpSyncState
+from paybridge.store.models.outbox import ErpOpenInvoice, ErpSyncState
+
+#: price of one invoice currency unit in the company's base currency (None: no rate known)
+FxRate = Callable[[str, str], Decimal | None]
 
 #: the outbox ``connection`` of a settlement whose invoice has no ERP connection
 NO_CONNECTION = ""
@@ -34,10 +39,34 @@ class Route:
     refusal: str | None = None
     #: the refusal without per-invoice detail, to group many refusals in one line
     category: str | None = None
+    #: the invoice as the ERP gave it at sync time (None: not synced from an ERP)
+    erp_invoice: ErpOpenInvoice | None = None
 
     @property
     def postable(self) -> bool:
         return self.refusal is None
+
+    def prepare(self, settlement: Settlement, fx_rate: FxRate) -> tuple[Settlement, Route]:
+        """The settlement with what the ERP needs from its invoice (A/R account, exchange rate
+        to the company's base currency), or this route refused with what is missing."""
+        invoice = self.erp_invoice
+        if not self.postable or invoice is None:
+            return settlement, self
+        settlement = replace(settlement, ar_account=invoice.ar_account)
+        base = invoice.base_currency
+        if base and base.upper() != settlement.currency.upper():
+            rate = fx_rate(settlement.currency, base)
+            if rate is None:
+                pair = f"{settlement.currency}/{base}"
+                return settlement, replace(
+                    self,
+                    refusal=f"invoice {invoice.invoice_id} is in {settlement.currency} and its "
+                    f"company's base currency is {base}: no exchange rate {pair} is configured "
+                    f'(paybridge.toml [fx_rates] "{pair}"); add it, then requeue',
+                    category=f"no exchange rate {pair}",
+                )
+            settlement = replace(settlement, exchange_rate=rate)
+        return settlement, self
 
 
 def known_connections(session: Session) -> set[str]:
@@ -51,9 +80,29 @@ def routes_for(session: Session, requests: Sequence[PaymentRequest]) -> dict[str
     known = known_connections(session)
     keys = [(r.erp_system, r.company, r.invoice_id) for r in requests]
     invoices = rows_by_invoice_key(session, Invoice, keys)
-    return {
-        r.id: _route(r, invoices.get(key), known) for r, key in zip(requests, keys, strict=True)
-    }
+    synced = rows_by_invoice_key(session, ErpOpenInvoice, keys)
+    routes = {}
+    for r, key in zip(requests, keys, strict=True):
+        route = _route(r, invoices.get(key), known)
+        mirror = synced.get(key)
+        if mirror is not None and mirror.connection == route.connection:
+            route = replace(route, erp_invoice=mirror)
+        routes[r.id] = route
+    return routes
+
+
+def refresh_erp_details(
+    session: Session, settlement: Settlement, connection: str, fx_rate: FxRate
+) -> tuple[Settlement, str | None]:
+    """The settlement with its invoice's ERP details as synced now and the exchange rate as
+    configured now (for a requeue after the cause was fixed), or why it still cannot go."""
+    first = settlement.applications[0].invoice_id
+    key = (settlement.erp_system, settlement.company, first)
+    mirror = rows_by_invoice_key(session, ErpOpenInvoice, [key]).get(key)
+    if mirror is None or mirror.connection != connection:
+        return settlement, None
+    prepared, route = Route(connection, erp_invoice=mirror).prepare(settlement, fx_rate)
+    return prepared, route.refusal
 
 
 def route_for(session: Session, request: PaymentRequest) -> Route:
@@ -90,4 +139,11 @@ def _route(request: PaymentRequest, invoice: Invoice | None, known: set[str]) ->
     return Route(connection)
 
 
-__all__ = ["NO_CONNECTION", "Route", "known_connections", "route_for", "routes_for"]
+__all__ = [
+    "NO_CONNECTION",
+    "Route",
+    "known_connections",
+    "refresh_erp_details",
+    "route_for",
+    "routes_for",
+]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RuleId = Literal["own_address", "address_reuse", "batch"]
 ALL_RULES: list[RuleId] = ["own_address", "address_reuse", "batch"]
@@ -28,6 +28,8 @@ class ToleranceGroup(_Strict):
     absolute: Decimal = Decimal("0")
     percent: Decimal = Decimal("0")
     write_off_reason: str = "PAYMENT_DIFFERENCE"
+    #: the account its differences are written off to (default: ``accounts.write_off``)
+    write_off_account: str | None = None
 
     @field_validator("absolute", "percent")
     @classmethod
@@ -68,7 +70,20 @@ class Accounts(_Strict):
     settlement_gain: str = "7100 Settlement gain"
     settlement_loss: str = "7200 Settlement loss"
     write_off: str = "6900 Payment differences"
-    customer_credit: str = "2150 Customer credit (unapplied cash)"
+    # No customer-credit account: an overpayment stays on the customer payment as its unapplied
+    # part, i.e. a credit balance of the customer inside accounts receivable (NetSuite's own
+    # treatment), so the subledger credits accounts receivable for it too.
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_customer_credit(cls, data: object) -> object:
+        if isinstance(data, dict) and "customer_credit" in data:
+            raise ValueError(
+                "accounts.customer_credit was removed: an overpayment stays in accounts "
+                "receivable as the customer's unapplied payment (see reconciliation/README.md, "
+                "'Overpayments'); delete the key"
+            )
+        return data
 
 
 DEFAULT_EXPLORERS: dict[int, str] = {

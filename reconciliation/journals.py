@@ -1,7 +1,8 @@
 """Settlement journals in the invoice currency, two per settled request, each balanced.
 
 payment:  Dr crypto clearing (C - W + K), Dr write-off W  /  Cr accounts receivable C,
-          Cr customer credit K
+          Cr accounts receivable K (the overpayment left unapplied: the customer's credit
+          inside A/R, as NetSuite keeps an unapplied payment)
 deposit:  Dr digital asset FV  /  Cr crypto clearing (C - W + K), gain (Cr) or loss (Dr)
 C = invoice amount applied, W = within-tolerance shortfall, K = unapplied overpayment at fair
 value, FV = fair value of everything received at its block time (rate file, or the locked
@@ -145,35 +146,46 @@ def build_journals(
         accounts.digital_asset.get(config.asset_class(str(a)), fallback) for a in asset_uniques
     ]
     group_codes, group_uniques = pd.factorize(take(rq["tolerance_group"], idx))
-    reason_names = [config.tolerance_groups[str(g)].write_off_reason for g in group_uniques]
+    groups = [config.tolerance_groups[str(g)] for g in group_uniques]
+    reason_names = [g.write_off_reason for g in groups]
+    write_off_names = [g.write_off_account or accounts.write_off for g in groups]
     zero = np.zeros(len(idx), dtype=np.int64)
     always = np.ones(len(idx), dtype=bool)
     fixed = [
         accounts.crypto_clearing,
-        accounts.write_off,
         accounts.accounts_receivable,
-        accounts.customer_credit,
         accounts.settlement_gain,
         accounts.settlement_loss,
     ]
-    account_labels = fixed + digital_names  # digital asset account of asset code a: 6 + a
+    # digital asset account of asset code a: 4 + a; write-off account of group code g: after them
+    account_labels = fixed + digital_names + write_off_names
     digital = len(fixed) + np.asarray(asset_codes, dtype=np.int64)
+    write_off_account = len(fixed) + len(digital_names) + np.asarray(group_codes, dtype=np.int64)
     reason_labels = ["", *reason_names]  # write-off reason of group code g: 1 + g
     write_off_reason = 1 + np.asarray(group_codes, dtype=np.int64)
     # (kind, line, account code (scalar or per request), debit, credit, keep, reason?, memo)
     specs = [
         ("payment", 1, 0, clearing, zero, always, False, "customer payment"),
-        ("payment", 2, 1, write_off, zero, write_off != 0, True, "within-tolerance shortfall"),
-        ("payment", 3, 2, zero, ar_credit, always, False, "invoice amount applied"),
+        (
+            "payment",
+            2,
+            write_off_account,
+            write_off,
+            zero,
+            write_off != 0,
+            True,
+            "within-tolerance shortfall",
+        ),
+        ("payment", 3, 1, zero, ar_credit, always, False, "invoice amount applied"),
         (
             "payment",
             4,
-            3,
+            1,
             zero,
             cust_credit,
             cust_credit != 0,
             False,
-            "overpayment held as customer credit",
+            "overpayment left unapplied: customer credit in accounts receivable",
         ),
         (
             "deposit",
@@ -186,8 +198,8 @@ def build_journals(
             "received at fair value at block time",
         ),
         ("deposit", 2, 0, zero, clearing, always, False, "clear customer payment"),
-        ("deposit", 3, 4, zero, gain, gain > 0, False, "settlement gain"),
-        ("deposit", 4, 5, -gain, zero, gain < 0, False, "settlement loss"),
+        ("deposit", 3, 2, zero, gain, gain > 0, False, "settlement gain"),
+        ("deposit", 4, 3, -gain, zero, gain < 0, False, "settlement loss"),
     ]
     pos, kind, line, debit, credit, account, reason, memo = [], [], [], [], [], [], [], []
     for (

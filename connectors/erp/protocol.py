@@ -32,6 +32,23 @@ class ErpInvoice:
     currency: str
     due_date: date | None
     last_modified: datetime
+    #: the ERP's receivables (A/R) account of the invoice; its payment posts against it
+    ar_account: str | None = None
+    #: base currency of the invoice's company (subsidiary / company code)
+    base_currency: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosedInvoice:
+    """An invoice that is no longer open in the ERP (paid outside PayBridge, voided, credited):
+    its payment request must stop asking for money."""
+
+    erp_system: str
+    company: str
+    invoice_id: str
+    status: str  # paid | voided | closed
+    detail: str
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,8 @@ class InvoicePage:
     quarantined: list[QuarantinedInvoice]
     watermark: str | None
     requests_used: int
+    #: invoices seen in this page that left "open" since the last sync
+    closed: list[ClosedInvoice] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

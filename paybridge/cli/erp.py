@@ -249,6 +249,18 @@ def sync(
                 "fix them in the ERP (`paybridge erp quarantine` lists them all); the next "
                 "sync takes them in",
             )
+        withdrawn = [c for c in summary.closed_invoices if c["action"] == "withdrawn"]
+        if withdrawn:
+            console.print(
+                f'{len(withdrawn)} invoices left "open" in the ERP; their payment requests '
+                "were withdrawn (crypto still sent to them goes to the exceptions queue):",
+                highlight=False,
+            )
+            for c in withdrawn:
+                console.print(
+                    f"  {shown(c['invoice_id'])} ({shown(c['detail'])}): {c['request_id']}",
+                    highlight=False,
+                )
     if summary.quarantined:
         raise typer.Exit(FAILURE)
 

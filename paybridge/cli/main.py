@@ -20,6 +20,7 @@ from paybridge.cli import (
     requests,
     settlements,
     sim,
+    sim_sap,
 )
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
@@ -71,6 +72,7 @@ app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
 sim.register(app)
+sim_sap.register()  # `sim sap` on the same `sim` group
 
 if __name__ == "__main__":  # pragma: no cover
     app()

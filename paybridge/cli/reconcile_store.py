@@ -224,7 +224,7 @@ def exceptions_propose(
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
     cfg = config()
     try:
-        outcome = decide(engine(cfg), ident, _actor(actor), approve=approve)
+        outcome = decide(engine(cfg), ident, _actor(actor), approve=approve, fx_rate=cfg.fx_rate)
     except (WorkflowError, SettlementError) as exc:
         fail(str(exc))
     _print_outcome(

@@ -144,9 +144,15 @@ def requeue_command(
     json_output: JsonOption = False,
 ) -> None:
     """Post a failed or needs_attention settlement again after fixing the cause (audited)."""
-    eng = engine(config())
+    cfg = config()
     try:
-        requeue(eng, settlement_id, actor=f"cli:{getpass.getuser()}", reason=reason)
+        requeue(
+            engine(cfg),
+            settlement_id,
+            actor=f"cli:{getpass.getuser()}",
+            reason=reason,
+            fx_rate=cfg.fx_rate,
+        )
     except SettlementError as exc:
         fail(str(exc), "see `paybridge settlements show ID`", code=FAILURE)
     if json_output:

@@ -6,6 +6,7 @@ Register with ``sim.register(app)`` in ``paybridge/cli/main.py``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import signal
 import threading
 from decimal import Decimal
@@ -45,16 +46,38 @@ def sim_netsuite(
     retry_after: Annotated[
         int, typer.Option("--retry-after", min=0, help="Retry-After seconds on 429.")
     ] = 1,
+    time_zone: Annotated[
+        str,
+        typer.Option("--time-zone", help="User time-zone preference used by SuiteQL timestamps."),
+    ] = "UTC",
+    suitecloud_plus: Annotated[
+        int,
+        typer.Option(
+            "--suitecloud-plus-licenses", min=0, help="Concurrency limit = 5 + 10 per licence."
+        ),
+    ] = 1,
     json_output: JsonOption = False,
 ) -> None:
     """Run the NetSuite simulator on loopback until Ctrl-C (prints the NETSUITE_* settings)."""
-    from simulators.netsuite import DEFAULT_GRANT, FaultConfig, NetSuiteSimulator
+    from simulators.netsuite import (
+        DEFAULT_GRANT,
+        SEEDED_SETTLEMENT_ACCOUNTS,
+        FaultConfig,
+        NetSuiteSimulator,
+    )
 
     if error_rate + rate_429 + drop_rate > 1:
         fail("--error-rate + --rate-429 + --drop-rate must not exceed 1", code=USAGE_ERROR)
+    from zoneinfo import available_timezones
+
+    if time_zone not in available_timezones():
+        fail(f"unknown --time-zone {time_zone!r}", "use an IANA name such as Europe/Berlin",
+             code=USAGE_ERROR)  # fmt: skip
     simulator = NetSuiteSimulator(
         host=host,
         port=port,
+        time_zone=time_zone,
+        suitecloud_plus_licenses=suitecloud_plus,
         faults=FaultConfig(
             latency_s=latency,
             error_5xx_rate=error_rate,
@@ -89,8 +112,7 @@ def sim_netsuite(
         "NETSUITE_BASE_URL": simulator.base_url,
         "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
         "NETSUITE_PAYMENT_ASSET": "USDC",
-        "NETSUITE_ACCOUNTS": '{"ar":"119","crypto_clearing":"301","digital_asset":"302",'
-        '"settlement_gain_loss":"303","write_off":"304"}',
+        "NETSUITE_ACCOUNTS": json.dumps(SEEDED_SETTLEMENT_ACCOUNTS, separators=(",", ":")),
     }
     if json_output:
         print_json({"base_url": simulator.base_url, "seeded_invoices": seed_invoices, "env": env})

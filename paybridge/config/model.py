@@ -95,6 +95,16 @@ class AssetConfig(_Strict):
     address: str | None = None
     decimals: int = Field(ge=0, le=77)
     rate: RateConfig
+    #: how the asset is accounted for: ``crypto_asset`` (intangible at fair value) or
+    #: ``financial_instrument`` (a fiat-backed stablecoin: a claim on the issuer); each has its
+    #: own digital-asset account. Default: financial_instrument for pegged stablecoins.
+    asset_class: str | None = None
+
+    @property
+    def accounting_class(self) -> str:
+        if self.asset_class:
+            return self.asset_class
+        return "financial_instrument" if self.rate.source == "pegged" else "crypto_asset"
 
     @field_validator("address")
     @classmethod
@@ -141,6 +151,27 @@ class PayBridgeConfig(_Strict):
     audit: AuditConfig = AuditConfig()
     chains: list[ChainConfig]
     assets: list[AssetConfig]
+    #: "EUR/USD" = price of one EUR in USD: the exchange rate a settlement of an invoice in a
+    #: currency other than its company's base currency is posted with (a fixed table; the
+    #: same rate is recorded in the settlement the subledger keeps)
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("fx_rates")
+    @classmethod
+    def _fx_pairs(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for pair, rate in value.items():
+            parts = pair.split("/")
+            if len(parts) != 2 or not all(len(p) == 3 and p.isalpha() for p in parts):
+                raise ValueError(f"fx_rates: {pair!r} is not a pair like 'EUR/USD'")
+            if not rate.is_finite() or rate <= 0:
+                raise ValueError(f"fx_rates.{pair}: rate must be positive")
+        return {pair.upper(): rate for pair, rate in value.items()}
+
+    def fx_rate(self, currency: str, base: str) -> Decimal | None:
+        """Price of one ``currency`` in ``base`` (1 when they are the same), else None."""
+        if currency.upper() == base.upper():
+            return Decimal(1)
+        return self.fx_rates.get(f"{currency}/{base}".upper())
 
     @model_validator(mode="after")
     def _registry_consistent(self) -> PayBridgeConfig:

@@ -12,6 +12,7 @@ from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import audit
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.chain_sync.watcher import ChainWatcher
+from paybridge.demo.ledger import ledger_summary, write_summary
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.world import DemoWorld, demo_world
 from paybridge.domain.amounts import format_fiat
@@ -215,10 +216,12 @@ def main() -> None:
         watch_chain(world)
         reconcile(world)
         settle(world)
+        console.rule("[bold]7. The books: ERP tie-out and trial balance")
+        summary = write_summary(world.out, ledger_summary(world, console))
         audit_trail(world)
     console.print(
         f"\nstore: {OUT / 'paybridge.db'}   QR codes: {OUT / 'qr'}/   "
-        f"config: {OUT / 'paybridge.toml'}"
+        f"config: {OUT / 'paybridge.toml'}   summary: {summary}"
     )
 
 

@@ -53,13 +53,15 @@ def pay(
 def pay_like_customers(
     w3: Web3, contracts: DevContracts, requests: list[PaymentRequest]
 ) -> list[Payment]:
-    """Most pay exactly; one pays short, one pays too much, one never pays."""
+    """Most pay exactly; one pays short, one a little short (inside the tolerance, written off),
+    one pays too much, one never pays."""
     payments = []
-    plan = ["exact", "short", "exact", "over", "exact", "exact", "exact", "exact", "none"]
+    plan = ["exact", "short", "within", "over", "exact", "exact", "exact", "exact", "none"]
     for request, how in zip(requests, plan * (len(requests) // len(plan) + 1), strict=False):
         amount = {
             "exact": request.amount_due,
             "short": request.amount_due // 2,
+            "within": request.amount_due - request.amount_due // 1000,  # 0.1% short
             "over": request.amount_due + request.amount_due // 10,
             "none": 0,
         }[how]

@@ -17,16 +17,7 @@ from paybridge.audit.keys import KeyRing, use_key_file, write_ring
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.devchain import DevContracts, deploy_standard_contracts, running_anvil
 from paybridge.store.db import create_engine_for, migrate
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
-
-GL_ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-    "write_off": "304",
-    "customer_credit": "305",
-}
+from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 
 @dataclass
@@ -70,7 +61,7 @@ def demo_world(out: Path, netsuite_invoices: int = 6) -> Iterator[DemoWorld]:
             token_id=DEFAULT_GRANT.token_id,
             token_secret=DEFAULT_GRANT.token_secret,
             base_url=netsuite.base_url,
-            accounts=GL_ACCOUNTS,
+            accounts=SEEDED_SETTLEMENT_ACCOUNTS,
             payment_chain="anvil",
             payment_asset="USDC",
         )

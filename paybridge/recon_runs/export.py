@@ -19,10 +19,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.config import PayBridgeConfig
 from paybridge.domain.money import currency_exponent
 from paybridge.requests.lifecycle import Status
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainReceipt
+from reconciliation.config import ReconConfig
 from reconciliation.files import sha256_file
 from reconciliation.inputs import RATE_COLUMNS, RECEIPT_COLUMNS, REQUEST_COLUMNS
 from reconciliation.safe_text import safe_columns
@@ -38,6 +40,15 @@ def iso(value: datetime) -> str:
 
 def asset_key(token_address: str | None) -> str:
     return token_address.lower() if token_address else "native"
+
+
+def with_registry_classes(config: ReconConfig, cfg: PayBridgeConfig) -> ReconConfig:
+    """The engine config with each registry token's accounting class (``assets[].asset_class``)
+    unless the engine config names the token itself."""
+    classes = {
+        asset_key(a.address): a.accounting_class for a in cfg.assets if a.address is not None
+    }
+    return config.model_copy(update={"asset_classes": classes | dict(config.asset_classes)})
 
 
 def _decimal_text(value: Decimal, places: int) -> str:

@@ -1,21 +1,39 @@
-"""Settlements a person decided (an approved exception resolution), valued at the locked quote.
+"""Settlements a person decided (an approved exception resolution), valued like automatic ones.
 
 * apply: receipt units X (plus what the engine already applied to the request, A) settle the
-  request: payment = value(A + X), applied up to the invoice amount, any excess unapplied
-  (customer credit). Digital asset at that value, so no gain/loss is invented.
-* write-off of an underpayment: payment = value(A), the rest of the invoice written off with
-  the person's reason code.
-Value = units x invoice amount / amount due, half-even to the currency exponent (exact ints).
+  request: payment = value of A + X at the request's locked quote (what the customer is
+  credited), applied up to the invoice amount, any excess left unapplied on the payment (the
+  customer's credit in A/R).
+* write-off of an underpayment: payment = value(A) at the quote, the rest of the invoice
+  written off with the approver's reason code, as a credit applied to the invoice.
+
+The digital asset is booked at fair value at each receipt's block time (the latest quote for
+the same chain, asset and currency at or before it: the engine's rate rule for store runs), the
+difference to the payment is the settlement gain or loss, and the documents are dated by the
+last receipt's block, exactly as automatic settlements are.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from paybridge.domain.money import currency_exponent, to_minor_units
-from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from paybridge.domain.money import base_units_to_fiat, currency_exponent, to_minor_units
+from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement, WriteOff
 from paybridge.store.models import PaymentRequest
+
+
+@dataclass(frozen=True)
+class ReceivedPart:
+    """Units of one transfer settled by the resolution, and when its block was mined."""
+
+    transfer: str  # "<tx hash>:<event key>"
+    units: int
+    block_time: datetime
 
 
 def value_at_quote(request: PaymentRequest, units: int) -> Decimal:
@@ -29,26 +47,75 @@ def value_at_quote(request: PaymentRequest, units: int) -> Decimal:
     return Decimal(quotient).scaleb(-exponent)
 
 
-def manual_settlement(  # transfers: "<tx hash>:<event key>" of each receipt settled
+def rate_at(session: Session, request: PaymentRequest, at: datetime) -> tuple[Decimal, str]:
+    """The latest quote for the request's chain, asset and currency at or before ``at`` (lowest
+    request id on a tie, as the store run's rates.csv), else the request's own quote."""
+    row = session.execute(
+        sa.select(PaymentRequest.rate_price, PaymentRequest.rate_source)
+        .where(
+            PaymentRequest.chain_id == request.chain_id,
+            PaymentRequest.asset_address.is_(None)
+            if request.asset_address is None
+            else PaymentRequest.asset_address == request.asset_address,
+            PaymentRequest.currency == request.currency,
+            PaymentRequest.rate_as_of <= at,
+            PaymentRequest.rate_price > Decimal(0),
+        )
+        .order_by(PaymentRequest.rate_as_of.desc(), PaymentRequest.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return request.rate_price, "quote"
+    return row.rate_price, row.rate_source
+
+
+def manual_settlement(
+    session: Session,
     request: PaymentRequest,
     settlement_id: str,
-    units: int,
-    transfers: tuple[str, ...],
+    parts: list[ReceivedPart],
     *,
+    asset_class: str,
     write_off_reason: str | None = None,
 ) -> Settlement:
-    value = value_at_quote(request, units)
-    applied = min(value, request.invoice_amount)
+    units = sum(p.units for p in parts)
+    paid = value_at_quote(request, units)
+    applied = min(paid, request.invoice_amount)
+    fair_value = Decimal(0)
+    rates: list[tuple[Decimal, str]] = []
+    for part in parts:
+        rate = rate_at(session, request, part.block_time)
+        rates.append(rate)
+        fair_value += base_units_to_fiat(
+            part.units, rate[0], request.asset_decimals, request.currency
+        )
     lines = [
-        JournalLine("digital_asset", debit=value, memo="received, valued at the locked quote"),
-        JournalLine("crypto_clearing", credit=value, memo="clear customer payment"),
+        JournalLine(
+            "digital_asset",
+            debit=fair_value,
+            memo="received at fair value at block time",
+            account_key=asset_class,
+        ),
+        JournalLine("crypto_clearing", credit=paid, memo="clear customer payment"),
     ]
+    if fair_value != paid:
+        gain = fair_value - paid
+        lines.append(
+            JournalLine(
+                "settlement_gain_loss", credit=gain, memo="settlement gain", account_key="gain"
+            )
+            if gain > 0
+            else JournalLine(
+                "settlement_gain_loss", debit=-gain, memo="settlement loss", account_key="loss"
+            )
+        )
+    write_offs: tuple[WriteOff, ...] = ()
     short = request.invoice_amount - applied
     if write_off_reason and short > 0:
-        lines += [
-            JournalLine("write_off", debit=short, memo=f"written off: {write_off_reason}"),
-            JournalLine("ar", credit=short, memo="approved write-off"),
-        ]
+        write_offs = (WriteOff(request.invoice_id, short, write_off_reason),)
+        applied = request.invoice_amount
+    received_at = max(p.block_time for p in parts)
+    last_rate = rates[[p.block_time for p in parts].index(received_at)]
     return Settlement(
         settlement_id=settlement_id,
         erp_system=request.erp_system,
@@ -56,15 +123,17 @@ def manual_settlement(  # transfers: "<tx hash>:<event key>" of each receipt set
         customer_id=request.customer_id,
         currency=request.currency,
         applications=(Application(request.invoice_id, applied),),
-        payment_amount=value,
+        payment_amount=paid,
         journal_lines=tuple(lines),
+        write_offs=write_offs,
         evidence=Evidence(
             int(request.chain_id),
-            tuple(sorted({t.split(":", 1)[0] for t in transfers})),
-            str(request.rate_price),
-            "quote",
-            tuple(sorted(set(transfers))),
+            tuple(sorted({p.transfer.split(":", 1)[0] for p in parts})),
+            str(last_rate[0]),
+            last_rate[1],
+            tuple(sorted({p.transfer for p in parts})),
         ),
-        value_date=datetime.now(UTC).date(),
+        value_date=received_at.date(),
+        received_at=received_at,
         memo=f"PayBridge {request.id} invoice {request.invoice_id} (manual resolution)",
     )

@@ -20,18 +20,20 @@ from sqlalchemy.orm import Session
 from paybridge import audit
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.recon_runs.export import asset_key
-from paybridge.recon_runs.manual_settle import manual_settlement
+from paybridge.recon_runs.manual_settle import ReceivedPart, manual_settlement
 from paybridge.requests.lifecycle import FINAL, Status, transition
 from paybridge.settlement_outbox import enqueue
-from paybridge.settlement_routing import route_for
+from paybridge.settlement_routing import FxRate, route_for
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
+from paybridge.store.models.chain import ChainReceipt
 from paybridge.store.models.reconciliation import (
     ExceptionResolution,
     ReconException,
     ReconMatch,
     ReconRun,
 )
+from reconciliation.config import ReconConfig
 from reconciliation.workflow import (
     RESOLUTION_COLUMNS,
     Action,
@@ -222,8 +224,8 @@ def _resolution_of(session: Session, ident: str) -> tuple[ReconException, str]:
     return exc, pending[0]
 
 
-def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, ...]]:
-    """What the latest run auto-applied to the request (units, ``<tx hash>:<event key>``)."""
+def _applied_parts(session: Session, request_id: str) -> list[ReceivedPart]:
+    """What the latest run auto-applied to the request, per transfer, with its block time."""
     latest = session.scalar(sa.select(ReconRun.run_id).order_by(ReconRun.started_at.desc()))
     rows = session.scalars(
         sa.select(ReconMatch).where(
@@ -232,8 +234,31 @@ def _applied_units(session: Session, request_id: str) -> tuple[int, tuple[str, .
             ReconMatch.decision == "auto",
         )
     ).all()
-    transfers = tuple(_transfer(r.tx_hash, r.event_key) for r in rows)
-    return sum(r.amount_applied for r in rows), transfers
+    return [
+        ReceivedPart(
+            _transfer(r.tx_hash, r.event_key),
+            r.amount_applied,
+            _block_time(session, r.chain_id, r.tx_hash, r.event_key),
+        )
+        for r in rows
+    ]
+
+
+def _block_time(session: Session, chain_id: int, tx_hash: str, event_key: str | None) -> datetime:
+    found = session.scalar(
+        sa.select(ChainReceipt.block_timestamp).where(
+            ChainReceipt.chain_id == chain_id,
+            ChainReceipt.tx_hash == tx_hash,
+            ChainReceipt.event_key == (event_key or "tx"),
+            ChainReceipt.direction == "in",
+        )
+    )
+    if found is None:
+        raise WorkflowError(
+            f"receipt {tx_hash} {event_key} on chain {chain_id} is not in the store: cannot "
+            "value it at its block time (run the chain watcher, then decide again)"
+        )
+    return found
 
 
 def _transfer(tx_hash: str, event_key: str | None) -> str:
@@ -241,28 +266,40 @@ def _transfer(tx_hash: str, event_key: str | None) -> str:
 
 
 def _settle(
-    session: Session, exc: ReconException, res: Resolution
+    session: Session,
+    exc: ReconException,
+    res: Resolution,
+    recon_config: ReconConfig,
+    fx_rate: FxRate,
 ) -> tuple[str | None, list[AuditEvent], str | None]:
     """Approved apply / underpayment write-off -> settlement in the outbox, request completed."""
     if res.action == Action.APPLY:
         request = _check_applicable(session, exc, res.request_id)
-        applied, txs = _applied_units(session, request.id)
-        mine = _transfer(exc.tx_hash or "", exc.event_key)
-        units, txs, write_off = applied + res.amount, (*txs, mine), None
+        mine = ReceivedPart(
+            _transfer(exc.tx_hash or "", exc.event_key),
+            res.amount,
+            _block_time(session, exc.chain_id or 0, exc.tx_hash or "", exc.event_key),
+        )
+        parts, write_off = [*_applied_parts(session, request.id), mine], None
     elif res.action == Action.WRITE_OFF and exc.reason == "UNDERPAID" and exc.request_id:
         request = session.get(PaymentRequest, exc.request_id)
         if request is None or request.status in FINAL:
             return None, [], None
-        units, txs = _applied_units(session, request.id)
+        parts = _applied_parts(session, request.id)
         write_off = res.reason
-        if units == 0:
+        if not parts:
             return None, [], None
     else:
         return None, [], None
     settlement = manual_settlement(
-        request, f"pb-{res.resolution_id}", units, txs, write_off_reason=write_off
+        session,
+        request,
+        f"pb-{res.resolution_id}",
+        parts,
+        asset_class=recon_config.asset_class(asset_key(request.asset_address)),
+        write_off_reason=write_off,
     )
-    route = route_for(session, request)
+    settlement, route = route_for(session, request).prepare(settlement, fx_rate)
     enqueue(session, settlement, route.connection, route.refusal)
     why = (
         f"exception {exc.exception_id} {res.action.value} {res.resolution_id}: proposed by "
@@ -282,8 +319,18 @@ def _settle(
     return settlement.settlement_id, events, route.refusal
 
 
-def decide(engine: Engine, ident: str, by: str, *, approve: bool) -> Outcome:
-    """The checker's step (approve or reject); the proposer is refused (MakerCheckerError)."""
+def decide(
+    engine: Engine,
+    ident: str,
+    by: str,
+    *,
+    approve: bool,
+    recon_config: ReconConfig | None = None,
+    fx_rate: FxRate = lambda currency, base: None,
+) -> Outcome:
+    """The checker's step (approve or reject); the proposer is refused (MakerCheckerError).
+    ``recon_config`` gives the asset classes an approved settlement is booked under,
+    ``fx_rate`` the rate to a company's base currency (``PayBridgeConfig.fx_rate``)."""
     with transaction(engine) as session:
         exc, resolution_id = _resolution_of(session, ident)
         book = _book(session, exc)
@@ -293,7 +340,9 @@ def decide(engine: Engine, ident: str, by: str, *, approve: bool) -> Outcome:
         events = list(book.events)
         refusal = None
         if approve and was == ResolutionState.PROPOSED:
-            row.settlement_id, settle_events, refusal = _settle(session, exc, res)
+            row.settlement_id, settle_events, refusal = _settle(
+                session, exc, res, recon_config or ReconConfig(), fx_rate
+            )
             events += settle_events
         _refresh_status(book, exc, res.decided_at or res.proposed_at)
         audit.append(session, events)

@@ -29,7 +29,12 @@ from paybridge import audit
 from paybridge.config import PayBridgeConfig
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.recon_runs.conservation import check_conservation
-from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
+from paybridge.recon_runs.export import (
+    file_hashes,
+    load_inputs,
+    with_registry_classes,
+    write_inputs,
+)
 from paybridge.recon_runs.queue import sync_exceptions
 from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
@@ -117,7 +122,7 @@ def reconcile_store(
     step: Callable[[str], None] | None = None,
 ) -> RunSummary:
     note = step or (lambda _msg: None)
-    config = recon_config or ReconConfig()
+    config = with_registry_classes(recon_config or ReconConfig(), cfg)
     started = datetime.now(UTC)
     run_id = f"run-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     with transaction(engine) as session, tempfile.TemporaryDirectory() as tmp:
@@ -285,8 +290,9 @@ def _settle(
         if not _final_enough(request, own, states, cfg):
             summary.awaiting_finality.append(request.id)
             continue
-        settlement = settlement_from_journals(request, lines, own, config, roles)
-        route = routes[request.id]
+        settlement, route = routes[request.id].prepare(
+            settlement_from_journals(request, lines, own, config, roles), cfg.fx_rate
+        )
         if enqueue(session, settlement, route.connection, route.refusal):
             why = f"reconciliation {summary.run_id}: request {request.id} {row.status}"
             if route.postable:

@@ -1,23 +1,32 @@
 """Turn the engine's journals for one settled request into a postable ``Settlement``.
 
 Engine journals (invoice currency): ``RID:payment`` Dr clearing P, Dr write-off W / Cr AR C,
-Cr customer credit K; ``RID:deposit`` Dr digital asset FV / Cr clearing P, gain or loss.
-Settlement: a customer payment of P applying C - W to the invoice (K stays unapplied as
-customer credit), and a journal of the deposit lines plus the write-off (Dr write-off W /
-Cr AR W), so clearing is credited by exactly P and every line keeps its role.
+Cr AR K (overpayment left unapplied); ``RID:deposit`` Dr digital asset FV / Cr clearing P,
+gain or loss. Settlement: a customer payment of P, a write-off credit W (the tolerance
+group's account and reason code) applied with it, so the invoice is applied C in full; K stays
+unapplied on the payment; a journal of the deposit lines, each keeping its role and account key
+(asset class, gain or loss), crediting clearing by exactly P.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
+from paybridge.domain.settlements import (
+    Application,
+    Evidence,
+    JournalLine,
+    Settlement,
+    WriteOff,
+)
 from paybridge.store.models import PaymentRequest
 from reconciliation.config import ReconConfig
 
 ZERO = Decimal(0)
+#: (settlement account role, account key); a key of ``None`` is read from the line itself
+Role = tuple[str, str | None]
 
 
 def settlement_id_for(request_id: str) -> str:
@@ -25,26 +34,40 @@ def settlement_id_for(request_id: str) -> str:
     return f"pb-{request_id}"
 
 
-def account_roles(config: ReconConfig) -> dict[str, str]:
-    """Engine account name -> settlement account role."""
+def account_roles(config: ReconConfig) -> dict[str, Role]:
+    """Engine account name -> (settlement account role, account key)."""
     accounts = config.accounts
-    roles = {
-        accounts.accounts_receivable: "ar",
-        accounts.crypto_clearing: "crypto_clearing",
-        accounts.settlement_gain: "settlement_gain_loss",
-        accounts.settlement_loss: "settlement_gain_loss",
-        accounts.write_off: "write_off",
-        accounts.customer_credit: "customer_credit",
+    roles: dict[str, Role] = {
+        accounts.accounts_receivable: ("ar", ""),
+        accounts.crypto_clearing: ("crypto_clearing", ""),
+        accounts.settlement_gain: ("settlement_gain_loss", None),
+        accounts.settlement_loss: ("settlement_gain_loss", None),
+        accounts.write_off: ("write_off", None),
     }
-    roles.update({name: "digital_asset" for name in accounts.digital_asset.values()})
+    for group in config.tolerance_groups.values():
+        if group.write_off_account:
+            roles[group.write_off_account] = ("write_off", None)
+    roles.update({name: ("digital_asset", cls) for cls, name in accounts.digital_asset.items()})
     return roles
 
 
 Record = dict[str, Any]
 
 
-def _total(lines: list[Record], role: str, side: str, roles: dict[str, str]) -> Decimal:
-    return sum((Decimal(str(x[side])) for x in lines if roles[x["account"]] == role), ZERO)
+def _amount(line: Record, side: str) -> Decimal:
+    return Decimal(str(line[side]))
+
+
+def _total(lines: list[Record], role: str, side: str, roles: dict[str, Role]) -> Decimal:
+    return sum((_amount(x, side) for x in lines if roles[x["account"]][0] == role), ZERO)
+
+
+def _journal_line(line: Record, role: Role) -> JournalLine:
+    debit, credit = _amount(line, "debit"), _amount(line, "credit")
+    name, key = role
+    if name == "settlement_gain_loss":
+        key = "gain" if credit else "loss"
+    return JournalLine(name, debit, credit, str(line["memo"]), key or "")
 
 
 def settlement_from_journals(
@@ -52,7 +75,7 @@ def settlement_from_journals(
     journals: list[Record],
     matches: list[Record],
     config: ReconConfig,
-    roles: dict[str, str] | None = None,
+    roles: dict[str, Role] | None = None,
 ) -> Settlement:
     """``journals``/``matches``: the engine's rows of this request (auto matches only)."""
     roles = roles or account_roles(config)
@@ -62,32 +85,32 @@ def settlement_from_journals(
     payment = [x for x in journals if str(x["journal_id"]).endswith(":payment")]
     deposit = [x for x in journals if str(x["journal_id"]).endswith(":deposit")]
     paid = _total(payment, "crypto_clearing", "debit", roles)
-    receivable = _total(payment, "ar", "credit", roles)
-    written_off = _total(payment, "write_off", "debit", roles)
+    receivable = _total(payment, "ar", "credit", roles)  # invoice applied + unapplied
+    write_offs = tuple(
+        WriteOff(request.invoice_id, _amount(x, "debit"), str(x["reason_code"]))
+        for x in payment
+        if roles[x["account"]][0] == "write_off" and _amount(x, "debit")
+    )
     lines = [
-        JournalLine(
-            roles[x["account"]], Decimal(str(x["debit"])), Decimal(str(x["credit"])), x["memo"]
-        )
+        _journal_line(x, roles[x["account"]])
         for x in deposit
-        if Decimal(str(x["debit"])) or Decimal(str(x["credit"]))
+        if _amount(x, "debit") or _amount(x, "credit")
     ]
-    if written_off:
-        reason = ",".join(sorted({str(x["reason_code"]) for x in payment} - {""}))
-        lines += [
-            JournalLine("write_off", debit=written_off, memo=f"payment difference {reason}"),
-            JournalLine("ar", credit=written_off, memo="written off within tolerance"),
-        ]
     first = matches[0]
     last_block_time = max(str(m["block_time"]) for m in matches)  # ISO 8601 UTC sorts as text
+    received_at = datetime.fromisoformat(last_block_time.replace("Z", "+00:00"))
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
     return Settlement(
         settlement_id=settlement_id_for(request.id),
         erp_system=request.erp_system,
         company=request.company,
         customer_id=request.customer_id,
         currency=request.currency,
-        applications=(Application(request.invoice_id, receivable - written_off),),
+        applications=(Application(request.invoice_id, min(receivable, request.invoice_amount)),),
         payment_amount=paid,
         journal_lines=tuple(lines),
+        write_offs=write_offs,
         evidence=Evidence(
             chain_id=int(request.chain_id),
             tx_hashes=tuple(sorted({str(m["tx_hash"]) for m in matches})),
@@ -96,5 +119,6 @@ def settlement_from_journals(
             transfers=tuple(sorted({f"{m['tx_hash']}:{m['event_key']}" for m in matches})),
         ),
         value_date=date.fromisoformat(last_block_time[:10]),
+        received_at=received_at.astimezone(UTC),
         memo=f"PayBridge {request.id} invoice {request.invoice_id}",
     )

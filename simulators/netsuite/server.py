@@ -14,18 +14,22 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
+from simulators.netsuite.fields import check_names
 from simulators.netsuite.oauth import AuthError, SignatureVerifier, TokenGrant
 from simulators.netsuite.state import Account, RecordError
 from simulators.netsuite.suiteql import SuiteQLError
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 RECORD_PREFIX = "/services/rest/record/v1/"
-RECORD_TYPES = ("customer", "invoice", "customerPayment", "journalEntry")
+RECORD_TYPES = ("customer", "invoice", "customerPayment", "journalEntry", "creditMemo")
+SUBLISTS = {"customerPayment": ("apply", "credit"), "journalEntry": ("line",)}
 MAX_PAGE = 1000
 MAX_ROWS = 100_000
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -315,13 +319,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise RecordError(404, "INVALID_URL", f"Unknown resource {path}")
         parts = path[len(RECORD_PREFIX) :].split("/")
         record_type = parts[0]
-        if record_type not in RECORD_TYPES or len(parts) > 2:
+        if record_type not in RECORD_TYPES or len(parts) > 3:
             raise RecordError(
                 404,
                 "NONEXISTENT_RECORD_TYPE",
                 f"Record type {record_type!r} is not modeled by the simulator.",
             )
-        if record_type not in grant.permissions:
+        permission = "invoice" if record_type == "creditMemo" else record_type
+        if permission not in grant.permissions:
             raise RecordError(
                 403,
                 "INSUFFICIENT_PERMISSION",
@@ -329,7 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
                 title="Forbidden",
             )
         account = self.server.account
-        key = parts[1] if len(parts) == 2 else None
+        key = parts[1] if len(parts) >= 2 else None
+        if len(parts) == 3:
+            return self._sublist(method, record_type, parts[1], parts[2])
         if method == "GET" and key is None:
             limit = int(query.get("limit", ["1000"])[0])
             offset = int(query.get("offset", ["0"])[0])
@@ -359,8 +366,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if method == "GET":
             assert key is not None
-            return 200, account.get_record(record_type, key), {}
-        payload = self._json_body(body)
+            record = account.get_record(record_type, key)
+            if query.get("expandSubResources", ["false"])[0].lower() != "true":
+                record = self._collapse(record_type, record)
+            return 200, record, {}
+        mode = (self.headers.get("X-NetSuite-PropertyNameValidation") or "Warning").lower()
+        payload = check_names(record_type, self._json_body(body), mode)
+        replace = {name.strip() for value in query.get("replace", []) for name in value.split(",")}
         if method == "POST" and key is None:
             rid = account.create(record_type, payload)
         elif method == "PUT" and key is not None:
@@ -373,13 +385,46 @@ class _Handler(BaseHTTPRequestHandler):
             external = key[4:]
             if not external or "|" in external:
                 raise RecordError(400, "INVALID_ID", f"Invalid external ID {external!r}.")
-            rid = account.create(record_type, payload, external_id=external, upsert=True)
+            rid = account.create(
+                record_type, payload, external_id=external, upsert=True, replace=replace
+            )
         elif method == "PATCH" and key is not None:
-            rid = account.patch(record_type, key, payload)
+            rid = account.patch(record_type, key, payload, replace)
         else:
             raise RecordError(405, "METHOD_NOT_ALLOWED", f"{method} is not supported here.")
         location = f"{self._base_url()}{RECORD_PREFIX}{record_type}/{rid}"
         return 204, None, {"Location": location}
+
+    def _collapse(self, record_type: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Sublists are links unless ``expandSubResources=true`` (REST: Format of Sublists)."""
+        for name in SUBLISTS.get(record_type, ()):
+            if name in record:
+                href = f"{self._base_url()}{RECORD_PREFIX}{record_type}/{record['id']}/{name}"
+                record[name] = {"links": [{"rel": "self", "href": href}]}
+        return record
+
+    def _sublist(
+        self, method: str, record_type: str, key: str, name: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``GET /{type}/{id}/{sublist}``: the sublist as a collection."""
+        if method != "GET" or name not in SUBLISTS.get(record_type, ()):
+            raise RecordError(
+                404, "INVALID_URL", f"Unknown sub-resource {record_type}/{key}/{name}"
+            )
+        items = self.server.account.get_record(record_type, key)[name]["items"]
+        href = f"{self._base_url()}{RECORD_PREFIX}{record_type}/{key}/{name}"
+        return (
+            200,
+            {
+                "links": [{"rel": "self", "href": href}],
+                "count": len(items),
+                "hasMore": False,
+                "offset": 0,
+                "totalResults": len(items),
+                "items": items,
+            },
+            {},
+        )
 
     @staticmethod
     def _json_body(body: bytes) -> dict[str, Any]:
@@ -461,11 +506,12 @@ class _Handler(BaseHTTPRequestHandler):
             links.append({"rel": "next", "href": f"{base}?limit={limit}&offset={offset + limit}"})
         links.append({"rel": "last", "href": f"{base}?limit={limit}&offset={last_offset}"})
         items = []
+        zone = ZoneInfo(server.account.time_zone)
         for row in page:
             item: dict[str, Any] = {"links": []}
             for column, value in row.items():
                 if value is not None:  # SuiteQL leaves out null columns
-                    item[column] = _suiteql_text(value)
+                    item[column] = _suiteql_text(value, zone)
             items.append(item)
         return (
             200,
@@ -481,10 +527,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-def _suiteql_text(value: Any) -> str:
-    """SuiteQL answers every value as text; dates in the default M/D/YYYY preference."""
+def _suiteql_text(value: Any, zone: ZoneInfo) -> str:
+    """SuiteQL answers every value as text; dates in the default M/D/YYYY preference, a
+    timestamp as its date in the user's time zone."""
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC).astimezone(zone)
     if hasattr(value, "strftime"):
         return f"{value.month}/{value.day}/{value.year}"
     return str(value)

@@ -36,7 +36,13 @@ class NetSuiteSimulator:
     account_id: str = DEFAULT_ACCOUNT_ID
     grants: tuple[TokenGrant, ...] = (DEFAULT_GRANT, READ_ONLY_GRANT)
     faults: FaultConfig = field(default_factory=FaultConfig)
-    concurrency_limit: int = 15
+    # Account concurrency limit = service tier base + 10 per SuiteCloud Plus licence (Oracle:
+    # "Web Services and RESTlet Concurrency Governance"); Standard tier + 1 licence = 15.
+    service_tier_base: int = 5
+    suitecloud_plus_licenses: int = 1
+    concurrency_limit: int | None = None
+    # The user's time-zone preference, used by SuiteQL TO_CHAR/TO_TIMESTAMP on timestamps.
+    time_zone: str = "UTC"
     host: str = "127.0.0.1"
     port: int = 0
     account: Account = field(default_factory=Account)
@@ -44,12 +50,19 @@ class NetSuiteSimulator:
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
+        if self.concurrency_limit is None:
+            self.concurrency_limit = self.service_tier_base + 10 * self.suitecloud_plus_licenses
+        self.account.time_zone = self.time_zone
         self.account.seed_basics()
 
     def start(self) -> NetSuiteSimulator:
         verifier = SignatureVerifier(self.account_id, {g.token_id: g for g in self.grants})
         self._server = SimulatorServer(
-            (self.host, self.port), self.account, verifier, self.faults, self.concurrency_limit
+            (self.host, self.port),
+            self.account,
+            verifier,
+            self.faults,
+            self.concurrency_limit or 15,
         )
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

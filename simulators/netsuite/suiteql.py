@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Row = Mapping[str, Any]
 Context = dict[str, Row | None]
@@ -75,6 +76,7 @@ class Join:
     key_alias_col: tuple[str, str]  # column on the joined table
     other_col: tuple[str, str]  # column on a table already in scope
     literal_filters: tuple[tuple[str, Any], ...]
+    column_filters: tuple[tuple[str, tuple[str, str]], ...] = ()  # join col = other alias col
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,16 @@ class Query:
     joins: tuple[Join, ...]
     where: Predicate | None
     order: tuple[tuple[Operand, bool], ...]
+    refs: tuple[tuple[str, str], ...] = ()  # every (alias, column) the query names
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, time_zone: str = "UTC") -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
         self.base_alias = ""
+        self.zone = ZoneInfo(time_zone)
+        self.refs: list[tuple[str, str]] = []
 
     def peek(self, offset: int = 0) -> tuple[str, Any]:
         index = self.pos + offset
@@ -125,10 +130,9 @@ class _Parser:
         return str(value).lower()
 
     def column_ref(self, name: str) -> tuple[str, str]:
-        if "." in name:
-            alias, col = name.split(".", 1)
-            return alias, col
-        return self.base_alias, name
+        alias, col = name.split(".", 1) if "." in name else (self.base_alias, name)
+        self.refs.append((alias, col))
+        return alias, col
 
     def parse(self) -> Query:
         self.expect_kw("SELECT")
@@ -147,6 +151,7 @@ class _Parser:
         # Parse the SELECT list now that the base alias is known.
         sub = _Parser.__new__(_Parser)
         sub.tokens, sub.pos, sub.base_alias = select_tokens, 0, self.base_alias
+        sub.zone, sub.refs = self.zone, self.refs
         columns = sub.select_list()
         where = None
         if self.accept_kw("WHERE"):
@@ -164,7 +169,15 @@ class _Parser:
                 self.take()
         if self.peek()[0] != "eof":
             raise SuiteQLError(f"Invalid search query: unexpected {self.peek()[1]!r}")
-        return Query(table, self.base_alias, tuple(columns), tuple(joins), where, tuple(order))
+        return Query(
+            table,
+            self.base_alias,
+            tuple(columns),
+            tuple(joins),
+            where,
+            tuple(order),
+            tuple(self.refs),
+        )
 
     def select_list(self) -> list[tuple[str, Operand]]:
         columns: list[tuple[str, Operand]] = []
@@ -201,14 +214,20 @@ class _Parser:
         key, other = (a, b) if a[0] == alias else (b, a)
         if key[0] != alias:
             raise SuiteQLError("Invalid search query: JOIN condition must reference the join alias")
-        filters = []
+        filters, columns = [], []
         while self.peek() == ("kw", "AND") and self.peek(1)[0] == "name":
             ref = self.column_ref(str(self.peek(1)[1]).lower())
-            if ref[0] != alias or self.peek(2) != ("op", "=") or self.peek(3)[0] != "lit":
+            if ref[0] != alias or self.peek(2) != ("op", "="):
                 break
-            filters.append((ref[1], self.peek(3)[1]))
+            kind, value = self.peek(3)
+            if kind == "lit":
+                filters.append((ref[1], value))
+            elif kind == "name":
+                columns.append((ref[1], self.column_ref(str(value).lower())))
+            else:
+                break
             self.pos += 4
-        return Join(table, alias, left, key, other, tuple(filters))
+        return Join(table, alias, left, key, other, tuple(filters), tuple(columns))
 
     def or_expr(self) -> Predicate:
         parts = [self.and_expr()]
@@ -287,11 +306,11 @@ class _Parser:
             if fmt_kind != "lit":
                 raise SuiteQLError(f"Invalid search query: {upper} needs a format literal")
             self.expect_punct(")")
-            pyfmt = _oracle_to_strftime(str(fmt))
+            pyfmt, zone = _oracle_to_strftime(str(fmt)), self.zone
             if upper == "TO_CHAR":
-                return lambda ctx: _to_char(inner(ctx), pyfmt)
+                return lambda ctx: _to_char(inner(ctx), pyfmt, zone)
             parse_date = upper == "TO_DATE"
-            return lambda ctx: _to_time(inner(ctx), pyfmt, parse_date)
+            return lambda ctx: _to_time(inner(ctx), pyfmt, parse_date, zone)
         alias, col = self.column_ref(str(value).lower())
         return lambda ctx: (ctx.get(alias) or {}).get(col)
 
@@ -302,17 +321,26 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _to_char(value: Any, fmt: str) -> str | None:
+def _to_char(value: Any, fmt: str, zone: ZoneInfo) -> str | None:
+    """Timestamps are stored in UTC and shown in the user's time-zone preference."""
     if value is None:
         return None
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).astimezone(zone).strftime(fmt)
+    if isinstance(value, date):
         return value.strftime(fmt)
     return str(value)
 
 
-def _to_time(value: Any, fmt: str, as_date: bool) -> Any:
-    parsed = datetime.strptime(str(value), fmt)
-    return parsed.date() if as_date else parsed
+def _to_time(value: Any, fmt: str, as_date: bool, zone: ZoneInfo) -> Any:
+    """A literal timestamp is read in the user's time zone (the earlier of a repeated hour)."""
+    try:
+        parsed = datetime.strptime(str(value), fmt)
+    except ValueError as exc:
+        raise SuiteQLError(f"Invalid search query: {value!r} does not match format") from exc
+    if as_date:
+        return parsed.date()
+    return parsed.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
 
 
 def _compare(left: Operand, op: str, right: Operand) -> Predicate:
@@ -340,8 +368,8 @@ def _compare(left: Operand, op: str, right: Operand) -> Predicate:
     return check
 
 
-def parse(text: str) -> Query:
-    return _Parser(text).parse()
+def parse(text: str, time_zone: str = "UTC") -> Query:
+    return _Parser(text, time_zone).parse()
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -352,10 +380,30 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, _normal(value))
 
 
-def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str, Any]]:
+def check_columns(query: Query, schema: Mapping[str, frozenset[str]]) -> None:
+    """A column the record does not expose is an error in SuiteQL, not a silent NULL."""
+    aliases = {query.alias: query.table, **{j.alias: j.table for j in query.joins}}
+    for alias, column in query.refs:
+        if alias not in aliases:
+            raise SuiteQLError(f"Invalid search query: unknown table alias {alias!r}")
+        table = aliases[alias]
+        known = schema.get(table)
+        if known is not None and column not in known and not column.startswith("cust"):
+            raise SuiteQLError(
+                f"Search error occurred: Field '{column}' for record '{table}' was not found."
+            )
+
+
+def execute(
+    query: Query,
+    tables: Mapping[str, Iterable[Row]],
+    schema: Mapping[str, frozenset[str]] | None = None,
+) -> list[dict[str, Any]]:
     """Run the query; rows come back with lower-case labels and raw Python values."""
     if query.table not in tables:
         raise SuiteQLError(f"Invalid search query: unknown table {query.table!r}")
+    if schema is not None:
+        check_columns(query, schema)
     indexes: dict[str, dict[Any, list[Row]]] = {}
     for join in query.joins:
         if join.table not in tables:
@@ -372,7 +420,14 @@ def execute(query: Query, tables: Mapping[str, Iterable[Row]]) -> list[dict[str,
             expanded: list[Context] = []
             for ctx in ctx_list:
                 other = (ctx.get(join.other_col[0]) or {}).get(join.other_col[1])
-                matches = indexes[join.alias].get(_normal(other), [])
+                matches = [
+                    m
+                    for m in indexes[join.alias].get(_normal(other), [])
+                    if all(
+                        _normal(m.get(col)) == _normal((ctx.get(ref[0]) or {}).get(ref[1]))
+                        for col, ref in join.column_filters
+                    )
+                ]
                 if matches:
                     expanded.extend({**ctx, join.alias: m} for m in matches)
                 elif join.left:

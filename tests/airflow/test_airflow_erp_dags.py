@@ -15,15 +15,10 @@ from paybridge import settlement_outbox
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.db import create_engine_for, migrate, transaction
 from paybridge.store.models import PaymentRequest
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
+from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 pytestmark = pytest.mark.xdist_group("airflow")
-ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-}
+ACCOUNTS = SEEDED_SETTLEMENT_ACCOUNTS
 
 
 @pytest.fixture
@@ -87,10 +82,16 @@ def test_posting_dag_pays_the_invoice_once(
         applications=(Application(str(invoice_id), Decimal("250.00")),),
         payment_amount=Decimal("250.00"),
         journal_lines=(
-            JournalLine("digital_asset", debit=Decimal("250.00"), memo="USDC at fair value"),
+            JournalLine(
+                "digital_asset",
+                debit=Decimal("250.00"),
+                memo="USDC at fair value",
+                account_key="financial_instrument",
+            ),
             JournalLine("crypto_clearing", credit=Decimal("250.00"), memo="clear"),
         ),
         evidence=Evidence(31337, ("0x" + "ab" * 32,), "1", "fixed"),
+        ar_account="119",
     )
     with transaction(engine) as session:
         settlement_outbox.enqueue(session, settlement, "netsuite_default")

@@ -13,15 +13,14 @@ from sqlalchemy.engine import Engine
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator, TokenGrant
+from simulators.netsuite import (
+    DEFAULT_GRANT,
+    SEEDED_SETTLEMENT_ACCOUNTS,
+    NetSuiteSimulator,
+    TokenGrant,
+)
 
-ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-    "write_off": "304",
-}
+ACCOUNTS = SEEDED_SETTLEMENT_ACCOUNTS
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ def cli_env(
         "NETSUITE_TOKEN_ID": cfg.token_id.get_secret_value(),
         "NETSUITE_TOKEN_SECRET": cfg.token_secret.get_secret_value(),
         "NETSUITE_BASE_URL": sim.base_url,
-        "NETSUITE_ACCOUNTS": json.dumps(cfg.accounts),
+        "NETSUITE_ACCOUNTS": json.dumps(ACCOUNTS),
     }.items():
         monkeypatch.setenv(key, value)
     return cfg
@@ -129,11 +128,22 @@ def settlement_for(
         applications=(Application(str(invoice_id), applied),),
         payment_amount=paid,
         journal_lines=(
-            JournalLine("digital_asset", debit=fair_value, memo="USDC at fair value"),
-            JournalLine("settlement_gain_loss", debit=Decimal("0.01"), memo="rate difference"),
+            JournalLine(
+                "digital_asset",
+                debit=fair_value,
+                memo="USDC at fair value",
+                account_key="financial_instrument",
+            ),
+            JournalLine(
+                "settlement_gain_loss",
+                debit=Decimal("0.01"),
+                memo="rate difference",
+                account_key="loss",
+            ),
             JournalLine("crypto_clearing", credit=paid, memo="clear"),
         ),
         evidence=Evidence(31337, (f"0x{invoice_id:064x}",), "1.0001", "chainlink:0xfeed"),
+        ar_account="119",
     )
 
 

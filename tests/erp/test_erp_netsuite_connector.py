@@ -168,15 +168,22 @@ def test_bad_invoices_are_quarantined_and_the_batch_goes_on(
 
 
 def test_incremental_sync_resumes_after_the_watermark(
-    sim: NetSuiteSimulator, connector: NetSuiteConnector, engine: Engine
+    sim: NetSuiteSimulator, connector: NetSuiteConnector, engine: Engine, ns_config
 ) -> None:
     first = sim.seed_invoices(5)
     assert sync_open_invoices(engine, connector, "ns").invoices == 5
     later = sim.seed_invoices(2)
     summary = sync_open_invoices(engine, connector, "ns")
-    assert summary.invoices == 2
+    # the 15-minute overlap re-reads the first five (upserted, not duplicated) and the new two
+    assert summary.invoices == 7
     assert Watermark.decode(summary.watermark).invoice_id == max(later)  # type: ignore[union-attr]
     assert max(first) < min(later)
+    with NetSuiteConnector(ns_config(sim, sync_overlap_s=0)) as exact:
+        newest = sim.seed_invoices(1)
+        summary = sync_open_invoices(engine, exact, "ns")
+    assert summary.invoices == 1 and Watermark.decode(summary.watermark).invoice_id == newest[0]  # type: ignore[union-attr]
+    with engine.connect() as db:
+        assert db.execute(sa.text("select count(*) from erp_open_invoices")).scalar() == 8
 
 
 @pytest.mark.parametrize(

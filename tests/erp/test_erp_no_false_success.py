@@ -70,7 +70,7 @@ def test_sync_refuses_a_missing_unknown_or_placeholder_payment_chain(
         "token_id": cli_env.token_id.get_secret_value(),
         "token_secret": cli_env.token_secret.get_secret_value(),
         "base_url": sim.base_url,
-        "accounts": cli_env.accounts,
+        "accounts": cli_env.model_dump(mode="json")["accounts"],
         "payment_chain": "polygn",
         "payment_asset": "USDC",
     }

@@ -18,22 +18,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
 from chainenv import ChainEnv
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
+from paybridge.erp_sync import sync_open_invoices
 from paybridge.store.models import Invoice, PaymentRequest
 from paybridge.store.models.outbox import ErpSyncState
-from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
+from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 PAYER_INDEX = 5
 USDC = 10**6
-ACCOUNTS = {
-    "ar": "119",
-    "crypto_clearing": "301",
-    "digital_asset": "302",
-    "settlement_gain_loss": "303",
-    "write_off": "304",
-    "customer_credit": "305",
-}
+ACCOUNTS = SEEDED_SETTLEMENT_ACCOUNTS
 
 
 ERP_CONNECTION = "test"
@@ -139,7 +134,11 @@ def netsuite_config(sim: NetSuiteSimulator) -> NetSuiteConnectionConfig:
 
 
 def bill_from_erp(env: ChainEnv, request_id: str, sim: NetSuiteSimulator, invoice: int) -> None:
-    """Point a test request at a real invoice of the simulator (so settling can post it)."""
+    """Point a test request at a real invoice of the simulator (so settling can post it), and
+    sync the simulator's open invoices as ``paybridge erp sync`` does (their A/R accounts and
+    base currencies are what a payment posts with)."""
+    with NetSuiteConnector(netsuite_config(sim)) as connector:
+        sync_open_invoices(env.engine, connector, "netsuite", full=True)
     row = sim.account.transactions[invoice]
     with Session(env.engine) as session, session.begin():
         request = session.get(PaymentRequest, request_id)

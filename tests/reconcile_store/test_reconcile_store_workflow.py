@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,8 @@ from paybridge.audit import verify
 from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.resolutions import decide, list_exceptions, propose
 from paybridge.recon_runs.run import reconcile_store
-from paybridge.store.models import AuditEntry
+from paybridge.store.models import AuditEntry, PaymentRequest
+from paybridge.store.models.chain import ChainReceipt
 from paybridge.store.models.outbox import SettlementOutboxRow
 from reconciliation.workflow import MakerCheckerError, WorkflowError
 
@@ -102,7 +104,49 @@ def test_underpayment_write_off_rejected_then_approved(env: ChainEnv) -> None:
     assert approved.exception_status == "resolved"
     settlement = _settlement(env, str(approved.settlement_id))
     assert settlement.payment_amount == Decimal("40.00")
+    # the write-off is a credit applied to the invoice with the approver's reason code, so the
+    # invoice ends paid in full (100 applied: 40 cash + 60 credit)
+    assert [(w.amount, w.reason_code) for w in settlement.write_offs] == [
+        (Decimal("60.00"), "CUSTOMER_AGREED")
+    ]
+    assert [a.amount for a in settlement.applications] == [Decimal("100.00")]
     lines = {(x.account_role, x.debit, x.credit) for x in settlement.journal_lines}
-    assert ("write_off", Decimal("60.00"), Decimal(0)) in lines
-    assert ("ar", Decimal(0), Decimal("60.00")) in lines
+    assert ("digital_asset", Decimal("40.00"), Decimal(0)) in lines
+    # dated by the receipt's block, not by the day of the decision
+    assert settlement.received_at is not None and settlement.received_at < datetime.now(UTC)
     assert env.request(paid.partial).status == "completed"
+
+
+def test_manual_write_off_is_valued_at_the_rate_of_the_receipts_block(env: ChainEnv) -> None:
+    """Like automatic settlements: fair value at the receipt's block time (the latest quote
+    for the asset before it), the difference to the quoted payment as gain; not the quote."""
+    short = env.make_request("USDC", 100 * USDC)
+    later = env.make_request("USDC", 100 * USDC)  # quoted after the rate moved
+    with Session(env.engine) as session, session.begin():
+        first, moved = session.get(PaymentRequest, short.id), session.get(PaymentRequest, later.id)
+        assert first is not None and moved is not None
+        now = datetime.now(UTC)  # both quotes before the block (whose time has whole seconds)
+        first.rate_as_of, moved.rate_as_of = now - timedelta(seconds=10), now - timedelta(seconds=5)
+        moved.rate_price = Decimal("1.02")
+    env.pay_token(short.deposit_address, 60 * USDC, sender=payer(env))
+    env.mine(64)
+    env.watcher().poll()
+    reconcile_store(env.engine, paybridge_config(env))
+    under = _by_reason(env, "UNDERPAID")
+    proposal = propose(
+        env.engine, str(under["exception_id"]), "write-off", "alice", reason="AGREED"
+    )
+    approved = decide(env.engine, proposal.resolution["resolution_id"], "bob", approve=True)
+    settlement = _settlement(env, str(approved.settlement_id))
+    lines = {(x.account_role, x.account_key, x.debit, x.credit) for x in settlement.journal_lines}
+    assert settlement.payment_amount == Decimal("60.00")  # what the customer is credited
+    assert ("digital_asset", "crypto_asset", Decimal("61.20"), Decimal(0)) in lines
+    assert ("settlement_gain_loss", "gain", Decimal(0), Decimal("1.20")) in lines
+    assert settlement.evidence.rate == "1.02"
+    with Session(env.engine) as session:
+        block_time = session.scalar(
+            sa.select(ChainReceipt.block_timestamp).where(
+                sa.func.lower(ChainReceipt.to_address) == short.deposit_address.lower()
+            )
+        )
+    assert settlement.received_at == block_time

@@ -113,13 +113,48 @@ def test_split_payment_two_receipts_one_request():
     assert sorted(result.matches["amount_applied"].astype(int)) == [30 * M, 70 * M]
 
 
-def test_overpayment_excess_becomes_customer_credit():
+def test_overpayment_excess_stays_in_receivables_as_customer_credit():
+    """The policy: the unapplied part of the payment is the customer's credit inside A/R (as
+    NetSuite keeps an unapplied payment), not a separate liability account."""
     result = run([{"request_id": "R1", "due": 100 * M}], [{"to": addr(1), "amount": 103 * M}])
     assert status_of(result, "R1") == "overpaid"
     (exc,) = result.exceptions.itertuples()
     assert (exc.reason, exc.amount) == ("OVERPAYMENT", str(3 * M))
     lines = journal_lines(result, "R1")
-    assert lines[lines["account"].str.contains("Customer credit")]["credit"].tolist() == ["3.00"]
+    receivable = lines[lines["account"] == "1200 Accounts receivable"]
+    assert receivable["credit"].tolist() == ["100.00", "3.00"]
+    assert "unapplied" in receivable["memo"].iloc[1]
+    assert not lines["account"].str.contains("Customer credit").any()
+    assert_balanced(result)
+
+
+def test_customer_credit_account_setting_is_refused_with_the_policy():
+    with pytest.raises(ValueError, match="customer_credit was removed"):
+        ReconConfig.model_validate({"accounts": {"customer_credit": "2150 Customer credit"}})
+
+
+def test_write_off_goes_to_the_tolerance_groups_account_and_reason():
+    config = ReconConfig.model_validate(
+        {
+            "tolerance_groups": {
+                "default": {
+                    "absolute": "1.00",
+                    "percent": "1",
+                    "write_off_reason": "SMALL_DIFF",
+                    "write_off_account": "6910 Small differences",
+                }
+            }
+        }
+    )
+    result = run(
+        [{"request_id": "R1", "due": 100 * M}],
+        [{"to": addr(1), "amount": 99_50 * M // 100}],
+        config=config,
+    )
+    assert status_of(result, "R1") == "paid_within_tolerance"
+    lines = journal_lines(result, "R1")
+    written = lines[lines["account"] == "6910 Small differences"]
+    assert written[["debit", "reason_code"]].values.tolist() == [["0.50", "SMALL_DIFF"]]
     assert_balanced(result)
 
 

@@ -1,9 +1,19 @@
 """NetSuite connector: open invoices by SuiteQL, settlements as upserted records.
 
-A settlement becomes ``customerPayment`` ``eid:<settlement_id>`` (applied to the invoices, into
-the crypto clearing account) and, when it has journal lines, ``journalEntry``
-``eid:<settlement_id>-JE``. Both are sent with ``PUT .../eid:`` (NetSuite's upsert), so a retry
-after a lost answer rewrites the same record instead of creating a second one.
+A settlement becomes up to three records, each sent with ``PUT .../eid:`` (NetSuite's upsert),
+so a retry after a lost answer rewrites the same record instead of creating a second one:
+
+1. ``journalEntry`` ``eid:<id>-WO`` when something is written off: Dr the tolerance group's
+   write-off account / Cr the invoice's A/R account for the customer, approved. A journal
+   entry crediting A/R for a customer is a credit NetSuite lets a payment apply;
+2. ``customerPayment`` ``eid:<id>``: into the crypto clearing account (``undepFunds: false``),
+   nothing applied automatically (``autoApply: false``), against the invoice's own A/R account
+   (``arAcct``), dated by the last receipt's block in the subsidiary's time zone, applying the
+   cash and the write-off credit (``credit`` sublist) to the invoice so it ends paid in full;
+   any overpayment stays unapplied on it (the customer's credit in A/R);
+3. ``journalEntry`` ``eid:<id>-JE``, approved: Dr the digital-asset account of the asset class
+   at fair value / Cr clearing by the payment, gain or loss; clearing nets to zero.
+The write-off journal comes first because the payment can only apply a credit that exists.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,13 +31,21 @@ from connectors.erp.netsuite.invoices import (
     PY_TIMESTAMP_FMT,
     TIMESTAMP_FMT,
     Watermark,
-    open_invoices_query,
+    closed_invoice,
+    invoices_query,
     row_watermark,
     validate_row,
+)
+from connectors.erp.netsuite.postings import (
+    JOURNAL_SUFFIX,
+    WRITE_OFF_SUFFIX,
+    LedgerLine,
+    SettlementRecords,
 )
 from connectors.erp.netsuite.transport import NetSuiteTransport
 from connectors.erp.protocol import (
     ClearedItem,
+    ClosedInvoice,
     ConnectionCheck,
     ConnectionProblem,
     ErpAuthError,
@@ -42,9 +60,8 @@ from connectors.erp.protocol import (
 from paybridge.domain.settlements import Settlement
 
 SUITEQL_ROW_CAP = 100_000
-JOURNAL_SUFFIX = "-JE"
-# Lines of these roles belong to a customer: NetSuite wants the entity on them.
-ENTITY_ROLES = frozenset({"ar", "customer_credit"})
+#: where NetSuite points a refusal about the accounting period
+PERIOD_FIELDS = frozenset({"tranDate", "postingPeriod"})
 _DECIMAL_TOKEN = re.compile(r'"__exact_decimal__(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
@@ -76,6 +93,7 @@ class NetSuiteConnector:
     def __init__(self, config: NetSuiteConnectionConfig, *, pooled: bool = True) -> None:
         self.config = config
         self.transport = NetSuiteTransport(config, pooled=pooled)
+        self.records = SettlementRecords(config)
         self._currency_ids: dict[str, str] | None = None
 
     def close(self) -> None:
@@ -101,12 +119,18 @@ class NetSuiteConnector:
 
     # ---------------------------------------------------------------- invoices
     def fetch_open_invoices(self, watermark: str | None = None) -> Iterator[InvoicePage]:
-        after = Watermark.decode(watermark)
+        stored = Watermark.decode(watermark)
+        margin = self.config.sync_overlap_s
+        after, overlap = stored, timedelta(seconds=margin) if margin else None
+        zone = self.config.zone_of("")
         limit = self.config.page_size
         cap = min(SUITEQL_ROW_CAP, limit * 1000)
         while True:  # one SuiteQL window per iteration, each under the row cap
-            query = open_invoices_query(after, self.config.eligibility_filter)
-            offset, seen_in_window, total = 0, 0, None
+            query = invoices_query(
+                after, self.config.eligibility_filter, zone, overlap=overlap if after else None
+            )
+            overlap = None  # only the first window reaches back before the stored watermark
+            offset, total = 0, None
             while True:
                 before = self.transport.stats.attempts
                 data = self.transport.run(self.transport.suiteql(query, limit, offset))
@@ -119,17 +143,23 @@ class NetSuiteConnector:
                     total = data.get("totalResults")
                 invoices: list[ErpInvoice] = []
                 quarantined: list[QuarantinedInvoice] = []
+                closed: list[ClosedInvoice] = []
                 for row in rows:
-                    result = validate_row(row)
+                    gone = closed_invoice(row, zone)
+                    if gone is not None:
+                        closed.append(gone)
+                        continue
+                    result = validate_row(row, zone)
                     (invoices if isinstance(result, ErpInvoice) else quarantined).append(result)  # type: ignore[arg-type]
                 if rows:
-                    after = row_watermark(rows[-1])
-                seen_in_window += len(rows)
+                    after = row_watermark(rows[-1], zone)
+                handed = max(filter(None, (stored, after)), default=None)
                 yield InvoicePage(
                     invoices,
                     quarantined,
-                    after.encode() if after else watermark,
+                    handed.encode() if handed else watermark,
                     self.transport.stats.attempts - before,
+                    closed,
                 )
                 if total == -1 or not data.get("hasMore"):
                     break
@@ -138,17 +168,6 @@ class NetSuiteConnector:
                 return
 
     # ---------------------------------------------------------------- settlements
-    def _role_account(self, role: str, settlement_id: str) -> dict[str, str]:
-        account = self.config.accounts.get(role)
-        if not account:
-            raise ErpRejectedError(
-                f"settlement {settlement_id}: no NetSuite GL account configured for role "
-                f"{role!r} (connection {self.config.name}, setting accounts.{role})",
-                "CONFIG",
-                f"accounts.{role}",
-            )
-        return {"id": account}
-
     async def _currency_id(self, settlement: Settlement) -> str:
         currency_id = (await self._currencies()).get(settlement.currency)
         if currency_id is None:
@@ -160,60 +179,6 @@ class NetSuiteConnector:
             )
         return currency_id
 
-    def payment_body(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
-        sid = settlement.settlement_id
-        memo = settlement.memo or f"PayBridge settlement {sid}"
-        if settlement.evidence.tx_hashes:
-            memo += f" (chain {settlement.evidence.chain_id} tx {settlement.evidence.tx_hashes[0]})"
-        if settlement.audit_checkpoint:  # kept whole: the memo is cut before it, never it
-            tail = f" audit {settlement.audit_checkpoint}"
-            memo = memo[: 999 - len(tail)] + tail
-        body: dict[str, Any] = {
-            "externalId": sid,
-            "customer": {"id": settlement.customer_id},
-            "subsidiary": {"id": settlement.company},
-            "currency": {"id": currency_id},
-            "payment": settlement.payment_amount,
-            "account": self._role_account("crypto_clearing", sid),
-            "arAcct": self._role_account("ar", sid),
-            "memo": memo[:999],
-            "apply": {
-                "items": [
-                    {"doc": {"id": a.invoice_id}, "apply": True, "amount": a.amount}
-                    for a in settlement.applications
-                ]
-            },
-        }
-        if settlement.value_date:
-            body["tranDate"] = settlement.value_date
-        return body
-
-    def journal_body(self, settlement: Settlement, currency_id: str) -> dict[str, Any]:
-        sid = settlement.settlement_id
-        items = []
-        for line in settlement.journal_lines:
-            item: dict[str, Any] = {
-                "account": self._role_account(line.account_role, sid),
-                "memo": (line.memo or f"PayBridge {sid} {line.account_role}")[:999],
-            }
-            if line.debit:
-                item["debit"] = line.debit
-            else:
-                item["credit"] = line.credit
-            if line.account_role in ENTITY_ROLES:
-                item["entity"] = {"id": settlement.customer_id}
-            items.append(item)
-        body: dict[str, Any] = {
-            "externalId": sid + JOURNAL_SUFFIX,
-            "subsidiary": {"id": settlement.company},
-            "currency": {"id": currency_id},
-            "memo": f"PayBridge settlement {sid}: fair value, gain/loss, write-off",
-            "line": {"items": items},
-        }
-        if settlement.value_date:
-            body["tranDate"] = settlement.value_date
-        return body
-
     async def _upsert(
         self, record_type: str, external_id: str, body: dict[str, Any], replace: str
     ) -> str:
@@ -222,6 +187,7 @@ class NetSuiteConnector:
             f"/record/v1/{record_type}/eid:{external_id}",
             body=exact_json(body),
             params={"replace": replace},
+            headers={"X-NetSuite-PropertyNameValidation": self.config.property_validation},
         )
         record_id = _id_from_location(response.headers.get("Location"))
         if record_id is None:  # read it back rather than assume
@@ -234,8 +200,12 @@ class NetSuiteConnector:
         return record_id
 
     async def _get(self, record_type: str, key: str) -> dict[str, Any] | None:
+        # Sublists (apply, credit, line) come back as links unless expanded.
         response = await self.transport.send(
-            "GET", f"/record/v1/{record_type}/{key}", allow_404=True
+            "GET",
+            f"/record/v1/{record_type}/{key}",
+            allow_404=True,
+            params={"expandSubResources": "true"},
         )
         if response.status_code == 404:
             return None
@@ -249,17 +219,31 @@ class NetSuiteConnector:
             )
         currency_id = await self._currency_id(settlement)
         sid = settlement.settlement_id
+        # Every account is resolved before anything is written: a configuration gap is a
+        # refusal with nothing half posted.
+        records = self.records
+        write_off = (
+            records.write_off_body(settlement, currency_id) if settlement.write_offs else None
+        )
+        journal = (
+            records.journal_body(settlement, currency_id) if settlement.journal_lines else None
+        )
+        records.account(settlement, "crypto_clearing")
+        records.ar_account(settlement)
+        write_off_id = None
+        if write_off is not None:
+            write_off_id = await self._upsert(
+                "journalEntry", sid + WRITE_OFF_SUFFIX, write_off, "line"
+            )
         payment_id = await self._upsert(
-            "customerPayment", sid, self.payment_body(settlement, currency_id), "apply"
+            "customerPayment",
+            sid,
+            records.payment_body(settlement, currency_id, write_off_id),
+            "apply,credit",
         )
         journal_id = None
-        if settlement.journal_lines:
-            journal_id = await self._upsert(
-                "journalEntry",
-                sid + JOURNAL_SUFFIX,
-                self.journal_body(settlement, currency_id),
-                "line",
-            )
+        if journal is not None:
+            journal_id = await self._upsert("journalEntry", sid + JOURNAL_SUFFIX, journal, "line")
         return PostedSettlement(
             sid,
             payment_id,
@@ -267,8 +251,31 @@ class NetSuiteConnector:
             tuple((a.invoice_id, a.amount) for a in settlement.applications),
         )
 
+    def ledger_lines(self, settlement: Settlement) -> list[LedgerLine]:
+        return self.records.ledger_lines(settlement)
+
     def post_settlement(self, settlement: Settlement) -> PostedSettlement:
-        return self.transport.run(self._post(settlement))
+        try:
+            return self.transport.run(self._post(settlement))
+        except ErpRejectedError as exc:
+            if exc.path in PERIOD_FIELDS or "accounting period" in str(exc).lower():
+                raise self._period_refusal(settlement, exc) from exc
+            raise
+
+    def _period_refusal(self, settlement: Settlement, exc: ErpRejectedError) -> ErpRejectedError:
+        """A closed or locked accounting period: not retried; a person decides (the rule is
+        never to move an accounting event into another period silently)."""
+        on = self.records.tran_date(settlement)
+        return ErpRejectedError(
+            f"settlement {settlement.settlement_id}: NetSuite refused the posting dated {on} "
+            f"because its accounting period is closed or locked ({exc}). Next step: ask the "
+            "controller to reopen (or unlock A/R for) that period, then run `paybridge "
+            f"settlements requeue {settlement.settlement_id} --reason 'period reopened'`; "
+            "PayBridge does not move the posting into another period by itself",
+            "PERIOD_CLOSED",
+            exc.path or "tranDate",
+            exc.status,
+        )
 
     async def _find(self, settlement_id: str) -> PostedSettlement | None:
         payment = await self._get("customerPayment", f"eid:{settlement_id}")

@@ -95,6 +95,12 @@ class ErpOpenInvoice(Base):
     due_date: Mapped[date | None] = mapped_column(Date)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the ERP's receivables account of the invoice (its payment posts against it)
+    ar_account: Mapped[str | None] = mapped_column(String(64))
+    #: base currency of the invoice's company (an exchange rate is needed when it differs)
+    base_currency: Mapped[str | None] = mapped_column(String(3))
+    #: open, or why it is not any more (paid, voided, closed): read from the ERP at sync
+    status: Mapped[str] = mapped_column(String(16), server_default="open", default="open")
 
 
 class ErpInvoiceQuarantine(Base):
