@@ -16,6 +16,7 @@ from paybridge.demo.ledger import ledger_summary, write_summary
 from paybridge.demo.payers import fund_payers, pay_like_customers
 from paybridge.demo.sap_ledger import sap_ledger_summary
 from paybridge.demo.world import DemoWorld, demo_world
+from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
 from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 from paybridge.imports import read_invoice_file
@@ -80,7 +81,7 @@ def payment_requests(world: DemoWorld) -> list[PaymentRequest]:
         qr = write_payment_qr(request.payment_uri, world.out / "qr", request.id)
         table.add_row(
             f"{request.erp_system}/{request.invoice_id}",
-            f"{request.invoice_amount} {request.currency}",
+            format_fiat(request.invoice_amount, request.currency),
             describe_amount(request.amount_due, request.asset_decimals, request.asset_symbol),
             request.deposit_address,
             f"{request.payment_uri}\n[dim]{qr.svg_path}[/]",
@@ -96,9 +97,12 @@ def payment_requests(world: DemoWorld) -> list[PaymentRequest]:
 def customers_pay(world: DemoWorld, requests: list[PaymentRequest]) -> None:
     console.rule("[bold]3. Customers pay on the local chain (anvil)")
     fund_payers(world.w3, world.contracts)
-    table = Table("invoice", "paid", "amount (base units)", "tx")
+    table = Table("invoice", "paid", "amount", "tx")
+    by_invoice = {r.invoice_id: r for r in requests}
     for payment in pay_like_customers(world.w3, world.contracts, requests):
-        table.add_row(payment.invoice_id, payment.how, str(payment.amount), payment.tx_hash)
+        request = by_invoice[payment.invoice_id]
+        amount = describe_amount(payment.amount, request.asset_decimals, request.asset_symbol)
+        table.add_row(payment.invoice_id, payment.how, amount, payment.tx_hash)
     console.print(table)
 
 
@@ -118,7 +122,11 @@ def watch_chain(world: DemoWorld) -> None:
                 request.invoice_id,
                 request.status,
                 " ".join(f for f in FLAGS if getattr(request, f)) or "-",
-                f"{request.amount_received} / {request.amount_due}",
+                describe_amount(
+                    request.amount_received, request.asset_decimals, request.asset_symbol
+                )
+                + " / "
+                + describe_amount(request.amount_due, request.asset_decimals, request.asset_symbol),
             )
     console.print(table)
 
