@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-
-from bip_utils import Base58ChecksumError, Bip32KeyError, Bip32Secp256k1, EthAddrEncoder
-from eth_utils import is_checksum_address, to_checksum_address
+from typing import TYPE_CHECKING
 
 from paybridge.secrets_guard import refuse_private_material
+
+if TYPE_CHECKING:  # bip_utils is imported where keys are parsed: CLI start-up stays fast
+    from bip_utils import Bip32Secp256k1
 
 __all__ = [
     "ACCOUNT_DEPTH",
@@ -66,12 +67,16 @@ class WatchOnlyWallet:
 
     def address(self, index: int) -> str:
         """EIP-55 address of ``m/44'/60'/account'/0/index``."""
+        from bip_utils import EthAddrEncoder
+
         _check_index_range(index, 1)
         child = self._external_chain.ChildKey(index)
         return EthAddrEncoder.EncodeKey(child.PublicKey().KeyObject())
 
     def addresses(self, start: int, count: int) -> list[str]:
         """Addresses for indexes ``start .. start+count-1`` in order."""
+        from bip_utils import EthAddrEncoder
+
         _check_index_range(start, count)
         node = self._external_chain
         return [
@@ -102,6 +107,8 @@ def xpub_fingerprint(xpub: str) -> str:
 
 def checksum_address(address: str) -> str:
     """EIP-55 form of a 0x-prefixed 20-byte hex address (any case)."""
+    from eth_utils import to_checksum_address  # eth_utils: 0.1-0.3 s to import
+
     try:
         return to_checksum_address(address)
     except ValueError as exc:
@@ -110,10 +117,14 @@ def checksum_address(address: str) -> str:
 
 def is_checksummed(address: str) -> bool:
     """True when ``address`` is written in valid EIP-55 mixed case."""
+    from eth_utils import is_checksum_address
+
     return is_checksum_address(address)
 
 
 def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
+    from bip_utils import Base58ChecksumError, Bip32KeyError, Bip32Secp256k1
+
     refuse_private_material(xpub, where)
     try:
         key = Bip32Secp256k1.FromExtendedKey(xpub)

@@ -14,7 +14,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from connectors.erp.netsuite.config import NetSuiteConnectionConfig, load_connection_config
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,
@@ -102,6 +101,8 @@ def settle(
     """Post due settlements of this ERP connection from the outbox (idempotent; safe to re-run).
 
     Exit 1 when any settlement of this run failed or needs attention."""
+    from connectors.erp.netsuite.connector import NetSuiteConnector  # netsuite: when run
+
     cfg = config()
     eng = engine(cfg)
     conn_cfg = connection_settings(erp_config, cfg)
@@ -181,6 +182,8 @@ def erp() -> None:
 @erp_app.command("test-connection")
 def test_connection(erp_config: ErpConfigOption = None, json_output: JsonOption = False) -> None:
     """Check credentials, permissions and reachability of the NetSuite connection."""
+    from connectors.erp.netsuite.connector import NetSuiteConnector  # netsuite: when run
+
     with NetSuiteConnector(connection_settings(erp_config, config())) as connector:
         check = connector.test_connection()
     if json_output:
@@ -210,6 +213,8 @@ def sync(
 
     Exit 1 when this run quarantined any invoice; exit 2 when payment_chain/payment_asset
     are missing or unknown."""
+    from connectors.erp.netsuite.connector import NetSuiteConnector  # netsuite: when run
+
     cfg = config()
     eng = engine(cfg)
     conn_cfg = connection_settings(erp_config)

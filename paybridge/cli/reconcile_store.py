@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -31,12 +31,13 @@ from paybridge.cli.context import (
 )
 from paybridge.config import ConfigError
 from paybridge.domain.settlements import SettlementError
-from paybridge.recon_runs.report import export_inputs, write_report
-from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
-from paybridge.recon_runs.run import RunSummary, reconcile_store
-from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
 from reconciliation.config import ReconConfig
-from reconciliation.workflow import WorkflowError
+
+if TYPE_CHECKING:
+    from paybridge.recon_runs.run import RunSummary
+
+# paybridge.recon_runs and reconciliation.workflow import pandas (and the report matplotlib):
+# each command imports them when it runs, so `paybridge --help` and other commands start fast.
 
 exceptions_app = typer.Typer(
     help="The reconciliation exceptions queue: list, propose, approve, reject (maker-checker).",
@@ -100,6 +101,9 @@ def reconcile(
     """Reconcile requests and receipts in the store; settle what is paid (idempotent).
 
     Exit 1 when a paid request's settlement cannot be posted to any ERP connection."""
+    from paybridge.recon_runs.report import export_inputs, write_report
+    from paybridge.recon_runs.run import reconcile_store
+
     cfg = config()
     eng = engine(cfg)
     recon_cfg = _recon_config(rules)
@@ -183,6 +187,8 @@ def exceptions_list(
     json_output: JsonOption = False,
 ) -> None:
     """The exceptions queue, oldest first."""
+    from paybridge.recon_runs.resolutions import list_exceptions
+
     if status is not None and status not in ("open", "proposed", "resolved"):
         fail(f"--status {status!r}: use open, proposed or resolved", code=USAGE_ERROR)
     rows = list_exceptions(engine(config()), status)
@@ -216,6 +222,9 @@ def exceptions_propose(
     json_output: JsonOption = False,
 ) -> None:
     """Propose a resolution (the maker); someone else must approve it."""
+    from paybridge.recon_runs.resolutions import CLI_ACTIONS, propose
+    from reconciliation.workflow import WorkflowError
+
     if action not in CLI_ACTIONS:
         fail(f"--action {action!r}: use one of {', '.join(CLI_ACTIONS)}", code=USAGE_ERROR)
     try:
@@ -235,6 +244,9 @@ def exceptions_propose(
 
 
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
+    from paybridge.recon_runs.resolutions import decide
+    from reconciliation.workflow import WorkflowError
+
     try:
         outcome = decide(engine(config()), ident, _actor(actor), approve=approve)
     except (WorkflowError, SettlementError) as exc:
@@ -287,6 +299,8 @@ def _print_outcome(
 
 
 def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+    from paybridge.recon_runs.tieouts_store import has_differences
+
     if json_output:
         print_json(rows.to_dict("records"))
     else:
@@ -310,6 +324,8 @@ def tieout_chain(
 ) -> None:
     """Recorded inflows - outflows vs the on-chain balance, per watched address and asset.
     Exit 1 when any difference is listed."""
+    from paybridge.recon_runs.tieouts_store import TieOutError, tie_out_chain
+
     cfg = config()
     try:
         chain_cfg = cfg.chain(chain)
