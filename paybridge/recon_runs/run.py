@@ -15,7 +15,7 @@ import hashlib
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session
 from paybridge import audit
 from paybridge.config import PayBridgeConfig
 from paybridge.domain.audit_events import AuditEvent
+from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.conservation import check_conservation
 from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
 from paybridge.recon_runs.queue import sync_exceptions
 from paybridge.recon_runs.settle import account_roles, settlement_from_journals
 from paybridge.requests.lifecycle import FINAL, Status, transition
-from paybridge.settlement_outbox import enqueue
+from paybridge.settlement_outbox import Queued, enqueue_many
 from paybridge.settlement_routing import routes_for
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
@@ -140,7 +141,9 @@ def reconcile_store(
         )
         session.add(_run_row(summary, started, actor, config, hashes))
         session.flush()
-        session.add_all(_match_rows(run_id, matches))
+        if len(matches):  # one bulk INSERT (executemany), not an ORM object and INSERT each
+            insert = sa.insert(ReconMatch).execution_options(render_nulls=True)
+            session.execute(insert, _match_rows(run_id, matches))
         note("updating the exceptions queue")
         summary.exceptions_open = sync_exceptions(session, run_id, result.exceptions, started)
         note("checking that every transfer is accounted for")
@@ -171,7 +174,8 @@ def reconcile_store(
 def _audit_summary(summary: RunSummary) -> dict[str, Any]:
     """Counts and hashes (each settlement and status change has its own audit entry)."""
     lists = ("completed", "settlements_enqueued", "settlements_not_postable", "awaiting_finality")
-    data = {k: v for k, v in summary.as_dict().items() if k not in lists}
+    # not as_dict(): asdict deep-copies the lists (one entry per settled request) to drop them
+    data = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in lists}
     return data | {k: len(getattr(summary, k)) for k in lists}
 
 
@@ -203,26 +207,26 @@ def _run_row(
     )
 
 
-def _match_rows(run_id: str, matches: pd.DataFrame) -> list[ReconMatch]:
+def _match_rows(run_id: str, matches: pd.DataFrame) -> list[dict[str, Any]]:
     return [
-        ReconMatch(
-            run_id=run_id,
-            request_id=str(m.request_id),
-            chain_id=int(m.chain_id),
-            tx_hash=str(m.tx_hash),
-            event_key=str(m.event_key),
-            log_index=log_index_of(str(m.event_key)),
-            block_number=int(m.block_number),
-            amount_applied=int(m.amount_applied),
-            rule=str(m.rule),
-            confidence=str(m.confidence),
-            decision=str(m.decision),
-            paid_late=bool(m.paid_late),
-            fair_value=str(m.fair_value),
-            rate=str(m.rate),
-            rate_source=str(m.rate_source),
-            explanation=str(m.explanation),
-        )
+        {
+            "run_id": run_id,
+            "request_id": str(m.request_id),
+            "chain_id": int(m.chain_id),
+            "tx_hash": str(m.tx_hash),
+            "event_key": str(m.event_key),
+            "log_index": log_index_of(str(m.event_key)),
+            "block_number": int(m.block_number),
+            "amount_applied": int(m.amount_applied),
+            "rule": str(m.rule),
+            "confidence": str(m.confidence),
+            "decision": str(m.decision),
+            "paid_late": bool(m.paid_late),
+            "fair_value": str(m.fair_value),
+            "rate": str(m.rate),
+            "rate_source": str(m.rate_source),
+            "explanation": str(m.explanation),
+        }
         for m in matches.itertuples(index=False)
     ]
 
@@ -244,9 +248,20 @@ def _final_enough(
 
 def _by_request(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for record in frame.to_dict("records"):
+    for record in _records(frame):
         grouped.setdefault(str(record["request_id"]), []).append(record)
     return grouped
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")``, a column at a time: iterating Arrow-backed columns value
+    by value is most of to_dict's time. A frame with missing values takes pandas' own path (it
+    gives pandas' NA markers, ``tolist`` gives None)."""
+    if frame.isna().to_numpy().any():
+        return frame.to_dict("records")
+    names = [str(name) for name in frame.columns]
+    columns = [frame[name].tolist() for name in frame.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _load_requests(session: Session, ids: list[str]) -> dict[str, PaymentRequest]:
@@ -274,7 +289,9 @@ def _settle(
     requests = _load_requests(session, [str(r) for r in paid["request_id"]])
     roles = account_roles(config)
     routes = routes_for(session, list(requests.values()))
-    events: list[AuditEvent] = []
+    # first every settlement of this run, then one outbox write for all of them (chunked
+    # lookups, one bulk insert), then the audit events in the order of the paid requests
+    due: list[tuple[Any, PaymentRequest, list[dict[str, Any]], Settlement]] = []
     for row in paid.itertuples(index=False):
         request = requests.get(str(row.request_id))
         if request is None or request.status in FINAL:
@@ -285,9 +302,17 @@ def _settle(
         if not _final_enough(request, own, states, cfg):
             summary.awaiting_finality.append(request.id)
             continue
-        settlement = settlement_from_journals(request, lines, own, config, roles)
+        due.append(
+            (row, request, own, settlement_from_journals(request, lines, own, config, roles))
+        )
+    queued = enqueue_many(
+        session,
+        [Queued(s, routes[r.id].connection, routes[r.id].refusal) for _, r, _, s in due],
+    )
+    events: list[AuditEvent] = []
+    for (row, request, own, settlement), is_new in zip(due, queued, strict=True):
         route = routes[request.id]
-        if enqueue(session, settlement, route.connection, route.refusal):
+        if is_new:
             why = f"reconciliation {summary.run_id}: request {request.id} {row.status}"
             if route.postable:
                 summary.settlements_enqueued.append(settlement.settlement_id)
