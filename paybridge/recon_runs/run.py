@@ -101,10 +101,10 @@ def run_engine(
         config,
         as_of,
     )
-    states = {
-        (r.chain_id, r.tx_hash, r.event_key): r.status
-        for r in inputs.receipts.itertuples(index=False)
-    }
+    receipts = inputs.receipts
+    columns = ("chain_id", "tx_hash", "event_key", "status")  # a column at a time: see _records
+    chain_ids, tx_hashes, event_keys, statuses = (receipts[c].tolist() for c in columns)
+    states = dict(zip(zip(chain_ids, tx_hashes, event_keys, strict=True), statuses, strict=True))
     return result, file_hashes(paths), states
 
 
@@ -211,23 +211,23 @@ def _match_rows(run_id: str, matches: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             "run_id": run_id,
-            "request_id": str(m.request_id),
-            "chain_id": int(m.chain_id),
-            "tx_hash": str(m.tx_hash),
-            "event_key": str(m.event_key),
-            "log_index": log_index_of(str(m.event_key)),
-            "block_number": int(m.block_number),
-            "amount_applied": int(m.amount_applied),
-            "rule": str(m.rule),
-            "confidence": str(m.confidence),
-            "decision": str(m.decision),
-            "paid_late": bool(m.paid_late),
-            "fair_value": str(m.fair_value),
-            "rate": str(m.rate),
-            "rate_source": str(m.rate_source),
-            "explanation": str(m.explanation),
+            "request_id": str(m["request_id"]),
+            "chain_id": int(m["chain_id"]),
+            "tx_hash": str(m["tx_hash"]),
+            "event_key": str(m["event_key"]),
+            "log_index": log_index_of(str(m["event_key"])),
+            "block_number": int(m["block_number"]),
+            "amount_applied": int(m["amount_applied"]),
+            "rule": str(m["rule"]),
+            "confidence": str(m["confidence"]),
+            "decision": str(m["decision"]),
+            "paid_late": bool(m["paid_late"]),
+            "fair_value": str(m["fair_value"]),
+            "rate": str(m["rate"]),
+            "rate_source": str(m["rate_source"]),
+            "explanation": str(m["explanation"]),
         }
-        for m in matches.itertuples(index=False)
+        for m in _records(matches)
     ]
 
 
