@@ -144,11 +144,15 @@ def _keccak256(data: bytes) -> bytes:
     return keccak.new(digest_bits=256, data=data).digest()
 
 
+@lru_cache(maxsize=16_384)
 def _eip55(lower_hex: str) -> str:
-    """EIP-55: upper-case each hex letter whose nibble of keccak-256(lower-case hex) is >= 8."""
+    """EIP-55: upper-case each hex letter whose nibble of keccak-256(lower-case hex) is >= 8.
+
+    Cached: a freshly derived deposit address is checksummed again when its payment link is
+    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request."""
     digest = _keccak256(lower_hex.encode("ascii")).hex()
     return "0x" + "".join(
-        char.upper() if nibble in "89abcdef" else char
+        char.upper() if nibble > "7" else char
         for char, nibble in zip(lower_hex, digest[:40], strict=True)
     )
 
