@@ -11,10 +11,12 @@ requests are never settled again and the outbox refuses a second row for the sam
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,7 +123,11 @@ def reconcile_store(
     config = recon_config or ReconConfig()
     started = datetime.now(UTC)
     run_id = f"run-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    with transaction(engine) as session, tempfile.TemporaryDirectory() as tmp:
+    with (
+        _fewer_collections(),
+        transaction(engine) as session,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         lock_run(session)
         note("exporting requests and receipts")
         result, hashes, states = run_engine(session, Path(tmp), config, as_of)
@@ -169,6 +175,21 @@ def reconcile_store(
             ],
         )
     return summary
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A run keeps a few hundred thousand objects alive (frames, rows, settlements, audit
+    events); with the default thresholds the cyclic collector walks all of them again every
+    few thousand allocations: a fifth of the CPU of a 5,000-request run. During the run it
+    collects less often (still collects: thresholds, not disabled); the old thresholds are
+    restored afterwards. Process-wide, like every gc setting, for the run's duration."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _audit_summary(summary: RunSummary) -> dict[str, Any]:
