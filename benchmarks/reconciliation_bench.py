@@ -185,6 +185,24 @@ run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
 print(json.dumps({{"reconcile_files_s": time.perf_counter() - t}}))
 """
         files = _child(files_code)
+        csv_only_code = f"""
+import json, time
+from pathlib import Path
+from reconciliation.files import run_files
+t = time.perf_counter()
+run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
+          Path({tmp!r}) / "out-csv", rates_path=Path({str(paths["rates"])!r}), reports=False)
+print(json.dumps({{"reconcile_files_csv_s": time.perf_counter() - t}}))
+"""
+        csv_only = _child(csv_only_code)
+        duckdb_code = f"""
+import json
+from pathlib import Path
+from benchmarks.duckdb_peer import run_pipeline
+print(json.dumps(run_pipeline(Path({str(paths["requests"])!r}),
+                              Path({str(paths["receipts"])!r}), Path({tmp!r}) / "out-duckdb")))
+"""
+        duck = _child(duckdb_code)
     return {
         "requests": n_requests,
         "receipts": engine["receipts"],
@@ -197,6 +215,14 @@ print(json.dumps({{"reconcile_files_s": time.perf_counter() - t}}))
         "engine_peak_rss_gb": engine["peak_rss_gb"],
         "reconcile_files_s": round(files["reconcile_files_s"], 2),
         "reconcile_files_peak_rss_gb": files["peak_rss_gb"],
+        # the issue-15 peer, same CSVs, same run: CSV outputs only (--no-reports) vs DuckDB
+        "reconcile_files_csv_only_s": round(csv_only["reconcile_files_csv_s"], 2),
+        "reconcile_files_csv_only_peak_rss_gb": csv_only["peak_rss_gb"],
+        "reports_s": round(files["reconcile_files_s"] - csv_only["reconcile_files_csv_s"], 2),
+        "duckdb_pipeline_s": round(duck["duckdb_pipeline_s"], 2),
+        "duckdb_peak_rss_gb": duck["peak_rss_gb"],
+        "time_vs_duckdb": round(csv_only["reconcile_files_csv_s"] / duck["duckdb_pipeline_s"], 2),
+        "memory_vs_duckdb": round(csv_only["peak_rss_gb"] / max(duck["peak_rss_gb"], 0.01), 2),
     }
 
 

@@ -20,6 +20,7 @@ START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 HEADLINES: dict[str, list[tuple[str, str]]] = {
     "startup": [
         ("`paybridge --help` median s", "help_median_s"),
+        ("`--help` speedup vs baseline", "baseline.help_speedup"),
         ("bare interpreter median s", "python_bare_median_s"),
     ],
     "requests": [
@@ -34,6 +35,27 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("first run speedup vs baseline (wall)", "first_run_s_speedup_vs_baseline"),
         ("first run speedup vs baseline (CPU)", "first_run_cpu_s_speedup_vs_baseline"),
         ("peak RSS MB", "peak_rss_mb"),
+    ],
+    "chain": [
+        ("setup s (build or saved state)", "setup_seconds"),
+        ("ERC-20, 100k watched: transfers/s", "watched_100000.transfers_per_s"),
+        ("ERC-20, 100k watched: vs raw-RPC floor", "watched_100000.throughput_vs_floor"),
+        ("ERC-20, every recipient: vs floor", "erc20_every_recipient_watched.throughput_vs_floor"),
+        ("native, 100k watched: vs floor", "native_scan_watched_100000.throughput_vs_floor"),
+    ],
+    "chain_dense": [
+        ("transfers per block", "transfers_per_block"),
+        ("transfers/s (traces on, all watched)", "transfers_per_s"),
+        ("vs raw-RPC floor", "throughput_vs_floor"),
+    ],
+    "reconciliation": [
+        ("largest size (requests)", "scale.requests"),
+        ("matching s", "scale.matching_s"),
+        ("publishing s", "scale.publishing_s"),
+        ("reconcile-files CSV-only / DuckDB pipeline (time)", "scale.time_vs_duckdb"),
+        ("reconcile-files CSV-only / DuckDB pipeline (peak memory)", "scale.memory_vs_duckdb"),
+        ("scaling exponent, reconcile-files time", "scaling.exponents.reconcile_files_s"),
+        ("scaling exponent, matching time", "scaling.exponents.matching_s"),
     ],
     "addresses": [("addresses/s", "median_addresses_per_s")],
     "netsuite": [("invoices synced/s", "sync_100k.invoices_per_s.median")],
