@@ -426,17 +426,35 @@ class ChainWatcher:
                         f"block {first.number} parent {first.parent_hash} != stored {parent.hash}"
                     )
             added, touched = self._insert_receipts(session, scan.transfers, watched, view, now)
-            for header in scan.headers.values():
-                if header.number > view.finalized or header.number == scan.to_block:
-                    session.merge(
-                        ChainBlock(
-                            chain_id=chain_id,
-                            number=header.number,
-                            hash=header.hash.lower(),
-                            parent_hash=header.parent_hash.lower(),
-                            timestamp=header.time,
+            kept = [
+                h
+                for h in scan.headers.values()
+                if h.number > view.finalized or h.number == scan.to_block
+            ]
+            # session.merge per header was a SELECT each: one lookup, then update or add
+            stored = (
+                {
+                    b.number: b
+                    for b in session.scalars(
+                        sa.select(ChainBlock).where(
+                            ChainBlock.chain_id == chain_id,
+                            ChainBlock.number.between(
+                                min(h.number for h in kept), max(h.number for h in kept)
+                            ),
                         )
                     )
+                }
+                if kept
+                else {}
+            )
+            for header in kept:
+                block = stored.get(header.number) or ChainBlock(
+                    chain_id=chain_id, number=header.number
+                )
+                block.hash = header.hash.lower()
+                block.parent_hash = header.parent_hash.lower()
+                block.timestamp = header.time
+                session.add(block)
             cursor.next_block = scan.to_block + 1
             cursor.range_size = range_size
             cursor.head_block = view.head.number
