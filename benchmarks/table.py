@@ -37,6 +37,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("peak RSS MB", "peak_rss_mb"),
     ],
     "chain": [
+        ("blocks (sparse chain, 2 transfers each)", "chain_head"),
         ("setup s (build or saved state)", "setup_seconds"),
         ("ERC-20, 100k watched: transfers/s", "watched_100000.transfers_per_s"),
         ("ERC-20, 100k watched: vs raw-RPC floor", "watched_100000.throughput_vs_floor"),
@@ -44,6 +45,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("native, 100k watched: vs floor", "native_scan_watched_100000.throughput_vs_floor"),
     ],
     "chain_dense": [
+        ("blocks", "blocks"),
         ("transfers per block", "transfers_per_block"),
         ("transfers/s (traces on, all watched)", "transfers_per_s"),
         ("vs raw-RPC floor", "throughput_vs_floor"),
