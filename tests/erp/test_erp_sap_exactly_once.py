@@ -130,7 +130,6 @@ def test_two_workers_on_postgresql_post_each_settlement_once_under_30_percent_fa
     sap.set_faults(CHAOS)
     results: dict[str, SettleSummary] = {}
     errors: list[BaseException] = []
-    retries: dict[str, int] = {}
 
     def work(name: str) -> None:
         try:
@@ -138,7 +137,6 @@ def test_two_workers_on_postgresql_post_each_settlement_once_under_30_percent_fa
                 results[name] = settlement_outbox.post_due(
                     pg_engine, conn, worker=name, policy=POLICY
                 )
-                retries[name] = conn.gateway.stats.retries if system == "s4" else 0
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -9,13 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 from chainenv import ChainEnv
-from recon_store_helpers import bill_through_erp
+from recon_store_helpers import bill_through_erp, paybridge_config
 from sqlalchemy.orm import Session
 
 from connectors.erp.sap.config import SapConnectionConfig
 from connectors.erp.sap.journal import document_reference, sap_lines
+from paybridge.config import MerchantConfig
 from paybridge.domain.settlements import Settlement
 from paybridge.erp_sync import PaymentTarget, intake_open_invoices, sync_open_invoices
+from paybridge.requests.pipeline import create_pending_requests
 from paybridge.store.models import PaymentRequest
 from simulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SAPSimulator
 
@@ -62,6 +64,26 @@ def sync_and_take_in(env: ChainEnv, connector: Any) -> int:
     summary = sync_open_invoices(env.engine, connector, CONNECTION, full=True)
     assert summary.quarantined == 0, summary.quarantined_invoices
     return intake_open_invoices(env.engine, CONNECTION, PaymentTarget("anvil", "USDC"))
+
+
+# anvil's public test mnemonic, account 0 (m/44'/60'/0'): allowed on the local chain only
+ANVIL_XPUB = (
+    "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd"
+    "54JoNXVsXFYSYwHsnJxqP"
+)
+
+
+def request_from_intake(env: ChainEnv, invoice_id: str) -> PaymentRequest:
+    """``paybridge requests create`` for the taken-in SAP invoice: a locked USDC quote and a
+    deposit address derived from the merchant's xpub."""
+    config = paybridge_config(env).model_copy(update={"merchant": MerchantConfig(xpub=ANVIL_XPUB)})
+    summary = create_pending_requests(env.engine, config, actor="test", invoice_ids=[invoice_id])
+    assert not summary.skipped, summary.skipped
+    (created,) = summary.requests
+    with Session(env.engine, expire_on_commit=False) as session:
+        request = session.get(PaymentRequest, created.request.id)
+        assert request is not None
+        return request
 
 
 def bill_sap_invoice(env: ChainEnv, invoice_id: str, amount: Decimal) -> PaymentRequest:

@@ -24,6 +24,7 @@ from recon_sap_helpers import (
     bill_sap_invoice,
     expected_lines,
     ledger_lines,
+    request_from_intake,
     sap_config,
     sync_and_take_in,
 )
@@ -87,8 +88,8 @@ def test_sap_invoices_paid_in_usdc_are_posted_cleared_and_tie_out(
         assert sync_and_take_in(env, connector) == 3
     requests = {}
     for name, key in keys.items():
-        amount = Decimal(str(sap.item(key)["AmountInTransactionCurrency"]))  # type: ignore[index]
-        requests[name] = bill_sap_invoice(env, invoice_id(key), amount)
+        requests[name] = request_from_intake(env, invoice_id(key))
+        assert (requests[name].company, requests[name].customer_id) == (COMPANY, f"00{CUSTOMER}")
         env.pay_token(requests[name].deposit_address, int(paid[name] * USDC), sender=payer(env))
     queued = settle(env)
     sids = {name: f"pb-{r.id}" for name, r in requests.items()}
@@ -156,9 +157,12 @@ def test_business_errors_wait_for_a_person_and_are_not_retried(
     key = seed(sap, "100.00", "INV-BAD-1")
     with sap_connector(cfg) as connector:
         sync_and_take_in(env, connector)
-    # the amount mismatch: PayBridge bills (and is paid) more than SAP's open item holds
-    billed = Decimal("150.00") if problem == "amount_above_open_item" else Decimal("100.00")
-    request = bill_sap_invoice(env, invoice_id(key), billed)
+    billed = Decimal("100.00")
+    if problem == "amount_above_open_item":  # PayBridge billed (and was paid) more than
+        billed = Decimal("150.00")  # SAP's open item holds
+        request = bill_sap_invoice(env, invoice_id(key), billed)
+    else:
+        request = request_from_intake(env, invoice_id(key))
     env.pay_token(request.deposit_address, int(billed * USDC), sender=payer(env))
     sid = f"pb-{request.id}"
     assert settle(env) == [sid]
@@ -188,7 +192,7 @@ def test_transport_errors_are_retried_until_posted(
     key = seed(sap, "100.00", "INV-NET-1")
     with sap_connector(cfg) as connector:
         sync_and_take_in(env, connector)
-    request = bill_sap_invoice(env, invoice_id(key), Decimal("100.00"))
+    request = request_from_intake(env, invoice_id(key))
     env.pay_token(request.deposit_address, 100 * USDC, sender=payer(env))
     sid = f"pb-{request.id}"
     assert settle(env) == [sid]
