@@ -164,7 +164,7 @@ def _settlements(conn: S4Connector, prefix: str) -> list[Settlement]:
 
 
 def bench_posting(*faults: str) -> dict:
-    rates, retries, attention = [], [], []
+    rates, cpu_rates, retries, attention, per_settlement = [], [], [], [], []
     for run_number in range(POST_RUNS):
         with simulator(POST_SETTLEMENTS, *faults) as cfg, tempfile.TemporaryDirectory() as tmp:
             engine = create_engine_for(f"sqlite:///{tmp}/post.db")
@@ -174,18 +174,22 @@ def bench_posting(*faults: str) -> dict:
                 with transaction(engine) as session:
                     for settlement in settlements:
                         enqueue(session, settlement, "bench")
-                before = conn.gateway.stats.retries
-                started = time.perf_counter()
+                before, sent = conn.gateway.stats.retries, conn.gateway.stats.requests
+                started, cpu = time.perf_counter(), time.process_time()
                 summary = post_due(engine, conn, policy=OutboxPolicy(
                     max_attempts=50, backoff_base=timedelta(0)))  # fmt: skip
                 seconds = time.perf_counter() - started
+                cpu_rates.append(len(summary.posted) / (time.process_time() - cpu))
                 retries.append(conn.gateway.stats.retries - before)
+                per_settlement.append((conn.gateway.stats.requests - sent) / len(settlements))
             engine.dispose()
             rates.append(len(summary.posted) / seconds)
             attention.append(len(summary.needs_attention))
     return {
         "settlements": POST_SETTLEMENTS,
         "settlements_per_s": _spread(rates),
+        "client_settlements_per_cpu_s": _spread(cpu_rates),
+        "http_requests_per_settlement_median": round(statistics.median(per_settlement), 1),
         "http_retries_median": statistics.median(retries),
         "needs_attention_max": max(attention),
         "load_average_after": _load(),
