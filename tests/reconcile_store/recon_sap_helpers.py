@@ -4,6 +4,7 @@ what ``connectors.erp.sap.journal.sap_lines`` says the settlement posts."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -57,6 +58,21 @@ def sap_config(sim: SAPSimulator, system: str, **overrides: object) -> SapConnec
     }
     values.update(overrides)
     return SapConnectionConfig(**values)  # type: ignore[arg-type]
+
+
+def sap_env(config: SapConnectionConfig) -> dict[str, str]:
+    """The same connection as ``SAP_*`` variables (what ``paybridge`` commands read)."""
+    assert config.password is not None
+    return {
+        "SAP_SYSTEM": config.system.upper(),
+        "SAP_BASE_URL": config.base_url,
+        "SAP_CLIENT": config.client,
+        "SAP_USER": config.user or "",
+        "SAP_PASSWORD": config.password.get_secret_value(),
+        "SAP_COMPANY_CODES": ",".join(config.company_codes),
+        "SAP_CUSTOMERS": ",".join(config.customers),
+        "SAP_ACCOUNTS": json.dumps({c: ACCOUNTS for c in config.company_codes}),
+    }
 
 
 def sync_and_take_in(env: ChainEnv, connector: Any) -> int:

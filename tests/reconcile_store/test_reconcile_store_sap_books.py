@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,13 +27,16 @@ from recon_sap_helpers import (
     ledger_lines,
     request_from_intake,
     sap_config,
+    sap_env,
     sync_and_take_in,
 )
 from recon_store_helpers import USDC, paybridge_config, payer
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from connectors.erp.sap import sap_connector
 from paybridge import settlement_outbox
+from paybridge.cli.main import app
 from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.run import reconcile_store
 from paybridge.recon_runs.tieouts_store import tie_out_erp
@@ -75,7 +79,11 @@ def settle(env: ChainEnv) -> list[str]:
 
 @pytest.mark.parametrize("system", ["s4", "ecc"])
 def test_sap_invoices_paid_in_usdc_are_posted_cleared_and_tie_out(
-    env: ChainEnv, sap: SAPSimulator, system: str
+    env: ChainEnv,
+    sap: SAPSimulator,
+    system: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     cfg = sap_config(sap, system)
     keys = {
@@ -109,6 +117,17 @@ def test_sap_invoices_paid_in_usdc_are_posted_cleared_and_tie_out(
     assert len(tie_out) == 3
     assert set(tie_out["status"]) == {"ok"}, tie_out.to_dict("records")
     assert {Decimal(str(d or 0)) for d in tie_out["difference"]} == {Decimal(0)}
+    # and as an ERP admin runs it: `paybridge tieout erp` with the SAP_* settings
+    for name, value in sap_env(cfg).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PAYBRIDGE_DATABASE_URL", str(env.engine.url))
+    monkeypatch.delenv("PAYBRIDGE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    cli = CliRunner().invoke(app, ["tieout", "erp", "--json"])
+    assert cli.exit_code == 0, cli.output
+    rows = json.loads(cli.output)
+    assert sorted(r["key"] for r in rows) == sorted(sids.values())
+    assert {r["status"] for r in rows} == {"ok"}
 
     for name, sid in sids.items():
         settlement = Settlement.from_json(json.loads(outbox(env, sid).payload))
