@@ -1,7 +1,9 @@
 """Connector against the SAP simulator over real HTTP: S/4 (OData + SOAP) and ECC (SOAP-RFC).
 
-Runs when ``simulators.sap`` is importable; skipped otherwise. End-to-end pipeline tests
-(invoice -> chain payment -> settlement -> cleared) are the merge work on top of these.
+Runs when ``simulators.sap`` is importable; skipped otherwise. The pipeline end to end
+(invoice -> chain payment -> settlement -> cleared -> tie-out) is in
+``tests/reconcile_store/test_reconcile_store_sap_books.py``; exactly once under faults with
+two workers in ``test_erp_sap_exactly_once.py``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ post (and before every retry of a post whose answer was lost) the cube is asked 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,26 +17,21 @@ from connectors.erp.protocol import (
     ClearedItem,
     ConnectionCheck,
     ErpRejectedError,
-    ErpUnavailableError,
     InvoicePage,
     PostedSettlement,
 )
 from connectors.erp.sap import openitems as oi
-from connectors.erp.sap.amounts import SOAP_AMOUNT_DECIMALS, SOAP_AMOUNT_DIGITS, external
 from connectors.erp.sap.checks import may_post, run_check
 from connectors.erp.sap.config import SapConnectionConfig
 from connectors.erp.sap.gateway import SapGateway, Transient
 from connectors.erp.sap.journal import HEADER_TEXT_PREFIX, document_reference
 from connectors.erp.sap.posting import PlannedPosting, plan_posting
 from connectors.erp.sap.s4_clearing import clear_invoices
+from connectors.erp.sap.s4_journal_entry import post_journal_entry
 from connectors.erp.sap.soap import (
     CLEARING_PATH,
-    CREATE_ACTION,
     CREATE_PATH,
     DocumentKey,
-    JournalHeader,
-    journal_entry_request,
-    parse_confirmation,
 )
 from paybridge.domain.settlements import Settlement
 
@@ -248,7 +242,7 @@ class S4Connector:
         if existing:
             self._same_content(settlement, plan, existing)
         else:
-            existing = self._post(settlement, plan)
+            existing = post_journal_entry(self, settlement, plan)
         clear_invoices(self, settlement, plan, existing)
         posted = self._posted(settlement.settlement_id, self.our_items(plan.reference))
         applied = tuple((a.invoice_id, a.amount) for a in settlement.applications)
@@ -274,69 +268,6 @@ class S4Connector:
                 "DUPLICATE_DIFFERENT",
                 "DocumentReferenceID",
             )
-
-    def _post(self, settlement: Settlement, plan: PlannedPosting) -> list[Any]:
-        sid = settlement.settlement_id
-        for line in plan.lines:
-            external(
-                line.amount.copy_abs(),
-                settlement.currency,
-                self.config.currency_decimals,
-                digits=SOAP_AMOUNT_DIGITS,
-                field_decimals=SOAP_AMOUNT_DECIMALS,
-            )
-        body = journal_entry_request(
-            JournalHeader(
-                company_code=settlement.company,
-                document_type=self.config.payment_document_type,
-                reference=plan.reference,
-                header_text=plan.header_text,
-                created_by=self.config.sap_user,
-                posting_date=plan.posting_date,
-                currency=settlement.currency,
-                translation_date=plan.posting_date,
-                exchange_rate=plan.exchange_rate,
-            ),
-            plan.lines,
-        )
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": CREATE_ACTION}
-        for attempt in range(1, self.config.max_attempts + 1):
-            try:
-                response = self.gateway.send(
-                    "POST",
-                    CREATE_PATH,
-                    what=f"journal entry for {sid}",
-                    data=body,
-                    headers=headers,
-                    write=True,
-                    soap=True,
-                )
-                break
-            except Transient as exc:
-                # The answer may be lost after SAP committed: look before posting again.
-                time.sleep(
-                    min(self.config.backoff_max_s, self.config.backoff_initial_s * 2**attempt)
-                )
-                found = self.our_items(plan.reference)
-                if found:
-                    return found
-                if attempt == self.config.max_attempts:
-                    raise ErpUnavailableError(f"SAP journal entry for {sid}: {exc}") from exc
-        confirmation = parse_confirmation(response.content)
-        if not confirmation.ok:
-            raise ErpRejectedError(
-                f"settlement {sid}: SAP refused the journal entry in company code "
-                f"{settlement.company}: {' | '.join(confirmation.notes) or 'no message'}",
-                "JOURNAL_ENTRY",
-                "JournalEntry",
-            )
-        rows = self.our_items(plan.reference)
-        if not rows:
-            raise ErpUnavailableError(
-                f"SAP confirmed document {confirmation.accounting_document} for settlement {sid} "
-                "but it cannot be read back yet; the next attempt finds it by reference"
-            )
-        return rows
 
     # ---------------------------------------------------------------- tie-outs
     def cleared_items(self, since: datetime | None = None) -> list[ClearedItem]:
