@@ -8,7 +8,7 @@ COPY --chown=airflow:root pyproject.toml uv.lock README.md ./
 COPY --chown=airflow:root paybridge ./paybridge
 COPY --chown=airflow:root connectors ./connectors
 COPY --chown=airflow:root reconciliation ./reconciliation
-COPY --chown=airflow:root plugins ./plugins
+COPY --chown=airflow:root paybridge_provider ./paybridge_provider
 COPY --chown=airflow:root simulators ./simulators
 RUN pip install --no-cache-dir uv==0.13.8 \
  && uv export --frozen --no-dev --no-hashes --no-emit-project > /tmp/requirements.txt \
