@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from airflow_helpers import requests_for_invoices, run_dag_test
+from airflow_helpers import requests_for_invoices, run_dag_test, run_dag_test_with_tasks
 
 from paybridge.devchain import (
     AnvilNode,
@@ -42,8 +42,11 @@ def test_reconcile_dag_settles_paid_requests_once(
     w3.provider.make_request("anvil_mine", [hex(70)])  # past anvil's finalized depth
 
     assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
-    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
-    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
+    assert state == "success" and tasks["announce_settlements"] == "success"  # posting starts
+    # nothing new to settle: no settlements asset event, so no posting run
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
+    assert state == "success" and tasks["announce_settlements"] == "skipped"
 
     with transaction(engine) as session:
         queued = session.scalars(sa.select(SettlementOutboxRow.settlement_id)).all()
