@@ -21,6 +21,7 @@ from paybridge.cli import (
     settlements,
     sim,
     sim_sap,
+    status,
 )
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
@@ -71,6 +72,7 @@ chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
+status.register(app)
 sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
 

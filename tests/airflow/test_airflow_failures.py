@@ -4,6 +4,7 @@ local SMTP server) naming the DAG, the task, what was refused and the next step.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -34,10 +35,13 @@ class Inbox:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, controller.server.sockets[0].getsockname()[1]
+        yield handler, port
     finally:
         controller.stop()
 
