@@ -77,7 +77,7 @@ def build_chain_watch_dag(
                 raise AirflowSkipException("no new receipts or state changes on any chain")
             return changed
 
-        @task
+        @task(trigger_rule="none_failed")  # also when no chain needed watching (none mapped)
         def expire_lapsed_quotes() -> int:
             from paybridge.requests.actions import expire_overdue
             from paybridge.store.db import transaction

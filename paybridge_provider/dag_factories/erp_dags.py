@@ -92,7 +92,14 @@ def build_erp_sync_dag(
             """Runs even when one connection failed: the others' invoices are billed."""
             return create_payment_requests_now(paybridge_conn_id, actor=f"airflow:{dag_id}")
 
-        sync_invoices.expand(conn_id=erp_connections()) >> create_payment_requests()
+        @task
+        def every_connection_synced() -> None:
+            """A leaf that is upstream_failed when a sync failed: Airflow judges a run by its
+            leaves, and create_payment_requests (all_done) would otherwise leave it green."""
+
+        synced = sync_invoices.expand(conn_id=erp_connections())
+        synced >> create_payment_requests()
+        synced >> every_connection_synced()
     return dag
 
 

@@ -147,6 +147,7 @@ def test_missing_erp_connection_fails_without_retries(
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_erp_sync.py", env)
     assert state == "failed"
     assert tasks["sync_invoices[0]"] == "failed"
+    assert tasks["every_connection_synced"] == "upstream_failed"
     assert time.monotonic() - started < 300  # the old retry settings replayed it for 618 s
     assert len(mailbox.mails) == 1
     body = message_from_bytes(mailbox.mails[0]).as_string()

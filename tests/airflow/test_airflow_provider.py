@@ -187,3 +187,14 @@ def test_store_test_connection(airflow_env: dict[str, str], tmp_path: Path) -> N
     )
     ok, message = _test_connection(airflow_env, hook, "pb_test", conn)
     assert ok and "revision" in message, message
+
+
+def test_wheel_ships_no_generic_plugin_or_simulator_packages() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    shipped = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert "paybridge_provider" in shipped
+    assert not {"plugins", "simulators", "dags"} & set(shipped)
+    entry = project["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
+    assert entry == "paybridge_provider.provider_info:get_provider_info"
