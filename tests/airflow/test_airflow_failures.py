@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,14 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 def sim() -> Iterator[NetSuiteSimulator]:
     with NetSuiteSimulator() as simulator:
         yield simulator
+
+
+def html_body(mail: Message) -> str:
+    return "".join(
+        part.get_payload(decode=True).decode()
+        for part in mail.walk()
+        if part.get_content_type() == "text/html"
+    )
 
 
 def _alert_env(port: int) -> dict[str, str]:
@@ -126,11 +135,7 @@ def test_refused_settlement_fails_the_run_and_mails_finance_ops(
     assert mail["To"] == "finance-ops@example.com"
     assert "paybridge_post_settlements" in mail["Subject"]
     assert "post_settlements" in mail["Subject"]
-    body = "".join(
-        part.get_payload(decode=True).decode()
-        for part in mail.walk()
-        if part.get_content_type() == "text/html"
-    )
+    body = html_body(mail)
     assert "pb-refused-1" in body and "need attention" in body
     assert "paybridge settlements requeue" in body
 
@@ -150,5 +155,5 @@ def test_missing_erp_connection_fails_without_retries(
     assert tasks["every_connection_synced"] == "upstream_failed"
     assert time.monotonic() - started < 300  # the old retry settings replayed it for 618 s
     assert len(mailbox.mails) == 1
-    body = message_from_bytes(mailbox.mails[0]).as_string()
+    body = html_body(message_from_bytes(mailbox.mails[0]))
     assert "netsuite_default" in body and "Not retried" in body
