@@ -26,8 +26,8 @@ def build_reconcile_dag(
 
     Safe to retry or overlap: one transaction per run, runs are serialised, and a request is
     completed and queued at most once (settlement id derived from the request id).
-    **Fails** (and alerts) when a settlement was recorded but cannot be posted (no ERP
-    connection for it): `paybridge settlements show <id>`.
+    **Fails** (and alerts) when a settlement was recorded but cannot be posted (e.g. its
+    invoice came from a file, not an ERP connection), like `paybridge reconcile` exits 1.
     **Param** `as_of`: reconcile as at that time.
     """
     with paybridge_dag(
@@ -68,9 +68,12 @@ def build_reconcile_dag(
             if not_postable:
                 ids = [row["settlement_id"] for row in not_postable]
                 refuse(
-                    f"{len(ids)} settlements cannot be posted ({listing(ids)}: "
-                    f"{not_postable[0].get('reason')})",
-                    "`paybridge settlements show <id>`; add the ERP connection it needs",
+                    f"{len(ids)} settlements cannot be posted to an ERP ({listing(ids)}: "
+                    f"{not_postable[0].get('category') or not_postable[0].get('reason')}); "
+                    "recorded as needs_attention, their requests are completed",
+                    "`paybridge settlements list --state needs_attention` shows each and why; "
+                    "record them in the ERP by hand, or sync the invoices from their ERP "
+                    "connection",
                 )
 
         summary = reconcile()

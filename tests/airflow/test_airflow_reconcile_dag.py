@@ -42,9 +42,14 @@ def test_reconcile_dag_settles_paid_requests_once(
     w3.provider.make_request("anvil_mine", [hex(70)])  # past anvil's finalized depth
 
     assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+    # the invoices came from a file, not an ERP connection: the settlement is recorded but
+    # cannot be posted, so the run is red (like `paybridge reconcile`, exit 1) and nothing is
+    # announced to the posting DAG
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
-    assert state == "success" and tasks["announce_settlements"] == "success"  # posting starts
-    # nothing new to settle: no settlements asset event, so no posting run
+    assert state == "failed"
+    assert tasks["reconcile"] == "success" and tasks["check_postable"] == "failed"
+    assert tasks["announce_settlements"] == "skipped"
+    # nothing new: green, and still no settlements asset event, so no posting run
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
     assert state == "success" and tasks["announce_settlements"] == "skipped"
 
