@@ -1,5 +1,5 @@
 """Airflow DAG: stored invoices -> crypto payment requests (quote, deposit address, link)."""
 
-from plugins.dag_factories import build_payment_requests_dag
+from paybridge_provider.dag_factories import build_payment_requests_dag
 
 dag = build_payment_requests_dag()

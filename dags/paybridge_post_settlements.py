@@ -1,5 +1,5 @@
 """Airflow DAG: post queued settlements to the ERPs, exactly once."""
 
-from plugins.dag_factories import build_settlement_posting_dag
+from paybridge_provider.dag_factories import build_settlement_posting_dag
 
 dag = build_settlement_posting_dag()

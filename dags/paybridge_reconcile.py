@@ -1,5 +1,5 @@
 """Airflow DAG: reconcile receipts with payment requests and queue settlements for the ERP."""
 
-from plugins.dag_factories import build_reconcile_dag
+from paybridge_provider.dag_factories import build_reconcile_dag
 
 dag = build_reconcile_dag()

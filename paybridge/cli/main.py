@@ -22,6 +22,7 @@ from paybridge.cli import (
     settlements,
     sim,
     sim_sap,
+    status,
 )
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
@@ -73,6 +74,7 @@ app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
 app.add_typer(report_period.app, name="report")
+status.register(app)
 sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
 

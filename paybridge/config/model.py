@@ -144,8 +144,28 @@ class AuditConfig(_Strict):
     key_file: str = "paybridge-audit.key"
 
 
+class StatusThresholds(_Strict):
+    """``[status]``: when ``paybridge status`` (and the monitoring DAG) call for attention."""
+
+    max_chain_lag_blocks: int = Field(default=500, ge=0)
+    max_chain_lag_seconds: int = Field(default=900, ge=0)  # since the watcher last advanced
+    max_finality_gap_blocks: int = Field(default=1000, ge=0)  # head - finalized
+    max_pending_settlement_age_seconds: int = Field(default=3600, ge=0)
+    max_needs_attention_settlements: int = Field(default=0, ge=0)
+    max_open_exception_age_seconds: int = Field(default=3 * 86_400, ge=0)
+    #: a DAG whose last successful run is older than this (seconds), by dag_id
+    max_dag_success_age_seconds: dict[str, int] = Field(
+        default_factory=lambda: {
+            "paybridge_chain_watch": 900,
+            "paybridge_erp_sync": 3600,
+            "paybridge_payment_requests": 1800,
+        }
+    )
+
+
 class PayBridgeConfig(_Strict):
     merchant: MerchantConfig = MerchantConfig()
+    status: StatusThresholds = StatusThresholds()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()

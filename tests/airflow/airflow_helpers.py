@@ -16,10 +16,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_dag_test(env: dict[str, str], dag_file: str, extra_env: dict[str, str]) -> str:
     """Run ``dag.test()`` of one DAG file in a fresh interpreter; returns the final state."""
+    return run_dag_test_with_tasks(env, dag_file, extra_env)[0]
+
+
+def run_dag_test_with_tasks(
+    env: dict[str, str], dag_file: str, extra_env: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """``dag.test()`` of one DAG file; the run's state and each task's (``task[i]`` if mapped)."""
     script = (
         "import runpy, sys\n"
         f"dag = runpy.run_path({str(REPO / 'dags' / dag_file)!r})['dag']\n"
         "run = dag.test()\n"
+        "from airflow.models.taskinstance import TaskInstance\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    for ti in s.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id):\n"
+        "        print('TASK_STATE', ti.task_id, ti.map_index, ti.state)\n"
         "print('DAGRUN_STATE', run.state)\n"
     )
     result = subprocess.run(
@@ -33,7 +45,13 @@ def run_dag_test(env: dict[str, str], dag_file: str, extra_env: dict[str, str]) 
         line.split()[-1] for line in result.stdout.splitlines() if line.startswith("DAGRUN_STATE")
     ]
     assert states, f"dag.test() did not finish:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return states[0] if result.returncode == 0 else f"exit {result.returncode}: {states[0]}"
+    tasks = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("TASK_STATE"):
+            _, task_id, map_index, state = line.split()
+            tasks[task_id if map_index == "-1" else f"{task_id}[{map_index}]"] = state
+    state = states[0] if result.returncode == 0 else f"exit {result.returncode}: {states[0]}"
+    return state, tasks
 
 
 def requests_for_invoices(

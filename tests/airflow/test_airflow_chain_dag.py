@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from airflow_helpers import requests_for_invoices, run_dag_test
+from airflow_helpers import requests_for_invoices, run_dag_test_with_tasks
 
 from paybridge.devchain import AnvilNode, deploy_standard_contracts, wait_receipt
 from paybridge.store.db import create_engine_for, transaction
@@ -48,7 +48,9 @@ def test_chain_watch_dag_detects_payments(
     )
     w3.provider.make_request("anvil_mine", [hex(3)])
 
-    assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_chain_watch.py", env)
+    assert state == "success"
+    assert tasks["announce_receipts"] == "success"  # receipts arrived: reconcile is started
 
     with transaction(engine) as session:
         after = {r.invoice_id: r for r in session.scalars(sa.select(PaymentRequest))}
@@ -56,8 +58,9 @@ def test_chain_watch_dag_detects_payments(
     assert after["W-1"].amount_received == exact.amount_due and not after["W-1"].paid_partial
     assert after["W-2"].paid_partial and after["W-2"].amount_received == partial.amount_due // 2
     assert after["W-3"].amount_received == eth.amount_due
-    # nothing is counted twice when the DAG runs again
-    assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
+    # nothing is counted twice when the DAG runs again, and nothing new: no asset event
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_chain_watch.py", env)
+    assert state == "success" and tasks["announce_receipts"] == "skipped"
     with transaction(engine) as session:
         again = session.get(PaymentRequest, exact.id)
         assert again is not None and again.amount_received == exact.amount_due

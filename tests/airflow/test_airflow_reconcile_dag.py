@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from airflow_helpers import requests_for_invoices, run_dag_test
+from airflow_helpers import requests_for_invoices, run_dag_test, run_dag_test_with_tasks
 
 from paybridge.devchain import (
     AnvilNode,
@@ -42,8 +42,16 @@ def test_reconcile_dag_settles_paid_requests_once(
     w3.provider.make_request("anvil_mine", [hex(70)])  # past anvil's finalized depth
 
     assert run_dag_test(airflow_env, "paybridge_chain_watch.py", env) == "success"
-    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
-    assert run_dag_test(airflow_env, "paybridge_reconcile.py", env) == "success"
+    # the invoices came from a file, not an ERP connection: the settlement is recorded but
+    # cannot be posted, so the run is red (like `paybridge reconcile`, exit 1) and nothing is
+    # announced to the posting DAG
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
+    assert state == "failed"
+    assert tasks["reconcile"] == "success" and tasks["check_postable"] == "failed"
+    assert tasks["announce_settlements"] == "skipped"
+    # nothing new: green, and still no settlements asset event, so no posting run
+    state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_reconcile.py", env)
+    assert state == "success" and tasks["announce_settlements"] == "skipped"
 
     with transaction(engine) as session:
         queued = session.scalars(sa.select(SettlementOutboxRow.settlement_id)).all()

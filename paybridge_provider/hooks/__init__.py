@@ -1,0 +1,1 @@
+"""Hooks: an Airflow Connection -> the settings a PayBridge connector or the store needs."""
