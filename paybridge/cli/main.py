@@ -10,6 +10,7 @@ import typer
 from paybridge.audit.keys import AuditKeyError
 from paybridge.cli import (
     addresses,
+    api,
     audit,
     chain,
     core,
@@ -73,6 +74,7 @@ reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
 sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
+api.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

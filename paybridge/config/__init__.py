@@ -12,6 +12,7 @@ from paybridge.config.model import (
     DATABASE_URL_ENV,
     DEFAULT_CONFIG_FILE,
     DEFAULT_DATABASE_URL,
+    ApiConfig,
     AssetConfig,
     ChainConfig,
     ConfigError,
@@ -22,6 +23,7 @@ from paybridge.config.model import (
     QuoteConfig,
     RateConfig,
     SettlementPolicy,
+    WebhooksConfig,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_DATABASE_URL",
+    "ApiConfig",
     "AssetConfig",
     "ChainConfig",
     "ConfigError",
@@ -39,6 +42,7 @@ __all__ = [
     "QuoteConfig",
     "RateConfig",
     "SettlementPolicy",
+    "WebhooksConfig",
     "default_config_text",
     "load_config",
 ]

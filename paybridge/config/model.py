@@ -143,8 +143,26 @@ class AuditConfig(_Strict):
     key_file: str = "paybridge-audit.key"
 
 
+class ApiConfig(_Strict):
+    """The payment API: the server key that hashes API keys and user tokens (a file outside
+    the database, ``$PAYBRIDGE_API_KEY_FILE`` wins), the per-key request budget, and the
+    public base URL payment links use (default: the URL the request came in on)."""
+
+    key_file: str = "paybridge-api.key"
+    rate_limit_per_minute: int = Field(default=600, gt=0)
+    public_url: str = ""
+
+
+class WebhooksConfig(_Strict):
+    """Receivers on loopback or private networks are refused unless allowed (tests, LANs)."""
+
+    allow_private_urls: bool = False
+
+
 class PayBridgeConfig(_Strict):
     merchant: MerchantConfig = MerchantConfig()
+    api: ApiConfig = ApiConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()
