@@ -26,16 +26,17 @@ class ApiKeyError(ValueError):
 class Caller:
     """Who an authenticated API request comes from."""
 
-    key_id: str
+    key_id: str  # the API key's id, or the user's id for a personal token
     name: str
     scopes: frozenset[str]
+    is_user: bool = False
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
 
     @property
     def actor(self) -> str:
-        return f"api-key:{self.key_id}:{self.name}"
+        return f"user:{self.name}" if self.is_user else f"api-key:{self.key_id}:{self.name}"
 
 
 def create_api_key(

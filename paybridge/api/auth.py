@@ -10,6 +10,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from paybridge.access.api_keys import Caller, authenticate
+from paybridge.access.roles import ROLE_SCOPES
+from paybridge.access.users import authenticate_token
 from paybridge.api.problems import ApiProblem
 from paybridge.store.db import transaction
 
@@ -39,10 +41,17 @@ class RateLimiter:
 def caller(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="Your API key")] = None,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <personal token>` of a PayBridge user")
+    ] = None,
 ) -> Caller:
-    """The authenticated caller of this request (401 without a valid key, 429 over budget)."""
+    """The authenticated caller of this request (401 without a valid key, 429 over budget).
+
+    Machines send ``X-API-Key``; people may send their personal token as a bearer token,
+    which gets the scopes of their role."""
     state = request.app.state
-    if not x_api_key:
+    bearer = (authorization or "").removeprefix("Bearer ").strip()
+    if not x_api_key and not bearer:
         raise ApiProblem(
             401,
             "Missing API key",
@@ -50,7 +59,11 @@ def caller(
             {"WWW-Authenticate": "ApiKey"},
         )
     with transaction(state.engine) as session:
-        who = authenticate(session, state.server_key, x_api_key)
+        if x_api_key:
+            who = authenticate(session, state.server_key, x_api_key)
+        else:
+            person = authenticate_token(session, state.server_key, bearer)
+            who = person and Caller(person.id, person.name, ROLE_SCOPES[person.role], True)
     if who is None:
         raise ApiProblem(
             401,

@@ -144,11 +144,14 @@ class AuditConfig(_Strict):
 
 
 class ApiConfig(_Strict):
-    """The payment API: the server key that hashes API keys and user tokens (a file outside
-    the database, ``$PAYBRIDGE_API_KEY_FILE`` wins), the per-key request budget, and the
-    public base URL payment links use (default: the URL the request came in on)."""
+    """The payment API and people: the server key that hashes API keys and user tokens (a
+    file outside the database, ``$PAYBRIDGE_API_KEY_FILE`` wins), the bootstrap admin's token
+    file, the per-key request budget, and the public base URL payment links use (default:
+    the URL the request came in on)."""
 
     key_file: str = "paybridge-api.key"
+    #: the token of the admin `paybridge init` creates (mode 0600); $PAYBRIDGE_TOKEN wins
+    token_file: str = "paybridge-admin.token"
     rate_limit_per_minute: int = Field(default=600, gt=0)
     public_url: str = ""
 
