@@ -61,6 +61,8 @@ COMMANDS: dict[str, frozenset[str]] = {
     "webhooks list": ADMIN,
     "webhooks deliveries": ADMIN,
     "webhooks redeliver": ADMIN,
+    "webhooks rotate-secret": ADMIN,
+    "webhooks deliver": OPERATIONS,
 }
 
 #: What a person's token may do through the API (the same scopes as API keys).

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge import webhook_outbox
 from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import insert_ignore
@@ -138,6 +139,8 @@ def append(
         )
         prev_hash = digest
     session.execute(sa.insert(AuditEntry), rows)
+    # webhook events for payment changes, in this same transaction (the outbox)
+    webhook_outbox.enqueue_audit_events(session, batch, when)
     session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
     return last_seq + len(batch)
 

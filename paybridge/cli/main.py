@@ -23,6 +23,7 @@ from paybridge.cli import (
     sim,
     sim_sap,
     users,
+    webhooks,
 )
 from paybridge.cli.auth_gate import RecordingGroup, authenticate
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
@@ -83,6 +84,7 @@ sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
 api.register(app)
 users.register(app)
+webhooks.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
