@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -27,8 +30,12 @@ def create_app(
     engine: Engine | None = None,
     rates_for_chain: Callable[[str], RateSource] | None = None,
     hash_key: bytes | None = None,
+    deliver_webhooks: bool = False,
 ) -> FastAPI:
+    """``deliver_webhooks``: also drain the webhook outbox in a background thread (what
+    `paybridge api` does; `paybridge webhooks deliver --loop` is the standalone worker)."""
     app = FastAPI(
+        lifespan=_webhook_worker if deliver_webhooks else None,
         title="PayBridge Payment API",
         version=API_VERSION,
         description=(
@@ -51,6 +58,30 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+@asynccontextmanager
+async def _webhook_worker(app: FastAPI) -> AsyncIterator[None]:
+    from paybridge.webhooks.delivery import deliver_due
+
+    stop = threading.Event()
+    allow_private = app.state.config.webhooks.allow_private_urls
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                deliver_due(app.state.engine, allow_private=allow_private)
+            except Exception:  # logged and retried: a bad round must not stop delivery
+                logging.getLogger(__name__).exception("webhook delivery round failed")
+            stop.wait(1.0)
+
+    worker = threading.Thread(target=loop, name="webhook-delivery", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(15)
 
 
 def openapi_text(app: FastAPI) -> str:

@@ -32,8 +32,11 @@ keys_app = typer.Typer(help="API keys for integrators (scoped, revocable).", no_
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    deliver_webhooks: Annotated[
+        bool, typer.Option(help="Also send due webhook deliveries (a background thread).")
+    ] = True,
 ) -> None:
-    """Serve the payment API (and its OpenAPI document at /openapi.json)."""
+    """Serve the payment API (OpenAPI document at /openapi.json) and deliver webhooks."""
     import uvicorn
 
     from paybridge.api.app import create_app
@@ -41,7 +44,7 @@ def serve(
     cfg = config()
     eng = engine(cfg)
     try:
-        app = create_app(cfg, engine=eng)
+        app = create_app(cfg, engine=eng, deliver_webhooks=deliver_webhooks)
     except ServerKeyError as exc:
         fail(str(exc), code=USAGE_ERROR)
     uvicorn.run(app, host=host, port=port, log_level="warning")

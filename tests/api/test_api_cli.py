@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
+from receiver import running_receiver
 
+from paybridge.client import verify_webhook
 from paybridge.devchain import free_port
 
 PAYBRIDGE = str(Path(sys.executable).parent / "paybridge")
@@ -30,6 +32,8 @@ def run(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str
 
 def test_api_keys_and_the_served_api(tmp_path: Path) -> None:
     run(tmp_path, "init")
+    with (tmp_path / "paybridge.toml").open("a") as config:
+        config.write("\n[webhooks]\nallow_private_urls = true\n")  # the receiver is local
     made = json.loads(
         run(
             tmp_path,
@@ -74,9 +78,28 @@ def test_api_keys_and_the_served_api(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline and server.poll() is None, server.stderr
                 time.sleep(0.1)
         headers = {"X-API-Key": made["key"]}
-        body = {"amount": 0.01, "currency": "ETH", "network": "anvil", "description": "t"}
-        created = httpx.post(f"{base}/v1/payments/create-order", json=body, headers=headers)
-        assert created.status_code == 201, created.text
+        with running_receiver() as rx:
+            hook = json.loads(run(tmp_path, "webhooks", "add", "--url", rx.url, "--json").stdout)
+            assert hook["id"].startswith("whe_") and hook["secret"].startswith("whsec_")
+            body = {"amount": 0.01, "currency": "ETH", "network": "anvil", "webhook_url": rx.url}
+            created = httpx.post(f"{base}/v1/payments/create-order", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+            deadline = time.monotonic() + 60
+            while not rx.received:  # `paybridge api` delivers in the background
+                assert time.monotonic() < deadline, "no webhook delivered"
+                time.sleep(0.2)
+            event = verify_webhook(
+                rx.received[0].body, rx.received[0].headers["X-Payment-Signature"], hook["secret"]
+            )
+            assert event["data"]["payment_id"] == created.json()["payment_id"]
+            log = json.loads(run(tmp_path, "webhooks", "deliveries", hook["id"], "--json").stdout)
+            assert log[0]["state"] == "delivered" and log[0]["attempts"][0]["status_code"] == 200
+            run(tmp_path, "webhooks", "redeliver", event["event_id"])
+            while len(rx.received) < 2:
+                assert time.monotonic() < deadline, "no redelivery"
+                time.sleep(0.2)
+            assert rx.received[1].headers["X-Payment-Event-Id"] == event["event_id"]
+        run(tmp_path, "webhooks", "redeliver", "evt_nope", code=1)
         # the default config has no mainnet xpub: refused, never an address nobody controls
         seed = {**body, "network": "MAINNET"}
         refused = httpx.post(f"{base}/v1/payments/create-order", json=seed, headers=headers)

@@ -73,7 +73,8 @@ def test_import_create_list_show_verify(workdir: Path) -> None:
     assert (workdir / "qr" / f"{eth['id']}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     verified = json.loads(run(workdir, "audit", "verify", "--json").stdout)
-    assert verified == {"ok": True, "entries": 2, "first_bad_entry": None, "problem": None}
+    # init's admin user, then the two requests
+    assert verified == {"ok": True, "entries": 3, "first_bad_entry": None, "problem": None}
 
 
 def test_audit_verify_fails_on_tampering(workdir: Path) -> None:
