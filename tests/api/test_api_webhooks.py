@@ -9,6 +9,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from api_server import ApiServer, serve
@@ -191,3 +192,32 @@ def test_receiver_urls_are_checked() -> None:
     check_url("http://127.0.0.1:9/x", allow_private=True)
     with pytest.raises(WebhookError, match="unknown event"):
         add_endpoint(None, "https://x.example", ["payment.nope"], allow_private=True, actor="t")  # type: ignore[arg-type]
+
+
+def _doc_handler(secret: str, calls: list[tuple[str, str]]) -> dict:
+    """The handler exactly as docs/api.md prints it, run with stand-ins for the app's calls."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    block = next(b for b in text.split("```python\n")[1:] if "def paybridge_webhook" in b)
+    namespace: dict = {
+        "SECRET": secret,
+        "activate_subscription": lambda sub: calls.append(("active", sub)),
+        "mark_subscription_failed": lambda sub: calls.append(("failed", sub)),
+    }
+    exec(block.split("```")[0], namespace)
+    return namespace
+
+
+def test_the_documented_handler_on_real_deliveries(hook_api: ApiServer) -> None:
+    with running_receiver() as rx:
+        _id, secret = _endpoint(hook_api, rx.url)
+        with hook_api.client(hook_api.key("payments:write")) as http:
+            paid = _order(http, rx.url, subscription_id="sub_9")
+        with transaction(hook_api.engine) as session:
+            mark_request(session, paid, Status.COMPLETED, actor="t", reason="paid (test)")
+        deliver_due(hook_api.engine, allow_private=True)
+        calls: list[tuple[str, str]] = []
+        handler = _doc_handler(secret, calls)["paybridge_webhook"]
+        assert [handler(r.body, r.headers) for r in rx.received] == [200, 200]
+        assert calls == [("active", "sub_9")]
+        assert handler(rx.received[1].body, rx.received[1].headers) == 400  # replayed
+        assert handler(b"{}", rx.received[1].headers) == 400  # tampered
