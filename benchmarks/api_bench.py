@@ -54,6 +54,7 @@ async def _load(base: str, key: str, total: int) -> dict[str, Any]:
 
     latencies: list[float] = []
     errors = 0
+    run_id = uuid.uuid4().hex[:8]  # fresh Idempotency-Keys: every request creates an order
     queue: asyncio.Queue[int] = asyncio.Queue()
     for number in range(total):
         queue.put_nowait(number)
@@ -74,7 +75,7 @@ async def _load(base: str, key: str, total: int) -> dict[str, Any]:
                 response = await client.post(
                     "/v1/payments/create-order",
                     json=body,
-                    headers={"X-API-Key": key, "Idempotency-Key": f"bench-{number}"},
+                    headers={"X-API-Key": key, "Idempotency-Key": f"bench-{run_id}-{number}"},
                 )
                 latencies.append(time.perf_counter() - began)
                 errors += response.status_code != 201
@@ -103,10 +104,14 @@ def _one_store(url: str, total: int) -> dict[str, Any]:
         _row, key = create_api_key(
             session, HASH_KEY, name="bench", scopes=["payments:write"], actor="bench"
         )
+    from paybridge.audit.keys import KEY_FILE_ENV, KeyRing, write_ring
+
     port = free_port()
+    ring = Path(tempfile.mkdtemp()) / "audit.key"
+    write_ring(ring, KeyRing.generate("benchmark"))
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.api_bench", "serve", url, str(port)],
-        env=os.environ.copy(),
+        env={**os.environ, KEY_FILE_ENV: str(ring)},
     )
     try:
         import httpx

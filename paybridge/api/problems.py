@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,6 +75,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_body(request, exc.errors())
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("paybridge.api").exception("unexpected error on %s", request.url.path)
+        return problem_response(
+            request,
+            500,
+            "Internal error",
+            f"{type(exc).__name__}: the server could not complete this request; nothing was "
+            "committed. Retry with the same Idempotency-Key; if it persists, see the server log",
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
