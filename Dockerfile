@@ -1,7 +1,7 @@
 # PayBridge on the official Airflow 3 image: the library, connectors and DAGs in one image.
 FROM apache/airflow:3.3.2-python3.11
 USER root
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 USER airflow
 WORKDIR /opt/paybridge
 COPY --chown=airflow:root pyproject.toml uv.lock README.md ./

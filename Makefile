@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test test-fast lint bench clean node openapi
+.PHONY: setup demo test test-fast lint bench clean node browser openapi
 
 # uv lives in its own small venv so that `uv sync` never uninstalls itself from .venv.
 $(UV):
@@ -24,13 +24,19 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(STAMP) node_modules/.installed
 
+# Report pages are tested in Debian's Chromium (driven by the pinned playwright package; no
+# browser download) and printed by WeasyPrint (pango): installed from Debian's packages.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; }
+
 demo: setup
 	$(PY) -m paybridge.demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-test-fast: setup
+test-fast: setup browser
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 # ruff, and the architecture: import-linter checks the layer contracts in pyproject.toml.

@@ -24,6 +24,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from paybridge.addresses import checksum_address
+from paybridge.domain.amounts import format_base_units, format_token
 from paybridge.domain.money import MAX_UINT256
 
 __all__ = [
@@ -243,27 +244,9 @@ def format_number(amount: int, exponent: int | None = None) -> str:
     return f"{sign}{whole}.{fraction_text}e{exponent}"
 
 
-def format_base_units(base_units: int, decimals: int, *, min_fraction_digits: int = 2) -> str:
-    """Exact human amount with thousands separators: (1234500000, 6) -> '1,234.50'.
-
-    Never rounds: every significant digit is shown, trailing zeros beyond
-    ``min_fraction_digits`` are dropped.
-    """
-    if isinstance(base_units, bool) or not isinstance(base_units, int):
-        raise TypeError(f"base units must be an int, got {type(base_units).__name__}")
-    if decimals < 0:
-        raise ValueError(f"decimals must be >= 0, got {decimals}")
-    sign = "-" if base_units < 0 else ""
-    whole, fraction = divmod(abs(base_units), 10**decimals)
-    fraction_text = str(fraction).rjust(decimals, "0") if decimals else ""
-    keep = max(len(fraction_text.rstrip("0")), min(min_fraction_digits, decimals))
-    fraction_text = fraction_text[:keep]
-    return f"{sign}{whole:,}" + (f".{fraction_text}" if fraction_text else "")
-
-
 def describe_amount(base_units: int, decimals: int, symbol: str) -> str:
-    """The label shown beside the QR code, e.g. ``'1,234.50 USDC'``."""
-    return f"{format_base_units(base_units, decimals)} {symbol}"
+    """The label shown beside the QR code, e.g. ``'1,234.50 USDC'`` (``domain.amounts`` rule)."""
+    return format_token(base_units, decimals, symbol)
 
 
 def _check_target(target: str, uri: str) -> None:

@@ -60,24 +60,48 @@ def _view(row: SettlementOutboxRow, known: set[str]) -> dict[str, Any]:
     }
 
 
+def _filtered(
+    state: str | None, connection: str | None, invoice: str | None = None
+) -> sa.Select[tuple[SettlementOutboxRow]]:
+    query = sa.select(Outbox)
+    if state is not None:
+        query = query.where(Outbox.status == state)
+    if connection is not None:
+        query = query.where(Outbox.connection == connection)
+    if invoice is not None:  # the payload lists the invoices; a LIKE narrows, _view confirms
+        query = query.where(Outbox.payload.contains(json.dumps(invoice)))
+    return query
+
+
+def count_settlements(
+    engine: Engine, *, state: str | None = None, connection: str | None = None
+) -> int:
+    """How many outbox rows ``list_settlements`` would list without a limit."""
+    query = _filtered(state, connection)
+    with transaction(engine) as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+
 def list_settlements(
     engine: Engine,
     *,
     state: str | None = None,
     connection: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    invoice: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Outbox rows, oldest first; ``connection=""`` selects those with no ERP connection."""
-    query = sa.select(Outbox).order_by(Outbox.created_at, Outbox.settlement_id)
-    if state is not None:
-        query = query.where(Outbox.status == state)
-    if connection is not None:
-        query = query.where(Outbox.connection == connection)
+    """Outbox rows, oldest first; ``connection=""`` selects those with no ERP connection;
+    ``invoice`` those that settle this ERP invoice id."""
+    query = _filtered(state, connection, invoice).order_by(Outbox.created_at, Outbox.settlement_id)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with transaction(engine) as session:
         known = known_connections(session)
-        return [_view(row, known) for row in session.scalars(query)]
+        views = [_view(row, known) for row in session.scalars(query)]
+    return [v for v in views if invoice is None or invoice in v["invoices"]]
 
 
 def settlement_detail(engine: Engine, settlement_id: str) -> dict[str, Any] | None:
@@ -106,4 +130,4 @@ def settlement_detail(engine: Engine, settlement_id: str) -> dict[str, Any] | No
         return view
 
 
-__all__ = ["list_settlements", "settlement_detail", "waiting_elsewhere"]
+__all__ = ["count_settlements", "list_settlements", "settlement_detail", "waiting_elsewhere"]

@@ -24,7 +24,7 @@ from reconciliation.engine import ENGINE_VERSION
 from reconciliation.inputs import read_rates, read_receipts, read_requests
 from reconciliation.pack import staged_pack
 from reconciliation.result import ReconResult, reconcile
-from reconciliation.safe_text import safe_table
+from reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
     "matches.csv": "matches",
@@ -58,8 +58,13 @@ def run_files(
     config_path: Path | None = None,
     reports: bool = True,
     step: Callable[[str], None] | None = None,
+    tie_outs_path: Path | None = None,
+    resolutions_path: Path | None = None,
 ) -> dict:
-    """Reconcile exported files into `out`; returns the manifest (also written)."""
+    """Reconcile exported files into `out`; returns the manifest (also written).
+
+    ``tie_outs_path`` / ``resolutions_path``: the tie-outs and manual resolutions a store pack
+    exported beside its inputs, shown in the reports (and hashed in the manifest)."""
     note = step or (lambda _msg: None)
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
     note("reading requests")
@@ -79,10 +84,26 @@ def run_files(
         produced = list(OUTPUT_TABLES)
         if reports:
             note("writing reports")
+            from reconciliation.report_labels import ReportLabels
             from reconciliation.reports import write_reports
 
-            produced += write_reports(result, config, staging)
+            labels = ReportLabels()
+            if rates is not None:
+                known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
+                labels = labels.with_decimals(known.itertuples(index=False))
+            produced += write_reports(
+                result,
+                config,
+                staging,
+                tie_outs=read_text_table(tie_outs_path),
+                resolutions=read_text_table(resolutions_path),
+                labels=labels,
+            )
         inputs = {"requests": requests_path, "receipts": receipts_path}
+        if tie_outs_path is not None:
+            inputs["tie_outs"] = tie_outs_path
+        if resolutions_path is not None:
+            inputs["resolutions"] = resolutions_path
         if rates_path is not None:
             inputs["rates"] = rates_path
         if config_path is not None:
@@ -91,6 +112,17 @@ def run_files(
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         (staging / "manifest.json").write_text(text)
     return manifest
+
+
+def read_text_table(path: Path | None) -> pd.DataFrame | None:
+    """A small CSV read as text (tie-outs, manual resolutions): shown, never computed on."""
+    if path is None:
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in frame.columns:  # written spreadsheet-safe (write_csv): the original text back
+        texts = pa.array(frame[column].to_numpy(dtype=object), pa.string())
+        frame[column] = recover_array(texts).to_numpy(zero_copy_only=False)
+    return frame
 
 
 def build_manifest(

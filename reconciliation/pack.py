@@ -28,6 +28,7 @@ PACK_ENTRIES = frozenset(
         "requests_status.csv",
         "journals.csv",
         "report.html",
+        "report.pdf",
         "report.xlsx",
         "inputs",
     }

@@ -5,7 +5,6 @@ FastAPI and uvicorn are imported inside `api` only: the rest of the CLI starts f
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from paybridge.access.server_key import ServerKeyError, server_key
 from paybridge.cli.context import (
     USAGE_ERROR,
     JsonOption,
+    actor,
     config,
     console,
     engine,
@@ -50,10 +50,6 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option("--name", help="Who uses the key (shop, billing job).")],
@@ -68,7 +64,7 @@ def create(
         fail(str(exc), code=USAGE_ERROR)
     try:
         with transaction(engine(cfg)) as session:
-            row, secret = create_api_key(session, key, name=name, scopes=scope, actor=_actor())
+            row, secret = create_api_key(session, key, name=name, scopes=scope, actor=actor())
     except ApiKeyError as exc:
         fail(str(exc), code=USAGE_ERROR)
     if json_output:
@@ -110,7 +106,7 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (api-keys li
     """Revoke an API key: its next request is refused (401)."""
     try:
         with transaction(engine(config())) as session:
-            row = revoke_key(session, key_id, actor=_actor())
+            row = revoke_key(session, key_id, actor=actor())
     except ApiKeyError as exc:
         fail(str(exc))
     console.print(f"API key {row.id} revoked")

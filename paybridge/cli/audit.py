@@ -12,6 +12,7 @@ import typer
 from paybridge import audit as audit_log
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.audit.keys import KEY_ENV, active_ring, key_file_path, load_file, write_ring
+from paybridge.cli.audit_log import audit_log as log_command
 from paybridge.cli.context import (
     USAGE_ERROR,
     actor,
@@ -154,3 +155,6 @@ def seal_legacy() -> None:
         console.print(f"sealed entries 1..{sealed} under audit key {active_ring().active_id}")
     else:
         console.print("nothing to seal: the newest entry already carries a keyed hash")
+
+
+app.command("log")(log_command)

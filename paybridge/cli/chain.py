@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -34,6 +33,7 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
+from paybridge.cli.display import LimitOption, OffsetOption, page_notice, print_table, table
 from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.eip681 import describe_amount
 from paybridge.requests.monitored import monitored_chain_ids
@@ -231,7 +231,8 @@ def _receipt_view(receipt: ChainReceipt, cfg: PayBridgeConfig) -> dict[str, Any]
         "asset_address": receipt.asset_address,
         "from": receipt.from_address,
         "to": receipt.to_address,
-        "amount": str(receipt.amount),
+        "amount": str(receipt.amount),  # kept for scripts: the same as amount_base_units
+        "amount_base_units": str(receipt.amount),
         "amount_display": display,
         "block_number": receipt.block_number,
         "block_hash": receipt.block_hash,
@@ -255,10 +256,11 @@ def list_receipts(
     state: Annotated[
         str | None, typer.Option("--state", help="detected, confirmed or finalized.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 1000,
+    limit: LimitOption = 1000,
+    offset: OffsetOption = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """List recorded receipts, oldest block first."""
+    """List recorded receipts, oldest block first (amounts in token units; full hashes)."""
     cfg = config()
     if state is not None and state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, not {state!r}", code=USAGE_ERROR)
@@ -272,24 +274,25 @@ def list_receipts(
     if state is not None:
         query = query.where(ChainReceipt.state == state)
     with Session(engine(cfg)) as session:
-        rows = [_receipt_view(r, cfg) for r in session.scalars(query.limit(limit))]
+        total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+        found = session.scalars(query.offset(offset).limit(limit))
+        rows = [_receipt_view(r, cfg) for r in found]
     if json_output:
         print_json(rows)
-        return
-    table = Table("block", "tx", "key", "dir", "amount", "to", "state", "request")
-    for column in table.columns:
-        column.no_wrap = True
-    for row in rows:
-        table.add_row(
-            str(row["block_number"]),
-            shown(row["tx_hash"][:12]) + "…",
-            shown(row["event_key"]),
-            shown(row["direction"]),
-            shown(row["amount_display"]),
-            shown(row["to"][:10]) + "…",
-            shown(row["state"]),
-            shown(row["payment_request_id"] or "-"),
+    else:
+        grid = table(
+            f"{total} receipts", "block", "transfer", "amount", "state", "request", ids=("request",)
         )
-    console.print(table)
-    if not rows:
-        console.print("no receipts recorded yet; run `paybridge watch`")
+        for row in rows:
+            grid.add_row(
+                str(row["block_number"]),
+                shown(f"{row['tx_hash']} {row['event_key']} {row['direction']} {row['to']}"),
+                shown(row["amount_display"]),
+                shown(row["state"]),
+                shown(row["payment_request_id"] or "-"),
+            )
+        print_table(
+            grid,
+            "no receipts match" if total else "no receipts recorded yet; run `paybridge watch`",
+        )
+    page_notice("receipts", len(rows), total, offset, limit)

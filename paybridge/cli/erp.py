@@ -5,6 +5,7 @@ Register with ``erp.register(app)`` in ``paybridge/cli/main.py``.
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -13,8 +14,12 @@ from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig, load_connection_config
-from connectors.erp.netsuite.connector import NetSuiteConnector
+from connectors.erp.connections import (
+    ErpConnectionConfig,
+    env_prefix,
+    load_erp_connection,
+    open_connector,
+)
 from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,
@@ -45,7 +50,8 @@ ErpConfigOption = Annotated[
     typer.Option(
         "--erp-config",
         envvar="PAYBRIDGE_ERP_CONFIG",
-        help="NetSuite connection file (JSON/TOML); default: NETSUITE_* environment variables.",
+        help="ERP connection file (JSON/TOML; NetSuite, or SAP under [sap]); default: SAP_* "
+        "environment variables when SAP_SYSTEM is set, else NETSUITE_*.",
     ),
 ]
 
@@ -54,8 +60,9 @@ erp_app = typer.Typer(help="ERP connections: test them, sync open invoices.", no
 
 def connection_settings(
     path: str | None, cfg: PayBridgeConfig | None = None
-) -> NetSuiteConnectionConfig:
-    """The NetSuite connection from ``path`` (or NETSUITE_*); exit 2 with the reason if unusable.
+) -> ErpConnectionConfig:
+    """The ERP connection from ``path`` (or SAP_* / NETSUITE_*); exit 2 with the reason if
+    unusable.
 
     With ``cfg``, a payment_chain/payment_asset that is set must name a chain and asset of
     paybridge.toml (exit 2 naming the key otherwise). A seed phrase or key given as the path
@@ -65,14 +72,16 @@ def connection_settings(
     try:
         if path is not None:
             refuse_private_material(path, "--erp-config / $PAYBRIDGE_ERP_CONFIG")
-        conn_cfg = load_connection_config(path)
+        conn_cfg = load_erp_connection(path)
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
     except (ValidationError, ValueError, OSError) as exc:
         fail(
-            f"NetSuite connection settings: {exc}",
-            "set NETSUITE_ACCOUNT/_CONSUMER_KEY/_CONSUMER_SECRET/_TOKEN_ID/_TOKEN_SECRET and "
-            "NETSUITE_ACCOUNTS, or pass --erp-config FILE",
+            f"ERP connection settings: {exc}",
+            "for NetSuite set NETSUITE_ACCOUNT/_CONSUMER_KEY/_CONSUMER_SECRET/_TOKEN_ID/"
+            "_TOKEN_SECRET and NETSUITE_ACCOUNTS; for SAP set SAP_SYSTEM, SAP_BASE_URL, "
+            "SAP_CLIENT, SAP_USER/SAP_PASSWORD, SAP_COMPANY_CODES and SAP_ACCOUNTS; or pass "
+            "--erp-config FILE",
             code=USAGE_ERROR,
         )
     if cfg is not None and (conn_cfg.payment_chain or conn_cfg.payment_asset):
@@ -80,13 +89,16 @@ def connection_settings(
     return conn_cfg
 
 
-def _payment_target(cfg: PayBridgeConfig, conn_cfg: NetSuiteConnectionConfig) -> PaymentTarget:
+def _payment_target(cfg: PayBridgeConfig, conn_cfg: ErpConnectionConfig) -> PaymentTarget:
+    prefix = env_prefix(conn_cfg)
     try:
-        return payment_target(cfg, conn_cfg.name, conn_cfg.payment_chain, conn_cfg.payment_asset)
+        return payment_target(
+            cfg, conn_cfg.name, conn_cfg.payment_chain, conn_cfg.payment_asset, prefix
+        )
     except ConfigError as exc:
         fail(
             str(exc),
-            "set NETSUITE_PAYMENT_CHAIN and NETSUITE_PAYMENT_ASSET (or payment_chain and "
+            f"set {prefix}PAYMENT_CHAIN and {prefix}PAYMENT_ASSET (or payment_chain and "
             "payment_asset in --erp-config FILE) to a chain and asset of paybridge.toml",
             code=USAGE_ERROR,
         )
@@ -105,7 +117,7 @@ def settle(
     cfg = config()
     eng = engine(cfg)
     conn_cfg = connection_settings(erp_config, cfg)
-    with NetSuiteConnector(conn_cfg) as connector:
+    with closing(open_connector(conn_cfg)) as connector:
         before = status_counts(eng)
         todo = before.get("pending", 0) + before.get("failed", 0)
         with Progress(console=console, transient=True, disable=json_output or dry_run) as bar:
@@ -180,8 +192,8 @@ def erp() -> None:
 
 @erp_app.command("test-connection")
 def test_connection(erp_config: ErpConfigOption = None, json_output: JsonOption = False) -> None:
-    """Check credentials, permissions and reachability of the NetSuite connection."""
-    with NetSuiteConnector(connection_settings(erp_config, config())) as connector:
+    """Check credentials, permissions and reachability of the ERP connection."""
+    with closing(open_connector(connection_settings(erp_config, config()))) as connector:
         check = connector.test_connection()
     if json_output:
         print_json(
@@ -215,7 +227,7 @@ def sync(
     conn_cfg = connection_settings(erp_config)
     target = _payment_target(cfg, conn_cfg)  # before fetching anything: no silent default
     with (
-        NetSuiteConnector(conn_cfg) as connector,
+        closing(open_connector(conn_cfg)) as connector,
         Progress(console=console, transient=True, disable=json_output) as bar,
     ):
         task = bar.add_task("syncing invoices", total=None)

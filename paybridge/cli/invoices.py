@@ -8,7 +8,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from paybridge.cli import problems
+from paybridge.cli import invoice_views, problems
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
@@ -92,3 +92,7 @@ def import_file(
             )
     if parsed.rejections:
         raise typer.Exit(FAILURE)
+
+
+app.command("list")(invoice_views.list_invoices)
+app.command("show")(invoice_views.show_invoice)

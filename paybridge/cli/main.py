@@ -18,6 +18,7 @@ from paybridge.cli import (
     invoices,
     reconcile,
     reconcile_store,
+    report_period,
     requests,
     settlements,
     sim,
@@ -80,6 +81,7 @@ chain.register(app)
 app.command("reconcile-files")(reconcile.reconcile_files)
 reconcile_store.register(app)
 app.add_typer(settlements.app, name="settlements")
+app.add_typer(report_period.app, name="report")
 sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
 api.register(app)

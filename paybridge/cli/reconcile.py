@@ -29,7 +29,17 @@ def reconcile_files(
     config: Annotated[
         Path | None, typer.Option("--config", help="Reconciliation config (TOML).")
     ] = None,
-    reports: Annotated[bool, typer.Option(help="Also write report.html and report.xlsx.")] = True,
+    reports: Annotated[
+        bool, typer.Option(help="Also write report.html, report.pdf and report.xlsx.")
+    ] = True,
+    tie_outs: Annotated[
+        Path | None,
+        typer.Option("--tie-outs", help="Tie-outs CSV for the reports (a store pack's inputs/)."),
+    ] = None,
+    resolutions: Annotated[
+        Path | None,
+        typer.Option("--resolutions", help="Manual resolutions CSV for the reports (ditto)."),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the manifest as JSON.")
     ] = False,
@@ -52,6 +62,8 @@ def reconcile_files(
                 rates_path=rates,
                 config_path=config,
                 reports=reports,
+                tie_outs_path=tie_outs,
+                resolutions_path=resolutions,
                 step=lambda msg: progress.update(task, description=msg),
             )
     except InputFileError as exc:

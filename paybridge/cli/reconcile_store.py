@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from paybridge.cli import problems
+from paybridge.cli import display, exceptions_show, problems, tieout_views
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
@@ -30,10 +30,10 @@ from paybridge.cli.context import (
     shown,
     state,
 )
-from paybridge.config import ConfigError
+from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.settlements import SettlementError
-from paybridge.recon_runs.report import export_inputs, write_report
-from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, list_exceptions, propose
+from paybridge.recon_runs.report import export_inputs, labels_from_config, write_report
+from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, propose
 from paybridge.recon_runs.run import RunSummary, reconcile_store
 from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
 from reconciliation.config import ReconConfig
@@ -58,6 +58,8 @@ ActorOption = Annotated[
 def register(app: typer.Typer) -> None:
     """One call from paybridge/cli/main.py wires every command of this module."""
     app.command("reconcile")(reconcile)
+    exceptions_app.command("list")(exceptions_show.exceptions_list)
+    exceptions_app.command("show")(exceptions_show.exceptions_show)
     app.add_typer(exceptions_app, name="exceptions")
     app.add_typer(tieout_app, name="tieout")
 
@@ -106,7 +108,7 @@ def reconcile(
     ] = None,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Also write outputs, report.html/xlsx, manifest here."),
+        typer.Option("--report", help="Also write outputs, report.html/pdf/xlsx, manifest here."),
     ] = None,
     rules: Annotated[
         Path | None, typer.Option("--rules", help="Reconciliation rules (engine TOML config).")
@@ -148,7 +150,7 @@ def reconcile(
             manifest = None
             if report is not None:
                 progress.update(task, description="writing the report")
-                manifest = write_report(eng, report, recon_cfg)
+                manifest = write_report(eng, report, recon_cfg, labels_from_config(cfg))
         except (SettlementError, ValueError, OSError) as exc:  # OSError: the pack not written
             fail(str(exc))
     data = summary.as_dict()
@@ -192,29 +194,6 @@ def _print_run(summary: RunSummary, report: Path | None) -> None:
         console.print(f"report written to {shown(report)}")
 
 
-@exceptions_app.command("list")
-def exceptions_list(
-    status: Annotated[
-        str | None, typer.Option("--status", help="open, proposed or resolved.")
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """The exceptions queue, oldest first."""
-    if status is not None and status not in ("open", "proposed", "resolved"):
-        fail(f"--status {status!r}: use open, proposed or resolved", code=USAGE_ERROR)
-    rows = list_exceptions(engine(config()), status)
-    if json_output:
-        print_json(rows)
-        return
-    table = Table(title=f"{len(rows)} exceptions")
-    columns = ("exception_id", "status", "reason", "request_id", "amount", "suggested_action")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(shown(row[c]) for c in columns))
-    console.print(table)
-
-
 @exceptions_app.command("propose")
 def exceptions_propose(
     exception_id: Annotated[str, typer.Argument(help="EX-... from `paybridge exceptions list`.")],
@@ -224,7 +203,12 @@ def exceptions_propose(
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (a reason code).")] = None,
     amount: Annotated[
-        int | None, typer.Option("--amount", help="Base units (default: all unresolved).")
+        str | None,
+        typer.Option(
+            "--amount",
+            help='"12.5 USDC" (token units and the symbol) or "12500000 base units" '
+            "(default: all unresolved).",
+        ),
     ] = None,
     refund_address: Annotated[
         str | None, typer.Option("--refund-address", help="Default: the sender.")
@@ -235,29 +219,34 @@ def exceptions_propose(
     """Propose a resolution (the maker); someone else must approve it."""
     if action not in CLI_ACTIONS:
         fail(f"--action {action!r}: use one of {', '.join(CLI_ACTIONS)}", code=USAGE_ERROR)
+    cfg = config()
+    units = exceptions_show.amount_for(cfg, exception_id, amount, "--amount")
     try:
         outcome = propose(
-            engine(config()),
+            engine(cfg),
             exception_id,
             action,
             _actor(actor),
-            amount=amount,
+            amount=units,
             request_id=request or "",
             reason=reason or "",
             refund_address=refund_address or "",
         )
     except WorkflowError as exc:
-        fail(str(exc))
-    _print_outcome(outcome.resolution, outcome.exception_status, None, json_output)
+        asked = "" if units is None else f"--amount {amount!r} is {units} base units; "
+        fail(str(exc), f"{asked}`paybridge exceptions show {exception_id}` shows what is open")
+    _print_outcome(cfg, outcome.resolution, outcome.exception_status, None, json_output)
 
 
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
+    cfg = config()
     try:
-        cfg = config()
         outcome = decide(engine(cfg), ident, _actor(actor), approve=approve, fx_rate=cfg.fx_rate)
     except (WorkflowError, SettlementError) as exc:
         fail(str(exc))
-    _print_outcome(outcome.resolution, outcome.exception_status, outcome.settlement_id, json_output)
+    _print_outcome(
+        cfg, outcome.resolution, outcome.exception_status, outcome.settlement_id, json_output
+    )
     if outcome.settlement_not_postable:
         fail(
             f"the decision is recorded, but settlement {outcome.settlement_id} cannot be posted "
@@ -287,14 +276,27 @@ def exceptions_reject(
 
 
 def _print_outcome(
-    resolution: dict[str, str], status: str, settlement_id: str | None, json_output: bool
+    cfg: PayBridgeConfig,
+    resolution: dict[str, str],
+    status: str,
+    settlement_id: str | None,
+    json_output: bool,
 ) -> None:
+    amount = exceptions_show.resolution_text(cfg, resolution["exception_id"], resolution["amount"])
     if json_output:
-        print_json({**resolution, "exception_status": status, "settlement_id": settlement_id})
+        print_json(
+            {
+                **resolution,
+                "amount_base_units": resolution["amount"],
+                "amount_display": amount,
+                "exception_status": status,
+                "settlement_id": settlement_id,
+            }
+        )
         return
     console.print(
         shown(
-            f"{resolution['resolution_id']} {resolution['action']} {resolution['amount']} on "
+            f"{resolution['resolution_id']} {resolution['action']} {amount} on "
             f"{resolution['exception_id']}: {resolution['state']} (proposed by "
             f"{resolution['proposed_by']}"
             + (f", decided by {resolution['approved_by']}" if resolution["approved_by"] else "")
@@ -305,15 +307,46 @@ def _print_outcome(
 
 
 def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+    """ERP tie-out rows (fiat amounts as the ERP holds them)."""
     if json_output:
         print_json(rows.to_dict("records"))
     else:
-        table = Table(title=title)
-        for column in rows.columns:
-            table.add_column(column)
+        grid = display.table(title, *rows.columns, ids=("key",))
         for record in rows.itertuples(index=False):
-            table.add_row(*(shown(v) for v in record))
-        console.print(table)
+            grid.add_row(*(shown(v) for v in record))
+        console.print(grid)
+    if has_differences(rows):
+        raise typer.Exit(1)
+
+
+def _print_chain_tie_out(rows, cfg: PayBridgeConfig, eng, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Chain tie-out rows with their amounts in token units beside the base units."""
+    views = tieout_views.chain_rows(rows.to_dict("records"), cfg, eng)
+    if json_output:
+        print_json(views)
+    else:
+        grid = display.table(
+            title,
+            "address or transfer",
+            "expected",
+            "actual",
+            "difference",
+            "status",
+            ids=("address or transfer",),
+        )
+        for view in views:
+            grid.add_row(
+                shown(view["subject"]),
+                shown(view["expected_display"]),
+                shown(view["actual_display"]),
+                shown(view["difference_display"]),
+                shown(
+                    view["status"]
+                    if view["status"] == "ok"
+                    else f"{view['status']}: {view['detail']}"
+                ),
+            )
+        console.print(grid)
     if has_differences(rows):
         raise typer.Exit(1)
 
@@ -333,29 +366,35 @@ def tieout_chain(
         chain_cfg = cfg.chain(chain)
     except ConfigError as exc:
         fail(str(exc), code=USAGE_ERROR)
+    eng = engine(cfg)
     try:
-        rows = tie_out_chain(engine(cfg), chain_cfg, block=block)
+        rows = tie_out_chain(eng, chain_cfg, block=block)
     except TieOutError as exc:
         fail(str(exc))
-    _print_tie_out(rows, json_output, f"subledger vs chain: {chain_cfg.name}")
+    _print_chain_tie_out(rows, cfg, eng, json_output, f"subledger vs chain: {chain_cfg.name}")
 
 
 @tieout_app.command("erp")
 def tieout_erp(
     erp_config: Annotated[
         str | None,
-        typer.Option("--erp-config", help="NetSuite connection file; default: NETSUITE_* env."),
+        typer.Option(
+            "--erp-config",
+            help="ERP connection file; default: SAP_* (if SAP_SYSTEM) or NETSUITE_*.",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Each posted settlement has exactly one ERP document with the same amount; its invoices
     are cleared. Exit 1 when any difference is listed."""
-    from connectors.erp.netsuite.connector import NetSuiteConnector
+    from contextlib import closing
+
+    from connectors.erp.connections import open_connector
     from paybridge.cli.erp import connection_settings
     from paybridge.recon_runs.tieouts_store import tie_out_erp
 
     conn_cfg = connection_settings(erp_config)
     eng = engine(config())
-    with NetSuiteConnector(conn_cfg) as connector:
+    with closing(open_connector(conn_cfg)) as connector:
         rows = tie_out_erp(eng, connector, conn_cfg.name)
     _print_tie_out(rows, json_output, f"subledger vs ERP: {conn_cfg.name}")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from paybridge.cli import problems
 from paybridge.cli.context import (
@@ -24,7 +23,17 @@ from paybridge.cli.context import (
     print_json,
     shown,
 )
+from paybridge.cli.display import (
+    LimitOption,
+    OffsetOption,
+    cell,
+    page_notice,
+    print_fields,
+    print_table,
+    table,
+)
 from paybridge.config import ConfigError
+from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
 from paybridge.qr import write_payment_qr
 from paybridge.requests.actions import RequestNotFound, expire_overdue, mark_request
@@ -57,7 +66,9 @@ def request_view(request: PaymentRequest) -> dict[str, Any]:
         "asset_address": request.asset_address,
         "deposit_address": request.deposit_address,
         "derivation_index": request.derivation_index,
-        "amount_due": str(request.amount_due),
+        "invoice_amount_display": format_fiat(request.invoice_amount, request.currency),
+        "amount_due": str(request.amount_due),  # kept for scripts: = amount_due_base_units
+        "amount_due_base_units": str(request.amount_due),
         "amount_due_display": describe_amount(
             request.amount_due, request.asset_decimals, request.asset_symbol
         ),
@@ -69,7 +80,16 @@ def request_view(request: PaymentRequest) -> dict[str, Any]:
         "payment_uri": request.payment_uri,
         "status": request.status,
         "flags": [flag for flag in FLAGS if getattr(request, flag)],
-        "amount_received": str(request.amount_received),
+        "amount_received": str(request.amount_received),  # = amount_received_base_units
+        "amount_received_base_units": str(request.amount_received),
+        "amount_received_display": describe_amount(
+            request.amount_received, request.asset_decimals, request.asset_symbol
+        ),
+        "shortfall_display": describe_amount(
+            max(request.amount_due - request.amount_received, 0),
+            request.asset_decimals,
+            request.asset_symbol,
+        ),
     }
 
 
@@ -128,32 +148,44 @@ def create(
 @app.command("list")
 def list_requests(
     status: Annotated[Status | None, typer.Option(help="Only requests in this status.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 100,
+    limit: LimitOption = 100,
+    offset: OffsetOption = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """List payment requests, newest first."""
-    query = sa.select(PaymentRequest).order_by(
-        PaymentRequest.created_at.desc(), PaymentRequest.derivation_index.desc()
-    )
+    """List payment requests, newest first: the invoice amount in its currency, what to pay
+    and what was received in token units."""
+    query = sa.select(PaymentRequest)
     if status is not None:
         query = query.where(PaymentRequest.status == status.value)
     with transaction(engine(config())) as session:
-        rows = [request_view(r) for r in session.scalars(query.limit(limit))]
+        total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+        query = query.order_by(
+            PaymentRequest.created_at.desc(), PaymentRequest.derivation_index.desc()
+        )
+        rows = [request_view(r) for r in session.scalars(query.offset(offset).limit(limit))]
     if json_output:
         print_json(rows)
-        return
-    table = Table("id", "invoice", "customer", "amount", "pay", "deposit address", "status")
-    for row in rows:
-        table.add_row(
-            shown(row["id"]),
-            shown(row["invoice_id"]),
-            shown(row["customer_id"]),
-            shown(f"{row['invoice_amount']} {row['currency']}"),
-            shown(row["amount_due_display"]),
-            shown(row["deposit_address"]),
-            shown(" ".join([row["status"], *row["flags"]])),
+    else:
+        grid = table(
+            f"{total} payment requests",
+            "request",
+            "invoice",
+            "invoice amount",
+            "to pay / received",
+            "status",
+            ids=("request", "invoice"),
+            keep=("status",),
         )
-    console.print(table)
+        for row in rows:
+            grid.add_row(
+                shown(row["id"]),
+                cell(row["invoice_id"], row["customer_id"]),
+                shown(row["invoice_amount_display"]),
+                cell(row["amount_due_display"], row["amount_received_display"]),
+                cell(row["status"], *row["flags"]),
+            )
+        print_table(grid, "no payment requests match")
+    page_notice("payment requests", len(rows), total, offset, limit)
 
 
 @app.command("show")
@@ -176,8 +208,8 @@ def show(
     if json_output:
         print_json(view)
         return
-    for key, value in view.items():
-        console.print(f"[bold]{key:>18}[/] {shown(value)}", highlight=False)
+    aliases = ("amount_due", "amount_received")  # the same base units as *_base_units (JSON)
+    print_fields({k: v for k, v in view.items() if k not in aliases}, 26)
 
 
 @app.command("mark")

@@ -3,10 +3,9 @@ where it is (pending, posting, posted, failed, needs_attention)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from paybridge.cli.context import (
     FAILURE,
@@ -18,10 +17,22 @@ from paybridge.cli.context import (
     engine,
     fail,
     print_json,
+    shown,
 )
+from paybridge.cli.display import (
+    LimitOption,
+    OffsetOption,
+    cell,
+    page_notice,
+    print_fields,
+    print_table,
+    say,
+    table,
+)
+from paybridge.domain.amounts import format_fiat
 from paybridge.domain.settlements import SettlementError
 from paybridge.settlement_outbox import requeue
-from paybridge.settlement_views import list_settlements, settlement_detail
+from paybridge.settlement_views import count_settlements, list_settlements, settlement_detail
 from paybridge.store.models.outbox import SETTLEMENT_STATUSES
 
 app = typer.Typer(
@@ -33,6 +44,23 @@ app = typer.Typer(
 @app.callback()
 def settlements() -> None:
     """The settlement outbox: what was posted to the ERP, what was not and why."""
+
+
+def where_posted(view: dict[str, Any]) -> str:
+    """The connection, flagged when the settlement has none or names one never configured."""
+    if not view["connection"]:
+        return "(no ERP connection)"
+    if view["connection_configured"] is False:
+        return f"{view['connection']} (UNKNOWN: not configured)"
+    return str(view["connection"])
+
+
+def _with_display(view: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **view,
+        "payment_amount_display": format_fiat(view["payment_amount"], view["currency"]),
+        "connection_display": where_posted(view),
+    }
 
 
 @app.command("list")
@@ -47,34 +75,42 @@ def list_command(
             "--connection", help="Only this ERP connection ('none': settlements without one)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 1000,
+    limit: LimitOption = 1000,
+    offset: OffsetOption = 0,
     json_output: JsonOption = False,
 ) -> None:
-    """Settlements oldest first, with their state, connection and the reason when not posted."""
+    """Settlements in every state, oldest first, with their connection (flagged when it is
+    missing or not configured) and the reason when not posted."""
     if state is not None and state not in SETTLEMENT_STATUSES:
         fail(f"--state {state!r}: use one of {', '.join(SETTLEMENT_STATUSES)}", code=USAGE_ERROR)
     wanted = "" if connection == "none" else connection
-    rows = list_settlements(engine(config()), state=state, connection=wanted, limit=limit)
+    eng = engine(config())
+    total = count_settlements(eng, state=state, connection=wanted)
+    rows = [
+        _with_display(v)
+        for v in list_settlements(eng, state=state, connection=wanted, limit=limit, offset=offset)
+    ]
     if json_output:
         print_json(rows)
-        return
-    table = Table(
-        "settlement", "state", "connection", "invoices", "amount", "reason", title="Settlements"
-    )
-    table.columns[0].no_wrap = table.columns[1].no_wrap = True
-    for row in rows:
-        where = row["connection"] or "(none)"
-        if row["connection_configured"] is False:
-            where += " (not configured)"
-        table.add_row(
-            row["settlement_id"],
-            row["state"],
-            where,
-            ", ".join(f"{row['erp_system']}/{i}" for i in row["invoices"]),
-            f"{row['payment_amount']} {row['currency']}",
-            row["reason"] or "-",
+    else:
+        grid = table(
+            f"{total} settlements",
+            "settlement",
+            "state / connection",
+            "amount",
+            "invoices / reason",
+            ids=("settlement",),
+            keep=("amount",),
         )
-    console.print(table if rows else "no settlements match")
+        for row in rows:
+            grid.add_row(
+                shown(row["settlement_id"]),
+                cell(row["state"], row["connection_display"]),
+                shown(row["payment_amount_display"]),
+                cell(", ".join(row["invoices"]), *([row["reason"]] if row["reason"] else [])),
+            )
+        print_table(grid, "no settlements match")
+    page_notice("settlements", len(rows), total, offset, limit)
 
 
 @app.command("show")
@@ -86,19 +122,18 @@ def show(
     view = settlement_detail(engine(config()), settlement_id)
     if view is None:
         fail(f"no settlement {settlement_id!r}", "list them with `paybridge settlements list`")
+    view = _with_display(view)
     if json_output:
         print_json(view)
         return
-    for key, value in view.items():
-        if key not in ("settlement", "attempt_log"):
-            console.print(f"[bold]{key:>22}[/] {value}", highlight=False)
+    flat = {k: v for k, v in view.items() if k not in ("settlement", "attempt_log", "connection")}
+    print_fields(flat, 22)
     console.print("[bold]settlement (what is posted to the ERP)[/]")
     print_json(view["settlement"])
     for attempt in view["attempt_log"]:
-        console.print(
-            f"attempt {attempt['attempt']} by {attempt['worker']} at {attempt['finished_at']}: "
-            f"{attempt['outcome']} {attempt['detail'] or ''}",
-            highlight=False,
+        say(
+            f"attempt {attempt['attempt']} by {attempt['worker']} at "
+            f"{attempt['finished_at']}: {attempt['outcome']} {attempt['detail'] or ''}"
         )
 
 

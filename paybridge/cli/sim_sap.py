@@ -51,7 +51,7 @@ def sim_sap(
     json_output: JsonOption = False,
 ) -> None:
     """Run the SAP simulator on loopback until Ctrl-C (prints the SAP_* settings)."""
-    from simulators.sap import DEFAULT_ACCOUNTS, FaultConfig, SAPSimulator
+    from simulators.sap import DEFAULT_ACCOUNTS, DEFAULT_CUSTOMERS, FaultConfig, SAPSimulator
 
     system = system.upper()
     if system not in ("S4", "ECC"):
@@ -95,13 +95,14 @@ def sim_sap(
         code: {
             "receivables": DEFAULT_ACCOUNTS["receivables"],
             "clearing": DEFAULT_ACCOUNTS["clearing"],
+            # by asset class, as settlements name them (assets[].asset_class)
             "digital_asset": {
-                "USDC": DEFAULT_ACCOUNTS["digital_asset_USDC"],
-                "ETH": DEFAULT_ACCOUNTS["digital_asset_ETH"],
+                "financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"],
+                "crypto_asset": DEFAULT_ACCOUNTS["digital_asset_ETH"],
             },
             "gain": DEFAULT_ACCOUNTS["gain"],
             "loss": DEFAULT_ACCOUNTS["loss"],
-            "write_off": DEFAULT_ACCOUNTS["write_off"],
+            "write_off": {"PAYMENT_DIFFERENCE": DEFAULT_ACCOUNTS["write_off"]},
         }
         for code in SEED_CURRENCY
     }
@@ -113,7 +114,11 @@ def sim_sap(
         "SAP_PASSWORD": simulator.password,
         "SAP_COMPANY_CODES": ",".join(SEED_CURRENCY),
         "SAP_ACCOUNTS": json.dumps(accounts, separators=(",", ":")),
+        "SAP_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
+        "SAP_PAYMENT_ASSET": "USDC",
     }
+    if system.upper() == "ECC":  # the open-items BAPI reads one customer at a time
+        env["SAP_CUSTOMERS"] = ",".join(DEFAULT_CUSTOMERS)
     if json_output:
         print_json({"base_url": simulator.base_url, "seeded_invoices": seed_invoices, "env": env})
     else:

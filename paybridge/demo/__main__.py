@@ -8,13 +8,15 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
+from connectors.erp.connections import open_connector
 from paybridge import audit
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.demo.ledger import ledger_summary, write_summary
 from paybridge.demo.payers import fund_payers, pay_like_customers
+from paybridge.demo.sap_ledger import sap_ledger_summary
 from paybridge.demo.world import DemoWorld, demo_world
+from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
 from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 from paybridge.imports import read_invoice_file
@@ -36,19 +38,22 @@ console = Console(width=max(Console().width, 160))
 
 
 def invoices_in(world: DemoWorld) -> None:
-    console.rule("[bold]1. Invoices in: NetSuite (simulator) and a CSV file")
-    settings = world.netsuite_settings
-    target = payment_target(
-        world.config, settings.name, settings.payment_chain, settings.payment_asset
-    )
-    with NetSuiteConnector(settings) as netsuite:
-        synced = sync_open_invoices(world.engine, netsuite, settings.name)
-    taken_in = intake_open_invoices(world.engine, settings.name, target)
-    console.print(
-        f"NetSuite (connection {settings.name}): {synced.invoices} open invoices synced in "
-        f"{synced.http_requests} HTTP requests, {taken_in} new (billed in {target.asset} on "
-        f"{target.chain}), {synced.quarantined} quarantined"
-    )
+    console.rule("[bold]1. Invoices in: NetSuite and SAP S/4HANA (simulators) and a CSV file")
+    for label, settings in (
+        ("NetSuite", world.netsuite_settings),
+        ("SAP S/4HANA", world.sap_settings),
+    ):
+        target = payment_target(
+            world.config, settings.name, settings.payment_chain, settings.payment_asset
+        )
+        with open_connector(settings) as erp:
+            synced = sync_open_invoices(world.engine, erp, settings.name)
+        taken_in = intake_open_invoices(world.engine, settings.name, target)
+        console.print(
+            f"{label} (connection {settings.name}): {synced.invoices} open invoices synced in "
+            f"{synced.http_requests} HTTP requests, {taken_in} new (billed in {target.asset} on "
+            f"{target.chain}), {synced.quarantined} quarantined"
+        )
     parsed = read_invoice_file(SAMPLE_INVOICES, world.config)
     with transaction(world.engine) as session:
         fresh, _ = store_invoices(session, parsed.records, source=SAMPLE_INVOICES.name)
@@ -76,7 +81,7 @@ def payment_requests(world: DemoWorld) -> list[PaymentRequest]:
         qr = write_payment_qr(request.payment_uri, world.out / "qr", request.id)
         table.add_row(
             f"{request.erp_system}/{request.invoice_id}",
-            f"{request.invoice_amount} {request.currency}",
+            format_fiat(request.invoice_amount, request.currency),
             describe_amount(request.amount_due, request.asset_decimals, request.asset_symbol),
             request.deposit_address,
             f"{request.payment_uri}\n[dim]{qr.svg_path}[/]",
@@ -92,9 +97,12 @@ def payment_requests(world: DemoWorld) -> list[PaymentRequest]:
 def customers_pay(world: DemoWorld, requests: list[PaymentRequest]) -> None:
     console.rule("[bold]3. Customers pay on the local chain (anvil)")
     fund_payers(world.w3, world.contracts)
-    table = Table("invoice", "paid", "amount (base units)", "tx")
+    table = Table("invoice", "paid", "amount", "tx")
+    by_invoice = {r.invoice_id: r for r in requests}
     for payment in pay_like_customers(world.w3, world.contracts, requests):
-        table.add_row(payment.invoice_id, payment.how, str(payment.amount), payment.tx_hash)
+        request = by_invoice[payment.invoice_id]
+        amount = describe_amount(payment.amount, request.asset_decimals, request.asset_symbol)
+        table.add_row(payment.invoice_id, payment.how, amount, payment.tx_hash)
     console.print(table)
 
 
@@ -114,7 +122,11 @@ def watch_chain(world: DemoWorld) -> None:
                 request.invoice_id,
                 request.status,
                 " ".join(f for f in FLAGS if getattr(request, f)) or "-",
-                f"{request.amount_received} / {request.amount_due}",
+                describe_amount(
+                    request.amount_received, request.asset_decimals, request.asset_symbol
+                )
+                + " / "
+                + describe_amount(request.amount_due, request.asset_decimals, request.asset_symbol),
             )
     console.print(table)
 
@@ -145,14 +157,14 @@ def reconcile(world: DemoWorld) -> None:
 
 
 def settle(world: DemoWorld) -> None:
-    console.rule("[bold]6. Settlements posted to NetSuite (simulator), exactly once")
-    connection = world.netsuite_settings.name
-    with NetSuiteConnector(world.netsuite_settings) as netsuite:
-        posted = post_due(world.engine, netsuite, connection=connection)
-    console.print(
-        f"connection {connection}: {len(posted.posted)} settlements posted, "
-        f"{len(posted.failed)} to retry, {len(posted.needs_attention)} failed to post"
-    )
+    console.rule("[bold]6. Settlements posted to NetSuite and SAP (simulators), exactly once")
+    for settings in (world.netsuite_settings, world.sap_settings):
+        with open_connector(settings) as erp:
+            posted = post_due(world.engine, erp, connection=settings.name)
+        console.print(
+            f"connection {settings.name}: {len(posted.posted)} settlements posted, "
+            f"{len(posted.failed)} to retry, {len(posted.needs_attention)} failed to post"
+        )
     table = Table("NetSuite invoice", "status", "amount remaining")
     for invoice_id in sorted(world.netsuite.account.transactions):
         record = world.netsuite.account.transactions[invoice_id]
@@ -162,6 +174,16 @@ def settle(world: DemoWorld) -> None:
                 str(invoice_id), shown["status"]["refName"], str(shown["amountRemaining"])
             )
     console.print(table)
+    sap_items = Table("SAP open item (1710)", "customer", "amount", "cleared by")
+    for key in world.sap_keys:
+        item = world.sap.item(key)
+        sap_items.add_row(
+            f"{key.fiscal_year}/{key.accounting_document}/{key.item}",
+            str(item["Customer"]),
+            f"{item['AmountInTransactionCurrency']} {item['TransactionCurrency']}",
+            str(item.get("ClearingAccountingDocument") or "- (open)"),
+        )
+    console.print(sap_items)
     outbox(world)
 
 
@@ -209,7 +231,9 @@ def main() -> None:
         reconcile(world)
         settle(world)
         console.rule("[bold]7. The books: ERP tie-out and trial balance")
-        summary = write_summary(world.out, ledger_summary(world, console))
+        summary = write_summary(
+            world.out, ledger_summary(world, console) | sap_ledger_summary(world, console)
+        )
         audit_trail(world)
     console.print(
         f"\nstore: {OUT / 'paybridge.db'}   QR codes: {OUT / 'qr'}/   "

@@ -57,16 +57,45 @@ def differences(left: dict[str, Decimal], right: dict[str, Decimal]) -> dict[str
     }
 
 
-def ledger_summary(world: DemoWorld, console: Console) -> dict[str, Any]:
-    settings = world.netsuite_settings
+def posted_settlements(world: DemoWorld, connection: str) -> list[Settlement]:
     with transaction(world.engine) as session:
         rows = session.scalars(
             sa.select(SettlementOutboxRow).where(
-                SettlementOutboxRow.connection == settings.name,
+                SettlementOutboxRow.connection == connection,
                 SettlementOutboxRow.status == "posted",
             )
         ).all()
-        posted = [Settlement.from_json(json.loads(r.payload)) for r in rows]
+        return [Settlement.from_json(json.loads(r.payload)) for r in rows]
+
+
+def print_books(
+    console: Console,
+    connection: str,
+    trial_balance: dict[str, str],
+    erp_lines: dict[str, Decimal],
+    ours: dict[str, Decimal],
+    names: dict[str, str],
+) -> None:
+    table = Table(
+        "account",
+        "ERP trial balance",
+        "PayBridge documents in the ERP",
+        "subledger",
+        title=f"connection {connection}",
+    )
+    for account in sorted(set(trial_balance) | set(ours)):
+        table.add_row(
+            f"{account} {names.get(account, '')}",
+            trial_balance.get(account, "0"),
+            str(erp_lines.get(account, ZERO)),
+            str(ours.get(account, ZERO)),
+        )
+    console.print(table)
+
+
+def ledger_summary(world: DemoWorld, console: Console) -> dict[str, Any]:
+    settings = world.netsuite_settings
+    posted = posted_settlements(world, settings.name)
     with NetSuiteConnector(settings) as netsuite:
         tie_out = tie_out_erp(world.engine, netsuite, settings.name)
         subsidiaries = sorted({s.company for s in posted}) or ["1"]
@@ -86,15 +115,7 @@ def ledger_summary(world: DemoWorld, console: Console) -> dict[str, Any]:
             for account, amount in world.netsuite.account.trial_balance(int(subsidiary)).items()
         }
     names = {str(a["id"]): a.get("acctname", "") for a in world.netsuite.account.accounts.values()}
-    table = Table("account", "ERP trial balance", "PayBridge documents in the ERP", "subledger")
-    for account in sorted(set(trial_balance) | set(ours), key=int):
-        table.add_row(
-            f"{account} {names.get(account, '')}",
-            trial_balance.get(account, "0"),
-            str(erp_lines.get(account, ZERO)),
-            str(ours.get(account, ZERO)),
-        )
-    console.print(table)
+    print_books(console, settings.name, trial_balance, erp_lines, ours, names)
     ledger_differences = differences(erp_lines, ours)
     console.print(
         f"`paybridge tieout erp` ({settings.name}): {tie_out_differences} differences; "

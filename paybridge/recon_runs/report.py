@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from paybridge.audit import checkpoint as audit_checkpoint
+from paybridge.config import PayBridgeConfig
 from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
 from paybridge.recon_runs.resolutions import resolutions_frame
 from paybridge.recon_runs.tieouts_store import latest_tie_outs
@@ -17,6 +18,7 @@ from reconciliation.config import ReconConfig
 from reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv
 from reconciliation.inputs import read_rates, read_receipts, read_requests
 from reconciliation.pack import staged_pack
+from reconciliation.report_labels import ReportLabels, Token
 from reconciliation.reports import write_reports
 from reconciliation.result import reconcile
 
@@ -28,7 +30,26 @@ def export_inputs(engine: Engine, out: Path, as_of=None) -> dict[str, Path]:  # 
     return write_inputs(inputs, out)
 
 
-def write_report(engine: Engine, out: Path, config: ReconConfig | None = None) -> dict:
+def labels_from_config(cfg: PayBridgeConfig) -> ReportLabels:
+    """Chain and token names of the configured registry, for the reports."""
+    base = ReportLabels()
+    chains = dict(base.chains)
+    tokens = dict(base.tokens)
+    for chain in cfg.chains:
+        chains[chain.chain_id] = chain.name
+    for asset in cfg.assets:
+        chain_id = cfg.chain(asset.chain).chain_id
+        key = (chain_id, asset.address.lower() if asset.address else "native")
+        tokens[key] = Token(asset.symbol, asset.decimals)
+    return ReportLabels(chains, tokens)
+
+
+def write_report(
+    engine: Engine,
+    out: Path,
+    config: ReconConfig | None = None,
+    labels: ReportLabels | None = None,
+) -> dict:
     """Inputs under ``out/inputs``; outputs, report.html/xlsx and manifest.json in ``out``.
 
     Staged beside ``out`` and published whole, manifest last (reconciliation/pack.py): a run
@@ -49,8 +70,14 @@ def write_report(engine: Engine, out: Path, config: ReconConfig | None = None) -
             write_csv(getattr(result, attr), staging / name)
         produced = [*OUTPUT_TABLES]
         tie_outs = latest_tie_outs(engine)
+        resolutions = resolutions_frame(engine)
+        # beside the inputs, so `reconcile-files --tie-outs/--resolutions` shows them too
+        paths["tie_outs"] = staging / "inputs" / "tie_outs.csv"
+        paths["resolutions"] = staging / "inputs" / "manual_resolutions.csv"
+        write_csv(tie_outs.astype(str), paths["tie_outs"])
+        write_csv(resolutions.astype(str), paths["resolutions"])
         produced += write_reports(
-            result, config, staging, tie_outs=tie_outs, resolutions=resolutions_frame(engine)
+            result, config, staging, tie_outs=tie_outs, resolutions=resolutions, labels=labels
         )
         manifest = build_manifest(result, config, paths, staging, produced)
         manifest["inputs"] = {

@@ -6,6 +6,7 @@ from simulators.sap.ledger import DocumentKey, Ledger
 from simulators.sap.simulator import (
     DEFAULT_ACCOUNTS,
     DEFAULT_CLIENT,
+    DEFAULT_CUSTOMERS,
     DEFAULT_PASSWORD,
     DEFAULT_USER,
     READ_ONLY_PASSWORD,
@@ -16,6 +17,7 @@ from simulators.sap.simulator import (
 __all__ = [
     "DEFAULT_ACCOUNTS",
     "DEFAULT_CLIENT",
+    "DEFAULT_CUSTOMERS",
     "DEFAULT_PASSWORD",
     "DEFAULT_USER",
     "READ_ONLY_PASSWORD",

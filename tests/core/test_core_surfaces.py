@@ -87,7 +87,15 @@ def test_a_netsuite_secret_of_the_wrong_type_is_not_echoed(workdir: Path) -> Non
         "consumer_secret": "cs",
         "token_id": "ti",
         "token_secret": [SECRET],  # a list where a string belongs
-        "accounts": {"ar": "1", "crypto_clearing": "2"},
+        "accounts": {
+            "1": {
+                "crypto_clearing": "2",
+                "digital_asset": {"crypto_asset": "3"},
+                "settlement_gain": "4",
+                "settlement_loss": "4",
+                "write_off": {"PAYMENT_DIFFERENCE": "5"},
+            }
+        },
     }
     (workdir / "ns.json").write_text(json.dumps(settings))
     result = _run("erp", "test-connection", "--erp-config", "ns.json")

@@ -37,7 +37,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         ).fetchall()
     states = Counter(status for _sid, status, _conn, _error in outbox)
     assert set(states) <= {"posted", "needs_attention"}, states  # nothing waits silently
-    assert f"{states['posted']} settlements posted, 0 to retry, 0 failed to post" in out
+    per_connection = Counter(conn for _sid, status, conn, _error in outbox if status == "posted")
+    assert set(per_connection) == {"netsuite_demo", "sap_demo"}
+    for connection, count in per_connection.items():
+        assert f"{connection}: {count} settlements posted, 0 to retry, 0 failed" in out
     assert f"{states['posted']} settlements queued for posting" in out
     assert f"{states['needs_attention']} not postable" in out
     for sid, status, connection, error in outbox:
@@ -49,32 +52,38 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def assert_books_close(demo: Path, outbox: list[tuple[str, str, str, str]]) -> None:
-    """The ledger after the demo: `tieout erp` finds nothing, the ERP's general-ledger lines of
-    PayBridge's records equal the subledger journals account by account, clearing is zero,
-    A/R is the open invoices less the customer credit left by overpayments, the digital-asset
-    account holds the fair value received, and every invoice paid in full left "open"."""
-    [(name, books)] = json.loads((demo / "summary.json").read_text())["connections"].items()
-    assert name == "netsuite_demo"
-    assert books["erp_tieout_differences"] == 0 and books["ledger_differences"] == {}
-    tb = {account: Decimal(amount) for account, amount in books["trial_balance"].items()}
-    [clearing] = books["accounts"]["crypto_clearing"]
-    [receivable] = books["accounts"]["accounts_receivable"]
-    assert tb[clearing] == 0
-    open_total = sum(Decimal(v) for v in books["open_invoices"].values())
-    credit = Decimal(books["unapplied_customer_credit"])
-    assert credit > 0 and tb[receivable] == open_total - credit
-    posted = [
-        Settlement.from_json(json.loads(payload))
-        for payload, status in sqlite3.connect(demo / "paybridge.db").execute(
-            "select payload, status from settlement_outbox"
+    """The ledgers after the demo, per ERP connection (NetSuite and SAP S/4HANA): `tieout erp`
+    finds nothing, the ERP's general-ledger lines of PayBridge's records equal the subledger
+    journals account by account, clearing is zero, A/R is the open invoices less the customer
+    credit left by overpayments, the digital-asset account holds the fair value received, and
+    every invoice paid left "open"."""
+    connections = json.loads((demo / "summary.json").read_text())["connections"]
+    assert set(connections) == {"netsuite_demo", "sap_demo"}
+    with sqlite3.connect(demo / "paybridge.db") as db:
+        rows = db.execute("select connection, payload, status from settlement_outbox").fetchall()
+    digital_asset = {"netsuite_demo": "302", "sap_demo": "0011003000"}  # stablecoins
+    for name, books in connections.items():
+        assert books["erp_tieout_differences"] == 0 and books["ledger_differences"] == {}, name
+        tb = {account: Decimal(amount) for account, amount in books["trial_balance"].items()}
+        [clearing] = books["accounts"]["crypto_clearing"]
+        [receivable] = books["accounts"]["accounts_receivable"]
+        assert tb[clearing] == 0, name
+        open_total = sum(Decimal(v) for v in books["open_invoices"].values())
+        credit = Decimal(books["unapplied_customer_credit"])
+        assert tb[receivable] == open_total - credit, name
+        posted = [
+            Settlement.from_json(json.loads(payload))
+            for connection, payload, status in rows
+            if status == "posted" and connection == name
+        ]
+        assert len(posted) == books["settlements_posted"] > 0, name
+        fair_value = sum(
+            (x.debit for s in posted for x in s.journal_lines if x.account_role == "digital_asset"),
+            Decimal(0),
         )
-        if status == "posted"
-    ]
-    fair_value = sum(
-        (x.debit for s in posted for x in s.journal_lines if x.account_role == "digital_asset"),
-        Decimal(0),
-    )
-    assert tb["302"] == fair_value > 0  # the stablecoin account of subsidiary 1
-    assert any(s.write_offs for s in posted) and any(s.unapplied for s in posted)
-    paid = {a.invoice_id for s in posted for a in s.applications}
-    assert paid and not paid & set(books["open_invoices"])
+        assert tb[digital_asset[name]] == fair_value > 0, name
+        paid = {a.invoice_id for s in posted for a in s.applications}
+        assert paid and not paid & set(books["open_invoices"]), name
+    netsuite = connections["netsuite_demo"]
+    assert Decimal(netsuite["unapplied_customer_credit"]) > 0  # the overpayment
+    assert netsuite["trial_balance"]["304"] != "0.00"  # the within-tolerance write-off

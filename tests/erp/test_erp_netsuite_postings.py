@@ -251,3 +251,26 @@ def test_incremental_sync_misses_nothing_across_the_repeated_dst_hour(ns_config)
                 for i in page.invoices
             }
         assert {str(b), str(late)} <= again
+
+
+def test_incremental_sync_misses_nothing_across_the_skipped_dst_hour(ns_config):
+    """US daylight saving starts 2026-03-08 02:00 PST -> 03:00 PDT: rows either side of the
+    missing hour keep their order and a resumed sync reads the later one."""
+    with NetSuiteSimulator(time_zone="America/Los_Angeles") as sim:
+        customer = sim.account.add_customer("Acme")
+        before = datetime(2026, 3, 8, 9, 55, tzinfo=UTC)  # 01:55 PST
+        a = sim.account.add_invoice(customer, Decimal("1.00"), last_modified=before)
+        config = ns_config(sim, time_zone="America/Los_Angeles", sync_overlap_s=0)
+        with NetSuiteConnector(config) as connector:
+            pages = list(connector.fetch_open_invoices(None))
+            [first] = [i for p in pages for i in p.invoices]
+            assert (first.invoice_id, first.last_modified) == (str(a), before)
+            b = sim.account.add_invoice(  # 03:05 PDT, ten minutes later in real time
+                customer, Decimal("2.00"), last_modified=before + timedelta(minutes=10)
+            )
+            resumed = [
+                i for p in connector.fetch_open_invoices(pages[-1].watermark) for i in p.invoices
+            ]
+        assert [(i.invoice_id, i.last_modified) for i in resumed] == [
+            (str(b), before + timedelta(minutes=10))
+        ]

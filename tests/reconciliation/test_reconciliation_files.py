@@ -23,6 +23,7 @@ OUTPUTS = [
     "requests_status.csv",
     "journals.csv",
     "report.html",
+    "report.pdf",
     "report.xlsx",
     "manifest.json",
 ]

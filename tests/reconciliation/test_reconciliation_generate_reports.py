@@ -83,10 +83,12 @@ def test_workbook_carries_tie_outs_and_manual_resolutions(tmp_path):
         ]
     )
     names = write_reports(result, ReconConfig(), tmp_path, tie, manual)
-    assert names == ["report.html", "report.xlsx"]
+    assert names == ["report.html", "report.pdf", "report.xlsx"]
     book = load_workbook(tmp_path / "report.xlsx", read_only=True)
     assert book.sheetnames == [
         "summary",
+        "totals",
+        "request_status",
         "matches",
         "exceptions",
         "journals",
