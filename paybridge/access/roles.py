@@ -68,6 +68,7 @@ COMMANDS: dict[str, frozenset[str]] = {
     "webhooks redeliver": ADMIN,
     "webhooks rotate-secret": ADMIN,
     "webhooks deliver": OPERATIONS,
+    "notify send": OPERATIONS,
 }
 
 #: What a person's token may do through the API (the same scopes as API keys).

@@ -16,6 +16,7 @@ from paybridge.cli import (
     core,
     erp,
     invoices,
+    notify,
     reconcile,
     reconcile_store,
     report_period,
@@ -87,6 +88,7 @@ sim_sap.register()  # `sim sap` on the same `sim` group
 api.register(app)
 users.register(app)
 webhooks.register(app)
+notify.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -162,10 +162,25 @@ class WebhooksConfig(_Strict):
     allow_private_urls: bool = False
 
 
+class NotificationsConfig(_Strict):
+    """Payment-link e-mails to ERP invoices' customers (`paybridge notify send`). Templates:
+    ``templates_dir`` holding ``subject.txt`` and ``body.txt`` (Jinja), per merchant; the
+    built-in ones otherwise. Links use ``[api] public_url``."""
+
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, gt=0, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    from_address: str = "billing@example.com"
+    templates_dir: str = ""
+
+
 class PayBridgeConfig(_Strict):
     merchant: MerchantConfig = MerchantConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()

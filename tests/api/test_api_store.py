@@ -20,6 +20,7 @@ API_TABLES = {
     "webhook_events",
     "webhook_deliveries",
     "webhook_attempts",
+    "payment_notifications",
 }
 
 

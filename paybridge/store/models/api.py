@@ -130,3 +130,15 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class PaymentNotification(Base):
+    """The payment-link e-mail sent to an ERP invoice's customer (one per request)."""
+
+    __tablename__ = "payment_notifications"
+
+    payment_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("payment_requests.id"), primary_key=True
+    )
+    to_address: Mapped[str] = mapped_column(String(256))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

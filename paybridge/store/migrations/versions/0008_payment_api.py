@@ -1,5 +1,5 @@
 """Payment API: orders, API keys, users with roles, idempotency keys, webhook endpoints, the
-webhook outbox (events, deliveries) and its delivery log; a request's pricing currency may be
+webhook outbox (events, deliveries) and its delivery log, payment-link e-mails sent; a request's pricing currency may be
 an asset symbol (an order priced in ETH), so the column widens to 16
 
 Revision ID: 0008_payment_api
@@ -101,6 +101,14 @@ def upgrade() -> None:
         "ix_webhook_deliveries_due", "webhook_deliveries", ["state", "next_attempt_at"]
     )
     op.create_table(
+        "payment_notifications",
+        sa.Column(
+            "payment_id", sa.String(40), sa.ForeignKey("payment_requests.id"), primary_key=True
+        ),
+        sa.Column("to_address", sa.String(256), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=False),
+    )
+    op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column(
@@ -116,6 +124,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "payment_notifications",
         "webhook_attempts",
         "webhook_deliveries",
         "webhook_events",
