@@ -1,8 +1,8 @@
 """Deposit-address derivation throughput (target: >= 5,000 addresses/s).
 
-Public derivation with bip-utils from the anvil demo account xpub: the external-chain node
-(``.../0``) is derived once per wallet, then one CKDpub + keccak per address. Reports the median
-of several runs; the machine is shared, so the spread (min/max) is reported too.
+Public derivation from the anvil demo account xpub: the external-chain node (``.../0``) is
+derived once per wallet (bip-utils), then one CKDpub (coincurve) + keccak per address. Reports
+the median of several runs; the machine is shared, so the spread (min/max) is reported too.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run() -> dict:
     median = statistics.median(batch_rates)
     return {
         "name": "addresses",
-        "what": "EIP-55 deposit addresses per second, bip-utils CKDpub from an account xpub",
+        "what": "EIP-55 deposit addresses per second, CKDpub (coincurve) from an account xpub",
         "batch_size": BATCH,
         "runs": RUNS,
         "median_addresses_per_s": round(median, 1),

@@ -18,7 +18,8 @@ What is timed (inputs are already-parsed DataFrames in every case except reconci
 - "reconcile-files" = `files.run_files`: read and validate the CSVs, reconcile, write CSVs,
   HTML and XLSX reports and the manifest, in a fresh interpreter (peak RSS measured there).
 
-Environment knobs: RECON_BENCH_SCALE (default 1000000), RECON_BENCH_COMPARE (default 100000),
+Environment knobs: RECON_BENCH_SCALE (default 1000000; the benchmark also runs 10k and 100k below
+it and reports the scaling exponent), RECON_BENCH_COMPARE (default 100000),
 RECON_BENCH_QUALITY (default 10000). Timings are medians of RECON_BENCH_REPEAT runs (default 3)
 for the engine; the reference matcher runs RECON_BENCH_REFERENCE_REPEAT times (default 2),
 interleaved with the engine runs so both see the same machine load.
@@ -28,8 +29,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -132,15 +133,25 @@ def versus_reference(n_requests: int, repeat: int, reference_repeat: int) -> dic
     }
 
 
+_OWN_PEAK = """
+import json as _json, resource as _resource
+print(_json.dumps({"peak_rss_kb": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
 def _child(code: str) -> dict:
-    """Run code in a fresh interpreter; it prints JSON. Adds the child's peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run code in a fresh interpreter; it prints JSON. Adds the peak RSS of *that* process,
+    read inside it (RUSAGE_CHILDREN in the parent is the maximum over every child so far)."""
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code + _OWN_PEAK],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
-    data["peak_rss_gb"] = round(max(peak_kb, before) / 1e6, 2)
+    *_, result, peak = proc.stdout.strip().splitlines()
+    data = json.loads(result)
+    data["peak_rss_gb"] = round(json.loads(peak)["peak_rss_kb"] / 1e6, 2)
     return data
 
 
@@ -174,14 +185,67 @@ run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
 print(json.dumps({{"reconcile_files_s": time.perf_counter() - t}}))
 """
         files = _child(files_code)
+        csv_only_code = f"""
+import json, time
+from pathlib import Path
+from reconciliation.files import run_files
+t = time.perf_counter()
+run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
+          Path({tmp!r}) / "out-csv", rates_path=Path({str(paths["rates"])!r}), reports=False)
+print(json.dumps({{"reconcile_files_csv_s": time.perf_counter() - t}}))
+"""
+        csv_only = _child(csv_only_code)
+        duckdb_code = f"""
+import json
+from pathlib import Path
+from benchmarks.duckdb_peer import run_pipeline
+print(json.dumps(run_pipeline(Path({str(paths["requests"])!r}),
+                              Path({str(paths["receipts"])!r}), Path({tmp!r}) / "out-duckdb")))
+"""
+        duck = _child(duckdb_code)
     return {
         "requests": n_requests,
         "receipts": engine["receipts"],
         "rules_median_s": round(engine["rules_median_s"], 2),
         "engine_median_s": round(engine["engine_median_s"], 2),
+        # the two halves of the engine, separately: deciding matches, then publishing them
+        # (fair values, journals, text columns); medians of separate runs, so approximate
+        "matching_s": round(engine["rules_median_s"], 2),
+        "publishing_s": round(engine["engine_median_s"] - engine["rules_median_s"], 2),
         "engine_peak_rss_gb": engine["peak_rss_gb"],
         "reconcile_files_s": round(files["reconcile_files_s"], 2),
         "reconcile_files_peak_rss_gb": files["peak_rss_gb"],
+        # the issue-15 peer, same CSVs, same run: CSV outputs only (--no-reports) vs DuckDB
+        "reconcile_files_csv_only_s": round(csv_only["reconcile_files_csv_s"], 2),
+        "reconcile_files_csv_only_peak_rss_gb": csv_only["peak_rss_gb"],
+        "reports_s": round(files["reconcile_files_s"] - csv_only["reconcile_files_csv_s"], 2),
+        "duckdb_pipeline_s": round(duck["duckdb_pipeline_s"], 2),
+        "duckdb_peak_rss_gb": duck["peak_rss_gb"],
+        "time_vs_duckdb": round(csv_only["reconcile_files_csv_s"] / duck["duckdb_pipeline_s"], 2),
+        "memory_vs_duckdb": round(csv_only["peak_rss_gb"] / max(duck["peak_rss_gb"], 0.01), 2),
+    }
+
+
+def _exponent(sizes: list[int], seconds: list[float]) -> float | None:
+    """Least-squares slope of log(time) over log(size): 1.0 is linear."""
+    points = [(math.log(n), math.log(t)) for n, t in zip(sizes, seconds, strict=True) if t > 0]
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    num = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    den = sum((x - mean_x) ** 2 for x, _ in points)
+    return round(num / den, 2) if den else None
+
+
+def scaling(steps: list[dict]) -> dict:
+    """Time and memory at each size, and the exponent of time and memory over size."""
+    sizes = [s["requests"] for s in steps]
+    figures = ("matching_s", "publishing_s", "reconcile_files_s", "reconcile_files_peak_rss_gb")
+    return {
+        "sizes": sizes,
+        **{key: [s[key] for s in steps] for key in figures},
+        "exponents": {key: _exponent(sizes, [s[key] for s in steps]) for key in figures},
     }
 
 
@@ -193,7 +257,10 @@ def run() -> dict:
         repeat,
         int(os.environ.get("RECON_BENCH_REFERENCE_REPEAT", "2")),
     )
-    s = scale(int(os.environ.get("RECON_BENCH_SCALE", "1000000")), repeat)
+    top = int(os.environ.get("RECON_BENCH_SCALE", "1000000"))
+    sizes = [n for n in (10_000, 100_000) if n < top] + [top]
+    steps = [scale(n, repeat) for n in sizes]
+    s = steps[-1]
     checks = {
         "precision_auto": q["precision_auto"] >= TARGETS["precision_auto_min"],
         "auto_clear": q["auto_clear_rate_of_clearable"] >= TARGETS["auto_clear_min"],
@@ -210,6 +277,7 @@ def run() -> dict:
         "quality_hard_mix": q,
         "versus_reference": v,
         "scale": s,
+        "scaling": scaling(steps),
         "targets": TARGETS,
         "checks": checks,
         "cpu_count": os.cpu_count(),

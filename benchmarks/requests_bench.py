@@ -1,6 +1,11 @@
 """Payment requests created per second (quote + address + EIP-681 URI + audit entry, batched).
 
-Target: at least 2,000/s on SQLite; PostgreSQL is reported too when reachable.
+Target (issue 15): at least 5,000/s on SQLite; PostgreSQL reported too, on a throwaway cluster
+this benchmark starts itself (benchmarks/pgcluster.py), never a server it finds. Each backend
+is measured in its own process (its own peak memory). Besides wall-clock rates, the SQLite
+figure is also given per CPU-second of the process (SQLite runs in-process), which a machine
+shared with other work disturbs far less than wall time. PAYBRIDGE_BENCH_BASELINE=<ref> also
+measures SQLite on that commit's code in the same run.
 """
 
 from __future__ import annotations
@@ -9,11 +14,8 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import date
 from decimal import Decimal
-
-import sqlalchemy as sa
 
 from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
@@ -22,13 +24,10 @@ from paybridge.invoices import InvoiceRecord
 from paybridge.requests.service import create_payment_requests
 from paybridge.store.db import create_engine_for, migrate, transaction
 
-TARGET_PER_SECOND = 2000
-REQUESTS = 5000
+TARGET_PER_SECOND = 5000
+REQUESTS = int(os.environ.get("PAYBRIDGE_BENCH_REQUESTS_N", "5000"))
 BATCH = 1000
 REPEATS = 3
-POSTGRES_URL = os.environ.get(
-    "PAYBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def _invoices(run: int) -> list[InvoiceRecord]:
@@ -48,16 +47,17 @@ def _invoices(run: int) -> list[InvoiceRecord]:
     ]
 
 
-def _measure(url: str) -> dict[str, object]:
+def measure(url: str) -> dict[str, object]:
+    """REPEATS runs of REQUESTS new requests (in batches of BATCH) into the store at ``url``."""
     config = load_config(None)
     wallet = WatchOnlyWallet(ANVIL_DEMO_XPUB)
     rates = FixedRateSource({("USDC", "USD"): Decimal("0.9998"), ("ETH", "USD"): Decimal("3000")})
     engine = create_engine_for(url)
     migrate(engine)
-    rates_per_run = []
+    wall_rates, cpu_rates = [], []
     for run in range(REPEATS):
         invoices = _invoices(run)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for start in range(0, REQUESTS, BATCH):
             with transaction(engine) as session:
                 create_payment_requests(
@@ -68,39 +68,38 @@ def _measure(url: str) -> dict[str, object]:
                     wallet=wallet,
                     actor="bench",
                 )
-        rates_per_run.append(REQUESTS / (time.perf_counter() - started))
+        wall_rates.append(REQUESTS / (time.perf_counter() - started))
+        cpu_rates.append(REQUESTS / (time.process_time() - cpu_started))
     engine.dispose()
-    median = statistics.median(rates_per_run)
+    median = statistics.median(wall_rates)
     return {
         "requests_per_run": REQUESTS,
         "batch_size": BATCH,
-        "per_second_runs": [round(r) for r in rates_per_run],
+        "per_second_runs": [round(r) for r in wall_rates],
         "per_second_median": round(median),
+        "per_cpu_second_median": round(statistics.median(cpu_rates)),
         "target_per_second": TARGET_PER_SECOND,
         "meets_target": median >= TARGET_PER_SECOND,
     }
 
 
-def _postgres() -> dict[str, object]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine_for(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'create schema "{schema}"'))
-    except sa.exc.OperationalError as exc:
-        return {"skipped": f"no PostgreSQL at {POSTGRES_URL}: {exc.orig}"}
-    try:
-        return _measure(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+def measure_sqlite() -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure(f"sqlite:///{tmp}/bench.db")
 
 
 def run() -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = _measure(f"sqlite:///{tmp}/bench.db")
-    return {"sqlite": sqlite, "postgresql": _postgres()}
+    from benchmarks.pgcluster import PgUnavailable, temporary_cluster
+    from benchmarks.procs import in_process, with_baseline
+
+    sqlite = with_baseline(__file__, "measure_sqlite")
+    try:
+        with temporary_cluster() as url:
+            postgresql = in_process(__file__, "measure", url)
+            postgresql["server"] = "throwaway cluster started by this benchmark (initdb)"
+    except PgUnavailable as exc:
+        postgresql = {"skipped": f"PostgreSQL not measured: {exc}"}
+    return {"sqlite": sqlite, "postgresql": postgresql}
 
 
 if __name__ == "__main__":

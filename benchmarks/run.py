@@ -2,12 +2,16 @@
 
 Each module exposes ``run() -> dict``; figures are medians (and ratios) measured in one run,
 because machines here are noisy. ``python -m benchmarks.run addresses requests`` runs a subset.
+Every result carries the machine's load average before and after it, so a figure measured on
+a busy machine says so; the README's table of latest results is rewritten from the JSON files
+(``benchmarks/table.py``).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -40,6 +44,7 @@ def main(names: list[str]) -> int:
     for name in chosen:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
+        load_before = [round(x, 2) for x in os.getloadavg()]
         try:
             result = importlib.import_module(f"benchmarks.{name}").run()
         except Exception as exc:  # one broken benchmark must not hide the others' results
@@ -50,11 +55,18 @@ def main(names: list[str]) -> int:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_seconds": round(time.perf_counter() - started, 2),
             "machine": machine(),
+            "load_average_1_5_15min": {
+                "before": load_before,
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
             **result,
         }
         out = RESULTS / f"{name.removesuffix('_bench')}.json"
         out.write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(json.dumps(result, indent=2, default=str), flush=True)
+    from benchmarks.table import update_readme
+
+    update_readme()
     return 1 if failed else 0
 
 

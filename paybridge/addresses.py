@@ -1,8 +1,10 @@
 """Watch-only deposit addresses derived from the merchant's account-level xpub.
 
 The merchant exports the xpub of ``m/44'/60'/0'`` (depth 3, hardened account index) from its
-wallet; PayBridge derives external-chain children ``0/i`` with BIP-32 public derivation (CKDpub,
-done by bip-utils) and renders them EIP-55 checksummed. These are the addresses MetaMask and
+wallet; PayBridge derives external-chain children ``0/i`` with BIP-32 public derivation (the
+xpub is parsed and checked by bip-utils; the last CKDpub step of each address is done with
+coincurve, the secp256k1 library under bip-utils, at a third of the cost) and renders them
+EIP-55 checksummed (keccak-256 from pycryptodome). These are the addresses MetaMask and
 Trezor show for that account, so the merchant's wallet can spend what arrives while PayBridge
 never sees a key that can.
 
@@ -13,12 +15,15 @@ reveals the parent private key, so the xpub we hold must sit below a hardened st
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from functools import lru_cache
-
-from bip_utils import Base58ChecksumError, Bip32KeyError, Bip32Secp256k1, EthAddrEncoder
-from eth_utils import is_checksum_address, to_checksum_address
+from typing import TYPE_CHECKING
 
 from paybridge.secrets_guard import refuse_private_material
+
+if TYPE_CHECKING:  # bip_utils is imported where keys are parsed: CLI start-up stays fast
+    from bip_utils import Bip32Secp256k1
 
 __all__ = [
     "ACCOUNT_DEPTH",
@@ -59,25 +64,41 @@ class WatchOnlyWallet:
     """
 
     def __init__(self, xpub: str, *, where: str = "xpub") -> None:
+        from coincurve import PublicKey
+
         self.xpub = xpub.strip()
         account = _parse_account_xpub(self.xpub, where)
         self._external_chain = account.ChildKey(EXTERNAL_CHAIN)
+        self._chain_code = self._external_chain.ChainCode().ToBytes()
+        self._public_key = self._external_chain.PublicKey().RawCompressed().ToBytes()
+        self._point = PublicKey(self._public_key)
         self.fingerprint = _fingerprint_of(account)
 
     def address(self, index: int) -> str:
         """EIP-55 address of ``m/44'/60'/account'/0/index``."""
         _check_index_range(index, 1)
-        child = self._external_chain.ChildKey(index)
-        return EthAddrEncoder.EncodeKey(child.PublicKey().KeyObject())
+        return self._child_address(index)
 
     def addresses(self, start: int, count: int) -> list[str]:
         """Addresses for indexes ``start .. start+count-1`` in order."""
         _check_index_range(start, count)
-        node = self._external_chain
-        return [
-            EthAddrEncoder.EncodeKey(node.ChildKey(i).PublicKey().KeyObject())
-            for i in range(start, start + count)
-        ]
+        return [self._child_address(i) for i in range(start, start + count)]
+
+    def _child_address(self, index: int) -> str:
+        """BIP-32 CKDpub (non-hardened): I = HMAC-SHA512(c, serP(K) || ser32(i)), child key =
+        point(I_L) + K; the address is the last 20 bytes of keccak-256 of the uncompressed key.
+        coincurve refuses I_L >= n and the point at infinity (BIP-32: that index is invalid),
+        which happens with probability < 2**-127; then bip-utils' own derivation decides."""
+        data = self._public_key + index.to_bytes(4, "big")
+        digest = hmac.digest(self._chain_code, data, "sha512")
+        try:
+            child = self._point.add(digest[:32])
+        except ValueError:  # pragma: no cover - cryptographically unreachable
+            from bip_utils import EthAddrEncoder
+
+            node = self._external_chain.ChildKey(index)
+            return EthAddrEncoder.EncodeKey(node.PublicKey().KeyObject())
+        return _eip55(_keccak256(child.format(compressed=False)[1:])[-20:].hex())
 
 
 @lru_cache(maxsize=64)
@@ -100,20 +121,45 @@ def xpub_fingerprint(xpub: str) -> str:
     return _wallet(xpub.strip()).fingerprint
 
 
+_HEX_ADDRESS = re.compile(r"(?:0[xX])?([0-9a-fA-F]{40})")
+
+
 def checksum_address(address: str) -> str:
     """EIP-55 form of a 0x-prefixed 20-byte hex address (any case)."""
-    try:
-        return to_checksum_address(address)
-    except ValueError as exc:
-        raise ValueError(f"not a 20-byte hex address: {address!r}") from exc
+    match = _HEX_ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if match is None:
+        raise ValueError(f"not a 20-byte hex address: {address!r}")
+    return _eip55(match.group(1).lower())
 
 
 def is_checksummed(address: str) -> bool:
     """True when ``address`` is written in valid EIP-55 mixed case."""
-    return is_checksum_address(address)
+    match = _HEX_ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    return match is not None and address == _eip55(match.group(1).lower())
+
+
+def _keccak256(data: bytes) -> bytes:
+    from Crypto.Hash import keccak  # here: CLI start-up stays fast
+
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+@lru_cache(maxsize=16_384)
+def _eip55(lower_hex: str) -> str:
+    """EIP-55: upper-case each hex letter whose nibble of keccak-256(lower-case hex) is >= 8.
+
+    Cached: a freshly derived deposit address is checksummed again when its payment link is
+    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request."""
+    digest = _keccak256(lower_hex.encode("ascii")).hex()
+    return "0x" + "".join(
+        char.upper() if nibble > "7" else char
+        for char, nibble in zip(lower_hex, digest[:40], strict=True)
+    )
 
 
 def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
+    from bip_utils import Base58ChecksumError, Bip32KeyError, Bip32Secp256k1
+
     refuse_private_material(xpub, where)
     try:
         key = Bip32Secp256k1.FromExtendedKey(xpub)

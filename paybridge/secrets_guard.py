@@ -23,9 +23,6 @@ import unicodedata
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cache
 
-from bip_utils import Base58Decoder, Bip39Languages, Bip39MnemonicValidator
-from bip_utils.bip.bip39.bip39_mnemonic_utils import Bip39WordsListGetter
-
 __all__ = [
     "MNEMONIC_WORD_COUNTS",
     "TX_HASH_OPTIONS",
@@ -165,6 +162,8 @@ def _walk(obj: object, path: str) -> Iterator[tuple[str, str]]:
 
 def _classify_base58check(token: str) -> str | None:
     """Recognise serialized extended private keys and WIF keys by their decoded structure."""
+    from bip_utils import Base58Decoder  # here: every command scans its arguments at start-up
+
     try:
         payload = Base58Decoder.CheckDecode(token)
     except Exception:  # bad checksum or alphabet: not a key serialization
@@ -180,6 +179,9 @@ def _classify_base58check(token: str) -> str | None:
 @cache
 def _wordlists() -> tuple[frozenset[str], ...]:
     """Each BIP-39 language's words, NFKD-normalised as BIP-39 prescribes."""
+    from bip_utils import Bip39Languages
+    from bip_utils.bip.bip39.bip39_mnemonic_utils import Bip39WordsListGetter
+
     getter = Bip39WordsListGetter.Instance()
     lists = []
     for language in Bip39Languages:
@@ -223,6 +225,8 @@ def _looks_like_mnemonic(value: str) -> bool:
 
 
 def _checksum_valid(phrase: str) -> bool:
+    from bip_utils import Bip39MnemonicValidator
+
     try:
         return Bip39MnemonicValidator().IsValid(phrase)
     except Exception:  # unknown language or malformed: the wordlist rule decides

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from paybridge.domain.amounts import format_base_units, format_fiat
 from paybridge.domain.money import MoneyError, currency_exponent
 
 
@@ -59,24 +60,9 @@ def short_id(text: str, keep: int = 10) -> str:
     return f"{text[:keep]}…{text[-6:]}"
 
 
-def group_digits(whole: str) -> str:
-    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
-    groups = []
-    while len(digits) > 3:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    return sign + ",".join([digits, *groups])
-
-
 def units_text(base_units: int, decimals: int, min_places: int = 2) -> str:
-    """Exact token units from base units: every significant decimal, at least ``min_places``."""
-    negative = base_units < 0
-    digits = str(abs(base_units)).rjust(decimals + 1, "0")
-    whole, frac = (digits[:-decimals], digits[-decimals:]) if decimals else (digits, "")
-    frac = frac.rstrip("0")
-    frac = frac.ljust(min(min_places, decimals), "0")
-    text = group_digits(whole) + (f".{frac}" if frac else "")
-    return f"-{text}" if negative else text
+    """Exact token units from base units (the display rule of ``paybridge.domain.amounts``)."""
+    return format_base_units(int(base_units), decimals, min_fraction_digits=min_places)
 
 
 def fiat_exponent(currency: str) -> int:
@@ -87,12 +73,12 @@ def fiat_exponent(currency: str) -> int:
 
 
 def fiat_text(amount: Decimal | str, currency: str) -> str:
-    """``12,345.60 USD``, ``1,200 JPY``, ``1.250 BHD``: at the currency's ISO exponent."""
-    value = Decimal(str(amount))
-    exponent = fiat_exponent(currency)
-    fixed = f"{value:.{exponent}f}"
-    whole, _, frac = fixed.partition(".")
-    return f"{group_digits(whole)}{'.' + frac if frac else ''} {currency}"
+    """``12,345.60 USD``, ``1,200 JPY``, ``1.250 BHD``: at the currency's ISO exponent, never
+    rounded (``paybridge.domain.amounts.format_fiat``); a code that is not ISO 4217 as given."""
+    try:
+        return format_fiat(amount, currency)
+    except MoneyError:
+        return f"{amount} {currency}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +113,7 @@ class ReportLabels:
             return text
         token = self.token(chain_id, asset)
         if token is None:
-            return f"{group_digits(text)} base units"
+            return f"{int(text):,} base units"
         return f"{units_text(int(text), token.decimals)} {token.symbol}"
 
     def with_decimals(self, known: Iterable[tuple[int, str, int]]) -> ReportLabels:

@@ -68,10 +68,21 @@ def grand_totals(result: ReconResult, config: ReconConfig) -> pd.DataFrame:
             return _sum(lines.loc[lines["account"].isin(names), side])
 
         invoiced = _sum(mine["invoice_amount"])
-        applied = on({accounts.accounts_receivable}, "credit") - on(
-            {accounts.accounts_receivable}, "debit"
+        # an overpayment's unapplied rest is credited to A/R too (the customer's credit there):
+        # the payment journal's line 4 (reconciliation/journals.py)
+        unapplied = lines["journal_id"].astype(str).str.endswith(":payment") & (
+            lines["line"].astype(str) == "4"
+        )
+        credit = _sum(lines.loc[unapplied, "credit"])
+        applied = (
+            on({accounts.accounts_receivable}, "credit")
+            - on({accounts.accounts_receivable}, "debit")
+            - credit
         )
         pnl = {accounts.settlement_gain, accounts.settlement_loss}
+        write_offs = {accounts.write_off} | {
+            g.write_off_account for g in config.tolerance_groups.values() if g.write_off_account
+        }
         rows.append(
             {
                 "currency": currency,
@@ -79,8 +90,8 @@ def grand_totals(result: ReconResult, config: ReconConfig) -> pd.DataFrame:
                 "invoiced": invoiced,
                 "received_fair_value": on(digital, "debit") - on(digital, "credit"),
                 "applied": applied,
-                "written_off": on({accounts.write_off}, "debit"),
-                "customer_credit": on({accounts.customer_credit}, "credit"),
+                "written_off": on(write_offs, "debit"),
+                "customer_credit": credit,
                 "gain_loss": on(pnl, "credit") - on(pnl, "debit"),
                 "open": invoiced - applied,
             }

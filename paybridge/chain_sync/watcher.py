@@ -426,17 +426,35 @@ class ChainWatcher:
                         f"block {first.number} parent {first.parent_hash} != stored {parent.hash}"
                     )
             added, touched = self._insert_receipts(session, scan.transfers, watched, view, now)
-            for header in scan.headers.values():
-                if header.number > view.finalized or header.number == scan.to_block:
-                    session.merge(
-                        ChainBlock(
-                            chain_id=chain_id,
-                            number=header.number,
-                            hash=header.hash.lower(),
-                            parent_hash=header.parent_hash.lower(),
-                            timestamp=header.time,
+            kept = [
+                h
+                for h in scan.headers.values()
+                if h.number > view.finalized or h.number == scan.to_block
+            ]
+            # session.merge per header was a SELECT each: one lookup, then update or add
+            stored = (
+                {
+                    b.number: b
+                    for b in session.scalars(
+                        sa.select(ChainBlock).where(
+                            ChainBlock.chain_id == chain_id,
+                            ChainBlock.number.between(
+                                min(h.number for h in kept), max(h.number for h in kept)
+                            ),
                         )
                     )
+                }
+                if kept
+                else {}
+            )
+            for header in kept:
+                block = stored.get(header.number) or ChainBlock(
+                    chain_id=chain_id, number=header.number
+                )
+                block.hash = header.hash.lower()
+                block.parent_hash = header.parent_hash.lower()
+                block.timestamp = header.time
+                session.add(block)
             cursor.next_block = scan.to_block + 1
             cursor.range_size = range_size
             cursor.head_block = view.head.number
@@ -470,7 +488,7 @@ class ChainWatcher:
                     )
                 ).all()
             )
-        added = 0
+        rows: list[dict[str, object]] = []
         touched: set[str] = set()
         for t in transfers:
             for direction, address in (("in", t.to_address), ("out", t.from_address)):
@@ -481,34 +499,35 @@ class ChainWatcher:
                     continue
                 existing.add(key)
                 request_id = watched[address]
-                session.add(
-                    ChainReceipt(
-                        chain_id=chain_id,
-                        tx_hash=t.tx_hash,
-                        event_key=t.event_key,
-                        log_index=t.log_index,
-                        trace_address=t.trace_address,
-                        kind=t.kind,
-                        direction=direction,
-                        asset_symbol=t.asset_symbol,
-                        asset_address=t.asset_address,
-                        from_address=t.from_address,
-                        to_address=t.to_address,
-                        watched_address=address,
-                        amount=t.amount,
-                        block_number=t.block_number,
-                        block_hash=t.block_hash,
-                        block_timestamp=datetime.fromtimestamp(t.block_timestamp, UTC),
-                        state=_state(t.block_number, view),
-                        payment_request_id=request_id,
-                        first_seen_at=now,
-                        updated_at=now,
-                    )
+                rows.append(
+                    {
+                        "chain_id": chain_id,
+                        "tx_hash": t.tx_hash,
+                        "event_key": t.event_key,
+                        "log_index": t.log_index,
+                        "trace_address": t.trace_address,
+                        "kind": t.kind,
+                        "direction": direction,
+                        "asset_symbol": t.asset_symbol,
+                        "asset_address": t.asset_address,
+                        "from_address": t.from_address,
+                        "to_address": t.to_address,
+                        "watched_address": address,
+                        "amount": t.amount,
+                        "block_number": t.block_number,
+                        "block_hash": t.block_hash,
+                        "block_timestamp": datetime.fromtimestamp(t.block_timestamp, UTC),
+                        "state": _state(t.block_number, view),
+                        "payment_request_id": request_id,
+                        "first_seen_at": now,
+                        "updated_at": now,
+                    }
                 )
-                added += 1
                 if request_id:
                     touched.add(request_id)
-        return added, touched
+        if rows:  # one executemany in the scan's transaction, not an ORM object per receipt
+            session.connection().execute(sa.insert(ChainReceipt.__table__), rows)
+        return len(rows), touched
 
     # -- finality ----------------------------------------------------------------------------
     def _apply_finality(self, report: PollReport, view: FinalityView) -> None:

@@ -6,7 +6,7 @@ Register in paybridge/cli/main.py with ``chain.register(app)``.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -14,15 +14,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.chain.rpc import RpcError, RpcUnavailable
-from connectors.chain.scanner import ChainMovedDuringScan
-from paybridge.chain_sync.watcher import (
-    ChainHalted,
-    ChainWatcher,
-    PollReport,
-    ReorgBelowFinality,
-    clear_halt,
-)
 from paybridge.cli.context import (
     USAGE_ERROR,
     config,
@@ -38,6 +29,9 @@ from paybridge.config import ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.eip681 import describe_amount
 from paybridge.requests.monitored import monitored_chain_ids
 from paybridge.store.models.chain import ChainReceipt
+
+if TYPE_CHECKING:  # web3 (via the watcher and the RPC client) is imported by `watch` only
+    from paybridge.chain_sync.watcher import ChainWatcher, PollReport
 
 receipts_app = typer.Typer(help="Transfers the chain watcher recorded.", no_args_is_help=True)
 STATES = ("detected", "confirmed", "finalized")
@@ -152,6 +146,15 @@ def watch(
     poll). A chain that fails is reported and skipped; the others are scanned and committed.
     With --once the exit code is 1 when any chain failed.
     """
+    from connectors.chain.rpc import RpcError, RpcUnavailable
+    from connectors.chain.scanner import ChainMovedDuringScan
+    from paybridge.chain_sync.watcher import (
+        ChainHalted,
+        ChainWatcher,
+        ReorgBelowFinality,
+        clear_halt,
+    )
+
     cfg = config()
     if (from_block is not None or clear_alarm is not None) and chain is None:
         fail("--from-block and --clear-alarm need --chain", code=USAGE_ERROR)

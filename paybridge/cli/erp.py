@@ -114,6 +114,7 @@ def settle(
     """Post due settlements of this ERP connection from the outbox (idempotent; safe to re-run).
 
     Exit 1 when any settlement of this run failed or needs attention."""
+
     cfg = config()
     eng = engine(cfg)
     conn_cfg = connection_settings(erp_config, cfg)
@@ -222,6 +223,7 @@ def sync(
 
     Exit 1 when this run quarantined any invoice; exit 2 when payment_chain/payment_asset
     are missing or unknown."""
+
     cfg = config()
     eng = engine(cfg)
     conn_cfg = connection_settings(erp_config)

@@ -12,8 +12,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from paybridge.cli.context import shown
-from reconciliation.files import run_files
-from reconciliation.inputs import InputFileError
 
 USAGE_ERROR = 2
 errors = Console(stderr=True)
@@ -45,6 +43,9 @@ def reconcile_files(
     ] = False,
 ) -> None:
     """Reconcile exported requests and receipts; same inputs give byte-identical outputs."""
+    from reconciliation.files import run_files  # pandas: only when the command runs
+    from reconciliation.inputs import InputFileError
+
     try:
         with Progress(
             SpinnerColumn(),

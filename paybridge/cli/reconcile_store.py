@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -32,12 +32,13 @@ from paybridge.cli.context import (
 )
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.settlements import SettlementError
-from paybridge.recon_runs.report import export_inputs, labels_from_config, write_report
-from paybridge.recon_runs.resolutions import CLI_ACTIONS, decide, propose
-from paybridge.recon_runs.run import RunSummary, reconcile_store
-from paybridge.recon_runs.tieouts_store import TieOutError, has_differences, tie_out_chain
 from reconciliation.config import ReconConfig
-from reconciliation.workflow import WorkflowError
+
+if TYPE_CHECKING:
+    from paybridge.recon_runs.run import RunSummary
+
+# paybridge.recon_runs and reconciliation.workflow import pandas (and the report matplotlib):
+# each command imports them when it runs, so `paybridge --help` and other commands start fast.
 
 exceptions_app = typer.Typer(
     help="The reconciliation exceptions queue: list, propose, approve, reject (maker-checker).",
@@ -119,6 +120,9 @@ def reconcile(
     """Reconcile requests and receipts in the store; settle what is paid (idempotent).
 
     Exit 1 when a paid request's settlement cannot be posted to any ERP connection."""
+    from paybridge.recon_runs.report import export_inputs, labels_from_config, write_report
+    from paybridge.recon_runs.run import reconcile_store
+
     cfg = config()
     eng = engine(cfg)
     recon_cfg = _recon_config(rules)
@@ -217,6 +221,9 @@ def exceptions_propose(
     json_output: JsonOption = False,
 ) -> None:
     """Propose a resolution (the maker); someone else must approve it."""
+    from paybridge.recon_runs.resolutions import CLI_ACTIONS, propose
+    from reconciliation.workflow import WorkflowError
+
     if action not in CLI_ACTIONS:
         fail(f"--action {action!r}: use one of {', '.join(CLI_ACTIONS)}", code=USAGE_ERROR)
     cfg = config()
@@ -239,9 +246,20 @@ def exceptions_propose(
 
 
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
+    from paybridge.recon_runs.export import with_registry_classes
+    from paybridge.recon_runs.resolutions import decide
+    from reconciliation.workflow import WorkflowError
+
     cfg = config()
     try:
-        outcome = decide(engine(cfg), ident, _actor(actor), approve=approve, fx_rate=cfg.fx_rate)
+        outcome = decide(
+            engine(cfg),
+            ident,
+            _actor(actor),
+            approve=approve,
+            recon_config=with_registry_classes(ReconConfig(), cfg),
+            fx_rate=cfg.fx_rate,
+        )
     except (WorkflowError, SettlementError) as exc:
         fail(str(exc))
     _print_outcome(
@@ -307,7 +325,8 @@ def _print_outcome(
 
 
 def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
-    """ERP tie-out rows (fiat amounts as the ERP holds them)."""
+    from paybridge.recon_runs.tieouts_store import has_differences
+
     if json_output:
         print_json(rows.to_dict("records"))
     else:
@@ -321,6 +340,8 @@ def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore
 
 def _print_chain_tie_out(rows, cfg: PayBridgeConfig, eng, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
     """Chain tie-out rows with their amounts in token units beside the base units."""
+    from paybridge.recon_runs.tieouts_store import has_differences
+
     views = tieout_views.chain_rows(rows.to_dict("records"), cfg, eng)
     if json_output:
         print_json(views)
@@ -361,6 +382,8 @@ def tieout_chain(
 ) -> None:
     """Recorded inflows - outflows vs the on-chain balance, per watched address and asset.
     Exit 1 when any difference is listed."""
+    from paybridge.recon_runs.tieouts_store import TieOutError, tie_out_chain
+
     cfg = config()
     try:
         chain_cfg = cfg.chain(chain)

@@ -35,11 +35,10 @@ from paybridge.cli.display import (
 from paybridge.config import ConfigError
 from paybridge.domain.amounts import format_fiat
 from paybridge.eip681 import describe_amount
-from paybridge.qr import write_payment_qr
+from paybridge.requests import DEFAULT_BATCH
 from paybridge.requests.actions import RequestNotFound, expire_overdue, mark_request
 from paybridge.requests.gaps import WALLET_GAP_LIMIT, gap_reports
 from paybridge.requests.lifecycle import FLAGS, IllegalTransition, Status
-from paybridge.requests.pipeline import DEFAULT_BATCH, create_pending_requests, pending_invoices
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 
@@ -102,6 +101,8 @@ def create(
     json_output: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Create a payment request for every imported invoice that has none (idempotent)."""
+    from paybridge.requests.pipeline import create_pending_requests, pending_invoices  # web3
+
     cfg = config()
     eng = engine(cfg)
     total = len(pending_invoices(eng, invoice or ()))
@@ -203,6 +204,8 @@ def show(
             fail(f"no payment request {request_id!r}", "list them with `paybridge requests list`")
         view = request_view(request)
     if qr_dir is not None:
+        from paybridge.qr import write_payment_qr  # segno: only when QR codes are asked for
+
         qr = write_payment_qr(view["payment_uri"], qr_dir, request_id)
         view["qr_svg"], view["qr_png"] = str(qr.svg_path), str(qr.png_path)
     if json_output:

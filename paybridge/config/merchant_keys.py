@@ -17,8 +17,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from bip_utils import Base58Decoder
-
 from paybridge.addresses import InvalidXpubError, WatchOnlyWallet
 from paybridge.config.model import ConfigError
 
@@ -126,6 +124,8 @@ def _key_id(xpub: str) -> bytes | None:
     the list costs microseconds; another spelling of the same key (version bytes, parent
     fingerprint) still matches.
     """
+    from bip_utils import Base58Decoder
+
     try:
         raw = Base58Decoder.CheckDecode(xpub.strip())
     except Exception:  # not base58check: not one of ours (validation names the problem)

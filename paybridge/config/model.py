@@ -12,7 +12,6 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
-from eth_utils import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paybridge.domain.money import currency_exponent
@@ -32,6 +31,8 @@ class _Strict(BaseModel):
 
 
 def _checksummed(value: str | None, what: str) -> str | None:
+    from eth_utils import is_checksum_address  # here: importing eth_utils slows CLI start-up
+
     if value is not None and not is_checksum_address(value):
         raise ValueError(f"{what} {value!r} is not an EIP-55 checksummed address")
     return value

@@ -21,11 +21,10 @@ from paybridge.config import PayBridgeConfig
 from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.invoices import InvoiceRecord, to_record
 from paybridge.rate_sources import ChainRates
+from paybridge.requests import DEFAULT_BATCH
 from paybridge.requests.service import CreatedRequest, create_payment_requests
 from paybridge.store.db import transaction
 from paybridge.store.models import Invoice, PaymentRequest
-
-DEFAULT_BATCH = 1000
 
 
 class _LockedRates:

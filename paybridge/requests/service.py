@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -149,7 +150,7 @@ def _build_request(
     if pair not in rates:  # one locked rate per asset and currency for the whole batch
         rates[pair] = rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
     quote = make_quote(invoice.amount, invoice.currency, asset, rates[pair], when, config.quotes)
-    request = PaymentRequest(
+    request = _unsaved_row(
         id=new_request_id(),
         erp_system=invoice.erp_system,
         company=invoice.company,
@@ -186,6 +187,16 @@ def _build_request(
     return request
 
 
+def _unsaved_row(**values: Any) -> PaymentRequest:
+    """A PaymentRequest holding ``values``, built without the ORM's change tracking (about 30
+    instrumented attribute sets, a sixth of the time of creating a request): the row is
+    inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
+    treats the values as loaded from the database, as the constructor's values would be."""
+    request: PaymentRequest = PaymentRequest.__mapper__.class_manager.new_instance()
+    request.__dict__.update(values)
+    return request
+
+
 def _describe_source(rate: Rate) -> str:
     if rate.feed_address and rate.feed_address not in rate.source:
         return f"{rate.source}:{rate.feed_address}"
@@ -211,7 +222,7 @@ def _insert_new(
     """Insert, skipping invoices someone else created meanwhile; returns what we inserted."""
     table = PaymentRequest.__table__
     columns = [column.key for column in table.columns]
-    values = [{col: getattr(r, col) for col in columns} for r in requests]
+    values = [{col: r.__dict__.get(col) for col in columns} for r in requests]  # unsaved rows
     # Core insert: the ORM bulk path costs more than the database here
     statement = (
         dialect_insert(session)(table)

@@ -138,22 +138,21 @@ def test_concurrent_runs_settle_each_request_once(anvil, any_store) -> None:  # 
 def test_a_crash_mid_run_leaves_nothing_half_written(
     env: ChainEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The second settlement fails to queue: the run, statuses, outbox and audit roll back."""
+    """The process dies right after the settlements were written to the outbox (one batch):
+    the run, statuses, outbox and audit roll back."""
     import paybridge.recon_runs.run as run_module
 
     paid = pay_scenario(env)
     with Session(env.engine) as session:
         audit_before = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
-    real_enqueue = run_module.enqueue
-    calls: list[str] = []
+    real_enqueue = run_module.enqueue_many
+    written: list[list[bool]] = []
 
-    def crash_on_second(session, settlement, *route):  # type: ignore[no-untyped-def]
-        calls.append(settlement.settlement_id)
-        if len(calls) == 2:
-            raise RuntimeError("process killed")
-        return real_enqueue(session, settlement, *route)
+    def crash_after_writing(session, items):  # type: ignore[no-untyped-def]
+        written.append(real_enqueue(session, items))
+        raise RuntimeError("process killed")
 
-    monkeypatch.setattr(run_module, "enqueue", crash_on_second)
+    monkeypatch.setattr(run_module, "enqueue_many", crash_after_writing)
     with pytest.raises(RuntimeError, match="process killed"):
         reconcile_store(env.engine, paybridge_config(env))
     with Session(env.engine) as session:
@@ -163,6 +162,7 @@ def test_a_crash_mid_run_leaves_nothing_half_written(
     assert _outbox(env) == []
     assert {env.request(r).status for r in (paid.exact, paid.over)} != {"completed"}
 
-    monkeypatch.setattr(run_module, "enqueue", real_enqueue)
+    assert written == [[True, True]]  # both were in the outbox before the crash
+    monkeypatch.setattr(run_module, "enqueue_many", real_enqueue)
     retried = reconcile_store(env.engine, paybridge_config(env))
     assert sorted(retried.completed) == sorted([paid.exact, paid.over])

@@ -14,9 +14,24 @@ The package hard-codes ``https://<account>.suitetalk.api.netsuite.com`` in
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
-from netsuite import Config, TokenAuth
-from netsuite.rest_api import NetSuiteRestApi
+from authlib.deprecate import AuthlibDeprecationWarning
+
+# authlib 1.9 warns when its httpx integration falls back from ``httpx2`` to ``httpx`` and
+# forces that warning to "always" when authlib.deprecate is imported (above), so only a filter
+# installed afterwards silences it. The ``netsuite`` package is built on ``httpx``: the fallback
+# is what we rely on, the warning says nothing the user can act on. Only this one message is
+# ignored, only while the package is imported.
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore",
+        message="The httpx module is deprecated",
+        category=AuthlibDeprecationWarning,
+    )
+    from netsuite import Config, TokenAuth
+    from netsuite.rest_api import NetSuiteRestApi
 
 
 class BaseUrlNetSuiteRestApi(NetSuiteRestApi):

@@ -1,0 +1,108 @@
+"""The README's table of latest benchmark results, rewritten from ``benchmarks/results/*.json``.
+
+Only the headline figures of each benchmark, each with when it was measured and the machine's
+1-minute load average at the time (on a shared 2-core machine a load of 8 makes every wall-clock
+figure about 4x slower: compare ratios measured in one run, not absolute figures across runs).
+``python -m benchmarks.table`` rewrites the block between the markers in README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+README = HERE.parent / "README.md"
+START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+#: benchmark -> (label, dotted path into its JSON); a path missing from a result is left out
+HEADLINES: dict[str, list[tuple[str, str]]] = {
+    "startup": [
+        ("`paybridge --help` median s", "help_median_s"),
+        ("`--help` speedup vs baseline", "baseline.help_speedup"),
+        ("bare interpreter median s", "python_bare_median_s"),
+    ],
+    "requests": [
+        ("SQLite requests/s (wall)", "sqlite.per_second_median"),
+        ("SQLite requests per CPU-second", "sqlite.per_cpu_second_median"),
+        ("SQLite baseline requests per CPU-second", "sqlite.baseline.per_cpu_second_median"),
+        ("PostgreSQL requests/s (wall)", "postgresql.per_second_median"),
+        ("PostgreSQL", "postgresql.skipped"),
+    ],
+    "reconcile_store": [
+        ("first run s (5,000 paid)", "first_run_s"),
+        ("first run speedup vs baseline (wall)", "first_run_s_speedup_vs_baseline"),
+        ("first run speedup vs baseline (CPU)", "first_run_cpu_s_speedup_vs_baseline"),
+        ("peak RSS MB", "peak_rss_mb"),
+    ],
+    "chain": [
+        ("blocks (sparse chain, 2 transfers each)", "chain_head"),
+        ("setup s (build or saved state)", "setup_seconds"),
+        ("ERC-20, 100k watched: transfers/s", "watched_100000.transfers_per_s"),
+        ("ERC-20, 100k watched: vs raw-RPC floor", "watched_100000.throughput_vs_floor"),
+        ("ERC-20, every recipient: vs floor", "erc20_every_recipient_watched.throughput_vs_floor"),
+        ("native, 100k watched: vs floor", "native_scan_watched_100000.throughput_vs_floor"),
+    ],
+    "chain_dense": [
+        ("blocks", "blocks"),
+        ("transfers per block", "transfers_per_block"),
+        ("transfers/s (traces on, all watched)", "transfers_per_s"),
+        ("vs raw-RPC floor", "throughput_vs_floor"),
+    ],
+    "reconciliation": [
+        ("largest size (requests)", "scale.requests"),
+        ("matching s", "scale.matching_s"),
+        ("publishing s", "scale.publishing_s"),
+        ("reconcile-files CSV-only / DuckDB pipeline (time)", "scale.time_vs_duckdb"),
+        ("reconcile-files CSV-only / DuckDB pipeline (peak memory)", "scale.memory_vs_duckdb"),
+        ("scaling exponent, reconcile-files time", "scaling.exponents.reconcile_files_s"),
+        ("scaling exponent, matching time", "scaling.exponents.matching_s"),
+    ],
+    "addresses": [("addresses/s", "median_addresses_per_s")],
+    "netsuite": [("invoices synced/s", "sync_100k.invoices_per_s.median")],
+}
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def rows() -> list[str]:
+    lines = [
+        "| benchmark | figure | value | measured (UTC) | load avg (1 min) before/after |",
+        "|---|---|---|---|---|",
+    ]
+    for path in sorted((HERE / "results").glob("*.json")):
+        result = json.loads(path.read_text())
+        name = result.get("benchmark", path.stem)
+        load = result.get("load_average_1_5_15min")
+        load_text = f"{load['before'][0]} / {load['after'][0]}" if load else "not recorded"
+        when = str(result.get("finished_at", ""))[:16].replace("T", " ")
+        if "error" in result:
+            lines.append(f"| {name} | error | {result['error']} | {when} | {load_text} |")
+            continue
+        for label, dotted in HEADLINES.get(name, []):
+            value = _get(result, dotted)
+            if value is not None:
+                lines.append(f"| {name} | {label} | {value} | {when} | {load_text} |")
+    return lines
+
+
+def update_readme(readme: Path = README) -> bool:
+    """Rewrite the table between the markers; False when README has no markers."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        return False
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(head + START + "\n" + "\n".join(rows()) + "\n" + END + tail)
+    return True
+
+
+if __name__ == "__main__":
+    update_readme()
