@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test test-fast lint bench clean node browser
+.PHONY: setup demo test test-fast lint bench clean node browser openapi
 
 # uv lives in its own small venv so that `uv sync` never uninstalls itself from .venv.
 $(UV):
@@ -47,6 +47,9 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks.run
+
+openapi: setup  ## write docs/openapi.json from the API (a test checks it is current)
+	.venv/bin/python -m paybridge.api.app
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .paybridge-demo

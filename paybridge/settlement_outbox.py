@@ -31,7 +31,7 @@ from connectors.erp.protocol import (
     ErpUnavailableError,
     PostedSettlement,
 )
-from paybridge import audit
+from paybridge import audit, webhook_outbox
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.settlements import Settlement, SettlementError
@@ -259,6 +259,9 @@ def _finish(
                 detail=detail,
             )
         )
+        if outcome == "posted" and result.rowcount:  # settlement.posted, same transaction
+            payload = json.loads(claimed.payload)
+            webhook_outbox.enqueue_settlement_posted(session, payload, values, now)
     return bool(result.rowcount)
 
 

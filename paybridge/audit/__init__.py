@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge import webhook_outbox
 from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import insert_ignore
@@ -140,6 +141,8 @@ def append(
     # Core, one executemany: the ORM's bulk path costs more per row than the database, and it
     # would split rows with and without ``before`` into one INSERT per row
     session.connection().execute(sa.insert(AuditEntry.__table__), rows)
+    # webhook events for payment changes, in this same transaction (the outbox)
+    webhook_outbox.enqueue_audit_events(session, batch, when)
     session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
     return last_seq + len(batch)
 

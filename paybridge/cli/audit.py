@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ from paybridge.audit.keys import KEY_ENV, active_ring, key_file_path, load_file,
 from paybridge.cli.audit_log import audit_log as log_command
 from paybridge.cli.context import (
     USAGE_ERROR,
+    actor,
     config,
     console,
     engine,
@@ -150,7 +150,7 @@ def seal_legacy() -> None:
             result.legacy_entries and result.legacy_entries == result.entries
         ):
             fail(f"entry {result.first_bad_seq}: {result.problem}", "not sealing a broken log")
-        sealed = audit_log.seal_legacy(session, actor=f"cli:{getpass.getuser()}")
+        sealed = audit_log.seal_legacy(session, actor=actor())
     if sealed:
         console.print(f"sealed entries 1..{sealed} under audit key {active_ring().active_id}")
     else:

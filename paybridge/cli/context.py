@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import unicodedata
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import Engine
 
+from paybridge.access.users import Person
 from paybridge.audit.keys import use_key_file
 from paybridge.config import ConfigError, PayBridgeConfig, load_config
 from paybridge.secrets_guard import PrivateKeyMaterialError
@@ -29,6 +31,8 @@ errors = Console(stderr=True)
 
 class State:
     config_path: str | None = None
+    #: the authenticated user (None: a store without users, or a command that needs none)
+    user: Person | None = None
 
 
 state = State()
@@ -72,6 +76,12 @@ def private_umask() -> None:
     configuration or business data: readable by their owner only (0600, directories 0700)."""
     current = os.umask(0o077)
     os.umask(current | 0o077)
+
+
+def actor() -> str:
+    """Who the audit log names: the authenticated user, else (a store without users) the OS
+    user, as before users existed."""
+    return state.user.actor if state.user else f"cli:{getpass.getuser()}"
 
 
 def config() -> PayBridgeConfig:

@@ -17,6 +17,7 @@ from paybridge.audit.keys import (
     write_ring,
 )
 from paybridge.cli.context import config, console, engine, errors, shown, state
+from paybridge.cli.users import bootstrap_admin
 from paybridge.config import DEFAULT_CONFIG_FILE, default_config_text
 from paybridge.config.merchant_keys import xpub_source
 from paybridge.store.db import migrate
@@ -39,6 +40,7 @@ def init(
     _audit_key(cfg.audit.key_file)
     eng = engine(cfg, require_schema=False)
     migrate(eng)
+    bootstrap_admin(cfg, eng)
     console.print(f"store ready at {shown(eng.url.render_as_string(hide_password=True))}")
     keyless = [c.name for c in cfg.chains if not xpub_source(cfg, c)[0]]
     if keyless:  # say it now, not when the first invoice on such a chain is refused

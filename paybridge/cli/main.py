@@ -10,11 +10,13 @@ import typer
 from paybridge.audit.keys import AuditKeyError
 from paybridge.cli import (
     addresses,
+    api,
     audit,
     chain,
     core,
     erp,
     invoices,
+    notify,
     reconcile,
     reconcile_store,
     report_period,
@@ -23,7 +25,10 @@ from paybridge.cli import (
     sim,
     sim_sap,
     status,
+    users,
+    webhooks,
 )
+from paybridge.cli.auth_gate import RecordingGroup, authenticate
 from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
 from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
 
@@ -43,24 +48,29 @@ app = _PayBridgeApp(
     help="PayBridge: invoice in your ERP, get paid in crypto, close the books.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=RecordingGroup,
 )
 
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     config_path: Annotated[
         str | None,
         typer.Option("--config", envvar="PAYBRIDGE_CONFIG", help="Config file (TOML)."),
     ] = None,
 ) -> None:
     """Refuses private keys anywhere on the command line before anything else runs; files the
-    commands create (config, store, reports, exports, QR codes) are readable by the owner only."""
+    commands create (config, store, reports, exports, QR codes) are readable by the owner only;
+    on a store with users, the command runs as the user of $PAYBRIDGE_TOKEN, if their role may."""
     private_umask()
     try:
         scan_arguments(sys.argv[1:])
     except PrivateKeyMaterialError as exc:
         fail(str(exc), code=USAGE_ERROR)
     state.config_path = config_path
+    state.user = None
+    authenticate(ctx)
 
 
 app.command("init")(core.init)
@@ -77,6 +87,10 @@ app.add_typer(report_period.app, name="report")
 status.register(app)
 sim.register(app)
 sim_sap.register()  # `sim sap` on the same `sim` group
+api.register(app)
+users.register(app)
+webhooks.register(app)
+notify.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -28,6 +28,7 @@ from paybridge.cli.context import (
     fail,
     print_json,
     shown,
+    state,
 )
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.settlements import SettlementError
@@ -46,7 +47,12 @@ exceptions_app = typer.Typer(
 tieout_app = typer.Typer(help="Tie-outs for auditors (differences listed).", no_args_is_help=True)
 
 ActorOption = Annotated[
-    str | None, typer.Option("--as", help="Who is acting (default: the OS user).")
+    str | None,
+    typer.Option(
+        "--as",
+        help="Who is acting, on a store without users only (default: the OS user); with "
+        "users, the user of $PAYBRIDGE_TOKEN acts and a different name is refused.",
+    ),
 ]
 
 
@@ -60,6 +66,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _actor(value: str | None) -> str:
+    """The authenticated user's name (maker-checker compares identities); a store without
+    users keeps the old behaviour (a typed name or the OS user)."""
+    if state.user is not None:
+        if value is not None and value != state.user.name:
+            fail(
+                f"--as {value!r}: you are authenticated as {state.user.name}; the CLI acts "
+                "as the user of $PAYBRIDGE_TOKEN, never as a typed name",
+                "drop --as, or run with the other person's own token",
+                code=USAGE_ERROR,
+            )
+        return state.user.name
     return value or getpass.getuser()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
+    actor,
     config,
     console,
     engine,
@@ -112,7 +112,7 @@ def create(
             summary = create_pending_requests(
                 eng,
                 cfg,
-                actor=f"cli:{getpass.getuser()}",
+                actor=actor(),
                 invoice_ids=invoice or (),
                 batch_size=batch_size,
                 on_progress=lambda n: progress.advance(task, n),
@@ -227,9 +227,7 @@ def mark(
     """Mark a request by hand; it gets the `marked` flag and an audit entry with your reason."""
     with transaction(engine(config())) as session:
         try:
-            request = mark_request(
-                session, request_id, status, actor=f"cli:{getpass.getuser()}", reason=reason
-            )
+            request = mark_request(session, request_id, status, actor=actor(), reason=reason)
         except RequestNotFound as exc:
             fail(str(exc), "list them with `paybridge requests list`")
         except (IllegalTransition, ValueError) as exc:
@@ -247,7 +245,7 @@ def expire(
 ) -> None:
     """Expire requests whose quote lapsed unpaid; their addresses stay watched for late payments."""
     with transaction(engine(config())) as session:
-        count = expire_overdue(session, actor=f"cli:{getpass.getuser()}")
+        count = expire_overdue(session, actor=actor())
     if json_output:
         print_json({"expired": count})
     else:

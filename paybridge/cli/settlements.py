@@ -3,7 +3,6 @@ where it is (pending, posting, posted, failed, needs_attention)."""
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +11,7 @@ from paybridge.cli.context import (
     FAILURE,
     USAGE_ERROR,
     JsonOption,
+    actor,
     config,
     console,
     engine,
@@ -149,7 +149,7 @@ def requeue_command(
         requeue(
             engine(cfg),
             settlement_id,
-            actor=f"cli:{getpass.getuser()}",
+            actor=actor(),
             reason=reason,
             fx_rate=cfg.fx_rate,
         )

@@ -163,9 +163,45 @@ class StatusThresholds(_Strict):
     )
 
 
+class ApiConfig(_Strict):
+    """The payment API and people: the server key that hashes API keys and user tokens (a
+    file outside the database, ``$PAYBRIDGE_API_KEY_FILE`` wins), the bootstrap admin's token
+    file, the per-key request budget, and the public base URL payment links use (default:
+    the URL the request came in on)."""
+
+    key_file: str = "paybridge-api.key"
+    #: the token of the admin `paybridge init` creates (mode 0600); $PAYBRIDGE_TOKEN wins
+    token_file: str = "paybridge-admin.token"
+    rate_limit_per_minute: int = Field(default=600, gt=0)
+    public_url: str = ""
+
+
+class WebhooksConfig(_Strict):
+    """Receivers on loopback or private networks are refused unless allowed (tests, LANs)."""
+
+    allow_private_urls: bool = False
+
+
+class NotificationsConfig(_Strict):
+    """Payment-link e-mails to ERP invoices' customers (`paybridge notify send`). Templates:
+    ``templates_dir`` holding ``subject.txt`` and ``body.txt`` (Jinja), per merchant; the
+    built-in ones otherwise. Links use ``[api] public_url``."""
+
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, gt=0, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    from_address: str = "billing@example.com"
+    templates_dir: str = ""
+
+
 class PayBridgeConfig(_Strict):
     merchant: MerchantConfig = MerchantConfig()
     status: StatusThresholds = StatusThresholds()
+    api: ApiConfig = ApiConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()

@@ -73,7 +73,8 @@ def test_import_create_list_show_verify(workdir: Path) -> None:
     assert (workdir / "qr" / f"{eth['id']}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     verified = json.loads(run(workdir, "audit", "verify", "--json").stdout)
-    assert verified == {"ok": True, "entries": 2, "first_bad_entry": None, "problem": None}
+    # init's admin user, then the two requests
+    assert verified == {"ok": True, "entries": 3, "first_bad_entry": None, "problem": None}
 
 
 def test_audit_verify_fails_on_tampering(workdir: Path) -> None:
@@ -189,14 +190,14 @@ def test_audit_checkpoint_catches_deletion_and_refuses_forgery(workdir: Path) ->
     run(workdir, "requests", "create")
     made = run(workdir, "audit", "checkpoint", "--out", "cp.json", "--json")
     checkpoint = json.loads(made.stdout)
-    assert (
-        checkpoint["entries"] == 2 and json.loads((workdir / "cp.json").read_text()) == checkpoint
+    assert (  # init's admin user, then the two requests
+        checkpoint["entries"] == 3 and json.loads((workdir / "cp.json").read_text()) == checkpoint
     )
     assert (workdir / "cp.json").stat().st_mode & 0o777 == 0o600
     run(workdir, "audit", "verify", "--checkpoint", "cp.json")
 
-    forged = {**checkpoint, "entries": 1}
-    forged["token"] = checkpoint["token"].replace("pbcp1:2:", "pbcp1:1:", 1)
+    forged = {**checkpoint, "entries": 2}
+    forged["token"] = checkpoint["token"].replace("pbcp1:3:", "pbcp1:2:", 1)
     (workdir / "forged.json").write_text(json.dumps(forged))
     refused = run(workdir, "audit", "verify", "--checkpoint", "forged.json", ok=False)
     assert refused.returncode == 1 and "forged" in refused.stderr
@@ -221,6 +222,6 @@ def test_audit_key_rotation_from_the_cli(workdir: Path) -> None:
     assert (workdir / "paybridge-audit.key").stat().st_mode & 0o777 == 0o600
     run(workdir, "requests", "create", "--invoice", "INV-2")
     after = json.loads(run(workdir, "audit", "checkpoint", "--json").stdout)
-    assert after["key_id"] != before["key_id"] and after["entries"] == 2
+    assert after["key_id"] != before["key_id"] and after["entries"] == 3  # admin + 2 requests
     (workdir / "before.json").write_text(json.dumps(before))
     run(workdir, "audit", "verify", "--checkpoint", "before.json")

@@ -1,5 +1,16 @@
 """Every table PayBridge owns, imported so Alembic and ``Base.metadata`` see them all."""
 
+from paybridge.store.models.api import (
+    ApiKey,
+    ApiOrder,
+    IdempotencyKey,
+    PaymentNotification,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt
 from paybridge.store.models.core import (
     AuditEntry,
@@ -24,6 +35,8 @@ from paybridge.store.models.reconciliation import (
 )
 
 __all__ = [
+    "ApiKey",
+    "ApiOrder",
     "AuditEntry",
     "AuditHead",
     "ChainBlock",
@@ -34,7 +47,9 @@ __all__ = [
     "ErpOpenInvoice",
     "ErpSyncState",
     "ExceptionResolution",
+    "IdempotencyKey",
     "Invoice",
+    "PaymentNotification",
     "PaymentRequest",
     "ReconException",
     "ReconMatch",
@@ -42,4 +57,9 @@ __all__ = [
     "SettlementAttempt",
     "SettlementOutboxRow",
     "TieOutResult",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -59,7 +59,7 @@ class PaymentRequest(Base):
     invoice_id: Mapped[str] = mapped_column(String(128))
     customer_id: Mapped[str] = mapped_column(String(128))
     invoice_amount: Mapped[Decimal] = mapped_column(ExactDecimal)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(String(16))  # ISO 4217, or the asset itself (API orders)
     due_date: Mapped[date | None] = mapped_column(Date)
 
     chain_id: Mapped[int] = mapped_column(Integer)

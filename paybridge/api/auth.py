@@ -1,0 +1,99 @@
+"""X-API-Key authentication, scope checks and a per-key request budget (token bucket)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from paybridge.access.api_keys import Caller, authenticate
+from paybridge.access.roles import ROLE_SCOPES
+from paybridge.access.users import authenticate_token
+from paybridge.api.problems import ApiProblem
+from paybridge.store.db import transaction
+
+
+class RateLimiter:
+    """``per_minute`` requests per key, refilled continuously, with a burst of the same size."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str) -> float:
+        """0 when allowed, else the seconds until the next request would be."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            if tokens < 1:
+                self._buckets[key_id] = (tokens, now)
+                return (1 - tokens) / self._rate
+            self._buckets[key_id] = (tokens - 1, now)
+            return 0.0
+
+
+def caller(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(description="Your API key")] = None,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <personal token>` of a PayBridge user")
+    ] = None,
+) -> Caller:
+    """The authenticated caller of this request (401 without a valid key, 429 over budget).
+
+    Machines send ``X-API-Key``; people may send their personal token as a bearer token,
+    which gets the scopes of their role."""
+    state = request.app.state
+    bearer = (authorization or "").removeprefix("Bearer ").strip()
+    if not x_api_key and not bearer:
+        raise ApiProblem(
+            401,
+            "Missing API key",
+            "send your API key in the X-API-Key header",
+            {"WWW-Authenticate": "ApiKey"},
+        )
+    with transaction(state.engine) as session:
+        if x_api_key:
+            who = authenticate(session, state.server_key, x_api_key)
+        else:
+            person = authenticate_token(session, state.server_key, bearer)
+            who = person and Caller(person.id, person.name, ROLE_SCOPES[person.role], True)
+    if who is None:
+        raise ApiProblem(
+            401,
+            "Invalid API key",
+            "the X-API-Key is unknown or revoked: create one with `paybridge api-keys create`",
+            {"WWW-Authenticate": "ApiKey"},
+        )
+    wait = state.limiter.take(who.key_id)
+    if wait:
+        raise ApiProblem(
+            429,
+            "Too many requests",
+            f"API key {who.key_id} is over its budget of {state.config.api.rate_limit_per_minute}"
+            " requests per minute; retry after the Retry-After seconds",
+            {"Retry-After": str(max(1, round(wait)))},
+        )
+    return who
+
+
+def require(scope: str) -> Callable[..., Caller]:
+    """A dependency: the caller, who must hold ``scope`` (or admin)."""
+
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if not who.allows(scope):
+            raise ApiProblem(
+                403,
+                "Missing scope",
+                f"API key {who.key_id} lacks the scope {scope}; create a key with "
+                f"`--scope {scope}`",
+            )
+        return who
+
+    return check

@@ -1,0 +1,118 @@
+"""`paybridge api` (serve the payment API) and `paybridge api-keys create | list | revoke`.
+
+FastAPI and uvicorn are imported inside `api` only: the rest of the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paybridge.access.api_keys import SCOPES, ApiKeyError, create_api_key, list_api_keys
+from paybridge.access.api_keys import revoke_api_key as revoke_key
+from paybridge.access.server_key import ServerKeyError, server_key
+from paybridge.cli.context import (
+    USAGE_ERROR,
+    JsonOption,
+    actor,
+    config,
+    console,
+    engine,
+    fail,
+    print_json,
+    shown,
+)
+from paybridge.store.db import transaction
+
+keys_app = typer.Typer(help="API keys for integrators (scoped, revocable).", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    deliver_webhooks: Annotated[
+        bool, typer.Option(help="Also send due webhook deliveries (a background thread).")
+    ] = True,
+) -> None:
+    """Serve the payment API (OpenAPI document at /openapi.json) and deliver webhooks."""
+    import uvicorn
+
+    from paybridge.api.app import create_app
+
+    cfg = config()
+    eng = engine(cfg)
+    try:
+        app = create_app(cfg, engine=eng, deliver_webhooks=deliver_webhooks)
+    except ServerKeyError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Who uses the key (shop, billing job).")],
+    scope: Annotated[list[str], typer.Option("--scope", help=f"Repeatable: {', '.join(SCOPES)}.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Create an API key; the key is printed this once and never stored."""
+    cfg = config()
+    try:
+        key = server_key(cfg.api.key_file, create=True)
+    except ServerKeyError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+    try:
+        with transaction(engine(cfg)) as session:
+            row, secret = create_api_key(session, key, name=name, scopes=scope, actor=actor())
+    except ApiKeyError as exc:
+        fail(str(exc), code=USAGE_ERROR)
+    if json_output:
+        print_json({"id": row.id, "key": secret, "scopes": row.scopes.split()})
+    else:
+        console.print(f"API key {row.id} ({shown(name)}, {row.scopes}):")
+        console.print(secret, highlight=False, markup=False)
+        console.print("Store it now: it is not shown again.")
+
+
+@keys_app.command("list")
+def list_keys(json_output: JsonOption = False) -> None:
+    """API keys (never the keys themselves)."""
+    with transaction(engine(config())) as session:
+        rows = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "scopes": r.scopes.split(),
+                "created_by": r.created_by,
+                "created_at": r.created_at.isoformat(),
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            for r in list_api_keys(session)
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("id", "name", "scopes", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            r["id"], shown(r["name"]), " ".join(r["scopes"]), r["created_at"], r["revoked_at"] or ""
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (api-keys list).")]) -> None:
+    """Revoke an API key: its next request is refused (401)."""
+    try:
+        with transaction(engine(config())) as session:
+            row = revoke_key(session, key_id, actor=actor())
+    except ApiKeyError as exc:
+        fail(str(exc))
+    console.print(f"API key {row.id} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    """Wire `api` and `api-keys` into the main CLI."""
+    app.command("api")(serve)
+    app.add_typer(keys_app, name="api-keys")

@@ -1,0 +1,66 @@
+"""Helpers: the payment API served by uvicorn on loopback over a migrated store (SQLite/PG),
+a merchant xpub that is not a public test key, and API keys of each scope."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from bip_utils import Bip44, Bip44Coins
+from sqlalchemy.engine import Engine
+
+from paybridge.access.api_keys import create_api_key
+from paybridge.api.app import create_app
+from paybridge.config import PayBridgeConfig
+from paybridge.devchain import free_port
+from paybridge.store.db import transaction
+
+HASH_KEY = bytes(range(32))
+
+
+def fresh_xpub() -> str:
+    """An account xpub nobody published (unlike the anvil demo key): usable on mainnet."""
+    account = Bip44.FromSeed(os.urandom(64), Bip44Coins.ETHEREUM).Purpose().Coin().Account(0)
+    return account.PublicKey().ToExtended()
+
+
+@dataclass
+class ApiServer:
+    base_url: str
+    engine: Engine
+    config: PayBridgeConfig
+
+    def key(self, *scopes: str, name: str = "shop") -> str:
+        with transaction(self.engine) as session:
+            _row, secret = create_api_key(
+                session, HASH_KEY, name=name, scopes=list(scopes), actor="test"
+            )
+        return secret
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"X-API-Key": key} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+def serve(config: PayBridgeConfig, engine: Engine) -> Iterator[ApiServer]:
+    """uvicorn in a thread on a free loopback port; stopped after the test."""
+    app = create_app(config, engine=engine, hash_key=HASH_KEY)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield ApiServer(f"http://127.0.0.1:{port}", engine, config)
+    finally:
+        server.should_exit = True
+        thread.join(10)
