@@ -53,6 +53,7 @@ COMMANDS: dict[str, frozenset[str]] = {
     "tieout chain": OPERATIONS,
     "tieout erp": OPERATIONS,
     "report period": EVERYONE,
+    "status": EVERYONE,
     "settlements list": EVERYONE,
     "settlements show": EVERYONE,
     "settlements requeue": ERP,
