@@ -10,7 +10,7 @@ USER airflow
 WORKDIR /opt/paybridge
 COPY --chown=airflow:root pyproject.toml uv.lock README.md ./
 COPY --chown=airflow:root paybridge ./paybridge
-COPY --chown=airflow:root paybridge_provider ./paybridge_provider
+COPY --chown=airflow:root plugins ./plugins
 COPY --chown=airflow:root connectors ./connectors
 COPY --chown=airflow:root reconciliation ./reconciliation
 RUN pip install --no-cache-dir uv==0.13.8 \

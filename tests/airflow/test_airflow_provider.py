@@ -21,12 +21,15 @@ CONN_TYPES = {"netsuite", "sap_s4", "sap_rfc", "evm_rpc", "paybridge"}
 
 
 def test_no_provider_or_dag_module_is_named_like_a_real_package() -> None:
-    """Airflow imports every .py under ``plugins_folder`` by its bare file name."""
-    assert not (REPO / "plugins").exists()
+    """Airflow imports every .py under ``plugins_folder`` (the repository's ``plugins/``) by its
+    bare file name: the folder holds only the provider package, whose modules are named so
+    that none is a real package's name."""
+    assert [p.name for p in (REPO / "plugins").iterdir() if p.is_dir()] == ["paybridge_provider"]
+    assert not [p.name for p in (REPO / "plugins").glob("*.py")]
     stems = sorted(
         {
             path.stem
-            for folder in ("paybridge_provider", "dags")
+            for folder in ("plugins", "dags")
             for path in (REPO / folder).rglob("*.py")
             if path.stem != "__init__"
         }
@@ -46,7 +49,7 @@ def test_no_provider_or_dag_module_is_named_like_a_real_package() -> None:
 def test_airflow_finds_the_provider_and_loads_dags_with_plugins_folder_on_it(
     airflow_env: dict[str, str],
 ) -> None:
-    """Even pointed at the provider's own folder, the plugin loader shadows nothing."""
+    """With plugins_folder on the repository's plugins/, the plugin loader shadows nothing."""
     script = (
         "from airflow import plugins_manager\n"
         "from airflow.providers_manager import ProvidersManager\n"
@@ -63,7 +66,7 @@ def test_airflow_finds_the_provider_and_loads_dags_with_plugins_folder_on_it(
     )
     env = {
         **airflow_env,
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "paybridge_provider"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "PYTHONPATH": "",
     }
     out = subprocess.run(
@@ -193,7 +196,10 @@ def test_wheel_ships_no_generic_plugin_or_simulator_packages() -> None:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    shipped = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    # hatch ships a listed folder under its own name: plugins/paybridge_provider as the package
+    shipped = {
+        Path(p).name for p in project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    }
     assert "paybridge_provider" in shipped
     assert not {"plugins", "simulators", "dags"} & set(shipped)
     entry = project["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
