@@ -102,3 +102,79 @@ def test_posting_dag_pays_the_invoice_once(
         "Paid In Full"
     )
     assert settlement_outbox.status_counts(engine) == {"posted": 1}
+
+
+def test_erp_dags_sync_and_post_sap_beside_netsuite(
+    airflow_env: dict[str, str], dag_env: dict[str, str], sim: NetSuiteSimulator
+) -> None:
+    """One deployment, two ERPs: the Connection's type picks the connector (SAP S/4HANA here)."""
+    from paybridge.store.models.outbox import ErpOpenInvoice, SettlementOutboxRow
+    from simulators.sap import DEFAULT_ACCOUNTS, DEFAULT_PASSWORD, DEFAULT_USER, SAPSimulator
+
+    sim.seed_invoices(2)
+    with SAPSimulator(clearing_delay_s=0.05) as sap:
+        key = sap.seed_open_item(
+            "1710", "17100001", Decimal("300.00"), "USD", reference="9000042", assignment="9000042"
+        )
+        accounts = {
+            "clearing": DEFAULT_ACCOUNTS["clearing"],
+            "digital_asset": {"financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"]},
+            "gain": DEFAULT_ACCOUNTS["gain"],
+            "loss": DEFAULT_ACCOUNTS["loss"],
+            "write_off": DEFAULT_ACCOUNTS["write_off"],
+        }
+        sap_connection = {
+            "conn_type": "sap_s4",
+            "host": sap.base_url,
+            "login": DEFAULT_USER,
+            "password": DEFAULT_PASSWORD,
+            "extra": {
+                "client": sap.client,
+                "company_codes": "1710",
+                "accounts": {"1710": accounts},
+                "payment_chain": "anvil",
+                "payment_asset": "USDC",
+                "clearing_check_interval_s": 0.05,
+            },
+        }
+        env = {
+            **dag_env,
+            "AIRFLOW_CONN_SAP_S4_DEFAULT": json.dumps(sap_connection),
+            "AIRFLOW_VAR_PAYBRIDGE_ERP_CONNECTIONS": '["netsuite_default", "sap_s4_default"]',
+        }
+        assert run_dag_test(airflow_env, "paybridge_erp_sync.py", env) == "success"
+        engine = create_engine_for(dag_env["PAYBRIDGE_DATABASE_URL"])
+        with transaction(engine) as session:
+            systems = sorted(r.erp_system for r in session.scalars(sa.select(PaymentRequest)))
+            [synced] = session.scalars(
+                sa.select(ErpOpenInvoice).where(ErpOpenInvoice.connection == "sap_s4_default")
+            ).all()
+            request = session.scalar(
+                sa.select(PaymentRequest).where(PaymentRequest.invoice_id == synced.invoice_id)
+            )
+            assert request is not None
+        assert systems == ["netsuite", "netsuite", "sap"]
+        settlement = Settlement(
+            settlement_id="pb-dag-sap-1",
+            erp_system="sap",
+            company=synced.company,
+            customer_id=synced.customer_id,
+            currency="USD",
+            applications=(Application(synced.invoice_id, Decimal("300.00")),),
+            payment_amount=Decimal("300.00"),
+            journal_lines=(
+                JournalLine(
+                    "digital_asset", debit=Decimal("300.00"), account_key="financial_instrument"
+                ),
+                JournalLine("crypto_clearing", credit=Decimal("300.00")),
+            ),
+            evidence=Evidence(31337, ("0x" + "cd" * 32,), "1", "fixed"),
+        )
+        with transaction(engine) as session:
+            settlement_outbox.enqueue(session, settlement, "sap_s4_default")
+        posting = {**env, "AIRFLOW_VAR_PAYBRIDGE_ERP_CONNECTIONS": '["sap_s4_default"]'}
+        assert run_dag_test(airflow_env, "paybridge_post_settlements.py", posting) == "success"
+        assert not sap.ledger.item_open(key)  # cleared in SAP, confirmed by the connector
+        with transaction(engine) as session:
+            row = session.get(SettlementOutboxRow, "pb-dag-sap-1")
+            assert row is not None and row.status == "posted"

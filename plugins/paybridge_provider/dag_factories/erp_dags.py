@@ -19,7 +19,7 @@ from paybridge_provider.dag_factories.dag_defaults import (
 )
 from paybridge_provider.dag_factories.payment_requests_dag import create_payment_requests_now
 from paybridge_provider.failures import fail_fast, listing, refuse
-from paybridge_provider.hooks.netsuite_hook import NetSuiteHook
+from paybridge_provider.hooks.erp_hook import erp_hook
 from paybridge_provider.hooks.store_hook import PayBridgeHook
 
 SETTLEMENTS = Asset("paybridge://settlements")
@@ -64,16 +64,22 @@ def build_erp_sync_dag(
             """Watermarked and page-atomic: a retry resumes after the last stored page.
             The connection's payment_chain/payment_asset are checked before anything is
             fetched (a config error fails the task instead of billing on a wrong chain)."""
+            from connectors.erp.connections import env_prefix
             from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 
             with fail_fast(f"ERP connection {conn_id!r}"):
                 hook = PayBridgeHook(paybridge_conn_id)
                 engine = hook.get_engine()
-                settings = NetSuiteHook(conn_id).get_settings()
+                erp = erp_hook(conn_id)
+                settings = erp.get_config()
                 target = payment_target(
-                    hook.get_config(), settings.name, settings.payment_chain, settings.payment_asset
+                    hook.get_config(),
+                    settings.name,
+                    settings.payment_chain,
+                    settings.payment_asset,
+                    env_prefix(settings),
                 )
-                with NetSuiteHook(conn_id).get_conn() as connector:
+                with erp.get_conn() as connector:
                     summary = sync_open_invoices(engine, connector, settings.name)
                 taken_in = intake_open_invoices(engine, settings.name, target)
             if summary.quarantined_invoices:
@@ -135,7 +141,7 @@ def build_settlement_posting_dag(
             dry_run = bool(get_current_context()["params"].get("dry_run"))
             with fail_fast(f"ERP connection {conn_id!r}"):
                 engine = PayBridgeHook(paybridge_conn_id).get_engine()
-                with NetSuiteHook(conn_id).get_conn() as connector:
+                with erp_hook(conn_id).get_conn() as connector:
                     summary = post_due(
                         engine,
                         connector,

@@ -43,6 +43,9 @@ class NetSuiteHook(BaseHook):
         )
         return NetSuiteConnectionConfig(**{**fields, "name": self.netsuite_conn_id})
 
+    def get_config(self) -> NetSuiteConnectionConfig:
+        return self.get_settings()
+
     def get_conn(self) -> NetSuiteConnector:
         """A connector with one pooled HTTP client; use it as a context manager."""
         return NetSuiteConnector(self.get_settings())

@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
+from connectors.erp.connections import open_connector
+from connectors.erp.protocol import ErpConnector
+from connectors.erp.sap.config import SapConnectionConfig
 from paybridge_provider import connection_forms
 from paybridge_provider.hooks.connection_extras import plain_extra
 
@@ -59,6 +62,14 @@ class _SapHook(BaseHook):
             "password": conn.password,
             **fields,
         }
+
+    def get_config(self) -> SapConnectionConfig:
+        """The connection as the SAP connector's validated settings (errors name the key)."""
+        return SapConnectionConfig(**self.get_settings())
+
+    def get_conn(self) -> ErpConnector:
+        """The S/4HANA or ECC connector of this connection; use it as a context manager."""
+        return open_connector(self.get_config())
 
     def _probe(self, settings: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         raise NotImplementedError
