@@ -324,15 +324,31 @@ def _print_outcome(
     )
 
 
-def _print_tie_out(rows, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+def _print_erp_tie_out(rows, eng, json_output: bool, title: str) -> None:  # type: ignore[no-untyped-def]
+    """ERP tie-out rows with their amounts in the invoice currency (machines keep the plain
+    decimals in JSON beside the ``*_display`` texts)."""
     from paybridge.recon_runs.tieouts_store import has_differences
 
+    views = tieout_views.erp_rows(rows.to_dict("records"), eng)
     if json_output:
-        print_json(rows.to_dict("records"))
+        print_json(views)
     else:
-        grid = display.table(title, *rows.columns, ids=("key",))
-        for record in rows.itertuples(index=False):
-            grid.add_row(*(shown(v) for v in record))
+        grid = display.table(
+            title, "key", "document", "expected", "actual", "difference", "status", ids=("key",)
+        )
+        for view in views:
+            grid.add_row(
+                shown(view["key"]),
+                shown(view.get("detail", "") if view["status"] == "ok" else ""),
+                shown(view["expected_display"]),
+                shown(view["actual_display"]),
+                shown(view["difference_display"]),
+                shown(
+                    view["status"]
+                    if view["status"] == "ok"
+                    else f"{view['status']}: {view['detail']}"
+                ),
+            )
         console.print(grid)
     if has_differences(rows):
         raise typer.Exit(1)
@@ -420,4 +436,4 @@ def tieout_erp(
     eng = engine(config())
     with closing(open_connector(conn_cfg)) as connector:
         rows = tie_out_erp(eng, connector, conn_cfg.name)
-    _print_tie_out(rows, json_output, f"subledger vs ERP: {conn_cfg.name}")
+    _print_erp_tie_out(rows, eng, json_output, f"subledger vs ERP: {conn_cfg.name}")

@@ -76,3 +76,45 @@ def _show(value: object, token: Token | None, asset: str) -> str:
     if token is None:
         return f"{text} base units of {asset}"
     return token.show(int(text))
+
+
+AMOUNT_COLUMNS = ("expected", "actual", "difference")
+
+
+def erp_rows(records: list[dict[str, Any]], eng: Engine) -> list[dict[str, Any]]:
+    """ERP tie-out rows with ``*_display`` amounts in the settlement's invoice currency (the
+    ERP compares amounts of that currency; the key is the settlement id)."""
+    from paybridge.domain.amounts import format_fiat
+    from paybridge.domain.money import MoneyError
+    from paybridge.store.models.outbox import SettlementOutboxRow
+
+    keys = [str(r["key"]) for r in records]
+    with Session(eng) as session:
+        currency = dict(
+            session.execute(
+                sa.select(SettlementOutboxRow.settlement_id, SettlementOutboxRow.currency).where(
+                    SettlementOutboxRow.settlement_id.in_(keys)
+                )
+            ).all()
+        )
+
+    def show(value: object, code: str | None) -> str:
+        text = str(value or "")
+        if not text or code is None:
+            return text
+        try:
+            return format_fiat(text, code)
+        except (MoneyError, ArithmeticError, ValueError):
+            return text
+
+    views = []
+    for record in records:
+        code = currency.get(str(record["key"]))
+        views.append(
+            record
+            | {
+                f"{c}_display": show(record.get(c), code)
+                for c in ("expected", "actual", "difference")
+            }
+        )
+    return views

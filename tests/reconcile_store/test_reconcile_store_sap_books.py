@@ -128,6 +128,10 @@ def test_sap_invoices_paid_in_usdc_are_posted_cleared_and_tie_out(
     rows = json.loads(cli.output)
     assert sorted(r["key"] for r in rows) == sorted(sids.values())
     assert {r["status"] for r in rows} == {"ok"}
+    # people read the amounts in the invoice currency, machines the plain decimals
+    assert all(r["expected_display"] == f"{r['expected']} USD" for r in rows), rows
+    human = CliRunner().invoke(app, ["tieout", "erp"])
+    assert human.exit_code == 0 and " USD" in human.output, human.output
 
     for name, sid in sids.items():
         settlement = Settlement.from_json(json.loads(outbox(env, sid).payload))
