@@ -61,6 +61,17 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
     ],
     "addresses": [("addresses/s", "median_addresses_per_s")],
     "netsuite": [("invoices synced/s", "sync_100k.invoices_per_s.median")],
+    "sap": [
+        ("S/4 open items synced", "sync_open_items.items"),
+        ("OData requests used", "sync_open_items.odata_requests"),
+        ("items/s stored (median)", "sync_open_items.items_per_s_stored.median"),
+        ("settlements posted/s (median)", "posting_clean.settlements_per_s.median"),
+        ("settlements/s with 30% faults", "posting_30pct_faults.settlements_per_s.median"),
+    ],
+    "api": [
+        ("create-order req/s, SQLite", "sqlite.requests_per_s"),
+        ("create-order req/s, PostgreSQL", "postgresql.requests_per_s"),
+    ],
 }
 
 
