@@ -10,7 +10,7 @@ import json
 import signal
 import threading
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 
@@ -87,6 +87,35 @@ def sim_netsuite(
         ),
     )
     simulator.seed_invoices(seed_invoices, amount=Decimal("100.00"))
+    stop = start_listening(simulator, host, port)
+    env = {
+        "NETSUITE_ACCOUNT": simulator.account_id,
+        "NETSUITE_CONSUMER_KEY": DEFAULT_GRANT.consumer_key,
+        "NETSUITE_CONSUMER_SECRET": DEFAULT_GRANT.consumer_secret,
+        "NETSUITE_TOKEN_ID": DEFAULT_GRANT.token_id,
+        "NETSUITE_TOKEN_SECRET": DEFAULT_GRANT.token_secret,
+        "NETSUITE_BASE_URL": simulator.base_url,
+        "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
+        "NETSUITE_PAYMENT_ASSET": "USDC",
+        "NETSUITE_ACCOUNTS": json.dumps(SEEDED_SETTLEMENT_ACCOUNTS, separators=(",", ":")),
+    }
+    banner = (
+        f"NetSuite simulator (not NetSuite) on {simulator.base_url} with "
+        f"{seed_invoices} open invoices."
+    )
+    serve_until_stopped(simulator, stop, env, banner, seed_invoices, json_output)
+
+
+class _Serving(Protocol):
+    base_url: str
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def start_listening(simulator: _Serving, host: str, port: int) -> threading.Event:
+    """Start a simulator; the event is set by SIGTERM. Warns when not on loopback."""
     try:
         simulator.start()
     except OSError as exc:
@@ -103,25 +132,23 @@ def sim_netsuite(
             "default --host 127.0.0.1 unless you need that.",
             highlight=False,
         )
-    env = {
-        "NETSUITE_ACCOUNT": simulator.account_id,
-        "NETSUITE_CONSUMER_KEY": DEFAULT_GRANT.consumer_key,
-        "NETSUITE_CONSUMER_SECRET": DEFAULT_GRANT.consumer_secret,
-        "NETSUITE_TOKEN_ID": DEFAULT_GRANT.token_id,
-        "NETSUITE_TOKEN_SECRET": DEFAULT_GRANT.token_secret,
-        "NETSUITE_BASE_URL": simulator.base_url,
-        "NETSUITE_PAYMENT_CHAIN": "anvil",  # the local chain of `paybridge init`'s config
-        "NETSUITE_PAYMENT_ASSET": "USDC",
-        "NETSUITE_ACCOUNTS": json.dumps(SEEDED_SETTLEMENT_ACCOUNTS, separators=(",", ":")),
-    }
+    return stop
+
+
+def serve_until_stopped(
+    simulator: _Serving,
+    stop: threading.Event,
+    env: dict[str, str],
+    banner: str,
+    seeded: int,
+    json_output: bool,
+) -> None:
+    """Print the settings a connector needs (``export`` lines, or JSON), then serve until
+    Ctrl-C or SIGTERM."""
     if json_output:
-        print_json({"base_url": simulator.base_url, "seeded_invoices": seed_invoices, "env": env})
+        print_json({"base_url": simulator.base_url, "seeded_invoices": seeded, "env": env})
     else:
-        console.print(
-            f"NetSuite simulator (not NetSuite) on {simulator.base_url} with "
-            f"{seed_invoices} open invoices. Ctrl-C to stop. Settings:",
-            highlight=False,
-        )
+        console.print(f"{banner} Ctrl-C to stop. Settings:", highlight=False)
         for key, value in env.items():
             typer.echo(f"export {key}='{value}'")
     try:

@@ -6,16 +6,14 @@ Registered on the `sim` group from paybridge/cli/main.py (``sim_sap.register()``
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
 import typer
 
-from paybridge.cli.context import USAGE_ERROR, JsonOption, console, errors, fail, print_json, shown
-from paybridge.cli.sim import _is_loopback, sim_app
+from paybridge.cli.context import USAGE_ERROR, JsonOption, fail
+from paybridge.cli.sim import serve_until_stopped, sim_app, start_listening
 
 SEED_CURRENCY = {"1010": "EUR", "1710": "USD", "2910": "JPY", "4010": "KWD"}
 
@@ -51,7 +49,7 @@ def sim_sap(
     json_output: JsonOption = False,
 ) -> None:
     """Run the SAP simulator on loopback until Ctrl-C (prints the SAP_* settings)."""
-    from simulators.sap import DEFAULT_ACCOUNTS, DEFAULT_CUSTOMERS, FaultConfig, SAPSimulator
+    from simulators.sap import DEFAULT_CUSTOMERS, SETTLEMENT_ACCOUNTS, FaultConfig, SAPSimulator
 
     system = system.upper()
     if system not in ("S4", "ECC"):
@@ -78,34 +76,8 @@ def sim_sap(
             "1010", "17100001", Decimal("100.00") + i % 97, "EUR",
             reference=number, assignment=number, posting_date=today,
         )  # fmt: skip
-    try:
-        simulator.start()
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc}", "choose another --port", code=USAGE_ERROR)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    if not _is_loopback(host):
-        errors.print(
-            f"[bold yellow]Warning:[/] listening on {shown(host)}, not loopback: other machines "
-            "can reach the simulator, and its test credentials are printed below. Use the "
-            "default --host 127.0.0.1 unless you need that.",
-            highlight=False,
-        )
-    accounts = {
-        code: {
-            "receivables": DEFAULT_ACCOUNTS["receivables"],
-            "clearing": DEFAULT_ACCOUNTS["clearing"],
-            # by asset class, as settlements name them (assets[].asset_class)
-            "digital_asset": {
-                "financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"],
-                "crypto_asset": DEFAULT_ACCOUNTS["digital_asset_ETH"],
-            },
-            "gain": DEFAULT_ACCOUNTS["gain"],
-            "loss": DEFAULT_ACCOUNTS["loss"],
-            "write_off": {"PAYMENT_DIFFERENCE": DEFAULT_ACCOUNTS["write_off"]},
-        }
-        for code in SEED_CURRENCY
-    }
+    stop = start_listening(simulator, host, port)
+    accounts = dict.fromkeys(SEED_CURRENCY, SETTLEMENT_ACCOUNTS)
     env = {
         "SAP_SYSTEM": system,
         "SAP_BASE_URL": simulator.base_url,
@@ -119,23 +91,11 @@ def sim_sap(
     }
     if system.upper() == "ECC":  # the open-items BAPI reads one customer at a time
         env["SAP_CUSTOMERS"] = ",".join(DEFAULT_CUSTOMERS)
-    if json_output:
-        print_json({"base_url": simulator.base_url, "seeded_invoices": seed_invoices, "env": env})
-    else:
-        console.print(
-            f"SAP simulator (not SAP; {system}) on {simulator.base_url} with "
-            f"{seed_invoices} open invoices in company code 1010. Ctrl-C to stop. Settings:",
-            highlight=False,
-        )
-        for key, value in env.items():
-            typer.echo(f"export {key}='{value}'")
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.stop()
+    banner = (
+        f"SAP simulator (not SAP; {system}) on {simulator.base_url} with "
+        f"{seed_invoices} open invoices in company code 1010."
+    )
+    serve_until_stopped(simulator, stop, env, banner, seed_invoices, json_output)
 
 
 def register() -> None:

@@ -21,9 +21,9 @@ from paybridge.devchain import DevContracts, deploy_standard_contracts, running_
 from paybridge.store.db import create_engine_for, migrate
 from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 from simulators.sap import (
-    DEFAULT_ACCOUNTS,
     DEFAULT_PASSWORD,
     DEFAULT_USER,
+    SETTLEMENT_ACCOUNTS,
     DocumentKey,
     SAPSimulator,
 )
@@ -49,17 +49,6 @@ class DemoWorld:
 
 def sap_settings(sap: SAPSimulator) -> SapConnectionConfig:
     """An S/4HANA connection to the simulator's company code 1710, accounts by asset class."""
-    accounts = {
-        "clearing": DEFAULT_ACCOUNTS["clearing"],
-        "digital_asset": {
-            "financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"],
-            "crypto_asset": DEFAULT_ACCOUNTS["digital_asset_ETH"],
-        },
-        "gain": DEFAULT_ACCOUNTS["gain"],
-        "loss": DEFAULT_ACCOUNTS["loss"],
-        "write_off": {"PAYMENT_DIFFERENCE": DEFAULT_ACCOUNTS["write_off"]},
-        "receivables": DEFAULT_ACCOUNTS["receivables"],
-    }
     return SapConnectionConfig(
         name="sap_demo",
         system="s4",
@@ -68,7 +57,7 @@ def sap_settings(sap: SAPSimulator) -> SapConnectionConfig:
         user=DEFAULT_USER,
         password=DEFAULT_PASSWORD,
         company_codes=(SAP_COMPANY_CODE,),
-        accounts={SAP_COMPANY_CODE: accounts},
+        accounts={SAP_COMPANY_CODE: SETTLEMENT_ACCOUNTS},
         payment_chain="anvil",
         payment_asset="USDC",
         clearing_check_interval_s=0.05,

@@ -11,6 +11,7 @@ from simulators.sap.simulator import (
     DEFAULT_USER,
     READ_ONLY_PASSWORD,
     READ_ONLY_USER,
+    SETTLEMENT_ACCOUNTS,
     SAPSimulator,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_USER",
     "READ_ONLY_PASSWORD",
     "READ_ONLY_USER",
+    "SETTLEMENT_ACCOUNTS",
     "DocumentKey",
     "FaultConfig",
     "Ledger",

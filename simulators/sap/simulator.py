@@ -34,6 +34,20 @@ DEFAULT_ACCOUNTS = {
     "write_off": "0070030000",
     "revenue": "0040000000",
 }
+#: one company code's G/L accounts in the shape of an SAP connection's ``accounts`` setting
+#: (digital assets by asset class, write-offs by reason): what `paybridge sim sap` prints and
+#: the demo uses
+SETTLEMENT_ACCOUNTS = {
+    "clearing": DEFAULT_ACCOUNTS["clearing"],
+    "digital_asset": {
+        "financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"],
+        "crypto_asset": DEFAULT_ACCOUNTS["digital_asset_ETH"],
+    },
+    "gain": DEFAULT_ACCOUNTS["gain"],
+    "loss": DEFAULT_ACCOUNTS["loss"],
+    "write_off": {"PAYMENT_DIFFERENCE": DEFAULT_ACCOUNTS["write_off"]},
+    "receivables": DEFAULT_ACCOUNTS["receivables"],
+}
 DEFAULT_COMPANY_CODES = {
     "1010": ("EUR", "DE"),
     "1710": ("USD", "US"),
