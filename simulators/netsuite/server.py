@@ -177,6 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         self, status: int, payload: Any = None, headers: dict[str, str] | None = None
     ) -> None:
         body = b"" if payload is None else _dumps(payload)
+        # counted before the first byte leaves: a client that has the answer sees it counted
+        self.server.counters.count(status)
         self.send_response(status)
         if payload is not None:
             self.send_header(
@@ -191,7 +193,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
-        self.server.counters.count(status)
 
     def _error(
         self,
