@@ -30,7 +30,7 @@ from paybridge.chain_sync.request_status import refresh_requests
 from paybridge.config import AssetConfig, ChainConfig
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import transaction
-from paybridge.store.models import PaymentRequest
+from paybridge.store.models import PaymentRequest, SupersededQuote
 from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt
 
 log = logging.getLogger(__name__)
@@ -95,10 +95,16 @@ def tokens_for(
 
 
 def load_watched(session: Session, chain_id: int, now: datetime) -> dict[str, str]:
-    """Deposit addresses still monitored on this chain (lowercase) -> payment request id."""
+    """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
+    including those of quotes a payer replaced (another asset or network) whose own
+    late-payment window is still open: a transfer sent to the old quote is recorded too."""
     rows = session.execute(
-        sa.select(PaymentRequest.deposit_address, PaymentRequest.id).where(
-            PaymentRequest.chain_id == chain_id, PaymentRequest.monitor_until >= now
+        sa.select(PaymentRequest.deposit_address, PaymentRequest.id)
+        .where(PaymentRequest.chain_id == chain_id, PaymentRequest.monitor_until >= now)
+        .union(
+            sa.select(SupersededQuote.deposit_address, SupersededQuote.payment_request_id).where(
+                SupersededQuote.chain_id == chain_id, SupersededQuote.monitor_until >= now
+            )
         )
     )
     return {address.lower(): request_id for address, request_id in rows}

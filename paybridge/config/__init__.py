@@ -26,6 +26,7 @@ from paybridge.config.model import (
     SettlementPolicy,
     WebhooksConfig,
 )
+from paybridge.config.portal import PortalConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -41,6 +42,7 @@ __all__ = [
     "MerchantConfig",
     "NotificationsConfig",
     "PayBridgeConfig",
+    "PortalConfig",
     "QuoteConfig",
     "RateConfig",
     "SettlementPolicy",

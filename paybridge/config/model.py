@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from paybridge.config.portal import PortalConfig
 from paybridge.domain.money import currency_exponent
 
 CONFIG_ENV = "PAYBRIDGE_CONFIG"
@@ -202,6 +203,7 @@ class PayBridgeConfig(_Strict):
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    portal: PortalConfig = PortalConfig()
     quotes: QuoteConfig = QuoteConfig()
     settlement_policy: SettlementPolicy = SettlementPolicy()
     database: DatabaseConfig = DatabaseConfig()

@@ -2,7 +2,8 @@
 
 new -> detected -> confirmed -> completed, or expired / invalid. A payment seen after the
 quote expired (inside the late window) moves expired -> detected with ``paid_late``; a reorg
-that removes a payment can move detected -> new. Flags ride alongside the status.
+that removes a payment can move detected -> new; a re-quote on the payer's portal moves an
+expired request nothing was paid to back to new. Flags ride alongside the status.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset({Status.DETECTED, Status.EXPIRED, Status.INVALID}),
     Status.DETECTED: frozenset({Status.CONFIRMED, Status.NEW, Status.EXPIRED, Status.INVALID}),
     Status.CONFIRMED: frozenset({Status.COMPLETED, Status.DETECTED, Status.INVALID}),
-    Status.EXPIRED: frozenset({Status.DETECTED, Status.INVALID}),
+    # expired -> new: the payer asked for a fresh quote on the portal (nothing received yet)
+    Status.EXPIRED: frozenset({Status.DETECTED, Status.NEW, Status.INVALID}),
     Status.COMPLETED: frozenset(),
     Status.INVALID: frozenset(),
 }

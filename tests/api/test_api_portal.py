@@ -1,6 +1,6 @@
 """The payer's page over real HTTP: the amount beside the QR code, the address, copy buttons
-with labels, live status JSON, nothing loaded from another host. (Rendering in Chromium is
-not tested here yet.)"""
+with labels, live status JSON, nothing loaded from another host. (Rendering in Chromium,
+re-quotes and receipts: tests/portal.)"""
 
 from __future__ import annotations
 
@@ -29,5 +29,10 @@ def test_pay_page_shows_what_the_payer_needs(sqlite_api: ApiServer) -> None:
     )
     external = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
     assert external == [], f"the page loads from other hosts: {external}"
-    assert status == {"status": "new", "received_base_units": "0", "due_base_units": "12500000"}
+    assert {k: status[k] for k in ("status", "state", "received_base_units", "due_base_units")} == {
+        "status": "new",
+        "state": "awaiting",
+        "received_base_units": "0",
+        "due_base_units": "12500000",
+    }
     assert missing.status_code == 404

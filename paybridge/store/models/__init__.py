@@ -26,6 +26,7 @@ from paybridge.store.models.outbox import (
     SettlementAttempt,
     SettlementOutboxRow,
 )
+from paybridge.store.models.quotes import SupersededQuote
 from paybridge.store.models.reconciliation import (
     ExceptionResolution,
     ReconException,
@@ -56,6 +57,7 @@ __all__ = [
     "ReconRun",
     "SettlementAttempt",
     "SettlementOutboxRow",
+    "SupersededQuote",
     "TieOutResult",
     "User",
     "WebhookAttempt",

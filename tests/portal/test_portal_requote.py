@@ -1,0 +1,89 @@
+"""Re-quotes on the payer's page over real HTTP and real chains: another asset or network
+gives a fresh locked quote on the same deposit address; asking again changes nothing; a
+transfer sent to the replaced quote (old network, old asset) is still recorded against the
+payment by the watcher and shown to the payer; once money arrived, re-quotes are refused."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from portal_env import Portal
+from sqlalchemy.orm import Session
+
+from paybridge.requests.actions import expire_overdue
+from paybridge.store.db import transaction
+from paybridge.store.models import AuditEntry, PaymentRequest, SupersededQuote
+from paybridge.store.models.chain import ChainReceipt
+
+USDC = 10**6
+
+
+def _request(portal: Portal, payment_id: str) -> PaymentRequest:
+    with Session(portal.engine) as session:
+        found = session.get(PaymentRequest, payment_id)
+        assert found is not None
+        return found
+
+
+def test_network_switch_keeps_the_old_quote_watched(portal: Portal) -> None:
+    order = portal.create_order()  # 25 USD in USDC on anvil
+    pid, address = order["payment_id"], order["payment_details"]["address"]
+    with portal.http() as http:
+        page = http.get(f"/pay/{pid}").text
+        assert 'value="anvil:USDC" checked' in page and 'value="anvil-b:USDC"' in page
+        moved = http.post(f"/pay/{pid}/quote", data={"choice": "anvil-b:USDC"})
+        again = http.post(f"/pay/{pid}/quote", data={"choice": "anvil-b:USDC"})
+        unknown = http.post(f"/pay/{pid}/quote", data={"choice": "ethereum:USDC"})
+    assert moved.status_code == 303 and again.status_code == 303
+    assert moved.headers["location"] == f"/pay/{pid}"
+    assert unknown.status_code == 422 and "not one of the assets and networks" in unknown.text
+    request = _request(portal, pid)
+    assert (request.chain_id, request.asset_symbol, request.deposit_address) == (
+        31338,
+        "USDC",
+        address,
+    )
+    with Session(portal.engine) as session:
+        [old] = session.scalars(sa.select(SupersededQuote)).all()
+        actions = session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.entity_id == pid)
+        ).all()
+    assert (old.chain_id, old.amount_due, old.deposit_address) == (31337, 25 * USDC, address)
+    assert actions.count("requote") == 1  # the repeated choice was a no-op
+
+    # the payer had already sent the old quote on the old network: recorded, not lost
+    tx = portal.pay_token(address, 25 * USDC, chain="anvil")
+    report = portal.watch("anvil")
+    assert report.receipts_added == 1
+    with Session(portal.engine) as session:
+        [receipt] = session.scalars(sa.select(ChainReceipt)).all()
+    assert (receipt.payment_request_id, receipt.chain_id) == (pid, 31337)
+    assert receipt.tx_hash == tx["transactionHash"].to_0x_hex()
+    with portal.http() as http:
+        status = http.get(f"/pay/{pid}/status").json()
+        refused = http.post(f"/pay/{pid}/quote", data={"choice": "anvil:DAI"})
+    assert status["state"] == "awaiting" and status["can_requote"] is False
+    assert status["earlier_quote_receipts"] == [f"25.00 USDC (transaction {receipt.tx_hash})"]
+    assert refused.status_code == 409 and "transfers have arrived" in refused.text
+
+
+def test_expired_quote_is_requoted_at_a_fresh_rate(portal: Portal) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    order = portal.create_order(currency="ETH")  # 25 USD at 3000 USD/ETH
+    pid = order["payment_id"]
+    with transaction(portal.engine) as session:  # the expiry job, at a time after the lock
+        assert expire_overdue(session, actor="test", now=datetime.now(UTC) + timedelta(hours=1))
+    with portal.http() as http:
+        expired = http.get(f"/pay/{pid}/status").json()
+        page = http.get(f"/pay/{pid}").text
+        http.post(f"/pay/{pid}/quote", data={"choice": "anvil:ETH"})
+        fresh = http.get(f"/pay/{pid}/status").json()
+    assert expired["state"] == "expired" and expired["can_requote"] is True
+    assert "Get a new quote" in page and 'id="address"' not in page  # no QR for a lapsed price
+    assert fresh["state"] == "awaiting" and fresh["status"] == "new"
+    assert datetime.fromisoformat(fresh["expires_at"]) > datetime.now(UTC) + timedelta(minutes=10)
+    with Session(portal.engine) as session:
+        actions = session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.entity_id == pid).order_by(AuditEntry.seq)
+        ).all()
+    assert actions[-2:] == ["status:expired->new", "requote"]
