@@ -47,6 +47,8 @@ def receipt_context(
         "address": request.deposit_address,
         "rate": f"{request.rate_price} {request.currency}/{request.asset_symbol}",
         "completed_at": request.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        # the PDF's dates: the completion, so the same receipt prints to the same bytes
+        "completed_iso": request.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "transfers": [
             {
                 "tx_hash": r.tx_hash,
@@ -66,12 +68,10 @@ def render_html(templates: Environment, context: dict[str, Any]) -> str:
 
 def render_pdf(html: str) -> bytes:
     """Print the receipt page; the PDF identifier comes from the page (same page, same id)."""
-    from weasyprint import HTML, default_url_fetcher
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
-    def only_inline(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        if url.startswith("data:"):
-            return default_url_fetcher(url, *args, **kwargs)
-        raise ValueError(f"the receipt loads nothing from outside: refused {url}")
+    only_inline = URLFetcher(allowed_protocols=("data",))  # the embedded logo, nothing else
 
     identifier = hashlib.sha256(html.encode()).hexdigest()[:32].encode()
     return HTML(string=html, url_fetcher=only_inline).write_pdf(identifier=identifier)
