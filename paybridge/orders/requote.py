@@ -39,6 +39,8 @@ from paybridge.store.models.chain import ChainReceipt
 
 ACTOR = "payer-portal"
 REQUOTABLE = (Status.NEW.value, Status.EXPIRED.value)
+#: a payment link is public: bound what toggling choices can write (rows, audit entries)
+MAX_REQUOTES = 20
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,13 @@ def requote(
         )
         or 0
     )
+    if seq > MAX_REQUOTES:
+        raise OrderRefused(
+            429,
+            "Too many new quotes",
+            f"payment {payment_id} was re-quoted {MAX_REQUOTES} times: ask the merchant for "
+            "a new payment link",
+        )
     before = _quote(request)
     session.add(
         SupersededQuote(

@@ -17,8 +17,7 @@ from paybridge.devchain import deploy_standard_contracts, running_anvil, wait_re
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture
-def portal(tmp_path: Path, sqlite_url: str, sqlite_store: Engine) -> Iterator[Portal]:
+def _portal(tmp_path: Path, url: str, engine: Engine) -> Iterator[Portal]:
     with running_anvil() as first, running_anvil(chain_id=31338) as second:
         nodes = {"anvil": first, "anvil-b": second}
         tokens = {}
@@ -31,9 +30,21 @@ def portal(tmp_path: Path, sqlite_url: str, sqlite_store: Engine) -> Iterator[Po
                 wait_receipt(w3, tx)
         logo = tmp_path / "acme-logo.svg"
         logo.write_text(LOGO_SVG)
-        config = portal_config(nodes, logo, sqlite_url)
-        for base_url in serve(config, sqlite_store):
-            yield Portal(base_url, sqlite_store, config, nodes, tokens)
+        config = portal_config(nodes, logo, url)
+        for base_url in serve(config, engine):
+            yield Portal(base_url, engine, config, nodes, tokens)
+
+
+@pytest.fixture
+def portal(tmp_path: Path, sqlite_url: str, sqlite_store: Engine) -> Iterator[Portal]:
+    """Over SQLite (the browser tests)."""
+    yield from _portal(tmp_path, sqlite_url, sqlite_store)
+
+
+@pytest.fixture
+def any_store_portal(tmp_path: Path, database_url: str, store: Engine) -> Iterator[Portal]:
+    """Over SQLite and over PostgreSQL (the store paths)."""
+    yield from _portal(tmp_path, database_url, store)
 
 
 @pytest.fixture

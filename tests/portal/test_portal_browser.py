@@ -135,3 +135,29 @@ def test_live_status_from_real_transfers_to_the_receipt(portal: Portal, browser:
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-") and pdf.content == again.content
     (ARTIFACTS / "receipt.pdf").write_bytes(pdf.content)
+
+
+def test_expired_quote_offers_a_new_one(portal: Portal, browser: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from paybridge.requests.actions import expire_overdue
+    from paybridge.store.db import transaction
+
+    pid = portal.create_order(currency="ETH")["payment_id"]  # 25 USD at 3000 USD/ETH
+    context, page, requested = _open(browser, portal, f"/pay/{pid}")
+    assert page.locator("#amount").inner_text() == "0.008333333333333334 ETH"  # rounded up
+    with transaction(portal.engine) as session:  # the expiry job, run after the lock ended
+        assert expire_overdue(session, actor="test", now=datetime.now(UTC) + timedelta(hours=1))
+    page.wait_for_selector("body[data-state=expired]", timeout=15_000)
+    assert page.locator("#headline").inner_text() == "Quote expired"
+    assert page.locator("#address").count() == 0  # no address or QR for a lapsed price
+    assert low_contrast(page) == [] and unnamed_controls(page) == []
+    page.screenshot(path=str(ARTIFACTS / "expired.png"), full_page=True)
+    tab_to(page, "requote")
+    with page.expect_navigation():
+        page.keyboard.press(" ")
+    page.wait_for_load_state()
+    assert page.locator("body").get_attribute("data-state") == "awaiting"
+    assert page.locator("#countdown").inner_text().startswith("14 min")
+    assert _left_loopback(portal, requested) == []
+    context.close()

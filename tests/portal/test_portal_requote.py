@@ -5,10 +5,13 @@ payment by the watcher and shown to the payer; once money arrived, re-quotes are
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 from portal_env import Portal
 from sqlalchemy.orm import Session
 
+from paybridge.orders.requote import MAX_REQUOTES
 from paybridge.requests.actions import expire_overdue
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry, PaymentRequest, SupersededQuote
@@ -24,7 +27,8 @@ def _request(portal: Portal, payment_id: str) -> PaymentRequest:
         return found
 
 
-def test_network_switch_keeps_the_old_quote_watched(portal: Portal) -> None:
+def test_network_switch_keeps_the_old_quote_watched(any_store_portal: Portal) -> None:
+    portal = any_store_portal
     order = portal.create_order()  # 25 USD in USDC on anvil
     pid, address = order["payment_id"], order["payment_details"]["address"]
     with portal.http() as http:
@@ -66,9 +70,8 @@ def test_network_switch_keeps_the_old_quote_watched(portal: Portal) -> None:
     assert refused.status_code == 409 and "transfers have arrived" in refused.text
 
 
-def test_expired_quote_is_requoted_at_a_fresh_rate(portal: Portal) -> None:
-    from datetime import UTC, datetime, timedelta
-
+def test_expired_quote_is_requoted_at_a_fresh_rate(any_store_portal: Portal) -> None:
+    portal = any_store_portal
     order = portal.create_order(currency="ETH")  # 25 USD at 3000 USD/ETH
     pid = order["payment_id"]
     with transaction(portal.engine) as session:  # the expiry job, at a time after the lock
@@ -87,3 +90,46 @@ def test_expired_quote_is_requoted_at_a_fresh_rate(portal: Portal) -> None:
             sa.select(AuditEntry.action).where(AuditEntry.entity_id == pid).order_by(AuditEntry.seq)
         ).all()
     assert actions[-2:] == ["status:expired->new", "requote"]
+
+
+def test_requotes_are_bounded_per_payment(any_store_portal: Portal) -> None:
+    """The link is public: toggling choices cannot write without end."""
+    portal = any_store_portal
+    pid = portal.create_order()["payment_id"]
+    with portal.http() as http:
+        answers = [
+            http.post(f"/pay/{pid}/quote", data={"choice": f"anvil:{('DAI', 'USDC')[i % 2]}"})
+            for i in range(MAX_REQUOTES + 1)
+        ]
+    assert [a.status_code for a in answers] == [303] * MAX_REQUOTES + [429]
+    assert "ask the merchant for a new payment link" in answers[-1].text
+    with Session(portal.engine) as session:
+        count = session.scalar(sa.select(sa.func.count()).select_from(SupersededQuote))
+    assert count == MAX_REQUOTES
+
+
+def test_migration_matches_the_model_and_downgrades(database_url: str) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    from paybridge.store.base import Base
+    from paybridge.store.db import MIGRATIONS_DIR, create_engine_for, migrate
+
+    engine = create_engine_for(database_url)
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert [d for d in diff if "superseded_quotes" in str(d)] == []
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008_payment_api")
+        assert "superseded_quotes" not in sa.inspect(engine).get_table_names()
+        migrate(engine)
+        assert "superseded_quotes" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
