@@ -243,12 +243,20 @@ class ChainWatcher:
         """Where a chain's first scan starts: no later than the block of the oldest monitored
         request's creation (a payment can't precede its request), nor than head - finality."""
         start = max(0, view.head.number - self.chain.finality.finality_depth)
-        oldest = session.scalar(
+        now = self.clock()
+        current = session.scalar(
             sa.select(sa.func.min(PaymentRequest.created_at)).where(
                 PaymentRequest.chain_id == self.chain.chain_id,
-                PaymentRequest.monitor_until >= self.clock(),
+                PaymentRequest.monitor_until >= now,
             )
         )
+        replaced = session.scalar(  # a quote moved to another chain was payable here since then
+            sa.select(sa.func.min(PaymentRequest.created_at))
+            .join(SupersededQuote, SupersededQuote.payment_request_id == PaymentRequest.id)
+            .where(SupersededQuote.chain_id == self.chain.chain_id)
+            .where(SupersededQuote.monitor_until >= now)
+        )
+        oldest = min((t for t in (current, replaced) if t is not None), default=None)
         if oldest is None:
             return start
         target = int((oldest - FIRST_SCAN_CLOCK_MARGIN).timestamp())

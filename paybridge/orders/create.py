@@ -46,7 +46,7 @@ class OrderResult:
     created: bool  # False: an Idempotency-Key replay
 
 
-class _SameAsset:
+class SameAssetRate:
     """The rate of an asset in itself: 1, exactly (an order priced in ETH, paid in ETH)."""
 
     def get_rate(self, asset_symbol: str, currency: str, at: datetime | None = None) -> Rate:
@@ -98,7 +98,7 @@ def create_order(
     asset = resolve_asset(config, chain, body.currency)
     endpoint_id = _endpoint_for(session, body.webhook_url)
     pricing = (body.pricing_currency or asset.symbol).upper()
-    source: RateSource = _SameAsset()
+    source: RateSource = SameAssetRate()
     if body.pricing_currency is not None:
         source = (rates_for_chain or (lambda name: ChainRates(config, name)))(chain.name)
         try:

@@ -29,11 +29,11 @@ from paybridge.config import AssetConfig, ChainConfig, ConfigError, PayBridgeCon
 from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.money import MoneyError
-from paybridge.orders.create import OrderRefused, _SameAsset
+from paybridge.orders.create import OrderRefused, SameAssetRate
 from paybridge.rate_sources import ChainRates
 from paybridge.requests.lifecycle import Status, transition
 from paybridge.requests.quotes import make_quote
-from paybridge.requests.service import _describe_source, payment_uri
+from paybridge.requests.service import describe_source, payment_uri
 from paybridge.store.models import PaymentRequest, SupersededQuote
 from paybridge.store.models.chain import ChainReceipt
 
@@ -161,7 +161,7 @@ def requote(
     request.asset_decimals = choice.asset.decimals
     request.amount_due = quote.amount_due
     request.rate_price = quote.rate.price
-    request.rate_source = _describe_source(quote.rate)
+    request.rate_source = describe_source(quote.rate)
     request.rate_as_of = quote.rate.as_of
     request.rate_round_id = None if quote.rate.round_id is None else str(quote.rate.round_id)
     request.quote_expires_at = quote.expires_at
@@ -204,7 +204,7 @@ def _rate(
     rates_for_chain: Callable[[str], RateSource] | None,
 ) -> Rate:
     if choice.asset.symbol.upper() == currency.upper():
-        return _SameAsset().get_rate(choice.asset.symbol, currency.upper())
+        return SameAssetRate().get_rate(choice.asset.symbol, currency.upper())
     source = (rates_for_chain or (lambda name: ChainRates(config, name)))(choice.chain.name)
     try:
         return source.get_rate(choice.asset.symbol, currency)

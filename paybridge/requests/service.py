@@ -168,7 +168,7 @@ def _build_request(
         deposit_address=address,
         amount_due=quote.amount_due,
         rate_price=quote.rate.price,
-        rate_source=_describe_source(quote.rate),
+        rate_source=describe_source(quote.rate),
         rate_as_of=quote.rate.as_of,
         rate_round_id=None if quote.rate.round_id is None else str(quote.rate.round_id),
         quote_expires_at=quote.expires_at,
@@ -197,7 +197,7 @@ def _unsaved_row(**values: Any) -> PaymentRequest:
     return request
 
 
-def _describe_source(rate: Rate) -> str:
+def describe_source(rate: Rate) -> str:
     if rate.feed_address and rate.feed_address not in rate.source:
         return f"{rate.source}:{rate.feed_address}"
     return rate.source

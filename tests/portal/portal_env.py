@@ -97,12 +97,17 @@ class Portal:
         payer = w3.eth.accounts[1]
         return wait_receipt(w3, contract.functions.transfer(to, amount).transact({"from": payer}))
 
-    def watch(self, chain: str = "anvil") -> Any:
-        """One poll of the real chain watcher (records receipts, moves statuses, audits)."""
+    def watch(self, chain: str = "anvil", start_block: int | None = 0) -> Any:
+        """One poll of the real chain watcher (records receipts, moves statuses, audits);
+        ``start_block=None``: a first scan starts where the watcher itself decides."""
         node = self.nodes[chain]
         rpc = RpcClient(node.url, timeout=5.0, backoff=0.05)
         watcher = ChainWatcher(
-            self.config.chain(chain), self.config.assets, self.engine, rpc=rpc, start_block=0
+            self.config.chain(chain),
+            self.config.assets,
+            self.engine,
+            rpc=rpc,
+            start_block=start_block,
         )
         return watcher.poll()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from paybridge.api.portal.view import Loaded, _receipt_amount, invoice_summary, state_of
+from paybridge.api.portal.view import Loaded, invoice_summary, receipt_amount, state_of
 from paybridge.config import PayBridgeConfig
 from paybridge.domain.amounts import format_token
 
@@ -52,7 +52,7 @@ def receipt_context(
         "transfers": [
             {
                 "tx_hash": r.tx_hash,
-                "amount": _receipt_amount(config, r),
+                "amount": receipt_amount(config, r),
                 "network": network_names.get(r.chain_id, str(r.chain_id)),
                 "block": r.block_number,
                 "time": r.block_timestamp.strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -86,7 +86,7 @@ def _is_current(receipt: ChainReceipt, request: PaymentRequest) -> bool:
     return (receipt.asset_address or "").lower() == request.asset_address.lower()
 
 
-def _receipt_amount(config: PayBridgeConfig, receipt: ChainReceipt) -> str:
+def receipt_amount(config: PayBridgeConfig, receipt: ChainReceipt) -> str:
     try:
         decimals = config.asset(receipt.chain_id, receipt.asset_symbol).decimals
     except ConfigError:
@@ -105,7 +105,7 @@ def status_view(
     remaining = max(0, request.amount_due - request.amount_received)
     decimals, symbol = request.asset_decimals, request.asset_symbol
     earlier = [
-        f"{_receipt_amount(config, r)} (transaction {r.tx_hash})"
+        f"{receipt_amount(config, r)} (transaction {r.tx_hash})"
         for r in loaded.receipts
         if not _is_current(r, request)
     ]
