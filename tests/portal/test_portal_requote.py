@@ -12,9 +12,15 @@ from portal_env import Portal
 from sqlalchemy.orm import Session
 
 from paybridge.orders.requote import MAX_REQUOTES
+from paybridge.recon_runs.run import reconcile_store
 from paybridge.requests.actions import expire_overdue
 from paybridge.store.db import transaction
-from paybridge.store.models import AuditEntry, PaymentRequest, SupersededQuote
+from paybridge.store.models import (
+    AuditEntry,
+    PaymentRequest,
+    ReconException,
+    SupersededQuote,
+)
 from paybridge.store.models.chain import ChainReceipt
 
 USDC = 10**6
@@ -69,6 +75,18 @@ def test_network_switch_keeps_the_old_quote_watched(any_store_portal: Portal) ->
     assert status["state"] == "awaiting" and status["can_requote"] is False
     assert status["earlier_quote_receipts"] == [f"25.00 USDC (transaction {receipt.tx_hash})"]
     assert refused.status_code == 409 and "transfers have arrived" in refused.text
+
+    # reconciliation sees that transfer (old chain, old quote) and queues it for a person
+    portal.mine(64, chain="anvil")
+    portal.watch("anvil")
+    summary = reconcile_store(portal.engine, portal.config)
+    assert pid not in summary.completed
+    with Session(portal.engine) as session:
+        [exception] = session.scalars(
+            sa.select(ReconException).where(ReconException.tx_hash == receipt.tx_hash)
+        ).all()
+    assert (exception.chain_id, exception.amount, exception.status) == (31337, 25 * USDC, "open")
+    assert exception.reason == "WRONG_CHAIN" and exception.request_id == pid
 
 
 def test_expired_quote_is_requoted_at_a_fresh_rate(any_store_portal: Portal) -> None:
