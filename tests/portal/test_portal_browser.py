@@ -97,6 +97,10 @@ def test_live_status_from_real_transfers_to_the_receipt(portal: Portal, browser:
     page.wait_for_selector("body[data-state=partial]", timeout=15_000)
     assert "15.00 USDC" in page.locator("#remaining").inner_text()
     assert page.locator("#exact").input_value() == "15"
+    # the QR code, the link and the big amount ask for the remainder, not the whole again
+    assert page.locator("#amount").inner_text() == "15.00 USDC"
+    assert page.locator("#uri").input_value().endswith("uint256=15000000")
+    assert "Pay 15.00 USDC" in page.locator(".qr svg title").text_content()
     assert low_contrast(page) == []
     page.screenshot(path=str(ARTIFACTS / "partial.png"), full_page=True)
 

@@ -16,10 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paybridge.api.portal import receipt, view
 from paybridge.api.problems import ApiProblem
-from paybridge.domain.amounts import format_token
 from paybridge.orders.create import OrderRefused
 from paybridge.orders.requote import requote
-from paybridge.qr import qr_svg
 from paybridge.store.db import transaction
 
 router = APIRouter(include_in_schema=False)
@@ -50,11 +48,7 @@ def logo(request: Request) -> Response:
 def _page(request: Request, payment_id: str, error: str | None = None) -> str:
     state = request.app.state
     with transaction(state.engine) as session:
-        loaded = view.load(session, payment_id)
-        row = loaded.request
-        amount = format_token(row.amount_due, row.asset_decimals, row.asset_symbol)
-        svg = qr_svg(row.payment_uri, title=f"Pay {amount} to {row.deposit_address}").decode()
-        context = view.page_view(state.config, loaded, state.networks, svg[svg.index("<svg") :])
+        context = view.page_view(state.config, view.load(session, payment_id), state.networks)
     return templates.get_template("pay.html").render(**context, error=error)
 
 

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.amounts import format_base_units, format_fiat, format_token
 from paybridge.domain.money import MoneyError
+from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.orders.create import API_ERP
 from paybridge.orders.queries import get_payment
 from paybridge.orders.requote import REQUOTABLE, choices_for
+from paybridge.qr import qr_svg
 from paybridge.requests.lifecycle import Status
 from paybridge.store.models import ApiOrder, PaymentRequest
 from paybridge.store.models.chain import ChainReceipt
@@ -130,14 +132,31 @@ def status_view(
     }
 
 
+def to_send(request: PaymentRequest, state: str) -> tuple[int, str]:
+    """Base units the payer should send now and the EIP-681 link for them: the amount due,
+    or what remains of it once part arrived (so scanning the QR again never overpays)."""
+    if state != "partial":
+        return request.amount_due, request.payment_uri
+    remaining = max(0, request.amount_due - request.amount_received)
+    if request.asset_address is None:
+        uri = native_payment_uri(request.deposit_address, request.chain_id, remaining)
+    else:
+        uri = erc20_transfer_uri(
+            request.asset_address, request.chain_id, request.deposit_address, remaining
+        )
+    return remaining, uri.to_uri()
+
+
 def page_view(
-    config: PayBridgeConfig, loaded: Loaded, network_names: dict[int, str], qr_svg: str
+    config: PayBridgeConfig, loaded: Loaded, network_names: dict[int, str]
 ) -> dict[str, Any]:
     """Everything the page template needs (branding, invoice summary, quote, choices)."""
     request, order = loaded.request, loaded.order
     portal = config.portal
     status = status_view(config, loaded)
-    amount = format_token(request.amount_due, request.asset_decimals, request.asset_symbol)
+    units, uri = to_send(request, status["state"])
+    amount = format_token(units, request.asset_decimals, request.asset_symbol)
+    svg = qr_svg(uri, title=f"Pay {amount} to {request.deposit_address}").decode()
     current = f"{network_names.get(request.chain_id, '')}:{request.asset_symbol}"
     return {
         "brand": {
@@ -154,13 +173,13 @@ def page_view(
         "invoice": invoice_summary(request, order),
         "amount": amount,
         "token_amount": format_base_units(
-            request.amount_due, request.asset_decimals, min_fraction_digits=0
+            units, request.asset_decimals, min_fraction_digits=0
         ).replace(",", ""),
         "network": network_names.get(request.chain_id, str(request.chain_id)),
         "chain_id": request.chain_id,
         "address": request.deposit_address,
-        "uri": request.payment_uri,
-        "qr_svg": qr_svg,
+        "uri": uri,
+        "qr_svg": svg[svg.index("<svg") :],
         "payment_id": request.id,
         "status_url": f"/pay/{request.id}/status",
         "quote_url": f"/pay/{request.id}/quote",
