@@ -36,6 +36,11 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("first run speedup vs baseline (CPU)", "first_run_cpu_s_speedup_vs_baseline"),
         ("peak RSS MB", "peak_rss_mb"),
     ],
+    "dag_runs": [
+        ("idle hour: reconcile + posting runs/day", "headline.idle_blocks"),
+        ("busy hour (a payment every 3 blocks): runs/day", "headline.busy"),
+        ("chain-watch runs/day (its schedule)", "scenarios.busy.per_day.chain_watch_runs"),
+    ],
     "chain": [
         ("blocks (sparse chain, 2 transfers each)", "chain_head"),
         ("setup s (build or saved state)", "setup_seconds"),

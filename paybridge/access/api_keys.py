@@ -14,7 +14,7 @@ from paybridge import audit
 from paybridge.access.server_key import keyed_hash
 from paybridge.store.models import ApiKey
 
-SCOPES = ("payments:write", "payments:read", "reports:read", "admin")
+SCOPES = ("payments:write", "payments:read", "reports:read", "metrics:read", "admin")
 KEY_PREFIX = "pbk_"
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.rates.base import RateSource
 from paybridge.access.server_key import server_key
-from paybridge.api import payments, portal, problems
+from paybridge.api import metrics, payments, portal, problems
 from paybridge.api.auth import RateLimiter
 from paybridge.config import PayBridgeConfig
 from paybridge.store.db import create_engine_for
@@ -53,6 +53,7 @@ def create_app(
     payments.install_body_errors(app)
     app.include_router(payments.router)
     app.include_router(portal.router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -30,6 +30,18 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "PayBridge", "python-modules": [f"{HOOKS}.{module}"]}
             for module in ("netsuite_hook", "sap_hook", "evm_hook", "store_hook")
         ],
+        "sensors": [
+            {
+                "integration-name": "EVM chains",
+                "python-modules": ["paybridge_provider.sensors.new_blocks"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "EVM chains",
+                "python-modules": ["paybridge_provider.triggers.confirmations"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": conn_type,

@@ -50,6 +50,8 @@ def run_dag_test_with_tasks(
         if line.startswith("TASK_STATE"):
             _, task_id, map_index, state = line.split()
             tasks[task_id if map_index == "-1" else f"{task_id}[{map_index}]"] = state
+    if states[0] != "success":
+        print(result.stdout[-6000:], result.stderr[-6000:])  # shown by pytest on failure
     state = states[0] if result.returncode == 0 else f"exit {result.returncode}: {states[0]}"
     return state, tasks
 

@@ -49,7 +49,7 @@ def test_chain_watch_dag_detects_payments(
     w3.provider.make_request("anvil_mine", [hex(3)])
 
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_chain_watch.py", env)
-    assert state == "success"
+    assert state == "success", tasks
     assert tasks["announce_receipts"] == "success"  # receipts arrived: reconcile is started
 
     with transaction(engine) as session:
@@ -61,6 +61,10 @@ def test_chain_watch_dag_detects_payments(
     # nothing is counted twice when the DAG runs again, and nothing new: no asset event
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_chain_watch.py", env)
     assert state == "success" and tasks["announce_receipts"] == "skipped"
+    # no block since the last scan: the deferred wait timed out, the scan did not even run
+    assert tasks["watch.wait_for_new_block[0]"] == "skipped"
+    assert tasks["watch.watch_chain[0]"] == "skipped"
+    assert tasks["expire_lapsed_quotes"] == "success"
     with transaction(engine) as session:
         again = session.get(PaymentRequest, exact.id)
         assert again is not None and again.amount_received == exact.amount_due

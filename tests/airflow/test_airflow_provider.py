@@ -60,6 +60,8 @@ def test_airflow_finds_the_provider_and_loads_dags_with_plugins_folder_on_it(
         "pm = ProvidersManager()\n"
         "print('PROVIDER', 'paybridge' in pm.providers)\n"
         f"print('TYPES', sorted(t for t in pm.hooks if t in {CONN_TYPES!r}))\n"
+        "print('TRIGGERS', sorted(t.trigger_class_name for t in pm.trigger"
+        " if t.package_name == 'paybridge'))\n"
         f"bag = DagBag({str(REPO / 'dags')!r})\n"
         "print('ERRORS', bag.import_errors)\n"
         "print('PLUGIN_ERRORS', plugins_manager.get_import_errors())\n"
@@ -75,6 +77,8 @@ def test_airflow_finds_the_provider_and_loads_dags_with_plugins_folder_on_it(
     assert out.returncode == 0, out.stdout + out.stderr
     assert "PROVIDER True" in out.stdout
     assert f"TYPES {sorted(CONN_TYPES)}" in out.stdout
+    trigger = "paybridge_provider.triggers.confirmations"  # Airflow lists modules here
+    assert f"TRIGGERS {[trigger]}" in out.stdout, out.stdout
     assert "ERRORS {}" in out.stdout and "PLUGIN_ERRORS {}" in out.stdout
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
 from paybridge_provider.dag_factories.dag_defaults import paybridge_dag
 from paybridge_provider.failures import fail_fast
 from paybridge_provider.hooks.store_hook import PayBridgeHook
+from paybridge_provider.sensors.new_blocks import NewBlocksSensor
 
 RECEIPTS = Asset("paybridge://receipts")
 
@@ -25,15 +26,26 @@ def chain_changed(report: dict[str, Any]) -> bool:
     )
 
 
+def scanned(reports: Any) -> list[dict[str, Any]]:
+    """The reports of the chains that were scanned. Pulled from a mapped task group, Airflow
+    hands over one report (not a list) when one chain ran, and nothing for skipped chains."""
+    if isinstance(reports, dict):
+        reports = [reports]
+    return [r for r in reports or [] if isinstance(r, dict)]
+
+
 def build_chain_watch_dag(
     dag_id: str = "paybridge_chain_watch",
     schedule: str | None = "* * * * *",
     paybridge_conn_id: str = PayBridgeHook.default_conn_name,
+    wait_seconds: float = 50.0,
 ) -> DAG:
     """### Chain watch (owner: finance ops; platform team for RPC nodes)
-    Every minute: catch every watched chain up to its head, announce new receipts to
-    reconciliation (the `paybridge://receipts` asset, only when receipts or request states
-    changed), then expire quotes that lapsed unpaid.
+    Every minute, per watched chain: wait (deferred to the triggerer, no worker slot) until the
+    chain has a block beyond the watcher's cursor, up to `wait_seconds`; then catch the chain
+    up to its head. A chain without a new block is skipped (nothing to scan, no confirmation
+    to record). Announce new receipts to reconciliation (the `paybridge://receipts` asset, only
+    when receipts or request states changed), then expire quotes that lapsed unpaid.
 
     Safe to retry or overlap with a running watcher: the cursor and the receipts advance in
     one transaction and receipts are unique per (chain, tx, log or trace, direction).
@@ -69,10 +81,10 @@ def build_chain_watch_dag(
                 "reorgs": [list(r) for r in report.reorgs]
             }
 
-        @task(outlets=[RECEIPTS])
+        @task(outlets=[RECEIPTS], trigger_rule="none_failed")  # skipped chains: no report
         def announce_receipts(reports: list[dict[str, Any]]) -> list[str]:
             """Skipped (no asset event, no reconcile run) when nothing changed."""
-            changed = [r["chain"] for r in reports if chain_changed(r)]
+            changed = [r["chain"] for r in scanned(reports) if chain_changed(r)]
             if not changed:
                 raise AirflowSkipException("no new receipts or state changes on any chain")
             return changed
@@ -85,7 +97,20 @@ def build_chain_watch_dag(
             with transaction(PayBridgeHook(paybridge_conn_id).get_engine()) as session:
                 return expire_overdue(session, actor=f"airflow:{dag_id}")
 
-        reports = watch_chain.expand(chain=watched_chains())
+        @task_group
+        def watch(chain: str) -> Any:
+            """One chain: wait for a new block (deferrable), then scan."""
+            waited = NewBlocksSensor(
+                task_id="wait_for_new_block",
+                chain=chain,
+                paybridge_conn_id=paybridge_conn_id,
+                wait_seconds=wait_seconds,
+            )
+            report = watch_chain(chain)
+            waited >> report
+            return report
+
+        reports = watch.expand(chain=watched_chains())
         announce_receipts(reports)
         reports >> expire_lapsed_quotes()
     return dag

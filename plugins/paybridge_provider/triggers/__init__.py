@@ -1,0 +1,1 @@
+"""Deferrable triggers: waits that run in Airflow's triggerer, holding no worker slot."""
