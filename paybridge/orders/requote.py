@@ -34,6 +34,7 @@ from paybridge.rate_sources import ChainRates
 from paybridge.requests.lifecycle import Status, transition
 from paybridge.requests.quotes import make_quote
 from paybridge.requests.service import describe_source, payment_uri
+from paybridge.store.db import get_for_update
 from paybridge.store.models import PaymentRequest, SupersededQuote
 from paybridge.store.models.chain import ChainReceipt
 
@@ -92,7 +93,7 @@ def requote(
 ) -> RequoteResult:
     """Give ``payment_id`` a fresh locked quote in ``choice_key`` ("<chain>:<symbol>")."""
     when = now or datetime.now(UTC)
-    request = session.get(PaymentRequest, payment_id, with_for_update=True)
+    request = get_for_update(session, PaymentRequest, payment_id)
     if request is None:
         raise OrderRefused(404, "Payment not found", f"no payment {payment_id!r}")
     choice = {c.key: c for c in choices_for(config, request)}.get(choice_key)

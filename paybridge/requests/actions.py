@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from paybridge import audit
 from paybridge.requests.lifecycle import MANUAL_TARGETS, Status, transition
+from paybridge.store.db import get_for_update
 from paybridge.store.models import PaymentRequest
 
 
@@ -24,7 +25,7 @@ def mark_request(
         raise ValueError(f"a request can be marked {' or '.join(sorted(MANUAL_TARGETS))} only")
     if not reason.strip():
         raise ValueError("marking a request needs a reason for the audit log")
-    request = session.get(PaymentRequest, request_id, with_for_update=True)
+    request = get_for_update(session, PaymentRequest, request_id)
     if request is None:
         raise RequestNotFound(f"no payment request {request_id!r}")
     audit.append(session, [transition(request, status, actor=actor, reason=reason, manual=True)])

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # alembic is imported by migrate() only: CLI start-up stays f
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def create_engine_for(url: str) -> Engine:
@@ -84,6 +85,16 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+def get_for_update(session: Session, model: type[T], key: Any) -> T | None:
+    """``session.get`` holding the row until commit, on both stores: PostgreSQL locks it with
+    FOR UPDATE; SQLite ignores FOR UPDATE, so a no-op UPDATE of the row first takes the
+    database's write lock (a later writer waits for this commit, then reads what it wrote)."""
+    if session.get_bind().dialect.name == "sqlite":
+        (column,) = sa.inspect(model).primary_key
+        session.execute(sa.update(model).where(column == key).values({column: column}))
+    return session.get(model, key, with_for_update=True)
 
 
 def dialect_insert(session: Session) -> Callable[..., Any]:
