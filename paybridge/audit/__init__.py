@@ -147,6 +147,33 @@ def append(
     return last_seq + len(batch)
 
 
+def append_at_commit(session: Session, events: Iterable[AuditEvent], at: datetime) -> None:
+    """Append ``events`` just before the caller's transaction commits, not now.
+
+    Why: appending locks the chain's head row until commit, so every other appender waits for
+    whatever the caller still does after appending. Deferred, the lock is held for the append
+    and the commit only. Same transaction, so the entries are still written with the change
+    or not at all (and without an audit key the commit fails, writing nothing).
+    """
+    pending = session.info.setdefault(_PENDING, [])
+    if not pending:
+        sa.event.listen(session, "before_commit", _append_pending, once=True)
+        sa.event.listen(session, "after_rollback", _drop_pending, once=True)
+    pending.append((list(events), at))
+
+
+_PENDING = "audit_append_at_commit"
+
+
+def _append_pending(session: Session) -> None:
+    for batch, at in session.info.pop(_PENDING, []):
+        append(session, batch, at)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
 def seal_legacy(session: Session, actor: str, *, ring: KeyRing | None = None) -> int:
     """Put unkeyed entries from before audit keys under the key: one keyed entry after them.
 
