@@ -107,6 +107,9 @@ def append(
     ring = ring or active_ring()
     key_id, key = ring.active_id, ring.active_key
     when = (at or datetime.now(UTC)).astimezone(UTC)
+    # webhook events for payment changes, in this same transaction (the outbox); written
+    # before the chain's head is locked, so other appenders do not wait for these queries
+    webhook_outbox.enqueue_audit_events(session, batch, when)
     last_seq, prev_hash = _claim_sequence(session, len(batch))
     rows = []
     for offset, event in enumerate(batch, start=1):
@@ -141,8 +144,6 @@ def append(
     # Core, one executemany: the ORM's bulk path costs more per row than the database, and it
     # would split rows with and without ``before`` into one INSERT per row
     session.connection().execute(sa.insert(AuditEntry.__table__), rows)
-    # webhook events for payment changes, in this same transaction (the outbox)
-    webhook_outbox.enqueue_audit_events(session, batch, when)
     session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
     return last_seq + len(batch)
 
