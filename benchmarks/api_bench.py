@@ -10,7 +10,8 @@ uvicorn and engine settings) is loaded in the same run, alternating with the API
 ``vs_floor`` says how close create-order comes to what this machine allows at that moment.
 Figures are medians of ``PAYBRIDGE_BENCH_API_REPEATS`` runs (default 3) of
 ``PAYBRIDGE_BENCH_API_REQUESTS`` requests each (default 1000), with the load average around
-each store's runs.
+each store's runs. ``PAYBRIDGE_BENCH_API_BASELINE=<git ref>`` adds that version of the API as
+a third peer (before/after in one run).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,14 +112,19 @@ async def _load(base: str, key: str, total: int) -> dict[str, Any]:
     }
 
 
-def _start(kind: str, url: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    kind: str, url: str, env: dict[str, str], code: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A server process on a free port; ``code``: a checkout whose paybridge it runs."""
     import httpx
 
     from paybridge.devchain import free_port
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.api_bench", "serve", kind, url, str(port)], env=env
+        [sys.executable, "-m", "benchmarks.api_bench", "serve", kind, url, str(port)],
+        env=env,
+        cwd=code,
     )
     deadline = time.monotonic() + 90
     while True:
@@ -131,9 +138,36 @@ def _start(kind: str, url: str, env: dict[str, str]) -> tuple[subprocess.Popen[b
             time.sleep(0.2)
 
 
+def _measured(server: subprocess.Popen[bytes], base: str, key: str, total: int) -> dict[str, Any]:
+    """One load run, with the server's CPU time per request: on a machine this busy the
+    wall-clock rate mostly says how much CPU the server got, its CPU per request what it needs."""
+    import psutil
+
+    process = psutil.Process(server.pid)
+    before = sum(process.cpu_times()[:2])
+    result = asyncio.run(_load(base, key, total))
+    used = sum(process.cpu_times()[:2]) - before
+    result["server_cpu_ms_per_request"] = round(used * 1000 / total, 2)
+    return result
+
+
+def _baseline_code(ref: str, into: Path) -> Path:
+    """PayBridge as of git ``ref`` (e.g. the commit before a change) with these benchmarks, for
+    a before/after peer in the same run. Same database schema required (no new migration)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", ref, "paybridge", "connectors", "simulators"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    shutil.copytree(root / "benchmarks", into / "benchmarks")
+    return into
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per figure, the median over the repeats (each run's figures are kept alongside)."""
-    keys = ("requests_per_s", "p50_ms", "p99_ms")
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
     out: dict[str, Any] = {k: round(statistics.median(r[k] for r in runs), 1) for k in keys}
     out["errors"] = sum(r["errors"] for r in runs)
     out["runs"] = runs
@@ -157,22 +191,38 @@ def _one_store(url: str, total: int, repeats: int) -> dict[str, Any]:
         )
     env = {**os.environ, KEY_FILE_ENV: str(ring)}
     load_before = [round(x, 2) for x in os.getloadavg()]
-    api, api_base = _start("api", url, env)
-    floor, floor_base = _start("floor", url, env)
-    api_runs, floor_runs = [], []
+    servers = {"api": _start("api", url, env), "floor": _start("floor", url, env)}
+    baseline_ref = os.environ.get("PAYBRIDGE_BENCH_API_BASELINE")
+    if baseline_ref:
+        code = _baseline_code(baseline_ref, Path(tempfile.mkdtemp(prefix="pb-baseline-")))
+        servers["baseline"] = _start("api", url, env, code)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     try:
-        asyncio.run(_load(api_base, key, min(100, total)))  # warm-up both
-        asyncio.run(_load(floor_base, key, min(100, total)))
-        for _ in range(repeats):  # alternating, so both see the same machine
-            api_runs.append(asyncio.run(_load(api_base, key, total)))
-            floor_runs.append(asyncio.run(_load(floor_base, key, total)))
+        for _name, (_server, base) in servers.items():
+            asyncio.run(_load(base, key, min(100, total)))  # warm-up
+        for _ in range(repeats):  # alternating, so all see the same machine
+            for name, (server, base) in servers.items():
+                runs[name].append(_measured(server, base, key, total))
     finally:
-        for server in (api, floor):
+        for server, _base in servers.values():
             server.terminate()
             server.wait(20)
-    result = _median_run(api_runs)
-    result["floor_peer"] = _median_run(floor_runs)
+    result = _median_run(runs["api"])
+    result["floor_peer"] = _median_run(runs["floor"])
     result["vs_floor"] = round(result["requests_per_s"] / result["floor_peer"]["requests_per_s"], 2)
+    result["cpu_per_request_vs_floor"] = round(
+        result["server_cpu_ms_per_request"] / result["floor_peer"]["server_cpu_ms_per_request"], 2
+    )
+    if baseline_ref:
+        result["baseline_peer"] = {"git_ref": baseline_ref, **_median_run(runs["baseline"])}
+        result["vs_baseline"] = round(
+            result["requests_per_s"] / result["baseline_peer"]["requests_per_s"], 2
+        )
+        result["cpu_per_request_vs_baseline"] = round(
+            result["server_cpu_ms_per_request"]
+            / result["baseline_peer"]["server_cpu_ms_per_request"],
+            2,
+        )
     result["load_average_1_5_15min"] = {
         "before": load_before,
         "after": [round(x, 2) for x in os.getloadavg()],
