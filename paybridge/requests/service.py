@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 
 from connectors.rates.base import Rate, RateSource
 from paybridge import audit
@@ -119,10 +119,10 @@ def _create_from_pool(
     """The same requests on indexes from ``pool``; indexes not kept go back to it (at once
     when an invoice already had a request, on rollback when the transaction fails)."""
     when = now or datetime.now(UTC)
-    existing = rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in invoices])
-    todo = [inv for inv in dict.fromkeys(invoices) if inv.key not in existing]
-    if not todo:
-        return _in_order(invoices, {}, existing)
+    # no read first: these invoices are almost always new (API orders), and the insert's
+    # ON CONFLICT DO NOTHING finds the rare existing one, whose index then goes back
+    existing: dict[tuple[str, str, str], PaymentRequest] = {}
+    todo = list(dict.fromkeys(invoices))
     indexes = pool.take(wallet.fingerprint, len(todo))
     sa.event.listen(
         session,
@@ -132,7 +132,7 @@ def _create_from_pool(
     )
     rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when)
     created = _insert_new(session, rows)
-    unused = [r for r in rows if _key(r) not in created]
+    unused = [r for r in rows if created.get(_key(r)) is not r]
     if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
         kept = {r.derivation_index for r in created.values()}
         indexes[:] = sorted(kept)
@@ -263,6 +263,7 @@ def _unsaved_row(**values: Any) -> PaymentRequest:
     instrumented attribute sets, a sixth of the time of creating a request): the row is
     inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
     treats the values as loaded from the database, as the constructor's values would be."""
+    configure_mappers()  # a no-op once done; a fresh process may not have queried yet
     request: PaymentRequest = PaymentRequest.__mapper__.class_manager.new_instance()
     request.__dict__.update(values)
     return request

@@ -136,3 +136,19 @@ def test_a_second_process_reserves_the_next_block(store: Engine) -> None:
     assert first.take(fingerprint, 2) == [0, 1]
     assert second.take(fingerprint, 1) == [4]
     assert first.take(fingerprint, 3) == [2, 3, 8]  # its block's rest, then a new block
+
+
+def test_an_invoice_that_already_has_a_request_keeps_it_and_returns_the_index(
+    store: Engine,
+) -> None:
+    pool = IndexPool(store, block=4)
+    _create(store, pool, "A")
+    _create(store, pool, "A")  # again: the existing request stands, index 1 goes back
+    _create(store, pool, "B")
+    with transaction(store) as session:
+        rows = dict(
+            session.execute(
+                sa.select(PaymentRequest.invoice_id, PaymentRequest.derivation_index)
+            ).all()
+        )
+    assert rows == {"A": 0, "B": 1}
