@@ -2,7 +2,9 @@
 
 Batched (one counter lock, one insert, one audit append per batch) and idempotent: the same
 invoice always maps to the same request, even when several workers create it at once, and a
-worker that loses that race burns no derivation index (see ``allocation``).
+worker that loses that race burns no derivation index (see ``allocation``). API orders, always
+new invoices, take their index from the process's reserved block instead (``index_pool``) and
+append their audit entries at commit, so concurrent orders do not queue on the counter's lock.
 """
 
 from __future__ import annotations
