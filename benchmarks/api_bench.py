@@ -2,9 +2,16 @@
 and webhook deliveries per second to a local receiver.
 
 Target (issue 12): >= 500 requests/s with p99 <= 100 ms on PostgreSQL on the 2-core machine.
-The server runs in its own process (uvicorn, one worker); the load comes from an asyncio
-httpx client here. Size: ``PAYBRIDGE_BENCH_API_REQUESTS`` (default 1000 per store; shared
-machines run it reduced). PostgreSQL is ``$PAYBRIDGE_TEST_POSTGRES_URL`` (skipped if absent).
+PostgreSQL is a throwaway cluster this benchmark starts (``benchmarks/pgcluster.py``), never a
+server it finds. The API runs in its own process (uvicorn, one worker); the load comes from an
+asyncio httpx client here holding 32 keep-alive connections. A floor peer
+(``benchmarks/api_floor.py``: a Starlette endpoint doing one INSERT on the same database, same
+uvicorn and engine settings) is loaded in the same run, alternating with the API, so
+``vs_floor`` says how close create-order comes to what this machine allows at that moment.
+Figures are medians of ``PAYBRIDGE_BENCH_API_REPEATS`` runs (default 3) of
+``PAYBRIDGE_BENCH_API_REQUESTS`` requests each (default 1000), with the load average around
+each store's runs. ``PAYBRIDGE_BENCH_API_BASELINE=<git ref>`` adds that version of the API as
+a third peer (before/after in one run).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,21 +39,32 @@ CONCURRENCY = 32
 HASH_KEY = bytes(range(32))
 
 
-def _serve(url: str, port: int) -> None:
-    """The server process: the API over ``url`` with a practically unlimited key budget."""
-    import uvicorn
-
-    from paybridge.api.app import create_app
-    from paybridge.config import ApiConfig, load_config
-
-    config = load_config(None)
-    config = config.model_copy(update={"api": ApiConfig(rate_limit_per_minute=10**9)})
+def _engine(url: str) -> sa.Engine:
+    """The engine both servers use: the API's own for SQLite, a 40-connection pool for
+    PostgreSQL (more than the 32 clients, so nobody waits for a connection)."""
     from paybridge.store.db import create_engine_for
 
-    engine = create_engine_for(url)
     if url.startswith("postgresql"):
-        engine = sa.create_engine(url, pool_size=40, max_overflow=0, pool_pre_ping=False)
-    app = create_app(config, engine=engine, hash_key=HASH_KEY)
+        return sa.create_engine(url, pool_size=40, max_overflow=0, pool_pre_ping=False)
+    return create_engine_for(url)
+
+
+def _serve(kind: str, url: str, port: int) -> None:
+    """A server process: the API (with a practically unlimited key budget) or the floor peer."""
+    import uvicorn
+
+    engine = _engine(url)
+    if kind == "floor":
+        from benchmarks.api_floor import floor_app
+
+        app = floor_app(engine)
+    else:
+        from paybridge.api.app import create_app
+        from paybridge.config import ApiConfig, load_config
+
+        config = load_config(None)
+        config = config.model_copy(update={"api": ApiConfig(rate_limit_per_minute=10**9)})
+        app = create_app(config, engine=engine, hash_key=HASH_KEY)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -93,46 +112,135 @@ async def _load(base: str, key: str, total: int) -> dict[str, Any]:
     }
 
 
-def _one_store(url: str, total: int) -> dict[str, Any]:
-    from paybridge.access.api_keys import create_api_key
+def _start(
+    kind: str, url: str, env: dict[str, str], code: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A server process on a free port; ``code``: a checkout whose paybridge it runs."""
+    import httpx
+
     from paybridge.devchain import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.api_bench", "serve", kind, url, str(port)],
+        env=env,
+        cwd=code,
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
+            return server, f"http://127.0.0.1:{port}"
+        except httpx.TransportError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"the {kind} server did not start") from None
+            time.sleep(0.2)
+
+
+def _measured(server: subprocess.Popen[bytes], base: str, key: str, total: int) -> dict[str, Any]:
+    """One load run, with the server's CPU time per request: on a machine this busy the
+    wall-clock rate mostly says how much CPU the server got, its CPU per request what it needs."""
+    import psutil
+
+    process = psutil.Process(server.pid)
+    before = sum(process.cpu_times()[:2])
+    result = asyncio.run(_load(base, key, total))
+    used = sum(process.cpu_times()[:2]) - before
+    result["server_cpu_ms_per_request"] = round(used * 1000 / total, 2)
+    return result
+
+
+def _baseline_code(ref: str, into: Path) -> Path:
+    """PayBridge as of git ``ref`` (e.g. the commit before a change) with these benchmarks, for
+    a before/after peer in the same run. Same database schema required (no new migration)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", ref, "paybridge", "connectors", "simulators"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    shutil.copytree(root / "benchmarks", into / "benchmarks")
+    return into
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over the repeats (each run's figures are kept alongside)."""
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+    out: dict[str, Any] = {k: round(statistics.median(r[k] for r in runs), 1) for k in keys}
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["runs"] = runs
+    return out
+
+
+def _one_store(url: str, total: int, repeats: int) -> dict[str, Any]:
+    from paybridge.access.api_keys import create_api_key
+    from paybridge.audit.keys import KEY_FILE_ENV, KeyRing, use_ring, write_ring
     from paybridge.store.db import create_engine_for, migrate, transaction
 
     engine = create_engine_for(url)
     migrate(engine)
+    ring = Path(tempfile.mkdtemp()) / "audit.key"
+    keys = KeyRing.generate("benchmark")
+    write_ring(ring, keys)
+    use_ring(keys)  # this process's entries (the key's creation) in the servers' chain
     with transaction(engine) as session:
         _row, key = create_api_key(
             session, HASH_KEY, name="bench", scopes=["payments:write"], actor="bench"
         )
-    from paybridge.audit.keys import KEY_FILE_ENV, KeyRing, write_ring
-
-    port = free_port()
-    ring = Path(tempfile.mkdtemp()) / "audit.key"
-    write_ring(ring, KeyRing.generate("benchmark"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.api_bench", "serve", url, str(port)],
-        env={**os.environ, KEY_FILE_ENV: str(ring)},
-    )
+    env = {**os.environ, KEY_FILE_ENV: str(ring)}
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    servers = {"api": _start("api", url, env), "floor": _start("floor", url, env)}
+    baseline_ref = os.environ.get("PAYBRIDGE_BENCH_API_BASELINE")
+    if baseline_ref:
+        code = _baseline_code(baseline_ref, Path(tempfile.mkdtemp(prefix="pb-baseline-")))
+        servers["baseline"] = _start("api", url, env, code)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     try:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the API server did not start") from None
-                time.sleep(0.2)
-        asyncio.run(_load(f"http://127.0.0.1:{port}", key, min(50, total)))  # warm-up
-        result = asyncio.run(_load(f"http://127.0.0.1:{port}", key, total))
+        for _name, (_server, base) in servers.items():
+            asyncio.run(_load(base, key, min(100, total)))  # warm-up
+        for _ in range(repeats):  # alternating, so all see the same machine
+            for name, (server, base) in servers.items():
+                runs[name].append(_measured(server, base, key, total))
     finally:
-        server.terminate()
-        server.wait(20)
+        for server, _base in servers.values():
+            server.terminate()
+            server.wait(20)
+    result = _median_run(runs["api"])
+    result["floor_peer"] = _median_run(runs["floor"])
+    result["vs_floor"] = round(result["requests_per_s"] / result["floor_peer"]["requests_per_s"], 2)
+    result["cpu_per_request_vs_floor"] = round(
+        result["server_cpu_ms_per_request"] / result["floor_peer"]["server_cpu_ms_per_request"], 2
+    )
+    if baseline_ref:
+        result["baseline_peer"] = {"git_ref": baseline_ref, **_median_run(runs["baseline"])}
+        result["vs_baseline"] = round(
+            result["requests_per_s"] / result["baseline_peer"]["requests_per_s"], 2
+        )
+        result["cpu_per_request_vs_baseline"] = round(
+            result["server_cpu_ms_per_request"]
+            / result["baseline_peer"]["server_cpu_ms_per_request"],
+            2,
+        )
+    result["load_average_1_5_15min"] = {
+        "before": load_before,
+        "after": [round(x, 2) for x in os.getloadavg()],
+    }
+    result["audit_chain_verified"] = _verify_audit(engine, ring)
     result["webhook_deliveries_per_s"] = _deliveries(engine, min(total, 300))
     engine.dispose()
     return result
+
+
+def _verify_audit(engine: sa.Engine, ring_file: Path) -> bool:
+    """The orders' audit entries still form one verifiable chain after the load."""
+    from paybridge import audit
+    from paybridge.audit.keys import load_file
+    from paybridge.store.db import transaction
+
+    with transaction(engine) as session:
+        return audit.verify(session, ring=load_file(ring_file)).ok
 
 
 def _deliveries(engine: sa.Engine, count: int) -> float:
@@ -175,30 +283,26 @@ def _deliveries(engine: sa.Engine, count: int) -> float:
 
 
 def run() -> dict[str, Any]:
+    from benchmarks.pgcluster import PgUnavailable, temporary_cluster
+
     total = int(os.environ.get("PAYBRIDGE_BENCH_API_REQUESTS", "1000"))
+    repeats = int(os.environ.get("PAYBRIDGE_BENCH_API_REPEATS", "3"))
     results: dict[str, Any] = {
         "name": "api",
-        "what": f"POST /v1/payments/create-order, {CONCURRENCY} concurrent connections, loopback",
+        "what": f"POST /v1/payments/create-order, {CONCURRENCY} concurrent keep-alive "
+        "connections, loopback, one uvicorn worker; floor peer = one INSERT per request",
         "concurrency": CONCURRENCY,
+        "requests_per_run": total,
+        "repeats": repeats,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = _one_store(f"sqlite:///{Path(tmp) / 'bench.db'}", total)
-    pg = os.environ.get(
-        "PAYBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+        results["sqlite"] = _one_store(f"sqlite:///{Path(tmp) / 'bench.db'}", total, repeats)
     try:
-        admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'create schema "{schema}"'))
-    except Exception as exc:  # no PostgreSQL here
-        results["postgresql"] = {"skipped": f"{type(exc).__name__}: {exc}"}
-    else:
-        try:
-            results["postgresql"] = _one_store(f"{pg}?options=-csearch_path%3D{schema}", total)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+        with temporary_cluster() as url:
+            results["postgresql"] = _one_store(url, total, repeats)
+            results["postgresql"]["server"] = "throwaway cluster started by this benchmark"
+    except PgUnavailable as exc:
+        results["postgresql"] = {"skipped": f"PostgreSQL not measured: {exc}"}
     pg_result = results.get("postgresql", {})
     results["target"] = {
         "requests_per_s": TARGET_RPS,
@@ -214,6 +318,6 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        _serve(sys.argv[2], int(sys.argv[3]))
+        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         print(json.dumps(run(), indent=2))

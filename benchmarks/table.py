@@ -74,8 +74,18 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("settlements/s with 30% faults", "posting_30pct_faults.settlements_per_s.median"),
     ],
     "api": [
+        ("create-order req/s, PostgreSQL (median, 32 conns)", "postgresql.requests_per_s"),
+        ("create-order p99 ms, PostgreSQL", "postgresql.p99_ms"),
+        ("floor peer (one INSERT) req/s, PostgreSQL", "postgresql.floor_peer.requests_per_s"),
+        ("create-order vs floor, PostgreSQL", "postgresql.vs_floor"),
+        ("server CPU ms/request, PostgreSQL", "postgresql.server_cpu_ms_per_request"),
+        ("create-order vs before (same run), PostgreSQL", "postgresql.vs_baseline"),
         ("create-order req/s, SQLite", "sqlite.requests_per_s"),
-        ("create-order req/s, PostgreSQL", "postgresql.requests_per_s"),
+        ("create-order p99 ms, SQLite", "sqlite.p99_ms"),
+        ("create-order vs floor, SQLite", "sqlite.vs_floor"),
+        ("webhook deliveries/s, PostgreSQL", "postgresql.webhook_deliveries_per_s"),
+        ("webhook deliveries/s, SQLite", "sqlite.webhook_deliveries_per_s"),
+        ("meets target (500 req/s, p99 100 ms)", "meets_target"),
     ],
 }
 

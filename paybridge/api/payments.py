@@ -79,7 +79,7 @@ async def create(
     def work() -> tuple[Any, Any, bool]:
         for attempt in (1, 2):
             try:
-                with transaction(state.engine) as session:
+                with state.write_lock, transaction(state.engine) as session:
                     result = create_order(
                         session,
                         body,
@@ -87,6 +87,7 @@ async def create(
                         caller=who,
                         idempotency_key=idempotency_key,
                         rates_for_chain=state.rates_for_chain,
+                        index_pool=state.index_pool,
                     )
                     return result.request, result.order, result.created
             except IntegrityError:  # the same Idempotency-Key raced us: replay theirs

@@ -107,6 +107,9 @@ def append(
     ring = ring or active_ring()
     key_id, key = ring.active_id, ring.active_key
     when = (at or datetime.now(UTC)).astimezone(UTC)
+    # webhook events for payment changes, in this same transaction (the outbox); written
+    # before the chain's head is locked, so other appenders do not wait for these queries
+    webhook_outbox.enqueue_audit_events(session, batch, when)
     last_seq, prev_hash = _claim_sequence(session, len(batch))
     rows = []
     for offset, event in enumerate(batch, start=1):
@@ -141,10 +144,35 @@ def append(
     # Core, one executemany: the ORM's bulk path costs more per row than the database, and it
     # would split rows with and without ``before`` into one INSERT per row
     session.connection().execute(sa.insert(AuditEntry.__table__), rows)
-    # webhook events for payment changes, in this same transaction (the outbox)
-    webhook_outbox.enqueue_audit_events(session, batch, when)
     session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
     return last_seq + len(batch)
+
+
+def append_at_commit(session: Session, events: Iterable[AuditEvent], at: datetime) -> None:
+    """Append ``events`` just before the caller's transaction commits, not now.
+
+    Why: appending locks the chain's head row until commit, so every other appender waits for
+    whatever the caller still does after appending. Deferred, the lock is held for the append
+    and the commit only. Same transaction, so the entries are still written with the change
+    or not at all (and without an audit key the commit fails, writing nothing).
+    """
+    pending = session.info.setdefault(_PENDING, [])
+    if not pending:
+        sa.event.listen(session, "before_commit", _append_pending, once=True)
+        sa.event.listen(session, "after_rollback", _drop_pending, once=True)
+    pending.append((list(events), at))
+
+
+_PENDING = "audit_append_at_commit"
+
+
+def _append_pending(session: Session) -> None:
+    for batch, at in session.info.pop(_PENDING, []):
+        append(session, batch, at)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def seal_legacy(session: Session, actor: str, *, ring: KeyRing | None = None) -> int:

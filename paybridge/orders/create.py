@@ -24,6 +24,7 @@ from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.invoices import InvoiceRecord
 from paybridge.orders.body import NETWORK_ALIASES, CreateOrder, body_fingerprint
 from paybridge.rate_sources import ChainRates
+from paybridge.requests.index_pool import IndexPool
 from paybridge.requests.service import create_payment_requests
 from paybridge.store.models import ApiOrder, IdempotencyKey, PaymentRequest, WebhookEndpoint
 
@@ -86,8 +87,12 @@ def create_order(
     idempotency_key: str | None,
     rates_for_chain: Callable[[str], RateSource] | None = None,
     now: datetime | None = None,
+    index_pool: IndexPool | None = None,
 ) -> OrderResult:
-    """Create the order in the caller's transaction (or replay the one this key created)."""
+    """Create the order in the caller's transaction (or replay the one this key created).
+
+    ``index_pool``: the process's reserved derivation indexes (``requests.index_pool``); without
+    one the xpub's counter row is locked until this transaction ends."""
     when = now or datetime.now(UTC)
     fingerprint = body_fingerprint(body)
     if idempotency_key is not None:
@@ -134,6 +139,7 @@ def create_order(
         wallet=wallet,
         actor=caller.actor,
         now=when,
+        index_pool=index_pool,
     )
     order = ApiOrder(
         payment_id=made.request.id,

@@ -2,7 +2,9 @@
 
 Batched (one counter lock, one insert, one audit append per batch) and idempotent: the same
 invoice always maps to the same request, even when several workers create it at once, and a
-worker that loses that race burns no derivation index (see ``allocation``).
+worker that loses that race burns no derivation index (see ``allocation``). API orders, always
+new invoices, take their index from the process's reserved block instead (``index_pool``) and
+append their audit entries at commit, so concurrent orders do not queue on the counter's lock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 
 from connectors.rates.base import Rate, RateSource
 from paybridge import audit
@@ -23,6 +25,7 @@ from paybridge.config import PayBridgeConfig
 from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
+from paybridge.requests.index_pool import IndexPool
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
 from paybridge.store.db import dialect_insert
@@ -60,11 +63,18 @@ def create_payment_requests(
     wallet: WatchOnlyWallet,
     actor: str,
     now: datetime | None = None,
+    index_pool: IndexPool | None = None,
 ) -> list[CreatedRequest]:
     """Create (or return the existing) request for each invoice, in input order.
 
     Runs inside the caller's transaction: on any error nothing of the batch is written.
+    ``index_pool``: take indexes from the process's reserved block instead of locking the
+    counter until commit; only for invoices nobody else can be creating (API orders).
     """
+    if index_pool is not None:
+        return _create_from_pool(
+            session, invoices, config, rates_for_chain, wallet, actor, now, index_pool
+        )
     when = now or datetime.now(UTC)
     seen = peek_next_index(session, wallet.fingerprint)  # before reading the requests
     existing = rows_by_invoice_key(session, PaymentRequest, [inv.key for inv in invoices])
@@ -80,7 +90,8 @@ def create_payment_requests(
             existing.update(rows_by_invoice_key(session, PaymentRequest, keys))
             todo = [inv for inv in todo if inv.key not in existing]
     while todo:
-        rows = _build_requests(todo, start, wallet, config, rates_for_chain, when)
+        indexes = list(range(start, start + len(todo)))
+        rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when)
         created = _insert_new(session, rows)
         if len(created) == len(rows):
             break
@@ -93,22 +104,80 @@ def create_payment_requests(
         created = {}
     if created:
         commit_indexes(session, wallet.fingerprint, start + len(created))
-        _attach(session, created.values())
-        audit.append(
-            session,
-            (
-                audit.AuditEvent(
-                    actor=actor,
-                    entity_type="payment_request",
-                    entity_id=request.id,
-                    action="create",
-                    after={**snapshot(request), **_quote_evidence(request)},
-                    reason=f"invoice {request.erp_system}/{request.company}/{request.invoice_id}",
-                )
-                for request in created.values()
-            ),
-            at=when,
-        )
+        _record(session, created.values(), actor, when)
+    return _in_order(invoices, created, existing)
+
+
+def _create_from_pool(
+    session: Session,
+    invoices: Sequence[InvoiceRecord],
+    config: PayBridgeConfig,
+    rates_for_chain: RateSourceForChain,
+    wallet: WatchOnlyWallet,
+    actor: str,
+    now: datetime | None,
+    pool: IndexPool,
+) -> list[CreatedRequest]:
+    """The same requests on indexes from ``pool``; indexes not kept go back to it (at once
+    when an invoice already had a request, on rollback when the transaction fails)."""
+    when = now or datetime.now(UTC)
+    # no read first: these invoices are almost always new (API orders), and the insert's
+    # ON CONFLICT DO NOTHING finds the rare existing one, whose index then goes back
+    existing: dict[tuple[str, str, str], PaymentRequest] = {}
+    todo = list(dict.fromkeys(invoices))
+    indexes = pool.take(wallet.fingerprint, len(todo))
+    sa.event.listen(
+        session,
+        "after_rollback",
+        lambda _session: pool.give_back(wallet.fingerprint, indexes),
+        once=True,
+    )
+    rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when)
+    created = _insert_new(session, rows)
+    unused = [r for r in rows if created.get(_key(r)) is not r]
+    if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
+        kept = {r.derivation_index for r in created.values()}
+        indexes[:] = sorted(kept)
+        pool.give_back(wallet.fingerprint, [r.derivation_index for r in unused])
+        taken = [_key(r) for r in unused]
+        existing.update(rows_by_invoice_key(session, PaymentRequest, taken))
+    if created:  # audited at commit: the chain's head stays locked for the commit only
+        _record(session, created.values(), actor, when, audit.append_at_commit)
+    return _in_order(invoices, created, existing)
+
+
+def _record(
+    session: Session,
+    created: Iterable[PaymentRequest],
+    actor: str,
+    when: datetime,
+    append: Callable[..., Any] = audit.append,
+) -> None:
+    """Attach the inserted rows and write their audit entries (and webhook events)."""
+    rows = list(created)
+    _attach(session, rows)
+    append(
+        session,
+        [
+            audit.AuditEvent(
+                actor=actor,
+                entity_type="payment_request",
+                entity_id=request.id,
+                action="create",
+                after={**snapshot(request), **_quote_evidence(request)},
+                reason=f"invoice {request.erp_system}/{request.company}/{request.invoice_id}",
+            )
+            for request in rows
+        ],
+        when,
+    )
+
+
+def _in_order(
+    invoices: Sequence[InvoiceRecord],
+    created: dict[tuple[str, str, str], PaymentRequest],
+    existing: dict[tuple[str, str, str], PaymentRequest],
+) -> list[CreatedRequest]:
     return [
         CreatedRequest(created[inv.key], True)
         if inv.key in created
@@ -119,18 +188,22 @@ def create_payment_requests(
 
 def _build_requests(
     invoices: Sequence[InvoiceRecord],
-    start: int,
+    indexes: Sequence[int],
     wallet: WatchOnlyWallet,
     config: PayBridgeConfig,
     rates_for_chain: RateSourceForChain,
     when: datetime,
 ) -> list[PaymentRequest]:
-    """One request per invoice, on consecutive indexes from ``start``."""
-    addresses = wallet.addresses(start, len(invoices))
+    """One request per invoice, on the given indexes (consecutive ones derived in one go)."""
+    start = indexes[0]
+    if list(indexes) == list(range(start, start + len(indexes))):
+        addresses = wallet.addresses(start, len(invoices))
+    else:
+        addresses = [wallet.address(index) for index in indexes]
     rates: dict[tuple[str, str, str], Rate] = {}
     return [
-        _build_request(inv, address, start + offset, wallet, config, rates, rates_for_chain, when)
-        for offset, (inv, address) in enumerate(zip(invoices, addresses, strict=True))
+        _build_request(inv, address, index, wallet, config, rates, rates_for_chain, when)
+        for inv, address, index in zip(invoices, addresses, indexes, strict=True)
     ]
 
 
@@ -192,6 +265,7 @@ def _unsaved_row(**values: Any) -> PaymentRequest:
     instrumented attribute sets, a sixth of the time of creating a request): the row is
     inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
     treats the values as loaded from the database, as the constructor's values would be."""
+    configure_mappers()  # a no-op once done; a fresh process may not have queried yet
     request: PaymentRequest = PaymentRequest.__mapper__.class_manager.new_instance()
     request.__dict__.update(values)
     return request
