@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from paybridge.secrets_guard import refuse_private_material
+from paybridge.secrets_guard import base58check_decode, refuse_private_material
 
 if TYPE_CHECKING:  # bip_utils is imported where keys are parsed: CLI start-up stays fast
     from bip_utils import Bip32Secp256k1
@@ -67,12 +67,22 @@ class WatchOnlyWallet:
         from coincurve import PublicKey
 
         self.xpub = xpub.strip()
-        account = _parse_account_xpub(self.xpub, where)
-        self._external_chain = account.ChildKey(EXTERNAL_CHAIN)
-        self._chain_code = self._external_chain.ChainCode().ToBytes()
-        self._public_key = self._external_chain.PublicKey().RawCompressed().ToBytes()
-        self._point = PublicKey(self._public_key)
-        self.fingerprint = _fingerprint_of(account)
+        refuse_private_material(self.xpub, where)
+        account = _account_key(self.xpub)
+        if account is None:  # not the plain case: bip-utils decides, and says what is wrong
+            parsed = _parse_account_xpub(self.xpub, where)
+            account = parsed.PublicKey().RawCompressed().ToBytes(), parsed.ChainCode().ToBytes()
+        key, chain_code = account
+        self.fingerprint = hashlib.sha256(key + chain_code).hexdigest()[:32]
+        digest = hmac.digest(chain_code, key + EXTERNAL_CHAIN.to_bytes(4, "big"), "sha512")
+        try:  # CKDpub to the external chain node m/44'/60'/account'/0
+            point = PublicKey(key).add(digest[:32])
+        except ValueError:  # pragma: no cover - cryptographically unreachable: bip-utils raises
+            _parse_account_xpub(self.xpub, where).ChildKey(EXTERNAL_CHAIN)
+            raise
+        self._chain_code = digest[32:]
+        self._public_key = point.format(compressed=True)
+        self._point = point
 
     def address(self, index: int) -> str:
         """EIP-55 address of ``m/44'/60'/account'/0/index``."""
@@ -96,7 +106,8 @@ class WatchOnlyWallet:
         except ValueError:  # pragma: no cover - cryptographically unreachable
             from bip_utils import EthAddrEncoder
 
-            node = self._external_chain.ChildKey(index)
+            account = _parse_account_xpub(self.xpub, "xpub")
+            node = account.ChildKey(EXTERNAL_CHAIN).ChildKey(index)
             return EthAddrEncoder.EncodeKey(node.PublicKey().KeyObject())
         return _eip55(_keccak256(child.format(compressed=False)[1:])[-20:].hex())
 
@@ -180,9 +191,31 @@ def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
     return key
 
 
-def _fingerprint_of(key: Bip32Secp256k1) -> str:
-    material = key.PublicKey().RawCompressed().ToBytes() + key.ChainCode().ToBytes()
-    return hashlib.sha256(material).hexdigest()[:32]
+_XPUB_VERSION = bytes.fromhex("0488b21e")  # BIP-32 mainnet public, what bip-utils accepts
+
+
+def _account_key(xpub: str) -> tuple[bytes, bytes] | None:
+    """(compressed public key, chain code) of a well-formed mainnet account-level xpub, read
+    without bip-utils (importing it was most of a CLI command's start-up); None for anything
+    else, which ``_parse_account_xpub`` then refuses with bip-utils' own diagnosis. Accepts
+    exactly what that path accepts: a valid Base58Check string of 78 bytes, the xpub version,
+    depth 3 with a hardened index, and a public key that is a point on secp256k1."""
+    from coincurve import PublicKey
+
+    payload = base58check_decode(xpub)
+    if payload is None or len(payload) != 78:
+        return None
+    depth, index = payload[4], int.from_bytes(payload[9:13], "big")
+    if payload[:4] != _XPUB_VERSION or depth != ACCOUNT_DEPTH or index < _HARDENED:
+        return None
+    chain_code, key = payload[13:45], payload[45:78]
+    if key[0] not in (2, 3):
+        return None
+    try:
+        point = PublicKey(key)
+    except ValueError:
+        return None
+    return point.format(compressed=True), chain_code
 
 
 def _format_index(index: int) -> str:

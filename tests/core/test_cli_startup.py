@@ -128,7 +128,8 @@ def test_light_commands_import_no_heavy_library(workdir: Path, args: tuple[str, 
     modules, result = imported_by(workdir, *args)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
-    assert modules & HEAVY == set()
+    # the config's xpub and addresses are checked without bip-utils and eth-utils
+    assert modules & (HEAVY | {"bip_utils", "eth_utils", "alembic"}) == set()
     assert "sqlalchemy" in modules  # it did read the store
 
 
