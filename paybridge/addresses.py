@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paybridge.secrets_guard import base58check_decode, refuse_private_material
 
@@ -149,10 +150,52 @@ def is_checksummed(address: str) -> bool:
     return match is not None and address == _eip55(match.group(1).lower())
 
 
-def _keccak256(data: bytes) -> bytes:
-    from Crypto.Hash import keccak  # here: CLI start-up stays fast
+class _Keccak(threading.local):
+    """Keccak-256 through pycryptodome's C functions, one reusable state per thread: its
+    ``keccak.new(...).digest()`` wrapper costs twice the hash itself, and an address takes
+    two (the key, then the EIP-55 checksum). Same library, same digests."""
 
-    return keccak.new(digest_bits=256, data=data).digest()
+    _lib: Any = None  # set in each thread on its first hash (pycryptodome loaded then)
+
+    def _start(self) -> None:
+        from Crypto.Hash.keccak import _raw_keccak_lib  # here: CLI start-up stays fast
+        from Crypto.Util._raw_api import (
+            SmartPointer,
+            VoidPointer,
+            create_string_buffer,
+            get_raw_buffer,
+        )
+
+        state = VoidPointer()
+        if _raw_keccak_lib.keccak_init(state.address_of(), 64, 24):  # capacity 512: 256 bits
+            raise RuntimeError("keccak state could not be created")
+        self._lib, self._get = _raw_keccak_lib, get_raw_buffer
+        self._state = SmartPointer(state.get(), _raw_keccak_lib.keccak_destroy)
+        self._out = create_string_buffer(32)
+
+    def digest(self, data: bytes) -> bytes:
+        if self._lib is None:
+            self._start()
+        lib, state, out = self._lib, self._state.get(), self._out
+        # padding 0x01: Keccak as Ethereum uses it (not SHA-3's 0x06)
+        failed = lib.keccak_absorb(state, data, len(data)) or lib.keccak_digest(state, out, 32, 1)
+        lib.keccak_reset(state)
+        if failed:
+            raise RuntimeError(f"keccak failed ({failed})")
+        return self._get(out)
+
+
+_keccak = _Keccak()
+
+
+def _keccak256(data: bytes) -> bytes:
+    return _keccak.digest(data)
+
+
+#: hex digit of the digest -> 0x20 where EIP-55 upper-cases (nibble >= 8); of the address ->
+#: 0x20 for the letters a-f (digits have no case)
+_HIGH_NIBBLE = bytes(0x20 if chr(b) in "89abcdef" else 0 for b in range(256))
+_HEX_LETTER = bytes(0x20 if chr(b) in "abcdef" else 0 for b in range(256))
 
 
 @lru_cache(maxsize=16_384)
@@ -160,12 +203,14 @@ def _eip55(lower_hex: str) -> str:
     """EIP-55: upper-case each hex letter whose nibble of keccak-256(lower-case hex) is >= 8.
 
     Cached: a freshly derived deposit address is checksummed again when its payment link is
-    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request."""
-    digest = _keccak256(lower_hex.encode("ascii")).hex()
-    return "0x" + "".join(
-        char.upper() if nibble > "7" else char
-        for char, nibble in zip(lower_hex, digest[:40], strict=True)
+    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request.
+    The case flip is done on all 40 characters at once: clearing bit 0x20 upper-cases a-f."""
+    text = lower_hex.encode("ascii")
+    nibbles = _keccak256(text).hex()[:40].encode("ascii")
+    flip = int.from_bytes(nibbles.translate(_HIGH_NIBBLE), "big") & int.from_bytes(
+        text.translate(_HEX_LETTER), "big"
     )
+    return "0x" + (int.from_bytes(text, "big") ^ flip).to_bytes(40, "big").decode("ascii")
 
 
 def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
