@@ -20,8 +20,12 @@ START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 HEADLINES: dict[str, list[tuple[str, str]]] = {
     "startup": [
         ("`paybridge --help` median s", "help_median_s"),
-        ("`--help` speedup vs baseline", "baseline.help_speedup"),
+        ("`python -c 'import typer'` median s (floor)", "import_typer_median_s"),
         ("bare interpreter median s", "python_bare_median_s"),
+        ("`--help` / `import typer` (wall)", "help_over_import_typer"),
+        ("`--help` CPU s (median)", "cpu_median_s.help"),
+        ("`import typer` CPU s (median)", "cpu_median_s.import_typer"),
+        ("`--help` speedup vs baseline", "baseline.help_speedup"),
     ],
     "requests": [
         ("SQLite requests/s (wall)", "sqlite.per_second_median"),
