@@ -31,7 +31,12 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("SQLite requests/s (wall)", "sqlite.per_second_median"),
         ("SQLite requests per CPU-second", "sqlite.per_cpu_second_median"),
         ("SQLite baseline requests per CPU-second", "sqlite.baseline.per_cpu_second_median"),
+        (
+            "address derivation alone per CPU-second (floor)",
+            "sqlite.derivation_only_per_cpu_second_median",
+        ),
         ("PostgreSQL requests/s (wall)", "postgresql.per_second_median"),
+        ("PostgreSQL requests per CPU-second (client)", "postgresql.per_cpu_second_median"),
         ("PostgreSQL", "postgresql.skipped"),
     ],
     "reconcile_store": [
