@@ -4,8 +4,10 @@ Target (issue 15): at least 5,000/s on SQLite; PostgreSQL reported too, on a thr
 this benchmark starts itself (benchmarks/pgcluster.py), never a server it finds. Each backend
 is measured in its own process (its own peak memory). Besides wall-clock rates, the SQLite
 figure is also given per CPU-second of the process (SQLite runs in-process), which a machine
-shared with other work disturbs far less than wall time. PAYBRIDGE_BENCH_BASELINE=<ref> also
-measures SQLite on that commit's code in the same run.
+shared with other work disturbs far less than wall time. The floor beside it: deriving the same
+number of addresses alone (per CPU-second; ``derivation_share_of_cpu`` is the part of a
+request's CPU time that derivation takes). PAYBRIDGE_BENCH_BASELINE=<ref> also measures SQLite
+on that commit's code in the same run.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def measure(url: str) -> dict[str, object]:
         wall_rates.append(REQUESTS / (time.perf_counter() - started))
         cpu_rates.append(REQUESTS / (time.process_time() - cpu_started))
     engine.dispose()
+    # the floor beside it: deriving the same number of addresses and nothing else
+    derive_rates = []
+    for run in range(REPEATS):
+        started = time.process_time()
+        wallet.addresses(1_000_000 + run * REQUESTS, REQUESTS)
+        derive_rates.append(REQUESTS / (time.process_time() - started))
     median = statistics.median(wall_rates)
     return {
         "requests_per_run": REQUESTS,
@@ -78,6 +86,10 @@ def measure(url: str) -> dict[str, object]:
         "per_second_runs": [round(r) for r in wall_rates],
         "per_second_median": round(median),
         "per_cpu_second_median": round(statistics.median(cpu_rates)),
+        "derivation_only_per_cpu_second_median": round(statistics.median(derive_rates)),
+        "derivation_share_of_cpu": round(
+            statistics.median(cpu_rates) / statistics.median(derive_rates), 2
+        ),
         "target_per_second": TARGET_PER_SECOND,
         "meets_target": median >= TARGET_PER_SECOND,
     }

@@ -20,14 +20,23 @@ START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 HEADLINES: dict[str, list[tuple[str, str]]] = {
     "startup": [
         ("`paybridge --help` median s", "help_median_s"),
-        ("`--help` speedup vs baseline", "baseline.help_speedup"),
+        ("`python -c 'import typer'` median s (floor)", "import_typer_median_s"),
         ("bare interpreter median s", "python_bare_median_s"),
+        ("`--help` / `import typer` (wall)", "help_over_import_typer"),
+        ("`--help` CPU s (median)", "cpu_median_s.help"),
+        ("`import typer` CPU s (median)", "cpu_median_s.import_typer"),
+        ("`--help` speedup vs baseline", "baseline.help_speedup"),
     ],
     "requests": [
         ("SQLite requests/s (wall)", "sqlite.per_second_median"),
         ("SQLite requests per CPU-second", "sqlite.per_cpu_second_median"),
         ("SQLite baseline requests per CPU-second", "sqlite.baseline.per_cpu_second_median"),
+        (
+            "address derivation alone per CPU-second (floor)",
+            "sqlite.derivation_only_per_cpu_second_median",
+        ),
         ("PostgreSQL requests/s (wall)", "postgresql.per_second_median"),
+        ("PostgreSQL requests per CPU-second (client)", "postgresql.per_cpu_second_median"),
         ("PostgreSQL", "postgresql.skipped"),
     ],
     "reconcile_store": [

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from paybridge.secrets_guard import refuse_private_material
+from paybridge.secrets_guard import base58check_decode, refuse_private_material
 
 if TYPE_CHECKING:  # bip_utils is imported where keys are parsed: CLI start-up stays fast
     from bip_utils import Bip32Secp256k1
@@ -67,12 +68,22 @@ class WatchOnlyWallet:
         from coincurve import PublicKey
 
         self.xpub = xpub.strip()
-        account = _parse_account_xpub(self.xpub, where)
-        self._external_chain = account.ChildKey(EXTERNAL_CHAIN)
-        self._chain_code = self._external_chain.ChainCode().ToBytes()
-        self._public_key = self._external_chain.PublicKey().RawCompressed().ToBytes()
-        self._point = PublicKey(self._public_key)
-        self.fingerprint = _fingerprint_of(account)
+        refuse_private_material(self.xpub, where)
+        account = _account_key(self.xpub)
+        if account is None:  # not the plain case: bip-utils decides, and says what is wrong
+            parsed = _parse_account_xpub(self.xpub, where)
+            account = parsed.PublicKey().RawCompressed().ToBytes(), parsed.ChainCode().ToBytes()
+        key, chain_code = account
+        self.fingerprint = hashlib.sha256(key + chain_code).hexdigest()[:32]
+        digest = hmac.digest(chain_code, key + EXTERNAL_CHAIN.to_bytes(4, "big"), "sha512")
+        try:  # CKDpub to the external chain node m/44'/60'/account'/0
+            point = PublicKey(key).add(digest[:32])
+        except ValueError:  # pragma: no cover - cryptographically unreachable: bip-utils raises
+            _parse_account_xpub(self.xpub, where).ChildKey(EXTERNAL_CHAIN)
+            raise
+        self._chain_code = digest[32:]
+        self._public_key = point.format(compressed=True)
+        self._point = point
 
     def address(self, index: int) -> str:
         """EIP-55 address of ``m/44'/60'/account'/0/index``."""
@@ -96,7 +107,8 @@ class WatchOnlyWallet:
         except ValueError:  # pragma: no cover - cryptographically unreachable
             from bip_utils import EthAddrEncoder
 
-            node = self._external_chain.ChildKey(index)
+            account = _parse_account_xpub(self.xpub, "xpub")
+            node = account.ChildKey(EXTERNAL_CHAIN).ChildKey(index)
             return EthAddrEncoder.EncodeKey(node.PublicKey().KeyObject())
         return _eip55(_keccak256(child.format(compressed=False)[1:])[-20:].hex())
 
@@ -138,10 +150,52 @@ def is_checksummed(address: str) -> bool:
     return match is not None and address == _eip55(match.group(1).lower())
 
 
-def _keccak256(data: bytes) -> bytes:
-    from Crypto.Hash import keccak  # here: CLI start-up stays fast
+class _Keccak(threading.local):
+    """Keccak-256 through pycryptodome's C functions, one reusable state per thread: its
+    ``keccak.new(...).digest()`` wrapper costs twice the hash itself, and an address takes
+    two (the key, then the EIP-55 checksum). Same library, same digests."""
 
-    return keccak.new(digest_bits=256, data=data).digest()
+    _lib: Any = None  # set in each thread on its first hash (pycryptodome loaded then)
+
+    def _start(self) -> None:
+        from Crypto.Hash.keccak import _raw_keccak_lib  # here: CLI start-up stays fast
+        from Crypto.Util._raw_api import (
+            SmartPointer,
+            VoidPointer,
+            create_string_buffer,
+            get_raw_buffer,
+        )
+
+        state = VoidPointer()
+        if _raw_keccak_lib.keccak_init(state.address_of(), 64, 24):  # capacity 512: 256 bits
+            raise RuntimeError("keccak state could not be created")
+        self._lib, self._get = _raw_keccak_lib, get_raw_buffer
+        self._state = SmartPointer(state.get(), _raw_keccak_lib.keccak_destroy)
+        self._out = create_string_buffer(32)
+
+    def digest(self, data: bytes) -> bytes:
+        if self._lib is None:
+            self._start()
+        lib, state, out = self._lib, self._state.get(), self._out
+        # padding 0x01: Keccak as Ethereum uses it (not SHA-3's 0x06)
+        failed = lib.keccak_absorb(state, data, len(data)) or lib.keccak_digest(state, out, 32, 1)
+        lib.keccak_reset(state)
+        if failed:
+            raise RuntimeError(f"keccak failed ({failed})")
+        return self._get(out)
+
+
+_keccak = _Keccak()
+
+
+def _keccak256(data: bytes) -> bytes:
+    return _keccak.digest(data)
+
+
+#: hex digit of the digest -> 0x20 where EIP-55 upper-cases (nibble >= 8); of the address ->
+#: 0x20 for the letters a-f (digits have no case)
+_HIGH_NIBBLE = bytes(0x20 if chr(b) in "89abcdef" else 0 for b in range(256))
+_HEX_LETTER = bytes(0x20 if chr(b) in "abcdef" else 0 for b in range(256))
 
 
 @lru_cache(maxsize=16_384)
@@ -149,12 +203,14 @@ def _eip55(lower_hex: str) -> str:
     """EIP-55: upper-case each hex letter whose nibble of keccak-256(lower-case hex) is >= 8.
 
     Cached: a freshly derived deposit address is checksummed again when its payment link is
-    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request."""
-    digest = _keccak256(lower_hex.encode("ascii")).hex()
-    return "0x" + "".join(
-        char.upper() if nibble > "7" else char
-        for char, nibble in zip(lower_hex, digest[:40], strict=True)
+    written (``paybridge.eip681``), and that second keccak was a sixth of creating a request.
+    The case flip is done on all 40 characters at once: clearing bit 0x20 upper-cases a-f."""
+    text = lower_hex.encode("ascii")
+    nibbles = _keccak256(text).hex()[:40].encode("ascii")
+    flip = int.from_bytes(nibbles.translate(_HIGH_NIBBLE), "big") & int.from_bytes(
+        text.translate(_HEX_LETTER), "big"
     )
+    return "0x" + (int.from_bytes(text, "big") ^ flip).to_bytes(40, "big").decode("ascii")
 
 
 def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
@@ -180,9 +236,31 @@ def _parse_account_xpub(xpub: str, where: str) -> Bip32Secp256k1:
     return key
 
 
-def _fingerprint_of(key: Bip32Secp256k1) -> str:
-    material = key.PublicKey().RawCompressed().ToBytes() + key.ChainCode().ToBytes()
-    return hashlib.sha256(material).hexdigest()[:32]
+_XPUB_VERSION = bytes.fromhex("0488b21e")  # BIP-32 mainnet public, what bip-utils accepts
+
+
+def _account_key(xpub: str) -> tuple[bytes, bytes] | None:
+    """(compressed public key, chain code) of a well-formed mainnet account-level xpub, read
+    without bip-utils (importing it was most of a CLI command's start-up); None for anything
+    else, which ``_parse_account_xpub`` then refuses with bip-utils' own diagnosis. Accepts
+    exactly what that path accepts: a valid Base58Check string of 78 bytes, the xpub version,
+    depth 3 with a hardened index, and a public key that is a point on secp256k1."""
+    from coincurve import PublicKey
+
+    payload = base58check_decode(xpub)
+    if payload is None or len(payload) != 78:
+        return None
+    depth, index = payload[4], int.from_bytes(payload[9:13], "big")
+    if payload[:4] != _XPUB_VERSION or depth != ACCOUNT_DEPTH or index < _HARDENED:
+        return None
+    chain_code, key = payload[13:45], payload[45:78]
+    if key[0] not in (2, 3):
+        return None
+    try:
+        point = PublicKey(key)
+    except ValueError:
+        return None
+    return point.format(compressed=True), chain_code
 
 
 def _format_index(index: int) -> str:

@@ -113,13 +113,25 @@ def rows_by_invoice_key(
     session: Session, model: type[Row], keys: Sequence[InvoiceKey], chunk: int = 500
 ) -> dict[InvoiceKey, Row]:
     """Rows of ``model`` (any table keyed by erp_system, company, invoice_id) for these keys,
-    looked up in chunks so the IN list stays small on every database."""
-    columns = (model.erp_system, model.company, model.invoice_id)  # type: ignore[attr-defined]
+    looked up per ERP system and company with the invoice ids in chunks, so the IN list stays
+    small on every database (one bound value per key, not three: PostgreSQL's driver parses
+    each placeholder of each statement)."""
+    erp_system, company, invoice_id = (
+        model.erp_system,  # type: ignore[attr-defined]
+        model.company,  # type: ignore[attr-defined]
+        model.invoice_id,  # type: ignore[attr-defined]
+    )
+    by_scope: dict[tuple[str, str], list[str]] = {}
+    for key in keys:
+        by_scope.setdefault((key[0], key[1]), []).append(key[2])
     found: dict[InvoiceKey, Row] = {}
-    for start in range(0, len(keys), chunk):
-        part = list(keys[start : start + chunk])
-        for row in session.scalars(sa.select(model).where(sa.tuple_(*columns).in_(part))):
-            found[(row.erp_system, row.company, row.invoice_id)] = row  # type: ignore[attr-defined]
+    for (system, code), ids in by_scope.items():
+        for start in range(0, len(ids), chunk):
+            query = sa.select(model).where(
+                erp_system == system, company == code, invoice_id.in_(ids[start : start + chunk])
+            )
+            for row in session.scalars(query):
+                found[(row.erp_system, row.company, row.invoice_id)] = row  # type: ignore[attr-defined]
     return found
 
 

@@ -18,6 +18,7 @@ The error message never repeats the offending value, so it is safe to log.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -160,13 +161,36 @@ def _walk(obj: object, path: str) -> Iterator[tuple[str, str]]:
             yield from _walk(child, f"{path}[{index}]")
 
 
+_BASE58_DIGITS = {
+    char: value
+    for value, char in enumerate("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+}
+
+
+def base58check_decode(text: str) -> bytes | None:
+    """The payload of a Base58Check string (Bitcoin alphabet, 4-byte double-SHA-256 checksum),
+    or None when it is not one. Here rather than bip-utils' decoder: importing bip-utils was
+    most of a command's start-up, and every command scans its arguments and config."""
+    number = 0
+    for char in text:
+        digit = _BASE58_DIGITS.get(char)
+        if digit is None:
+            return None
+        number = number * 58 + digit
+    zeros = len(text) - len(text.lstrip("1"))
+    raw = b"\0" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
+    if len(raw) < 4:
+        return None
+    payload, checksum = raw[:-4], raw[-4:]
+    if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
+        return None
+    return payload
+
+
 def _classify_base58check(token: str) -> str | None:
     """Recognise serialized extended private keys and WIF keys by their decoded structure."""
-    from bip_utils import Base58Decoder  # here: every command scans its arguments at start-up
-
-    try:
-        payload = Base58Decoder.CheckDecode(token)
-    except Exception:  # bad checksum or alphabet: not a key serialization
+    payload = base58check_decode(token)
+    if payload is None:  # bad checksum or alphabet: not a key serialization
         return None
     if len(payload) == _EXTENDED_KEY_LEN and payload[_EXTENDED_KEY_DATA_OFFSET] == 0:
         return "an extended private key (xprv)"

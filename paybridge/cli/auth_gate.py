@@ -10,24 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from typer.core import TyperGroup
 
 from paybridge.access.roles import PUBLIC, command_roles, may_run
 from paybridge.access.server_key import ServerKeyError, server_key
 from paybridge.access.users import Person, authenticate_token, has_users
 from paybridge.cli.context import USAGE_ERROR, config, fail, state
+from paybridge.cli.lazy import ARGS_KEY
 from paybridge.store.db import create_engine_for, transaction
 
 TOKEN_ENV = "PAYBRIDGE_TOKEN"
-_ARGS = "paybridge.args"
-
-
-class RecordingGroup(TyperGroup):
-    """The root group: keeps the command line so the gate can name the leaf command."""
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        ctx.meta[_ARGS] = list(args)
-        return super().resolve_command(ctx, args)
+_ARGS = ARGS_KEY  # the root group (paybridge.cli.lazy) keeps the command line there
 
 
 def command_path(ctx: Any) -> str | None:

@@ -1,6 +1,6 @@
 """`paybridge watch` and `paybridge receipts list`: the chain watcher from the command line.
 
-Register in paybridge/cli/main.py with ``chain.register(app)``.
+Wired by ``chain.register(app)``, from the root table in paybridge/cli/lazy.py.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ STATES = ("detected", "confirmed", "finalized")
 
 
 def register(app: typer.Typer) -> None:
-    """One call from paybridge/cli/main.py wires every command of this module."""
+    """Wires every command of this module (once, from paybridge/cli/lazy.py)."""
     app.command("watch")(watch)
     app.add_typer(receipts_app, name="receipts")
 

@@ -1,6 +1,6 @@
 """`paybridge settle`, `paybridge erp test-connection|sync|quarantine`.
 
-Register with ``erp.register(app)`` in ``paybridge/cli/main.py``.
+Wired by ``erp.register(app)``, from the root table in paybridge/cli/lazy.py.
 """
 
 from __future__ import annotations
@@ -320,6 +320,6 @@ def quarantine(json_output: JsonOption = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """One call from paybridge/cli/main.py wires every command of this module."""
+    """Wires every command of this module (once, from paybridge/cli/lazy.py)."""
     app.command("settle")(settle)
     app.add_typer(erp_app, name="erp")

@@ -7,30 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paybridge.audit.keys import AuditKeyError
-from paybridge.cli import (
-    addresses,
-    api,
-    audit,
-    chain,
-    core,
-    erp,
-    invoices,
-    notify,
-    reconcile,
-    reconcile_store,
-    report_period,
-    requests,
-    settlements,
-    sim,
-    sim_sap,
-    status,
-    users,
-    webhooks,
-)
-from paybridge.cli.auth_gate import RecordingGroup, authenticate
-from paybridge.cli.context import USAGE_ERROR, errors, fail, private_umask, shown, state
-from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
+from paybridge.cli.lazy import LazyRootGroup
 
 
 class _PayBridgeApp(typer.Typer):
@@ -39,7 +16,14 @@ class _PayBridgeApp(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except AuditKeyError as exc:
+        except Exception as exc:
+            # paybridge.audit.keys is imported by the commands that sign or check: if it is not
+            # loaded, this cannot be its AuditKeyError (and --help stays free of it)
+            keys = sys.modules.get("paybridge.audit.keys")
+            if keys is None or not isinstance(exc, keys.AuditKeyError):
+                raise
+            from paybridge.cli.context import USAGE_ERROR, errors, shown
+
             errors.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False)
             sys.exit(USAGE_ERROR)
 
@@ -48,7 +32,7 @@ app = _PayBridgeApp(
     help="PayBridge: invoice in your ERP, get paid in crypto, close the books.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    cls=RecordingGroup,
+    cls=LazyRootGroup,
 )
 
 
@@ -63,6 +47,10 @@ def main(
     """Refuses private keys anywhere on the command line before anything else runs; files the
     commands create (config, store, reports, exports, QR codes) are readable by the owner only;
     on a store with users, the command runs as the user of $PAYBRIDGE_TOKEN, if their role may."""
+    from paybridge.cli.auth_gate import authenticate
+    from paybridge.cli.context import USAGE_ERROR, fail, private_umask, state
+    from paybridge.secrets_guard import PrivateKeyMaterialError, scan_arguments
+
     private_umask()
     try:
         scan_arguments(sys.argv[1:])
@@ -73,24 +61,7 @@ def main(
     authenticate(ctx)
 
 
-app.command("init")(core.init)
-app.add_typer(invoices.app, name="invoices")
-app.add_typer(requests.app, name="requests")
-app.add_typer(addresses.app, name="addresses")
-app.add_typer(audit.app, name="audit")
-erp.register(app)
-chain.register(app)
-app.command("reconcile-files")(reconcile.reconcile_files)
-reconcile_store.register(app)
-app.add_typer(settlements.app, name="settlements")
-app.add_typer(report_period.app, name="report")
-status.register(app)
-sim.register(app)
-sim_sap.register()  # `sim sap` on the same `sim` group
-api.register(app)
-users.register(app)
-webhooks.register(app)
-notify.register(app)
+# The commands: paybridge/cli/lazy.py (COMMANDS), each module imported when it runs.
 
 if __name__ == "__main__":  # pragma: no cover
     app()

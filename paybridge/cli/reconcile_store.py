@@ -1,7 +1,7 @@
 """`paybridge reconcile`, `paybridge exceptions ...`, `paybridge tieout chain|erp`: the
 reconciliation of the store, its exception workflow (maker-checker) and the auditor tie-outs.
 
-Register in paybridge/cli/main.py with ``reconcile_store.register(app)``.
+Wired by ``reconcile_store.register(app)``, from the root table in paybridge/cli/lazy.py.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ ActorOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """One call from paybridge/cli/main.py wires every command of this module."""
+    """Wires every command of this module (once, from paybridge/cli/lazy.py)."""
     app.command("reconcile")(reconcile)
     exceptions_app.command("list")(exceptions_show.exceptions_list)
     exceptions_app.command("show")(exceptions_show.exceptions_show)

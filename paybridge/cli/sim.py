@@ -1,6 +1,6 @@
 """`paybridge sim netsuite`: the local NetSuite simulator, standalone (test infrastructure).
 
-Register with ``sim.register(app)`` in ``paybridge/cli/main.py``.
+Wired by ``sim_sap.register(app)``, from the root table in paybridge/cli/lazy.py.
 """
 
 from __future__ import annotations
@@ -170,5 +170,5 @@ def _is_loopback(host: str) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    """One call from paybridge/cli/main.py wires every command of this module."""
+    """Wires every command of this module (once, from paybridge/cli/lazy.py)."""
     app.add_typer(sim_app, name="sim")

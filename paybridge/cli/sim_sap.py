@@ -1,6 +1,6 @@
 """`paybridge sim sap`: the local SAP simulator (S/4HANA or ECC), standalone (test infrastructure).
 
-Registered on the `sim` group from paybridge/cli/main.py (``sim_sap.register()``).
+Registered on the `sim` group by ``register`` (the root's table, paybridge/cli/lazy.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from paybridge.cli import sim
 from paybridge.cli.context import USAGE_ERROR, JsonOption, fail
 from paybridge.cli.sim import serve_until_stopped, sim_app, start_listening
 
@@ -98,6 +99,8 @@ def sim_sap(
     serve_until_stopped(simulator, stop, env, banner, seed_invoices, json_output)
 
 
-def register() -> None:
-    """Add `sap` to the `sim` command group (paybridge/cli/main.py calls this)."""
+def register(app: typer.Typer) -> None:
+    """The `sim` group with `netsuite` (paybridge.cli.sim) and `sap` (this module); the root
+    (paybridge/cli/lazy.py) calls this once, when a `sim` command first runs."""
+    sim.register(app)
     sim_app.command("sap")(sim_sap)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from paybridge.addresses import InvalidXpubError, WatchOnlyWallet
 from paybridge.config.model import ConfigError
+from paybridge.secrets_guard import base58check_decode
 
 if TYPE_CHECKING:
     from paybridge.config.model import ChainConfig, PayBridgeConfig
@@ -124,11 +125,8 @@ def _key_id(xpub: str) -> bytes | None:
     the list costs microseconds; another spelling of the same key (version bytes, parent
     fingerprint) still matches.
     """
-    from bip_utils import Base58Decoder
-
-    try:
-        raw = Base58Decoder.CheckDecode(xpub.strip())
-    except Exception:  # not base58check: not one of ours (validation names the problem)
+    raw = base58check_decode(xpub.strip())
+    if raw is None:  # not base58check: not one of ours (validation names the problem)
         return None
     return raw[45:78] + raw[13:45] if len(raw) == 78 else None
 

@@ -32,9 +32,9 @@ class _Strict(BaseModel):
 
 
 def _checksummed(value: str | None, what: str) -> str | None:
-    from eth_utils import is_checksum_address  # here: importing eth_utils slows CLI start-up
+    from paybridge.addresses import is_checksummed  # not eth_utils: CLI start-up stays fast
 
-    if value is not None and not is_checksum_address(value):
+    if value is not None and not is_checksummed(value):
         raise ValueError(f"{what} {value!r} is not an EIP-55 checksummed address")
     return value
 
