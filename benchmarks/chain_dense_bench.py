@@ -86,8 +86,12 @@ def run() -> dict[str, Any]:
             record = sent if attempt == 0 else None
             runs.append(_scan(node.url, token, recipients, native=True, record=record, traces=True))
             floors.append(_floor(node.url, sent))
-    seconds, floor_seconds = statistics.median(r[0] for r in runs), statistics.median(floors)
-    _, calls, blocks, receipts = runs[0]
+    seconds, floor_seconds = (
+        statistics.median(r[0] for r in runs),
+        statistics.median(f[0] for f in floors),
+    )
+    cpu, floor_cpu = statistics.median(r[4] for r in runs), statistics.median(f[1] for f in floors)
+    _, calls, blocks, receipts, _ = runs[0]
     return {
         "blocks": BLOCKS,
         "transactions_per_block": TXS_PER_BLOCK,
@@ -105,6 +109,8 @@ def run() -> dict[str, Any]:
         "raw_rpc_floor_transfers_per_s": round(transfers / floor_seconds, 1),
         "throughput_vs_floor": round(floor_seconds / seconds, 2),
         "meets_half_floor": floor_seconds / seconds >= 0.5,
+        "cpu_median_seconds": round(cpu, 3),
+        "raw_rpc_floor_cpu_median_seconds": round(floor_cpu, 3),
     }
 
 

@@ -53,15 +53,23 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
     "chain": [
         ("blocks (sparse chain, 2 transfers each)", "chain_head"),
         ("setup s (build or saved state)", "setup_seconds"),
+        ("first build s (not cached; target 30)", "setup_parts_s.built_s"),
         ("ERC-20, 100k watched: transfers/s", "watched_100000.transfers_per_s"),
+        ("ERC-20, 100k watched: blocks/s", "watched_100000.blocks_per_s"),
         ("ERC-20, 100k watched: vs raw-RPC floor", "watched_100000.throughput_vs_floor"),
+        ("ERC-20, every recipient: transfers/s", "erc20_every_recipient_watched.transfers_per_s"),
+        ("ERC-20, every recipient: blocks/s", "erc20_every_recipient_watched.blocks_per_s"),
         ("ERC-20, every recipient: vs floor", "erc20_every_recipient_watched.throughput_vs_floor"),
+        ("native, 100k watched: transfers/s", "native_scan_watched_100000.transfers_per_s"),
+        ("native, 100k watched: blocks/s", "native_scan_watched_100000.blocks_per_s"),
         ("native, 100k watched: vs floor", "native_scan_watched_100000.throughput_vs_floor"),
     ],
     "chain_dense": [
         ("blocks", "blocks"),
         ("transfers per block", "transfers_per_block"),
+        ("build s", "setup_seconds"),
         ("transfers/s (traces on, all watched)", "transfers_per_s"),
+        ("blocks/s", "blocks_per_s"),
         ("vs raw-RPC floor", "throughput_vs_floor"),
     ],
     "reconciliation": [

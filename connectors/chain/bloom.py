@@ -10,14 +10,25 @@ from __future__ import annotations
 from eth_utils import keccak
 
 
-def bloom_may_contain(bloom_hex: str, value: bytes) -> bool:
-    bloom = int(bloom_hex, 16)
+def bloom_bits(value: bytes) -> tuple[int, int, int]:
+    """The three bloom bit positions a value sets."""
     digest = keccak(value)
-    for i in (0, 2, 4):
-        bit = int.from_bytes(digest[i : i + 2], "big") & 2047
-        if not bloom >> bit & 1:
-            return False
-    return True
+    first, second, third = (int.from_bytes(digest[i : i + 2], "big") & 2047 for i in (0, 2, 4))
+    return first, second, third
+
+
+def bloom_has_bits(bloom_hex: str, bits: tuple[int, ...]) -> bool:
+    bloom = int(bloom_hex, 16)
+    return all(bloom >> bit & 1 for bit in bits)
+
+
+def bloom_may_contain(bloom_hex: str, value: bytes) -> bool:
+    return bloom_has_bits(bloom_hex, bloom_bits(value))
+
+
+def transfer_bloom_bits(address: str, topic0: str) -> tuple[int, ...]:
+    """Bits a log of ``address`` with first topic ``topic0`` sets: computed once per token."""
+    return bloom_bits(bytes.fromhex(address[2:])) + bloom_bits(bytes.fromhex(topic0[2:]))
 
 
 def bloom_may_have_log(bloom_hex: str, address: str, topic0: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
@@ -44,9 +45,12 @@ class BlockHeader:
         )
 
 
-@dataclass(frozen=True)
-class ObservedTransfer:
-    """A value movement seen on chain that touches a watched address (either side)."""
+class ObservedTransfer(NamedTuple):
+    """A value movement seen on chain that touches a watched address (either side).
+
+    A NamedTuple, not a frozen dataclass: as immutable, and built in about a tenth of the time
+    (a frozen dataclass sets each of its 13 fields through ``object.__setattr__``), which a scan
+    of thousands of transfers per range notices."""
 
     tx_hash: str
     event_key: str  # log:<i> | tx | trace:<path>

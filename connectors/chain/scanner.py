@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.chain.bloom import bloom_may_have_log
+from connectors.chain.bloom import bloom_has_bits, transfer_bloom_bits
 from connectors.chain.records import (
     TRANSFER_TOPIC,
     BlockHeader,
@@ -53,15 +53,12 @@ def _hex(n: int) -> str:
     return hex(n)
 
 
-def _topic_address(topic: str) -> str:
-    return "0x" + topic[-40:].lower()
-
-
 class RangeScanner:
     def __init__(self, rpc: RpcClient, plan: ScanPlan) -> None:
         self.rpc = rpc
         self.plan = plan
         self._tokens = {t.key: t for t in plan.tokens}
+        self._bloom_bits = [transfer_bloom_bits(t.address, TRANSFER_TOPIC) for t in plan.tokens]
 
     # -- public --------------------------------------------------------------------------------
     def scan(
@@ -90,8 +87,10 @@ class RangeScanner:
             header = BlockHeader.from_rpc(block)
             if header.number in need_headers:
                 result.headers[header.number] = header
-        logs = self._recheck_empty_head(logs, result.headers)
-        self._erc20_transfers(logs, watched, result)
+        seen = self._erc20_transfers(logs, watched, result)
+        recovered = self._recheck_empty_head(seen, result.headers)
+        if recovered:
+            self._erc20_transfers(recovered, watched, result)
         self._verify_hashes(result)
         self._fill_timestamps(result)
         return result
@@ -111,19 +110,21 @@ class RangeScanner:
         )
 
     def _recheck_empty_head(
-        self, logs: list[dict[str, Any]], headers: dict[int, BlockHeader]
+        self, seen: set[tuple[int, str]], headers: dict[int, BlockHeader]
     ) -> list[dict[str, Any]]:
-        """Ask again, by block hash, for blocks whose bloom says a token logged but none came."""
+        """Ask again, by block hash, for blocks whose bloom says a token logged but none came.
+
+        ``seen`` holds (block number, token) of the Transfer logs the range answer had; returns
+        the logs recovered (usually none). The bloom bits of each token are computed once."""
         if not self._tokens:
-            return logs
-        seen = {(int(entry["blockNumber"], 16), entry["address"].lower()) for entry in logs}
+            return []
         suspicious = [
             (header, token)
             for header in headers.values()
-            for token in self.plan.tokens
-            if (header.number, token.key) not in seen
-            and bloom_may_have_log(header.logs_bloom, token.address, TRANSFER_TOPIC)
+            for token, bits in zip(self.plan.tokens, self._bloom_bits, strict=True)
+            if (header.number, token.key) not in seen and bloom_has_bits(header.logs_bloom, bits)
         ]
+        recovered: list[dict[str, Any]] = []
         for header, token in suspicious:
             found: list[dict[str, Any]] = []
             for delay in (0.0, *self.plan.head_retry_delays):
@@ -147,31 +148,50 @@ class RangeScanner:
                     len(found),
                     token.symbol,
                 )
-                logs = [*logs, *found]
+                recovered.extend(found)
             # still nothing: a bloom false positive (blooms are probabilistic)
-        return logs
+        return recovered
 
     def _erc20_transfers(
         self, logs: list[dict[str, Any]], watched: Collection[str], result: RangeScan
-    ) -> None:
+    ) -> set[tuple[int, str]]:
+        """Decode Transfer logs straight from their hex (no ABI machinery; exact: the amount is
+        the 32-byte big-endian word of ``data``, the parties the low 20 bytes of topics 1, 2);
+        keep those touching ``watched``. Returns (block number, token) of every Transfer seen."""
+        tokens = self._tokens
+        append = result.transfers.append
+        seen_raw: set[tuple[str, str]] = set()
+        block_hashes: dict[str, str] = {}  # each block's hash lowercased once
+        seen_count = 0
         for entry in logs:
             if entry.get("removed"):
                 continue
-            topics = entry.get("topics") or []
-            token = self._tokens.get(str(entry.get("address", "")).lower())
+            topics = entry.get("topics") or ()
+            address = str(entry.get("address", "")).lower()
+            token = tokens.get(address)
             # ERC-20 Transfer has exactly 3 topics + 32 data bytes (ERC-721 has 4 topics).
-            if token is None or len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
+            if token is None or len(topics) != 3:
+                continue
+            topic0 = topics[0]
+            if topic0 != TRANSFER_TOPIC and topic0.lower() != TRANSFER_TOPIC:
                 continue
             data = entry.get("data") or "0x"
             if len(data) != 66:
                 log.warning("skipping malformed Transfer log %s", entry)
                 continue
-            result.transfer_logs_seen += 1
-            sender, recipient = _topic_address(topics[1]), _topic_address(topics[2])
+            seen_count += 1
+            block_hex = entry["blockNumber"]
+            seen_raw.add((block_hex, address))
+            sender = "0x" + topics[1][-40:].lower()
+            recipient = "0x" + topics[2][-40:].lower()
             if sender not in watched and recipient not in watched:
                 continue
+            raw_hash = entry["blockHash"]
+            block_hash = block_hashes.get(raw_hash)
+            if block_hash is None:
+                block_hash = block_hashes[raw_hash] = raw_hash.lower()
             log_index = int(entry["logIndex"], 16)
-            result.transfers.append(
+            append(
                 ObservedTransfer(
                     tx_hash=entry["transactionHash"].lower(),
                     event_key=f"log:{log_index}",
@@ -181,12 +201,14 @@ class RangeScanner:
                     from_address=sender,
                     to_address=recipient,
                     amount=int(data, 16),
-                    block_number=int(entry["blockNumber"], 16),
-                    block_hash=entry["blockHash"].lower(),
+                    block_number=int(block_hex, 16),
+                    block_hash=block_hash,
                     block_timestamp=int(entry.get("blockTimestamp") or "0x0", 16),
                     log_index=log_index,
                 )
             )
+        result.transfer_logs_seen += seen_count
+        return {(int(block_hex, 16), address) for block_hex, address in seen_raw}
 
     # -- native coin -----------------------------------------------------------------------------
     def _blocks(self, numbers: Sequence[int] | range, *, full: bool) -> list[dict[str, Any]]:
@@ -322,9 +344,7 @@ class RangeScanner:
 
 
 def _with_timestamp(transfer: ObservedTransfer, timestamp: int) -> ObservedTransfer:
-    from dataclasses import replace
-
-    return replace(transfer, block_timestamp=timestamp)
+    return transfer._replace(block_timestamp=timestamp)
 
 
 def is_range_error(exc: Exception) -> bool:

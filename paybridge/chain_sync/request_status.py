@@ -9,6 +9,7 @@ Recomputed from all of a request's receipts each time, so it is idempotent and r
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Collection
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from paybridge.store.models.chain import ChainReceipt
 ACTOR = "chain-watcher"
 SETTLED_STATES = ("confirmed", "finalized")
 FROZEN = frozenset({Status.COMPLETED, Status.INVALID})
+CHUNK = 500
 
 
 def _path(current: Status, target: Status) -> list[Status]:
@@ -52,19 +54,23 @@ def refresh_requests(
     events: list[AuditEvent] = []
     if not request_ids:
         return events
-    requests = session.scalars(
-        sa.select(PaymentRequest)
-        .where(PaymentRequest.id.in_(sorted(request_ids)))
-        .order_by(PaymentRequest.id)
-    ).all()
-    for request in requests:
-        receipts = session.scalars(
-            sa.select(ChainReceipt).where(
-                ChainReceipt.payment_request_id == request.id,
-                ChainReceipt.chain_id == request.chain_id,
-                ChainReceipt.direction == "in",
-            )
+    ids = sorted(request_ids)
+    requests: list[PaymentRequest] = []
+    incoming: dict[str, list[ChainReceipt]] = defaultdict(list)
+    for i in range(0, len(ids), CHUNK):  # two queries per chunk, not one per request
+        chunk = ids[i : i + CHUNK]
+        requests += session.scalars(
+            sa.select(PaymentRequest).where(PaymentRequest.id.in_(chunk))
         ).all()
+        for receipt in session.scalars(
+            sa.select(ChainReceipt).where(
+                ChainReceipt.payment_request_id.in_(chunk), ChainReceipt.direction == "in"
+            )
+        ):
+            incoming[receipt.payment_request_id or ""].append(receipt)
+    requests.sort(key=lambda r: r.id)
+    for request in requests:
+        receipts = [r for r in incoming[request.id] if r.chain_id == request.chain_id]
         paying = [r for r in receipts if _matches_asset(r, request)]
         received = sum(r.amount for r in paying)
         confirmed = sum(r.amount for r in paying if r.state in SETTLED_STATES)

@@ -15,27 +15,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.chain.records import BlockHeader, ObservedTransfer, RangeScan, TokenSpec
+from connectors.chain.records import BlockHeader, RangeScan, TokenSpec
 from connectors.chain.rpc import RpcClient, RpcError
 from connectors.chain.scanner import ChainMovedDuringScan, RangeScanner, ScanPlan
-from paybridge import audit
+from paybridge.chain_sync.receipts import (
+    FinalityView,
+    advance_states,
+    insert_receipts,
+    store_headers,
+    watched_map,
+)
+from paybridge.chain_sync.reorg import (
+    ChainHalted,
+    PollReport,
+    ReorgBelowFinality,
+    ReorgHandling,
+    clear_halt,
+)
 from paybridge.chain_sync.request_status import refresh_requests
 from paybridge.config import AssetConfig, ChainConfig
-from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest, SupersededQuote
-from paybridge.store.models.chain import ChainBlock, ChainCursor, ChainReceipt
+from paybridge.store.models.chain import ChainBlock, ChainCursor
 
 log = logging.getLogger(__name__)
 
-ACTOR = "chain-watcher"
+__all__ = [
+    "ChainHalted",
+    "ChainWatcher",
+    "PollReport",
+    "ReorgBelowFinality",
+    "clear_halt",
+    "load_watched",
+    "tokens_for",
+]
 GROW_AFTER_SUCCESS = 2
 
 
@@ -43,40 +62,8 @@ GROW_AFTER_SUCCESS = 2
 FIRST_SCAN_CLOCK_MARGIN = timedelta(minutes=5)
 
 
-class ReorgBelowFinality(Exception):
-    """A reorg reached a block we saw as finalized: stop this chain, a human must look."""
-
-
-class ChainHalted(Exception):
-    """The chain's watcher was stopped by an alarm; see the reason, then clear it deliberately."""
-
-
 class _ParentMismatch(Exception):
     """The next block's parent is not our stored tip: reorg between polls."""
-
-
-@dataclass(frozen=True)
-class FinalityView:
-    head: BlockHeader
-    safe: int
-    finalized: int
-
-
-@dataclass
-class PollReport:
-    chain: str
-    head: int = -1
-    safe: int = -1
-    finalized: int = -1
-    scanned_from: int | None = None
-    scanned_to: int | None = None
-    blocks_scanned: int = 0
-    ranges: int = 0
-    receipts_added: int = 0
-    receipts_removed: int = 0
-    reorgs: list[tuple[int, int]] = field(default_factory=list)  # (old tip, common ancestor)
-    state_changes: int = 0
-    audit_events: int = 0
 
 
 def tokens_for(
@@ -110,7 +97,7 @@ def load_watched(session: Session, chain_id: int, now: datetime) -> dict[str, st
     return {address.lower(): request_id for address, request_id in rows}
 
 
-class ChainWatcher:
+class ChainWatcher(ReorgHandling):
     def __init__(
         self,
         chain: ChainConfig,
@@ -133,6 +120,7 @@ class ChainWatcher:
         )
         self.start_block = start_block
         self.extra_watched = {a.lower() for a in extra_watched}
+        self._extra_map: dict[str, str | None] = dict.fromkeys(self.extra_watched)
         self.clock = clock
         self.update_payments = update_payments
         self._range_ceiling = chain.max_block_range
@@ -270,121 +258,13 @@ class ChainWatcher:
                 high = middle
         return low
 
-    # -- reorgs ------------------------------------------------------------------------------
-    def _check_reorg(self, report: PollReport, view: FinalityView) -> None:
-        with Session(self.engine) as session:
-            stored = session.scalars(
-                sa.select(ChainBlock)
-                .where(ChainBlock.chain_id == self.chain.chain_id)
-                .order_by(ChainBlock.number.desc())
-            ).all()
-            cursor = session.get(ChainCursor, self.chain.chain_id)
-            assert cursor is not None
-            known_finalized = cursor.finalized_block
-        if not stored:
-            return
-        tip = stored[0]
-        canonical = self.rpc.call("eth_getBlockByNumber", [hex(tip.number), False])
-        if canonical is not None and canonical["hash"].lower() == tip.hash.lower():
-            return
-        numbers = [b.number for b in stored]
-        answers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        ancestor: ChainBlock | None = None
-        for block, answer in zip(stored, answers, strict=True):
-            if answer is not None and answer["hash"].lower() == block.hash.lower():
-                ancestor = block
-                break
-        lowest_orphan = min(
-            b.number for b in stored if ancestor is None or b.number > ancestor.number
-        )
-        if ancestor is None or (known_finalized is not None and lowest_orphan <= known_finalized):
-            reason = (
-                f"reorg below finality on chain {self.chain.name} ({self.chain.chain_id}): "
-                f"block {lowest_orphan} changed but block {known_finalized} was already finalized; "
-                f"watcher stopped, receipts kept as they were. Investigate before clearing."
-            )
-            self._halt(reason, tip.number, lowest_orphan)
-            raise ReorgBelowFinality(reason)
-        self._rewind(report, tip.number, ancestor.number)
-
-    def _halt(self, reason: str, tip: int, orphan: int) -> None:
-        with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
-            assert cursor is not None
-            cursor.halted_reason = reason
-            cursor.updated_at = self.clock()
-            audit.append(
-                session,
-                [
-                    AuditEvent(
-                        actor=ACTOR,
-                        entity_type="chain",
-                        entity_id=str(self.chain.chain_id),
-                        action="alarm:reorg_below_finality",
-                        before={"tip": tip},
-                        after={"lowest_changed_block": orphan},
-                        reason=reason,
-                    )
-                ],
-                at=self.clock(),
-            )
-        log.error(reason)
-
-    def _rewind(self, report: PollReport, old_tip: int, ancestor: int) -> None:
-        chain_id = self.chain.chain_id
-        with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, chain_id, with_for_update=True)
-            assert cursor is not None
-            orphaned = session.scalars(
-                sa.select(ChainReceipt).where(
-                    ChainReceipt.chain_id == chain_id, ChainReceipt.block_number > ancestor
-                )
-            ).all()
-            touched = {r.payment_request_id for r in orphaned if r.payment_request_id}
-            for receipt in orphaned:
-                session.delete(receipt)
-            session.execute(
-                sa.delete(ChainBlock).where(
-                    ChainBlock.chain_id == chain_id, ChainBlock.number > ancestor
-                )
-            )
-            cursor.next_block = min(cursor.next_block, ancestor + 1)
-            cursor.updated_at = self.clock()
-            session.flush()
-            events = [
-                AuditEvent(
-                    actor=ACTOR,
-                    entity_type="chain",
-                    entity_id=str(chain_id),
-                    action="reorg",
-                    before={"tip": old_tip},
-                    after={"common_ancestor": ancestor, "receipts_removed": len(orphaned)},
-                    reason=f"blocks {ancestor + 1}..{old_tip} orphaned; rescanning",
-                )
-            ]
-            audit.append(session, events, at=self.clock())
-            report.audit_events += 1
-            if self.update_payments:
-                report.audit_events += len(refresh_requests(session, touched, now=self.clock()))
-        report.receipts_removed += len(orphaned)
-        report.reorgs.append((old_tip, ancestor))
-        log.warning(
-            "%s: reorg, blocks %d..%d orphaned, %d receipt(s) removed",
-            self.chain.name,
-            ancestor + 1,
-            old_tip,
-            len(orphaned),
-        )
-
     # -- scanning ----------------------------------------------------------------------------
     def _watched(self) -> dict[str, str | None]:
+        """Read per range (a request created during a long catch-up is watched from the next
+        range on); the extra addresses are merged from a dict built once."""
         with Session(self.engine) as session:
-            watched: dict[str, str | None] = dict(
-                load_watched(session, self.chain.chain_id, self.clock())
-            )
-        for address in self.extra_watched:
-            watched.setdefault(address, None)
-        return watched
+            loaded = load_watched(session, self.chain.chain_id, self.clock())
+        return watched_map(loaded, self.extra_watched, self._extra_map)
 
     def _scan_adaptive(
         self, start: int, end: int, range_size: int, view: FinalityView
@@ -439,36 +319,13 @@ class ChainWatcher:
                     raise _ParentMismatch(
                         f"block {first.number} parent {first.parent_hash} != stored {parent.hash}"
                     )
-            added, touched = self._insert_receipts(session, scan.transfers, watched, view, now)
+            added, touched = insert_receipts(session, chain_id, scan.transfers, watched, view, now)
             kept = [
                 h
                 for h in scan.headers.values()
                 if h.number > view.finalized or h.number == scan.to_block
             ]
-            # session.merge per header was a SELECT each: one lookup, then update or add
-            stored = (
-                {
-                    b.number: b
-                    for b in session.scalars(
-                        sa.select(ChainBlock).where(
-                            ChainBlock.chain_id == chain_id,
-                            ChainBlock.number.between(
-                                min(h.number for h in kept), max(h.number for h in kept)
-                            ),
-                        )
-                    )
-                }
-                if kept
-                else {}
-            )
-            for header in kept:
-                block = stored.get(header.number) or ChainBlock(
-                    chain_id=chain_id, number=header.number
-                )
-                block.hash = header.hash.lower()
-                block.parent_hash = header.parent_hash.lower()
-                block.timestamp = header.time
-                session.add(block)
+            store_headers(session, chain_id, kept)
             cursor.next_block = scan.to_block + 1
             cursor.range_size = range_size
             cursor.head_block = view.head.number
@@ -477,71 +334,6 @@ class ChainWatcher:
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
         report.receipts_added += added
-
-    def _insert_receipts(
-        self,
-        session: Session,
-        transfers: list[ObservedTransfer],
-        watched: dict[str, str | None],
-        view: FinalityView,
-        now: datetime,
-    ) -> tuple[int, set[str]]:
-        if not transfers:
-            return 0, set()
-        chain_id = self.chain.chain_id
-        hashes = sorted({t.tx_hash for t in transfers})
-        existing: set[tuple[str, str, str]] = set()
-        for i in range(0, len(hashes), 500):
-            existing.update(
-                session.execute(
-                    sa.select(
-                        ChainReceipt.tx_hash, ChainReceipt.event_key, ChainReceipt.direction
-                    ).where(
-                        ChainReceipt.chain_id == chain_id,
-                        ChainReceipt.tx_hash.in_(hashes[i : i + 500]),
-                    )
-                ).all()
-            )
-        rows: list[dict[str, object]] = []
-        touched: set[str] = set()
-        for t in transfers:
-            for direction, address in (("in", t.to_address), ("out", t.from_address)):
-                if address not in watched:
-                    continue
-                key = (t.tx_hash, t.event_key, direction)
-                if key in existing:
-                    continue
-                existing.add(key)
-                request_id = watched[address]
-                rows.append(
-                    {
-                        "chain_id": chain_id,
-                        "tx_hash": t.tx_hash,
-                        "event_key": t.event_key,
-                        "log_index": t.log_index,
-                        "trace_address": t.trace_address,
-                        "kind": t.kind,
-                        "direction": direction,
-                        "asset_symbol": t.asset_symbol,
-                        "asset_address": t.asset_address,
-                        "from_address": t.from_address,
-                        "to_address": t.to_address,
-                        "watched_address": address,
-                        "amount": t.amount,
-                        "block_number": t.block_number,
-                        "block_hash": t.block_hash,
-                        "block_timestamp": datetime.fromtimestamp(t.block_timestamp, UTC),
-                        "state": _state(t.block_number, view),
-                        "payment_request_id": request_id,
-                        "first_seen_at": now,
-                        "updated_at": now,
-                    }
-                )
-                if request_id:
-                    touched.add(request_id)
-        if rows:  # one executemany in the scan's transaction, not an ORM object per receipt
-            session.connection().execute(sa.insert(ChainReceipt.__table__), rows)
-        return len(rows), touched
 
     # -- finality ----------------------------------------------------------------------------
     def _apply_finality(self, report: PollReport, view: FinalityView) -> None:
@@ -553,27 +345,7 @@ class ChainWatcher:
             scanned_to = cursor.next_block - 1
             finalized = min(view.finalized, scanned_to)
             safe = min(view.safe, scanned_to)
-            changing = session.scalars(
-                sa.select(ChainReceipt).where(
-                    ChainReceipt.chain_id == chain_id,
-                    sa.or_(
-                        sa.and_(
-                            ChainReceipt.block_number <= finalized,
-                            ChainReceipt.state != "finalized",
-                        ),
-                        sa.and_(
-                            ChainReceipt.block_number <= safe,
-                            ChainReceipt.state == "detected",
-                        ),
-                    ),
-                )
-            ).all()
-            touched: set[str] = set()
-            for receipt in changing:
-                receipt.state = _state(receipt.block_number, view)
-                receipt.updated_at = now
-                if receipt.payment_request_id:
-                    touched.add(receipt.payment_request_id)
+            changed, touched = advance_states(session, chain_id, finalized, safe, now)
             cursor.head_block = view.head.number
             cursor.safe_block = view.safe
             cursor.finalized_block = (
@@ -594,38 +366,4 @@ class ChainWatcher:
             session.flush()
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
-        report.state_changes += len(changing)
-
-
-def _state(block_number: int, view: FinalityView) -> str:
-    if block_number <= view.finalized:
-        return "finalized"
-    if block_number <= view.safe:
-        return "confirmed"
-    return "detected"
-
-
-def clear_halt(engine: Engine, chain_id: int, *, actor: str, reason: str) -> None:
-    """Deliberately resume a halted chain (after a human checked the deep reorg)."""
-    with transaction(engine) as session:
-        cursor = session.get(ChainCursor, chain_id, with_for_update=True)
-        if cursor is None or cursor.halted_reason is None:
-            return
-        before = cursor.halted_reason
-        cursor.halted_reason = None
-        session.execute(sa.delete(ChainBlock).where(ChainBlock.chain_id == chain_id))
-        cursor.finalized_block = None
-        audit.append(
-            session,
-            [
-                AuditEvent(
-                    actor=actor,
-                    entity_type="chain",
-                    entity_id=str(chain_id),
-                    action="alarm_cleared",
-                    before={"halted_reason": before},
-                    after={"halted_reason": None},
-                    reason=reason,
-                )
-            ],
-        )
+        report.state_changes += changed

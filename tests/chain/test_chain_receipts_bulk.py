@@ -1,0 +1,141 @@
+"""Receipts written in bulk (driver-level executemany, bind processors applied by hand) store
+exactly what Core's ``insert`` stores, on SQLite and PostgreSQL; re-inserting adds nothing;
+finality and reorg removal move receipts in bulk and name the requests they touched."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from connectors.chain.records import BlockHeader, ObservedTransfer
+from paybridge.chain_sync.receipts import (
+    FinalityView,
+    advance_states,
+    delete_above,
+    insert_receipts,
+)
+from paybridge.store.db import transaction
+from paybridge.store.models.chain import ChainReceipt
+
+NOW = datetime(2026, 11, 30, 10, 0, 0, 123456, tzinfo=UTC)
+HEAD = BlockHeader(
+    number=30,
+    hash="0x" + "30" * 32,
+    parent_hash="0x" + "29" * 32,
+    timestamp=0,
+    logs_bloom="0x0",
+    tx_count=0,
+)
+VIEW = FinalityView(head=HEAD, safe=20, finalized=10)
+A, B, C = ("0x" + c * 40 for c in "abc")
+
+
+def _transfer(block: int, index: int, sender: str, recipient: str, amount: int) -> ObservedTransfer:
+    return ObservedTransfer(
+        tx_hash=f"0x{block:064x}",
+        event_key=f"log:{index}",
+        kind="erc20",
+        asset_symbol="USDC",
+        asset_address="0x" + "0d" * 20,
+        from_address=sender,
+        to_address=recipient,
+        amount=amount,
+        block_number=block,
+        block_hash=f"0x{block + 1000:064x}",
+        block_timestamp=1_700_000_000 + block * 12,
+        log_index=index,
+    )
+
+
+TRANSFERS = [
+    _transfer(5, 0, A, B, 2**255 + 7),  # finalized; both sides watched: an in and an out
+    _transfer(15, 3, C, B, 1),  # confirmed
+    _transfer(25, 1, C, A, 10**30),  # detected
+    _transfer(25, 2, C, "0x" + "ee" * 20, 9),  # nobody watched
+]
+WATCHED = {A: "req-a", B: None}
+
+
+def _raw_rows(engine: Engine) -> list[tuple]:
+    columns = [c for c in ChainReceipt.__table__.c if c.name != "id"]
+    with engine.connect() as conn:
+        names = ", ".join(c.name for c in columns)
+        return sorted(
+            tuple(row)
+            for row in conn.exec_driver_sql(f"select {names} from chain_receipts").fetchall()
+        )
+
+
+def test_bulk_insert_stores_what_core_insert_stores(store: Engine) -> None:
+    with transaction(store) as session:
+        added, touched = insert_receipts(session, 7, TRANSFERS, WATCHED, VIEW, NOW)
+    assert (added, touched) == (4, {"req-a"})
+    bulk = _raw_rows(store)
+    orm = {(r.tx_hash, r.event_key, r.direction): r for r in _receipts(store)}
+    assert orm[(TRANSFERS[0].tx_hash, "log:0", "out")].amount == 2**255 + 7
+    assert orm[(TRANSFERS[0].tx_hash, "log:0", "in")].watched_address == B
+    assert orm[(TRANSFERS[2].tx_hash, "log:1", "in")].payment_request_id == "req-a"
+    assert [orm[(t.tx_hash, t.event_key, "in")].state for t in TRANSFERS[:3]] == [
+        "finalized",
+        "confirmed",
+        "detected",
+    ]
+    receipt = orm[(TRANSFERS[1].tx_hash, "log:3", "in")]
+    assert receipt.block_timestamp == datetime.fromtimestamp(1_700_000_180, UTC)
+    assert receipt.first_seen_at == NOW and receipt.updated_at == NOW
+
+    # the same rows written through Core's insert (per-row parameter processing) store the
+    # same bytes: same text of timestamps and amounts on SQLite, same values on PostgreSQL
+    with transaction(store) as session:
+        rows = [
+            {c.name: getattr(r, c.name) for c in ChainReceipt.__table__.c if c.name != "id"}
+            for r in session.scalars(sa.select(ChainReceipt))
+        ]
+        session.execute(sa.delete(ChainReceipt))
+        session.execute(sa.insert(ChainReceipt.__table__), rows)
+    assert _raw_rows(store) == bulk
+
+
+def test_bulk_insert_is_idempotent(store: Engine) -> None:
+    with transaction(store) as session:
+        insert_receipts(session, 7, TRANSFERS[:2], WATCHED, VIEW, NOW)
+    with transaction(store) as session:
+        added, touched = insert_receipts(session, 7, TRANSFERS, WATCHED, VIEW, NOW)
+    assert (added, touched) == (1, {"req-a"})  # only the block-25 transfer to A was new
+    assert len(_receipts(store)) == 4
+
+
+def test_finality_and_reorg_in_bulk(store: Engine) -> None:
+    early = FinalityView(head=HEAD, safe=4, finalized=2)  # everything detected at first
+    with transaction(store) as session:
+        insert_receipts(session, 7, TRANSFERS, WATCHED, early, NOW)
+        insert_receipts(session, 8, TRANSFERS[:1], WATCHED, early, NOW)  # another chain
+    later = datetime(2026, 11, 30, 11, tzinfo=UTC)
+    with transaction(store) as session:
+        changed, touched = advance_states(session, 7, finalized=10, safe=20, now=later)
+    assert (changed, touched) == (3, {"req-a"})  # block 5 (in + out) final, block 15 confirmed
+    states = {(r.chain_id, r.block_number, r.direction): r for r in _receipts(store)}
+    assert states[(7, 5, "in")].state == states[(7, 5, "out")].state == "finalized"
+    assert states[(7, 15, "in")].state == "confirmed"
+    assert states[(7, 25, "in")].state == "detected"
+    assert states[(8, 5, "in")].state == "detected"  # other chain untouched
+    assert states[(7, 15, "in")].updated_at == later
+    with transaction(store) as session:
+        assert advance_states(session, 7, finalized=10, safe=20, now=later) == (0, set())
+        removed, touched = delete_above(session, 7, ancestor=14)
+    assert (removed, touched) == (2, {"req-a"})
+    assert sorted((r.chain_id, r.block_number) for r in _receipts(store)) == [
+        (7, 5),
+        (7, 5),
+        (8, 5),
+        (8, 5),
+    ]
+
+
+def _receipts(engine: Engine) -> list[ChainReceipt]:
+    with transaction(engine) as session:
+        receipts = list(session.scalars(sa.select(ChainReceipt)))
+        session.expunge_all()
+    return receipts
