@@ -740,6 +740,9 @@ def _same_transfer(rc: ChainOrderReceipts, rows: np.ndarray, firsts: np.ndarray)
 def _text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     """Text as one Arrow type, also when empty (an empty object column has no type to infer,
     and a lookup between a typed and an untyped array is not implemented)."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values).cast(pa.large_string())  # already Arrow text: no Python strings
     return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
 
 
