@@ -172,7 +172,7 @@ def tolerance_units(
     slow_result = tolerance_units_vec(
         as_object(due_a[slow]), as_object(inv_a[slow]), as_object(abs_a[slow]), ppm_a[slow]
     )
-    if all(-INT64_MAX <= v <= INT64_MAX for v in slow_result.tolist()):
+    if np.all((slow_result >= -INT64_MAX) & (slow_result <= INT64_MAX)):
         out = np.empty(n, dtype=np.int64)  # tolerances are small even when amounts are not
     else:
         out = np.empty(n, dtype=object)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from reconciliation.amounts import as_object, exact_ints
+from reconciliation.arrow_bytes import any_in_range, edge_bytes, text_bytes
 from reconciliation.identity import event_keys_from_log_index, valid_event_keys
 from reconciliation.safe_text import recover_array
 
@@ -161,10 +162,12 @@ class _Table:
             raise InputFileError(self.name, row + 2, column, f"{message} (got {value!r})")
 
     def text(self, column: str, lower: bool = False) -> pa.ChunkedArray:
-        values = pc.utf8_trim_whitespace(self.table.column(column))
+        values = self.table.column(column)
+        if _may_need_trim(values):
+            values = pc.utf8_trim_whitespace(values)
         self.fail(pc.equal(values, "").to_numpy(zero_copy_only=False), column, "empty value")
         values = recover_array(values)  # cells written spreadsheet-safe (safe_text) read back
-        return pc.utf8_lower(values) if lower else values
+        return pc.utf8_lower(values) if lower and _may_need_lower(values) else values
 
     def matching(self, column: str, pattern: str, message: str, lower: bool = True):
         values = self.text(column, lower=lower)
@@ -248,6 +251,35 @@ def _uint_objects(digits: pa.Array | pa.ChunkedArray, lengths: np.ndarray) -> np
     if long.any():  # beyond 36 digits: rare, parsed one by one
         out[long] = [int(d) for d in pc.filter(digits, long).to_pylist()]
     return out
+
+
+# bytes a trim may remove: space and every control byte (Arrow counts U+001C-U+001F as space
+# too), and any byte >= 0x80 (a cell may start or end with a Unicode space)
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[*range(0x00, 0x21), 0x7F, *range(0x80, 0x100)]] = True
+
+
+def _may_need_trim(values: pa.ChunkedArray) -> bool:
+    """False only when no cell starts or ends with whitespace (a trim would copy 1M cells)."""
+    try:
+        for data, offsets in text_bytes(values):
+            first, last = edge_bytes(data, offsets)
+            if _SPACE[first].any() or _SPACE[last].any():
+                return True
+    except TypeError:
+        return True
+    return False
+
+
+def _may_need_lower(values: pa.ChunkedArray) -> bool:
+    """False only when the text has no A-Z and is all ASCII (lower-casing changes nothing)."""
+    try:
+        for data, _ in text_bytes(values):
+            if any_in_range(data, 0x41, 0x5A) or any_in_range(data, 0x80, 0xFF):
+                return True
+    except TypeError:
+        return True
+    return False
 
 
 def _str(values: pa.Array | pa.ChunkedArray) -> pd.Series:

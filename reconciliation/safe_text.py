@@ -152,6 +152,8 @@ def recover_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedAr
     Text that never went through the rule comes back unchanged unless it starts with ``'`` or
     holds ``\\\\`` / ``\\xNN`` (documented for input files). Only rows with a backslash take
     the Python path."""
+    if not _may_need_change(values):  # no leading ' and no backslash anywhere: nothing to undo
+        return values
     if pc.any(pc.starts_with(values, "'")).as_py():
         values = pc.replace_substring_regex(values, "^'", "", max_replacements=1)
     escaped = pc.match_substring(values, "\\")
