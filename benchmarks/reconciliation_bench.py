@@ -20,9 +20,13 @@ What is timed (inputs are already-parsed DataFrames in every case except reconci
 
 Environment knobs: RECON_BENCH_SCALE (default 1000000; the benchmark also runs 10k and 100k below
 it and reports the scaling exponent), RECON_BENCH_COMPARE (default 100000),
-RECON_BENCH_QUALITY (default 10000). Timings are medians of RECON_BENCH_REPEAT runs (default 3)
-for the engine; the reference matcher runs RECON_BENCH_REFERENCE_REPEAT times (default 2),
-interleaved with the engine runs so both see the same machine load.
+RECON_BENCH_QUALITY (default 10000). Timings are medians of RECON_BENCH_REPEAT runs (default 3;
+RECON_BENCH_REPEAT_1M at 1M, default 2) for the engine; the reference matcher runs
+RECON_BENCH_REFERENCE_REPEAT times (default 2), interleaved with the engine runs so both see the
+same machine load. reconcile-files with CSV outputs only and the DuckDB pipeline run alternately,
+RECON_BENCH_FILES_REPEAT times (default 3; RECON_BENCH_FILES_REPEAT_1M at 1M, default 2), each
+in a fresh process whose own peak RSS is read. RECON_BENCH_INPUT_CACHE=<dir> keeps the
+generated input CSVs between runs.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ TARGETS = {
     "reconcile_files_1m_s_max": 45.0,
     "peak_memory_gb_max": 6.0,
     "speedup_vs_reference_min": 20.0,
+    # issue 15, checked at the largest size (1M x 1M in `make bench`), peers in the same run
+    "time_vs_duckdb_max": 2.5,
+    "memory_vs_duckdb_max": 2.0,
+    "engine_all_outputs_vs_matching_max": 2.0,
+    "matching_vs_pandas_merge_max": 1.2,
 }
 
 
@@ -155,54 +164,99 @@ def _child(code: str) -> dict:
     return data
 
 
-def scale(n_requests: int, repeat: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp:
-        paths = write_csvs(generate(11, n_requests, "hard"), Path(tmp) / "in")
-        engine_code = f"""
+_ENGINE = """
 import json, time, statistics
 from pathlib import Path
 from reconciliation.inputs import read_requests, read_receipts, read_rates
 from reconciliation.engine import run_rules
 from reconciliation.result import reconcile
-rq = read_requests(Path({str(paths["requests"])!r}))
-rc = read_receipts(Path({str(paths["receipts"])!r}))
-rt = read_rates(Path({str(paths["rates"])!r}), 18)
-rules, full = [], []
+rq = read_requests(Path({requests!r}))
+rc = read_receipts(Path({receipts!r}))
+rt = read_rates(Path({rates!r}), 18)
+
+def simple_join():
+    # the pandas peer of matching: the DuckDB pipeline's join, on the same parsed frames
+    return rc.merge(rq[["request_id", "chain_id", "asset", "deposit_address"]],
+                    left_on=["chain_id", "asset", "to_address"],
+                    right_on=["chain_id", "asset", "deposit_address"], how="inner")
+
+rules, full, merge = [], [], []
 for _ in range({repeat}):
+    t = time.perf_counter(); simple_join(); merge.append(time.perf_counter() - t)
     t = time.perf_counter(); run_rules(rq, rc, rt); rules.append(time.perf_counter() - t)
     t = time.perf_counter(); reconcile(rq, rc, rt); full.append(time.perf_counter() - t)
 print(json.dumps({{"receipts": len(rc), "rules_median_s": statistics.median(rules),
-                  "engine_median_s": statistics.median(full)}}))
+                  "engine_median_s": statistics.median(full),
+                  "pandas_merge_median_s": statistics.median(merge),
+                  "joined_rows": len(simple_join())}}))
 """
-        engine = _child(engine_code)
-        files_code = f"""
+
+_FILES = """
 import json, time
 from pathlib import Path
 from reconciliation.files import run_files
-t = time.perf_counter()
-run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
-          Path({tmp!r}) / "out", rates_path=Path({str(paths["rates"])!r}))
-print(json.dumps({{"reconcile_files_s": time.perf_counter() - t}}))
+marks = []
+def note(step):
+    marks.append((step, time.perf_counter(), time.process_time()))
+t, c = time.perf_counter(), time.process_time()
+run_files(Path({requests!r}), Path({receipts!r}), Path({out!r}), rates_path=Path({rates!r}),
+          reports={reports!r}, step=note)
+marks.append(("end", time.perf_counter(), time.process_time()))
+phases = {{}}
+for (step, began, _), (_, ended, _) in zip(marks, marks[1:]):
+    name = step.split()[0]  # reading / matching / publishing / writing
+    phases[name] = phases.get(name, 0.0) + ended - began
+print(json.dumps({{"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c,
+                  "phases_s": phases}}))
 """
-        files = _child(files_code)
-        csv_only_code = f"""
+
+_DUCKDB = """
 import json, time
-from pathlib import Path
-from reconciliation.files import run_files
-t = time.perf_counter()
-run_files(Path({str(paths["requests"])!r}), Path({str(paths["receipts"])!r}),
-          Path({tmp!r}) / "out-csv", rates_path=Path({str(paths["rates"])!r}), reports=False)
-print(json.dumps({{"reconcile_files_csv_s": time.perf_counter() - t}}))
-"""
-        csv_only = _child(csv_only_code)
-        duckdb_code = f"""
-import json
 from pathlib import Path
 from benchmarks.duckdb_peer import run_pipeline
-print(json.dumps(run_pipeline(Path({str(paths["requests"])!r}),
-                              Path({str(paths["receipts"])!r}), Path({tmp!r}) / "out-duckdb")))
+c = time.process_time()
+result = run_pipeline(Path({requests!r}), Path({receipts!r}), Path({out!r}))
+result["cpu_seconds"] = time.process_time() - c
+print(json.dumps(result))
 """
-        duck = _child(duckdb_code)
+
+
+def _inputs(n_requests: int, tmp: Path) -> dict[str, str]:
+    """The seed-11 hard-mix CSVs of this size. Generating 1M takes minutes here, so with
+    RECON_BENCH_INPUT_CACHE=<dir> they are written once to <dir>/hard-seed11-<n>/ and reused
+    (the generator is deterministic: same seed, same files)."""
+    cache = os.environ.get("RECON_BENCH_INPUT_CACHE")
+    folder = Path(cache) / f"hard-seed11-{n_requests}" if cache else tmp / "in"
+    names = ("requests", "receipts", "rates")
+    if not (cache and all((folder / f"{name}.csv").is_file() for name in names)):
+        write_csvs(generate(11, n_requests, "hard"), folder)
+    return {name: str(folder / f"{name}.csv") for name in names}
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
+    """One size: the engine on parsed frames (with the pandas-merge peer), reconcile-files with
+    reports once, then reconcile-files CSV-only and the DuckDB pipeline alternately
+    ``files_repeat`` times (medians; each run in a fresh process, peak RSS its own)."""
+    with tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp:
+        files = _inputs(n_requests, Path(tmp))
+        engine = _child(_ENGINE.format(repeat=repeat, **files))
+        full = _child(_FILES.format(out=f"{tmp}/out", reports=True, **files))
+        csv_only, duck = [], []
+        for _ in range(files_repeat):
+            csv_only.append(_child(_FILES.format(out=f"{tmp}/out-csv", reports=False, **files)))
+            duck.append(_child(_DUCKDB.format(out=f"{tmp}/out-duckdb", **files)))
+    csv_s = _median(csv_only, "seconds")
+    duck_s = _median(duck, "duckdb_pipeline_s")
+    csv_rss = _median(csv_only, "peak_rss_gb")
+    duck_rss = _median(duck, "peak_rss_gb")
+    phases = {
+        name: round(statistics.median(r["phases_s"].get(name, 0.0) for r in csv_only), 2)
+        for name in ("reading", "matching", "publishing", "writing")
+    }
     return {
         "requests": n_requests,
         "receipts": engine["receipts"],
@@ -212,17 +266,35 @@ print(json.dumps(run_pipeline(Path({str(paths["requests"])!r}),
         # (fair values, journals, text columns); medians of separate runs, so approximate
         "matching_s": round(engine["rules_median_s"], 2),
         "publishing_s": round(engine["engine_median_s"] - engine["rules_median_s"], 2),
+        "engine_all_outputs_vs_matching": round(
+            engine["engine_median_s"] / engine["rules_median_s"], 2
+        ),
+        # the peer of matching: a pandas merge doing the simple join (same frames, same process)
+        "pandas_merge_s": round(engine["pandas_merge_median_s"], 2),
+        "pandas_merge_rows": engine["joined_rows"],
+        "matching_vs_pandas_merge": round(
+            engine["rules_median_s"] / engine["pandas_merge_median_s"], 2
+        ),
         "engine_peak_rss_gb": engine["peak_rss_gb"],
-        "reconcile_files_s": round(files["reconcile_files_s"], 2),
-        "reconcile_files_peak_rss_gb": files["peak_rss_gb"],
+        "reconcile_files_s": round(full["seconds"], 2),
+        "reconcile_files_peak_rss_gb": full["peak_rss_gb"],
         # the issue-15 peer, same CSVs, same run: CSV outputs only (--no-reports) vs DuckDB
-        "reconcile_files_csv_only_s": round(csv_only["reconcile_files_csv_s"], 2),
-        "reconcile_files_csv_only_peak_rss_gb": csv_only["peak_rss_gb"],
-        "reports_s": round(files["reconcile_files_s"] - csv_only["reconcile_files_csv_s"], 2),
-        "duckdb_pipeline_s": round(duck["duckdb_pipeline_s"], 2),
-        "duckdb_peak_rss_gb": duck["peak_rss_gb"],
-        "time_vs_duckdb": round(csv_only["reconcile_files_csv_s"] / duck["duckdb_pipeline_s"], 2),
-        "memory_vs_duckdb": round(csv_only["peak_rss_gb"] / max(duck["peak_rss_gb"], 0.01), 2),
+        "files_runs": files_repeat,
+        "reconcile_files_csv_only_s": round(csv_s, 2),
+        "reconcile_files_csv_only_runs_s": [round(r["seconds"], 2) for r in csv_only],
+        "reconcile_files_csv_only_cpu_s": round(_median(csv_only, "cpu_seconds"), 2),
+        "reconcile_files_csv_only_phases_s": phases,
+        "reconcile_files_csv_only_peak_rss_gb": csv_rss,
+        "reports_s": round(full["seconds"] - csv_s, 2),
+        "duckdb_pipeline_s": round(duck_s, 2),
+        "duckdb_pipeline_runs_s": [round(r["duckdb_pipeline_s"], 2) for r in duck],
+        "duckdb_cpu_s": round(_median(duck, "cpu_seconds"), 2),
+        "duckdb_peak_rss_gb": duck_rss,
+        "time_vs_duckdb": round(csv_s / duck_s, 2),
+        "cpu_time_vs_duckdb": round(
+            _median(csv_only, "cpu_seconds") / max(_median(duck, "cpu_seconds"), 0.01), 2
+        ),
+        "memory_vs_duckdb": round(csv_rss / max(duck_rss, 0.01), 2),
     }
 
 
@@ -241,7 +313,15 @@ def _exponent(sizes: list[int], seconds: list[float]) -> float | None:
 def scaling(steps: list[dict]) -> dict:
     """Time and memory at each size, and the exponent of time and memory over size."""
     sizes = [s["requests"] for s in steps]
-    figures = ("matching_s", "publishing_s", "reconcile_files_s", "reconcile_files_peak_rss_gb")
+    figures = (
+        "matching_s",
+        "publishing_s",
+        "reconcile_files_csv_only_s",
+        "reconcile_files_csv_only_peak_rss_gb",
+        "reconcile_files_s",
+        "reconcile_files_peak_rss_gb",
+        "duckdb_pipeline_s",
+    )
     return {
         "sizes": sizes,
         **{key: [s[key] for s in steps] for key in figures},
@@ -251,6 +331,7 @@ def scaling(steps: list[dict]) -> dict:
 
 def run() -> dict:
     repeat = int(os.environ.get("RECON_BENCH_REPEAT", "3"))
+    repeat_1m = int(os.environ.get("RECON_BENCH_REPEAT_1M", "2"))
     q = quality(int(os.environ.get("RECON_BENCH_QUALITY", "10000")))
     v = versus_reference(
         int(os.environ.get("RECON_BENCH_COMPARE", "100000")),
@@ -259,7 +340,16 @@ def run() -> dict:
     )
     top = int(os.environ.get("RECON_BENCH_SCALE", "1000000"))
     sizes = [n for n in (10_000, 100_000) if n < top] + [top]
-    steps = [scale(n, repeat) for n in sizes]
+    files_repeat = int(os.environ.get("RECON_BENCH_FILES_REPEAT", "3"))
+    files_repeat_1m = int(os.environ.get("RECON_BENCH_FILES_REPEAT_1M", "2"))
+    steps = [
+        scale(
+            n,
+            repeat if n < 1_000_000 else repeat_1m,
+            files_repeat if n < 1_000_000 else files_repeat_1m,
+        )
+        for n in sizes
+    ]
     s = steps[-1]
     checks = {
         "precision_auto": q["precision_auto"] >= TARGETS["precision_auto_min"],
@@ -270,6 +360,12 @@ def run() -> dict:
         "engine_1m_matching": s["rules_median_s"] <= TARGETS["engine_1m_s_max"],
         "engine_1m_matching_plus_outputs": s["engine_median_s"] <= TARGETS["engine_1m_s_max"],
         "reconcile_files_1m": s["reconcile_files_s"] <= TARGETS["reconcile_files_1m_s_max"],
+        "time_vs_duckdb": s["time_vs_duckdb"] <= TARGETS["time_vs_duckdb_max"],
+        "memory_vs_duckdb": s["memory_vs_duckdb"] <= TARGETS["memory_vs_duckdb_max"],
+        "engine_all_outputs_vs_matching": s["engine_all_outputs_vs_matching"]
+        <= TARGETS["engine_all_outputs_vs_matching_max"],
+        "matching_vs_pandas_merge": s["matching_vs_pandas_merge"]
+        <= TARGETS["matching_vs_pandas_merge_max"],
         "peak_memory": max(s["engine_peak_rss_gb"], s["reconcile_files_peak_rss_gb"])
         <= TARGETS["peak_memory_gb_max"],
     }

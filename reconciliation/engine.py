@@ -172,7 +172,7 @@ def tolerance_units(
     slow_result = tolerance_units_vec(
         as_object(due_a[slow]), as_object(inv_a[slow]), as_object(abs_a[slow]), ppm_a[slow]
     )
-    if all(-INT64_MAX <= v <= INT64_MAX for v in slow_result.tolist()):
+    if np.all((slow_result >= -INT64_MAX) & (slow_result <= INT64_MAX)):
         out = np.empty(n, dtype=np.int64)  # tolerances are small even when amounts are not
     else:
         out = np.empty(n, dtype=object)
@@ -740,6 +740,9 @@ def _same_transfer(rc: ChainOrderReceipts, rows: np.ndarray, firsts: np.ndarray)
 def _text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     """Text as one Arrow type, also when empty (an empty object column has no type to infer,
     and a lookup between a typed and an untyped array is not implemented)."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values).cast(pa.large_string())  # already Arrow text: no Python strings
     return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
 
 

@@ -30,10 +30,35 @@ def int_text(values: np.ndarray) -> pa.Array:
     small_rows = np.flatnonzero(fits)
     big_rows = np.flatnonzero(~fits)
     small = pc.cast(pa.array(arr[small_rows].astype(np.int64)), pa.large_string())
-    big = pa.array([str(v) for v in arr[big_rows].tolist()], pa.large_string())
+    big = _big_int_text(arr[big_rows])
     inverse = np.empty(len(arr), dtype=np.int64)
     inverse[np.concatenate([small_rows, big_rows])] = np.arange(len(arr))
     return pa.concat_arrays([small, big]).take(pa.array(inverse))
+
+
+def _big_int_text(values: np.ndarray) -> pa.Array:
+    """Decimal text of Python ints beyond int64: split (C loops over the object array) into
+    int64 halves of 18 digits that Arrow formats; only values of 37+ digits use ``str``."""
+    negative = np.asarray(values < 0, dtype=bool)
+    magnitude = np.where(negative, -values, values)
+    mid = np.asarray(magnitude < 10**36, dtype=bool)
+    rows = np.flatnonzero(mid)
+    high = pc.cast(pa.array((magnitude[rows] // 10**18).astype(np.int64)), pa.large_string())
+    low = pc.cast(pa.array((magnitude[rows] % 10**18).astype(np.int64)), pa.large_string())
+    text_mid = pc.binary_join_element_wise(
+        high, pc.utf8_lpad(low, width=18, padding="0"), pa.scalar("", pa.large_string())
+    )
+    rest = np.flatnonzero(~mid)
+    text_rest = pa.array([str(v) for v in magnitude[rest].tolist()], pa.large_string())
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[np.concatenate([rows, rest])] = np.arange(len(values))
+    text = pa.concat_arrays([text_mid, text_rest]).take(pa.array(inverse))
+    if not negative.any():
+        return text
+    signed = pc.binary_join_element_wise(
+        pa.scalar("-", pa.large_string()), text, pa.scalar("", pa.large_string())
+    )
+    return pc.if_else(pa.array(negative), signed, text)
 
 
 def int_text_series(values: np.ndarray) -> pd.Series:

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from reconciliation.amounts import exact_ints
+from reconciliation.amounts import as_object, exact_ints
+from reconciliation.arrow_bytes import any_in_range, edge_bytes, text_bytes
 from reconciliation.identity import event_keys_from_log_index, valid_event_keys
 from reconciliation.safe_text import recover_array
 
@@ -161,10 +162,12 @@ class _Table:
             raise InputFileError(self.name, row + 2, column, f"{message} (got {value!r})")
 
     def text(self, column: str, lower: bool = False) -> pa.ChunkedArray:
-        values = pc.utf8_trim_whitespace(self.table.column(column))
+        values = self.table.column(column)
+        if _may_need_trim(values):
+            values = pc.utf8_trim_whitespace(values)
         self.fail(pc.equal(values, "").to_numpy(zero_copy_only=False), column, "empty value")
         values = recover_array(values)  # cells written spreadsheet-safe (safe_text) read back
-        return pc.utf8_lower(values) if lower else values
+        return pc.utf8_lower(values) if lower and _may_need_lower(values) else values
 
     def matching(self, column: str, pattern: str, message: str, lower: bool = True):
         values = self.text(column, lower=lower)
@@ -181,7 +184,7 @@ class _Table:
         lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
         if len(lengths) == 0 or lengths.max() <= 18:
             return exact_ints(pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False))
-        as_ints = np.array([int(v) for v in values.to_numpy(zero_copy_only=False)], dtype=object)
+        as_ints = _uint_objects(values, lengths)
         self.fail(as_ints >= 2**256, column, "amount exceeds 2**256-1")
         return exact_ints(as_ints)
 
@@ -211,19 +214,78 @@ class _Table:
         frac = _second_or_empty(parts)
         frac_len = pc.utf8_length(frac).to_numpy(zero_copy_only=False)
         self.fail(frac_len > exponents, column, "more decimals than the currency/scale allows")
-        whole_np = whole.to_numpy(zero_copy_only=False)
-        frac_np = frac.to_numpy(zero_copy_only=False)
-        out = np.zeros(len(whole_np), dtype=object)
-        for exp in np.unique(exponents):
+        groups = []
+        for exp in np.unique(exponents).tolist():
             sel = exponents == exp
-            padded = pc.utf8_rpad(pa.array(frac_np[sel]), width=int(exp), padding="0")
-            digits = pc.binary_join_element_wise(pa.array(whole_np[sel]), padded, "")
-            digits_np = digits.to_numpy(zero_copy_only=False)
-            if int(exp) + 18 <= 36 and pc.max(pc.utf8_length(digits)).as_py() <= 18:
-                out[sel] = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False).astype(object)
+            padded = pc.utf8_rpad(pc.filter(frac, sel), width=int(exp), padding="0")
+            digits = pc.binary_join_element_wise(pc.filter(whole, sel), padded, "")
+            lengths = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
+            if int(exp) + 18 <= 36 and (len(lengths) == 0 or lengths.max() <= 18):
+                ints = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
             else:
-                out[sel] = [int(d) for d in digits_np]
+                ints = _uint_objects(digits, lengths)
+            groups.append((sel, ints))
+        big = any(ints.dtype == object for _, ints in groups)
+        out = np.zeros(len(exponents), dtype=object if big else np.int64)
+        for sel, ints in groups:
+            out[sel] = ints
         return exact_ints(out)
+
+
+def _uint_objects(digits: pa.Array | pa.ChunkedArray, lengths: np.ndarray) -> np.ndarray:
+    """Unsigned decimal digit strings -> Python ints, exactly, without a per-row Python loop
+    for values up to 36 digits (every uint256 an ERC-20 amount realistically holds): split into
+    two int64-sized halves parsed by Arrow, joined as high * 10**18 + low."""
+    out = np.empty(len(lengths), dtype=object)
+    short = lengths <= 18
+    out[short] = pc.cast(pc.filter(digits, short), pa.int64()).to_numpy(zero_copy_only=False)
+    mid = (lengths > 18) & (lengths <= 36)
+    if mid.any():
+        part = pc.filter(digits, mid)
+        high = pc.cast(pc.utf8_slice_codeunits(part, 0, -18), pa.int64())
+        low = pc.cast(pc.utf8_slice_codeunits(part, -18), pa.int64())
+        out[mid] = as_object(high.to_numpy(zero_copy_only=False)) * 10**18 + as_object(
+            low.to_numpy(zero_copy_only=False)
+        )
+    long = lengths > 36
+    if long.any():  # beyond 36 digits: rare, parsed one by one
+        out[long] = [int(d) for d in pc.filter(digits, long).to_pylist()]
+    return out
+
+
+# bytes a trim may remove: space and every control byte (Arrow counts U+001C-U+001F as space
+# too), and any byte >= 0x80 (a cell may start or end with a Unicode space)
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[*range(0x00, 0x21), 0x7F, *range(0x80, 0x100)]] = True
+
+
+def _may_need_trim(values: pa.ChunkedArray) -> bool:
+    """False only when no cell starts or ends with whitespace (a trim would copy 1M cells)."""
+    try:
+        for data, offsets in text_bytes(values):
+            first, last = edge_bytes(data, offsets)
+            if _SPACE[first].any() or _SPACE[last].any():
+                return True
+    except TypeError:
+        return True
+    return False
+
+
+def _may_need_lower(values: pa.ChunkedArray) -> bool:
+    """False only when the text has no A-Z and is all ASCII (lower-casing changes nothing)."""
+    try:
+        for data, _ in text_bytes(values):
+            if any_in_range(data, 0x41, 0x5A) or any_in_range(data, 0x80, 0xFF):
+                return True
+    except TypeError:
+        return True
+    return False
+
+
+def _str(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """Arrow text as a pandas ``str`` column, zero-copy (no Python string objects: building a
+    column from an object array costs about 3 s per million values here)."""
+    return pd.Series(values, dtype="str")
 
 
 def _second_or_empty(parts: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -233,39 +295,37 @@ def _second_or_empty(parts: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.list_element(padded, 1)
 
 
-def currency_exponents(currencies: np.ndarray, table: _Table, column: str) -> np.ndarray:
-    unique = pd.unique(currencies)
-    known: dict[str, int] = {}
-    for code in unique:
+def currency_exponents(currencies: pd.Series, table: _Table, column: str) -> np.ndarray:
+    codes, unique = pd.factorize(currencies)
+    known: list[int] = []
+    for code in unique.tolist():
         try:
             exponent = iso4217.Currency(code).exponent
         except (ValueError, KeyError):
             exponent = None
         if exponent is None:
-            table.fail(currencies == code, column, "unknown ISO 4217 currency")
-        known[code] = int(exponent)
-    return pd.Series(currencies).map(known).to_numpy(np.int64)
+            table.fail(np.asarray(currencies == code, bool), column, "unknown ISO 4217 currency")
+        known.append(int(exponent))
+    return np.asarray(known, dtype=np.int64)[codes]
 
 
 def read_requests(path: Path) -> pd.DataFrame:
     t = _Table(path, REQUEST_COLUMNS)
     currency = t.matching("invoice_currency", r"^[A-Z]{3}$", "expected an ISO 4217 code", False)
-    currency_np = currency.to_numpy(zero_copy_only=False)
-    exponents = currency_exponents(currency_np, t, "invoice_currency")
+    currency_text = _str(currency)
+    exponents = currency_exponents(currency_text, t, "invoice_currency")
     df = pd.DataFrame(
         {
-            "request_id": t.text("request_id").to_numpy(zero_copy_only=False),
-            "customer_id": t.text("customer_id").to_numpy(zero_copy_only=False),
-            "invoice_id": t.text("invoice_id").to_numpy(zero_copy_only=False),
+            "request_id": _str(t.text("request_id")),
+            "customer_id": _str(t.text("customer_id")),
+            "invoice_id": _str(t.text("invoice_id")),
             "chain_id": t.small_int("chain_id"),
-            "asset": t.matching("asset", ASSET_RE, "expected 'native' or a token address").to_numpy(
-                zero_copy_only=False
+            "asset": _str(t.matching("asset", ASSET_RE, "expected 'native' or a token address")),
+            "deposit_address": _str(
+                t.matching("deposit_address", ADDRESS_RE, "expected an address")
             ),
-            "deposit_address": t.matching(
-                "deposit_address", ADDRESS_RE, "expected an address"
-            ).to_numpy(zero_copy_only=False),
             "amount_due": t.big_int("amount_due"),
-            "invoice_currency": currency_np,
+            "invoice_currency": currency_text,
             "currency_exponent": exponents,
             "invoice_minor": t.fixed_point("invoice_amount", exponents),
             "created_at": t.timestamp("created_at"),
@@ -306,29 +366,21 @@ def read_receipts(path: Path) -> pd.DataFrame:
             "event_key",
             "expected log:<index>, tx or trace:<path> (e.g. trace:0.1)",
         )
-        event_keys = event_key.to_numpy(zero_copy_only=False)
+        event_keys = _str(event_key)
     else:
         event_keys = event_keys_from_log_index(t.small_int("log_index"))
     return pd.DataFrame(
         {
             "chain_id": t.small_int("chain_id"),
-            "tx_hash": t.matching("tx_hash", TX_HASH_RE, "expected a 32-byte 0x hash").to_numpy(
-                zero_copy_only=False
-            ),
+            "tx_hash": _str(t.matching("tx_hash", TX_HASH_RE, "expected a 32-byte 0x hash")),
             "event_key": event_keys,
             "block_number": t.small_int("block_number"),
             "block_time": t.timestamp("block_time"),
-            "asset": t.matching("asset", ASSET_RE, "expected 'native' or a token address").to_numpy(
-                zero_copy_only=False
-            ),
-            "from_address": t.matching("from_address", ADDRESS_RE, "expected an address").to_numpy(
-                zero_copy_only=False
-            ),
-            "to_address": t.matching("to_address", ADDRESS_RE, "expected an address").to_numpy(
-                zero_copy_only=False
-            ),
+            "asset": _str(t.matching("asset", ASSET_RE, "expected 'native' or a token address")),
+            "from_address": _str(t.matching("from_address", ADDRESS_RE, "expected an address")),
+            "to_address": _str(t.matching("to_address", ADDRESS_RE, "expected an address")),
             "amount": t.big_int("amount"),
-            "status": status.to_numpy(zero_copy_only=False),
+            "status": _str(status),
         }
     )
 
@@ -339,17 +391,15 @@ def read_rates(path: Path, rate_scale: int) -> pd.DataFrame:
     df = pd.DataFrame(
         {
             "chain_id": t.small_int("chain_id"),
-            "asset": t.matching("asset", ASSET_RE, "expected 'native' or a token address").to_numpy(
-                zero_copy_only=False
+            "asset": _str(t.matching("asset", ASSET_RE, "expected 'native' or a token address")),
+            "currency": _str(
+                t.matching("currency", r"^[A-Z]{3}$", "expected an ISO 4217 code", False)
             ),
-            "currency": t.matching(
-                "currency", r"^[A-Z]{3}$", "expected an ISO 4217 code", False
-            ).to_numpy(zero_copy_only=False),
             "valid_from": t.timestamp("valid_from"),
             "rate_scaled": t.fixed_point("rate", np.full(n, rate_scale, dtype=np.int64)),
-            "rate_text": t.text("rate").to_numpy(zero_copy_only=False),
+            "rate_text": _str(t.text("rate")),
             "decimals": t.small_int("decimals"),
-            "source": t.text("source").to_numpy(zero_copy_only=False),
+            "source": _str(t.text("source")),
         }
     )
     t.fail((df["decimals"].to_numpy() > 36), "decimals", "decimals must be <= 36")

@@ -19,9 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciliation.amounts import as_object, div_round_half_even, group_sum
+from reconciliation.amounts import as_object, div_round_half_even, group_sum, small_ints
 from reconciliation.config import ReconConfig
-from reconciliation.fixed_point import minor_to_text
+from reconciliation.fixed_point import INT64_MIN, minor_to_text
+from reconciliation.labels import category
 from reconciliation.rates import lookup_rates
 from reconciliation.times import utc_naive
 
@@ -106,6 +107,17 @@ def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
     return pd.Series(text, dtype="str")
 
 
+def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays as int64 when every value of every one fits (and can be negated), else as
+    Python-int object arrays (exact either way)."""
+    small = [small_ints(np.asarray(a)) for a in arrays]
+    if all(a.dtype != object for a in small) and all(
+        len(a) == 0 or int(a.min()) > INT64_MIN for a in small
+    ):
+        return [a.astype(np.int64) for a in small]
+    return [as_object(np.asarray(a)) for a in arrays]
+
+
 def build_journals(
     rq: pd.DataFrame,
     status: np.ndarray,
@@ -137,6 +149,11 @@ def build_journals(
     fair_value = received[idx] + cust_credit
     clearing = ar_credit - write_off + cust_credit
     gain = fair_value - clearing  # > 0 gain (credit), < 0 loss (debit)
+    # journal amounts are fiat minor units: int64 nearly always (the lines are then gathered
+    # and formatted as int64, not as millions of Python ints); Python ints when one is not
+    clearing, write_off, ar_credit, cust_credit, fair_value, gain = _int64_if_all_fit(
+        clearing, write_off, ar_credit, cust_credit, fair_value, gain
+    )
 
     accounts = config.accounts
     # account and reason texts as small label tables + integer codes (one Arrow take each)
@@ -149,7 +166,9 @@ def build_journals(
     groups = [config.tolerance_groups[str(g)] for g in group_uniques]
     reason_names = [g.write_off_reason for g in groups]
     write_off_names = [g.write_off_account or accounts.write_off for g in groups]
-    zero = np.zeros(len(idx), dtype=np.int64)
+    zero = np.zeros(len(idx), dtype=clearing.dtype)
+    if clearing.dtype == object:
+        zero[:] = 0
     always = np.ones(len(idx), dtype=bool)
     fixed = [
         accounts.crypto_clearing,
@@ -216,8 +235,8 @@ def build_journals(
         pos.append(sel)
         kind.append(np.full(len(sel), 1 if spec_kind == "payment" else 2, dtype=np.int64))
         line.append(np.full(len(sel), spec_line, dtype=np.int64))
-        debit.append(as_object(np.asarray(spec_debit))[sel])
-        credit.append(as_object(np.asarray(spec_credit))[sel])
+        debit.append(np.asarray(spec_debit)[sel])
+        credit.append(np.asarray(spec_credit)[sel])
         if isinstance(spec_account, int):
             account.append(np.full(len(sel), spec_account, dtype=np.int64))
         else:
@@ -230,6 +249,7 @@ def build_journals(
     order = np.lexsort([line_all, kind_all, pos_all])
     rows = idx[pos_all[order]]
     request_id = take(rq["request_id"], rows)
+    currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])
     kind_text = _labels(kind_all[order] - 1, [":payment", ":deposit"])
     return pd.DataFrame(
         {
@@ -237,14 +257,14 @@ def build_journals(
             "request_id": request_id,
             "invoice_id": take(rq["invoice_id"], rows),
             "customer_id": take(rq["customer_id"], rows),
-            "currency": take(rq["invoice_currency"], rows),
+            "currency": category(currency_codes[rows], currency_uniques.tolist()),
             "exponent": rq["currency_exponent"].to_numpy()[rows],
             "line": line_all[order],
-            "account": _labels(np.concatenate(account)[order], account_labels),
+            "account": category(np.concatenate(account)[order], account_labels),
             "debit": np.concatenate(debit)[order],
             "credit": np.concatenate(credit)[order],
-            "reason_code": _labels(np.concatenate(reason)[order], reason_labels),
-            "memo": _labels(np.concatenate(memo)[order], [spec[-1] for spec in specs]),
+            "reason_code": category(np.concatenate(reason)[order], reason_labels),
+            "memo": category(np.concatenate(memo)[order], [spec[-1] for spec in specs]),
         }
     )
 
@@ -254,6 +274,6 @@ def format_journals(journals: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=JOURNAL_COLUMNS)
     exps = journals["exponent"].to_numpy()
     return journals.assign(
-        debit=minor_to_text(journals["debit"].to_numpy(dtype=object), exps),
-        credit=minor_to_text(journals["credit"].to_numpy(dtype=object), exps),
+        debit=minor_to_text(journals["debit"].to_numpy(), exps),
+        credit=minor_to_text(journals["credit"].to_numpy(), exps),
     )[JOURNAL_COLUMNS]

@@ -26,6 +26,7 @@ from reconciliation.engine import (
 )
 from reconciliation.fixed_point import int_text_series, minor_to_text
 from reconciliation.journals import build_journals, fair_values, format_journals
+from reconciliation.labels import category, mapped
 from reconciliation.reasons import SUGGESTED_ACTION, Reason
 from reconciliation.times import utc_naive
 
@@ -148,7 +149,7 @@ def _text(values: np.ndarray) -> pd.Series:
 def _confidence_text(confidence: np.ndarray) -> pd.Series:
     """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
     values, codes = np.unique(confidence, return_inverse=True)
-    return _labels(codes, [f"{v:.2f}" for v in values.tolist()])
+    return category(codes, [f"{v:.2f}" for v in values.tolist()])
 
 
 def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
@@ -293,9 +294,9 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "receipt_amount": receipt_text,
             "amount_applied": applied_text,
             "amount_due": due_text,
-            "rule": rule,
+            "rule": category(rule_code, RULE_NAMES),
             "confidence": _confidence_text(m["confidence"].to_numpy(float)),
-            "decision": _labels(auto.astype(np.int64), ["proposed", "auto"]),
+            "decision": category(auto.astype(np.int64), ["proposed", "auto"]),
             "paid_late": paid_late,
             "invoice_currency": take(rq["invoice_currency"], m_ri),
             "fair_value": minor_to_text(fv, exps[m_ri]),
@@ -355,8 +356,8 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "request_id": request_text,
             "customer_id": pick(rq["customer_id"], has_q, qi, len(rq)),
             "remaining_due": remaining_text.where(pd.Series(under), ""),
-            "detail": reason.map(DETAIL),
-            "suggested_action": reason.map({k.value: v for k, v in SUGGESTED_ACTION.items()}),
+            "detail": mapped(reason, {k.value: v for k, v in DETAIL.items()}),
+            "suggested_action": mapped(reason, {k.value: v for k, v in SUGGESTED_ACTION.items()}),
         }
     )
     exceptions["explorer_url"] = _explorer(

@@ -1,0 +1,78 @@
+"""The byte-level shortcuts of reading and publishing change nothing a plain pass would not.
+
+Reading skips a trim, a lower-casing and the spreadsheet-rule recovery when the raw bytes show
+they would change nothing; writing skips the spreadsheet rule the same way; big amounts are
+parsed and formatted as two int64 halves; repeated text is published as Categoricals. Each is
+checked against the plain computation on awkward inputs (control bytes, Unicode spaces, values
+beyond int64 and beyond 36 digits, leading zeros).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconciliation.files import write_csv
+from reconciliation.fixed_point import int_text
+from reconciliation.inputs import _may_need_lower, _may_need_trim, _uint_objects
+from reconciliation.labels import category, mapped
+from reconciliation.safe_text import NEEDS_CHANGE_RE, _may_need_change, recover_array, safe_array
+
+ALPHABET = ["a", "Z", "0", " ", "\t", "\n", "\r", "\x00", "\x0b", "\x1c", "\x7f", "\\", "'"]
+ALPHABET += ["=", "+", "-", "@", "\u00a0", "\u2003", "é", "É", "x"]
+
+
+def _columns(seed: int, count: int):
+    rng = random.Random(seed)
+    for _ in range(count):
+        cells = [
+            "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 4)))
+            for _ in range(rng.randint(0, 6))
+        ]
+        kind = rng.choice([pa.string(), pa.large_string()])
+        arr = pa.array(cells, kind).slice(rng.randint(0, len(cells)))
+        yield cells, pa.chunked_array([arr, arr], kind)
+
+
+def test_byte_checks_agree_with_the_passes_they_skip():
+    for cells, column in _columns(seed=15, count=3000):
+        needs = bool(pc.any(pc.match_substring_regex(column, NEEDS_CHANGE_RE)).as_py())
+        assert _may_need_change(column) == needs, cells
+        assert _may_need_change(pc.dictionary_encode(column.combine_chunks())) == needs, cells
+        if not _may_need_trim(column):
+            assert pc.utf8_trim_whitespace(column).equals(column), cells
+        if not _may_need_lower(column):
+            assert pc.utf8_lower(column).equals(column), cells
+        # the rule and its inverse, through the shortcuts, give the text back
+        assert recover_array(safe_array(column)).to_pylist() == column.to_pylist(), cells
+
+
+def test_big_amounts_parse_and_format_exactly():
+    rng = random.Random(7)
+    values = [rng.randrange(10 ** rng.randint(1, 78)) for _ in range(3000)]
+    values += [0, 2**63 - 1, 2**63, 10**18, 10**36 - 1, 10**36, 2**256 - 1]
+    digits = [str(v).rjust(rng.choice([0, len(str(v)) + 2]), "0") for v in values]  # lead 0s
+    parsed = _uint_objects(pa.array(digits), np.array([len(d) for d in digits]))
+    assert parsed.tolist() == values
+    signed = np.array([v * rng.choice([1, -1]) for v in values] + [-(2**63)], dtype=object)
+    assert int_text(signed).to_pylist() == [str(v) for v in signed.tolist()]
+
+
+def test_categorical_columns_write_the_same_bytes_as_text(tmp_path):
+    codes = np.array([2, 0, 1, 1, 2, 0])
+    labels = ["settlement gain", "=cmd", "settlement gain"]  # repeats; one needs the rule
+    as_category = category(codes, labels)
+    as_text = pd.Series([labels[c] for c in codes], dtype="str")
+    assert as_category.tolist() == as_text.tolist()
+    assert list(as_category.sort_values()) == list(as_text.sort_values())
+    reasons = pd.Series(["B", "A", "B"], dtype="str")
+    assert mapped(reasons, {"A": "a", "B": "b"}).tolist() == ["b", "a", "b"]
+    assert mapped(reasons, {"A": "a"}).isna().tolist() == [True, False, True]
+    write_csv(pd.DataFrame({"x": as_category, "n": np.arange(6)}), tmp_path / "cat.csv")
+    write_csv(pd.DataFrame({"x": as_text, "n": np.arange(6)}), tmp_path / "text.csv")
+    assert (tmp_path / "cat.csv").read_bytes() == (tmp_path / "text.csv").read_bytes()
+    assert b"'=cmd" in (tmp_path / "cat.csv").read_bytes()
