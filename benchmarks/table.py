@@ -72,6 +72,13 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("create-order req/s, SQLite", "sqlite.requests_per_s"),
         ("create-order req/s, PostgreSQL", "postgresql.requests_per_s"),
     ],
+    "celery": [
+        ("invoices (NetSuite + SAP) and payments on anvil", "invoices"),
+        ("end to end s, 1 worker", "by_workers.1.end_to_end_s"),
+        ("end to end s, 2 workers", "by_workers.2.end_to_end_s"),
+        ("posting s, 1 / 2 workers", "ratio_one_over_two_workers.posting_s"),
+        ("end to end, 1 / 2 workers", "ratio_one_over_two_workers.end_to_end_s"),
+    ],
 }
 
 

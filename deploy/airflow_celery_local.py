@@ -80,6 +80,17 @@ def drop_databases(server_url: str, names: list[str]) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def redis_reachable(port: int) -> str | None:
+    """None when Redis answers PING on 127.0.0.1:``port``, else why not."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+            sock.sendall(b"PING\r\n")
+            answer = sock.recv(64)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if answer.startswith(b"+PONG") else f"unexpected answer {answer!r}"
+
+
 def local_secrets(home: Path) -> dict[str, str]:
     """The deployment's secrets: from the environment, else generated once into ``home``."""
     path = home / "secrets.json"
@@ -224,6 +235,8 @@ def wait_healthy(deployment: Deployment, workers: int, deadline: float) -> None:
 
 
 def up(args: argparse.Namespace) -> int:
+    if reason := redis_reachable(args.redis_port):
+        raise SystemExit(f"no Redis broker on 127.0.0.1:{args.redis_port} ({reason})")
     home = Path(args.home).resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     api_port = args.api_port or free_port()

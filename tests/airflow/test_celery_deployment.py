@@ -104,10 +104,14 @@ def wait_for(condition, timeout_s: float, what: str) -> None:  # type: ignore[no
 def test_worker_killed_mid_posting_is_retried_elsewhere_nothing_twice_or_lost(
     tmp_path: Path, postgres_server_url: str
 ) -> None:
+    from airflow_celery_local import redis_reachable
+
     from paybridge import settlement_outbox
     from paybridge.store.db import create_engine_for
     from simulators.netsuite.server import FaultConfig
 
+    if reason := redis_reachable(6379):
+        pytest.skip(f"no Redis on 127.0.0.1:6379 ({reason}): the Celery broker")
     server = postgres_server_url.rsplit("/", 1)[0]
     prefix = f"pbcel_test_{os.getpid()}"
     with erp_world(tmp_path, NETSUITE_INVOICES, SAP_INVOICES) as world:
