@@ -78,6 +78,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("end to end s, 2 workers", "by_workers.2.end_to_end_s"),
         ("posting s, 1 / 2 workers", "ratio_one_over_two_workers.posting_s"),
         ("end to end, 1 / 2 workers", "ratio_one_over_two_workers.end_to_end_s"),
+        ("control: anvil payments (no Airflow), 1 / 2", "ratio_one_over_two_workers.payments_s"),
     ],
 }
 
