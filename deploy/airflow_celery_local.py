@@ -51,6 +51,8 @@ SERVICES: dict[str, list[str]] = {
 INIT_STEPS: list[list[str]] = [["airflow", "db", "migrate"], ["paybridge", "init"]]
 #: compose ``deploy.replicas`` of airflow-worker
 WORKER_REPLICAS = 2
+#: databases on the PostgreSQL server, ``<--db-prefix>_<name>``: Airflow's and PayBridge's store
+DATABASES = ("airflow", "store")
 STARTUP_TIMEOUT_S = 600
 
 
@@ -241,29 +243,27 @@ def up(args: argparse.Namespace) -> int:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     api_port = args.api_port or free_port()
     env = airflow_env(args, home, api_port)
-    create_databases(
-        args.postgres.rstrip("/"), [f"{args.db_prefix}_airflow", f"{args.db_prefix}_store"]
-    )
-    for step in INIT_STEPS:  # compose's airflow-init
-        with open(home / "logs" / "airflow-init.log", "ab") as log:
-            subprocess.run(
-                [str(BIN / step[0]), *step[1:]],
-                env=env,
-                stdout=log,
-                stderr=log,
-                check=True,
-                cwd=home,
-            )
+    server, databases = args.postgres.rstrip("/"), [f"{args.db_prefix}_{n}" for n in DATABASES]
+    create_databases(server, databases)
     deployment = Deployment(home, env)
-    stopping = False
+    ready = stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        if not ready:  # still starting: leave the startup wait at once
+            raise SystemExit(f"stopped by signal {signum} during startup")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        for step in INIT_STEPS:  # compose's airflow-init
+            with open(home / "logs" / "airflow-init.log", "ab") as log:
+                done = subprocess.run(
+                    [str(BIN / step[0]), *step[1:]], env=env, stdout=log, stderr=log, cwd=home
+                )
+            if done.returncode:
+                raise SystemExit(f"{' '.join(step)} failed: see {home}/logs/airflow-init.log")
         for name, command in SERVICES.items():
             if name != "airflow-worker":
                 deployment.start(name, command, {})
@@ -274,15 +274,14 @@ def up(args: argparse.Namespace) -> int:
                 {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())},
             )
         wait_healthy(deployment, args.workers, time.monotonic() + STARTUP_TIMEOUT_S)
+        ready = True
         print(f"READY http://127.0.0.1:{api_port}", flush=True)
         while not stopping:
             time.sleep(0.5)
     finally:
         deployment.stop()
         if args.drop_databases:
-            drop_databases(
-                args.postgres.rstrip("/"), [f"{args.db_prefix}_airflow", f"{args.db_prefix}_store"]
-            )
+            drop_databases(server, databases)
     return 0
 
 
