@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
 from airflow_helpers import REPO
 
 sys.path.insert(0, str(REPO / "deploy"))
@@ -106,14 +107,24 @@ def test_worker_killed_mid_posting_is_retried_elsewhere_nothing_twice_or_lost(
 ) -> None:
     from airflow_celery_local import redis_reachable
 
-    from paybridge import settlement_outbox
-    from paybridge.store.db import create_engine_for
-    from simulators.netsuite.server import FaultConfig
-
     if reason := redis_reachable(6379):
         pytest.skip(f"no Redis on 127.0.0.1:6379 ({reason}): the Celery broker")
     server = postgres_server_url.rsplit("/", 1)[0]
     prefix = f"pbcel_test_{os.getpid()}"
+    broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    broker.flushdb()  # the test's own DB: no message left over from an earlier, killed run
+    try:
+        run_pipeline_and_kill_a_worker(tmp_path, server, prefix)
+    finally:
+        broker.flushdb()  # the killed worker's unacknowledged message stays behind otherwise
+        broker.close()
+
+
+def run_pipeline_and_kill_a_worker(tmp_path: Path, server: str, prefix: str) -> None:
+    from paybridge import settlement_outbox
+    from paybridge.store.db import create_engine_for
+    from simulators.netsuite.server import FaultConfig
+
     with erp_world(tmp_path, NETSUITE_INVOICES, SAP_INVOICES) as world:
         env = {**os.environ, **world.env, **FAST_HEARTBEAT_TIMEOUT}
         with running_deployment(
