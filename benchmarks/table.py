@@ -115,6 +115,14 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("webhook deliveries/s, SQLite", "sqlite.webhook_deliveries_per_s"),
         ("meets target (500 req/s, p99 100 ms)", "meets_target"),
     ],
+    "celery": [
+        ("invoices (NetSuite + SAP) and payments on anvil", "invoices"),
+        ("end to end s, 1 worker", "by_workers.1.end_to_end_s"),
+        ("end to end s, 2 workers", "by_workers.2.end_to_end_s"),
+        ("posting s, 1 / 2 workers", "ratio_one_over_two_workers.posting_s"),
+        ("end to end, 1 / 2 workers", "ratio_one_over_two_workers.end_to_end_s"),
+        ("control: anvil payments (no Airflow), 1 / 2", "ratio_one_over_two_workers.payments_s"),
+    ],
 }
 
 

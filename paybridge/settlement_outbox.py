@@ -10,6 +10,8 @@ pending -> posting -> posted | failed (retried later) | needs_attention (ops mus
   a lost response or an expired claim rewrites the same ERP record instead of adding one.
 * A worker that dies mid-post leaves the row ``posting``; once its lease expires another worker
   re-claims it. Nothing is dropped: each row ends ``posted`` or ``needs_attention`` with a reason.
+  A retry that knows its previous try is dead (an Airflow task retried after its worker was
+  lost) takes its rows back at once with ``release_claims`` instead of waiting for the lease.
 """
 
 from __future__ import annotations
@@ -338,6 +340,25 @@ def post_due(
             if on_progress:
                 on_progress(claimed.settlement_id, "done")
     return summary
+
+
+def release_claims(engine: Engine, worker: str) -> int:
+    """Put rows claimed by ``worker`` and still ``posting`` back to ``pending``; how many.
+
+    Only for a worker name that is dead for sure (e.g. the previous try of the same Airflow
+    task instance, which Airflow only retries once it considers that try gone). Were it alive
+    after all, re-posting is still safe: the ERP idempotency key rewrites the same record, and
+    its late outcome is recorded as stale (its claim token no longer matches)."""
+    now = _now()
+    with transaction(engine) as session:
+        result = session.execute(
+            sa.update(Outbox)
+            .where(Outbox.status == "posting")
+            .where(Outbox.claimed_by == worker)
+            .values(status="pending", claim_token=None, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return int(result.rowcount)
 
 
 def requeue(

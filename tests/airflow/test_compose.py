@@ -3,8 +3,10 @@ in the production image, every Airflow command one the installed Airflow knows."
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,9 @@ from typing import Any
 import pytest
 import yaml
 from airflow_helpers import REPO
+
+sys.path.insert(0, str(REPO / "deploy"))
+from airflow_celery_local import INIT_STEPS, SERVICES, WORKER_REPLICAS, airflow_env
 
 COMPOSE = REPO / "docker-compose.yml"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -63,20 +68,46 @@ def test_bind_mounts_exist_and_production_image_has_no_node() -> None:
     assert {svc.get("profiles", [None])[0] for svc in services().values()} == {None, "dev"}
 
 
-@pytest.mark.parametrize("command", ["api-server", "scheduler", "dag-processor", "triggerer"])
-def test_compose_commands_are_commands_of_the_installed_airflow(command: str) -> None:
-    used = {
-        svc.get("command") for svc in services().values() if isinstance(svc.get("command"), str)
-    }
-    assert command in used
+def test_every_service_runs_the_command_the_local_deployment_proved() -> None:
+    """The commands deploy/airflow_celery_local.py runs (its slow test kills a worker
+    mid-posting: tests/airflow/test_celery_deployment.py) are the compose services' commands."""
+    compose = services()
+    airflow = {n: s for n, s in compose.items() if n.startswith("airflow-") and n != "airflow-init"}
+    assert set(airflow) == set(SERVICES)
+    for name, svc in airflow.items():
+        command = svc["command"]
+        assert (shlex.split(command) if isinstance(command, str) else command) == SERVICES[name]
+    assert compose["airflow-worker"]["deploy"]["replicas"] == WORKER_REPLICAS
+    init = compose["airflow-init"]["command"][-1]
+    assert init.startswith(" && ".join(" ".join(step) for step in INIT_STEPS) + " &&")
+
+
+def test_compose_environment_is_the_local_deployments(tmp_path: Path) -> None:
+    """Every Airflow/PayBridge setting compose gives the services, the script gives too."""
+    common = yaml.safe_load(COMPOSE.read_text())["x-airflow-common"]["environment"]
+    args = argparse.Namespace(
+        postgres="postgresql+psycopg://postgres@127.0.0.1:5432",
+        db_prefix="x",
+        redis_port=6379,
+        redis_db=11,
+    )
+    local = airflow_env(args, tmp_path, 8080)
+    assert set(common) - set(local) == set()
+    # values naming hosts, paths or secrets differ by design; the rest must be equal
+    same = [k for k in common if not re.search(r"\$\{|/opt/|://", str(common[k]))]
+    assert {k: str(common[k]) for k in same} == {k: local[k] for k in same}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_compose_commands_are_commands_of_the_installed_airflow(name: str) -> None:
     out = subprocess.run(
-        [AIRFLOW, *command.split(), "--help"],
+        [AIRFLOW, *SERVICES[name], "--help"],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "AIRFLOW_HOME": str(REPO / ".airflow-help-home")},
+        env={**os.environ, "AIRFLOW_HOME": str(REPO / f".airflow-help-home-{name}")},
     )
-    shutil.rmtree(REPO / ".airflow-help-home", ignore_errors=True)
+    shutil.rmtree(REPO / f".airflow-help-home-{name}", ignore_errors=True)
     assert out.returncode == 0, out.stderr[-2000:]
 
 

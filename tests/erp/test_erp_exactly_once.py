@@ -124,6 +124,29 @@ def test_a_worker_that_died_mid_post_is_taken_over_without_duplicates(
     assert set(sim.account.payments_by_external_id()) == set(by_settlement)
 
 
+def test_a_retry_of_the_dead_worker_takes_its_claims_back_before_the_lease_ends(
+    sim: NetSuiteSimulator, engine: Engine, connector: NetSuiteConnector, make_settlement
+) -> None:
+    """An Airflow retry (same worker name) after its first try was killed mid-post: the rows
+    that try claimed are released at once, the one it had already posted is not posted twice,
+    and another worker's claim is left alone."""
+    by_settlement = _queue(sim, engine, make_settlement, count=6)
+    policy = OutboxPolicy(batch_size=3)  # the default 5-minute lease: nothing expires here
+    crashed = settlement_outbox.claim(engine, "airflow:post:run-1:ns", policy)
+    connector.post_settlement(Settlement.from_json(__import__("json").loads(crashed[0].payload)))
+    other = settlement_outbox.claim(engine, "airflow:post:run-2:ns", policy)
+    assert settlement_outbox.post_due(engine, connector, worker="x", policy=policy).posted == []
+    assert settlement_outbox.release_claims(engine, "airflow:post:run-1:ns") == 3
+    summary = settlement_outbox.post_due(
+        engine, connector, worker="airflow:post:run-1:ns", policy=policy
+    )
+    assert sorted(summary.posted) == sorted(c.settlement_id for c in crashed)
+    assert len(sim.account.payments_by_external_id()[crashed[0].settlement_id]) == 1
+    assert settlement_outbox.status_counts(engine) == {"posted": 3, "posting": 3}
+    assert settlement_outbox.release_claims(engine, "airflow:post:run-1:ns") == 0
+    assert {c.settlement_id for c in other} | set(summary.posted) == set(by_settlement)
+
+
 def test_retry_after_is_honoured(sim: NetSuiteSimulator, ns_config) -> None:
     sim.set_faults(FaultConfig(rate_429=1.0, retry_after_s=1))
     with NetSuiteConnector(ns_config(sim, max_attempts=2)) as conn:

@@ -136,18 +136,21 @@ def build_settlement_posting_dag(
 
         @task
         def post_settlements(conn_id: str) -> dict[str, Any]:
-            from paybridge.settlement_outbox import post_due
+            """The claim names this task instance: a retry (its previous try's worker was
+            lost, e.g. killed mid-post) takes back that try's claims at once, rather than
+            leaving them until the lease ends; the ERP idempotency key makes re-posting safe."""
+            from paybridge.settlement_outbox import post_due, release_claims
 
-            dry_run = bool(get_current_context()["params"].get("dry_run"))
+            context = get_current_context()
+            dry_run = bool(context["params"].get("dry_run"))
+            worker = f"airflow:{dag_id}:{context['run_id']}:{conn_id}"
             with fail_fast(f"ERP connection {conn_id!r}"):
                 engine = PayBridgeHook(paybridge_conn_id).get_engine()
+                if context["ti"].try_number > 1 and not dry_run:
+                    release_claims(engine, worker)
                 with erp_hook(conn_id).get_conn() as connector:
                     summary = post_due(
-                        engine,
-                        connector,
-                        connection=conn_id,
-                        worker=f"airflow:{dag_id}:{conn_id}",
-                        dry_run=dry_run,
+                        engine, connector, connection=conn_id, worker=worker, dry_run=dry_run
                     )
             if summary.needs_attention:
                 ids = summary.needs_attention
