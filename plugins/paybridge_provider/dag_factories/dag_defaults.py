@@ -16,7 +16,10 @@ START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 ERP_RETRIES = {
     "retries": 3,
     "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
+    # Airflow 3 reads this as the multiplier (True == 1.0: no backoff at all): 1, 2, 4 minutes
+    # (Airflow adds up to the same again as jitter), never more than 10.
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
 }
 #: Chain and store work: retry soon, the next schedule comes quickly anyway.
 QUICK_RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30)}
