@@ -156,7 +156,7 @@ def _baseline_code(ref: str, into: Path) -> Path:
     a before/after peer in the same run. Same database schema required (no new migration)."""
     root = Path(__file__).resolve().parents[1]
     archive = subprocess.run(
-        ["git", "-C", str(root), "archive", ref, "paybridge", "connectors", "simulators"],
+        ["git", "-C", str(root), "archive", ref, "paybridge", "paybridge_connectors", "simulators"],
         check=True,
         capture_output=True,
     ).stdout

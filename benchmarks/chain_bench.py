@@ -31,9 +31,9 @@ from typing import Any
 
 import requests
 from eth_abi import encode
+from paybridge_connectors.chain.rpc import RpcClient
 from web3 import Web3
 
-from connectors.chain.rpc import RpcClient
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.config import AssetConfig, ChainConfig, FinalityPolicy, RateConfig
 from paybridge.devchain import ANVIL_BIN, deploy, load_artifact, running_anvil, wait_receipt

@@ -27,13 +27,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from connectors.erp.netsuite.client import (
+from paybridge_connectors.erp.netsuite.client import (
     BaseUrlNetSuiteRestApi,
     PooledNetSuiteRestApi,
     make_config,
 )
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.erp_sync import sync_open_invoices
 from paybridge.settlement_outbox import OutboxPolicy, enqueue, post_due

@@ -42,9 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciliation.engine import run_rules
-from reconciliation.generate import generate, write_csvs
-from reconciliation.result import reconcile
+from paybridge_reconciliation.engine import run_rules
+from paybridge_reconciliation.generate import generate, write_csvs
+from paybridge_reconciliation.result import reconcile
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -167,9 +167,9 @@ def _child(code: str) -> dict:
 _ENGINE = """
 import json, time, statistics
 from pathlib import Path
-from reconciliation.inputs import read_requests, read_receipts, read_rates
-from reconciliation.engine import run_rules
-from reconciliation.result import reconcile
+from paybridge_reconciliation.inputs import read_requests, read_receipts, read_rates
+from paybridge_reconciliation.engine import run_rules
+from paybridge_reconciliation.result import reconcile
 rq = read_requests(Path({requests!r}))
 rc = read_receipts(Path({receipts!r}))
 rt = read_rates(Path({rates!r}), 18)
@@ -194,7 +194,7 @@ print(json.dumps({{"receipts": len(rc), "rules_median_s": statistics.median(rule
 _FILES = """
 import json, time
 from pathlib import Path
-from reconciliation.files import run_files
+from paybridge_reconciliation.files import run_files
 marks = []
 def note(step):
     marks.append((step, time.perf_counter(), time.process_time()))

@@ -19,7 +19,8 @@ import time
 from datetime import date
 from decimal import Decimal
 
-from connectors.rates.fixed import FixedRateSource
+from paybridge_connectors.rates.fixed import FixedRateSource
+
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import load_config
 from paybridge.invoices import InvoiceRecord

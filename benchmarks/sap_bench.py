@@ -29,8 +29,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.s4 import S4Connector
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
+from paybridge_connectors.erp.sap.s4 import S4Connector
+
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.erp_sync import sync_open_invoices
 from paybridge.settlement_outbox import OutboxPolicy, enqueue, post_due

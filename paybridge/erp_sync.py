@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
+from paybridge_connectors.erp.protocol import ClosedInvoice, ErpConnector, InvoicePage
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.erp.protocol import ClosedInvoice, ErpConnector, InvoicePage
 from paybridge import audit
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key, store_invoices

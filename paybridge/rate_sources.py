@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from paybridge_connectors.rates.base import Rate, RateSource, UnknownPair
+from paybridge_connectors.rates.chainlink import ChainlinkFeed, ChainlinkRateSource
+from paybridge_connectors.rates.fixed import FixedRateSource
+from paybridge_connectors.rates.pegged import PeggedStablecoinRateSource
 from web3 import Web3
 
-from connectors.rates.base import Rate, RateSource, UnknownPair
-from connectors.rates.chainlink import ChainlinkFeed, ChainlinkRateSource
-from connectors.rates.fixed import FixedRateSource
-from connectors.rates.pegged import PeggedStablecoinRateSource
 from paybridge.config import AssetConfig, ChainConfig, PayBridgeConfig
 
 

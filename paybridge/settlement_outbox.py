@@ -24,15 +24,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
-
-from connectors.erp.protocol import (
+from paybridge_connectors.erp.protocol import (
     ErpConnector,
     ErpRejectedError,
     ErpUnavailableError,
     PostedSettlement,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
 from paybridge import audit, webhook_outbox
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.domain.audit_events import AuditEvent

@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI
+from paybridge_connectors.rates.base import RateSource
 from sqlalchemy.engine import Engine
 
-from connectors.rates.base import RateSource
 from paybridge.access.server_key import server_key
 from paybridge.api import metrics, payments, portal, problems
 from paybridge.api.auth import RateLimiter

@@ -1,2 +1,3 @@
 """Chain data into the store: the watcher's cursor, reorg handling, finality and receipts, and
-the live payment-request status derived from them. Reads chains through ``connectors.chain``."""
+the live payment-request status derived from them. Reads chains through
+``paybridge_connectors.chain``."""

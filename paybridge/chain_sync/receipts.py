@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.orm import Session
 
-from connectors.chain.records import BlockHeader, ObservedTransfer
 from paybridge.store.db import dialect_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
 

@@ -22,7 +22,8 @@ from paybridge.store.db import transaction
 from paybridge.store.models.chain import ChainBlock, ChainCursor
 
 if TYPE_CHECKING:
-    from connectors.chain.rpc import RpcClient
+    from paybridge_connectors.chain.rpc import RpcClient
+
     from paybridge.config import ChainConfig
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from paybridge_connectors.chain.records import BlockHeader, RangeScan, TokenSpec
+from paybridge_connectors.chain.rpc import RpcClient, RpcError
+from paybridge_connectors.chain.scanner import ChainMovedDuringScan, RangeScanner, ScanPlan
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.chain.records import BlockHeader, RangeScan, TokenSpec
-from connectors.chain.rpc import RpcClient, RpcError
-from connectors.chain.scanner import ChainMovedDuringScan, RangeScanner, ScanPlan
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,

@@ -146,8 +146,9 @@ def watch(
     poll). A chain that fails is reported and skipped; the others are scanned and committed.
     With --once the exit code is 1 when any chain failed.
     """
-    from connectors.chain.rpc import RpcError, RpcUnavailable
-    from connectors.chain.scanner import ChainMovedDuringScan
+    from paybridge_connectors.chain.rpc import RpcError, RpcUnavailable
+    from paybridge_connectors.chain.scanner import ChainMovedDuringScan
+
     from paybridge.chain_sync.watcher import (
         ChainHalted,
         ChainWatcher,

@@ -10,16 +10,16 @@ from typing import Annotated
 
 import sqlalchemy as sa
 import typer
-from pydantic import ValidationError
-from rich.progress import Progress
-from rich.table import Table
-
-from connectors.erp.connections import (
+from paybridge_connectors.erp.connections import (
     ErpConnectionConfig,
     env_prefix,
     load_erp_connection,
     open_connector,
 )
+from pydantic import ValidationError
+from rich.progress import Progress
+from rich.table import Table
+
 from paybridge.cli import problems
 from paybridge.cli.context import (
     FAILURE,

@@ -43,8 +43,8 @@ def reconcile_files(
     ] = False,
 ) -> None:
     """Reconcile exported requests and receipts; same inputs give byte-identical outputs."""
-    from reconciliation.files import run_files  # pandas: only when the command runs
-    from reconciliation.inputs import InputFileError
+    from paybridge_reconciliation.files import run_files  # pandas: only when the command runs
+    from paybridge_reconciliation.inputs import InputFileError
 
     try:
         with Progress(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from paybridge_reconciliation.config import ReconConfig
 from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,13 +33,13 @@ from paybridge.cli.context import (
 )
 from paybridge.config import ConfigError, PayBridgeConfig
 from paybridge.domain.settlements import SettlementError
-from reconciliation.config import ReconConfig
 
 if TYPE_CHECKING:
     from paybridge.recon_runs.run import RunSummary
 
-# paybridge.recon_runs and reconciliation.workflow import pandas (and the report matplotlib):
-# each command imports them when it runs, so `paybridge --help` and other commands start fast.
+# paybridge.recon_runs and paybridge_reconciliation.workflow import pandas (and the report
+# matplotlib): each command imports them when it runs, so `paybridge --help` and other commands
+# start fast.
 
 exceptions_app = typer.Typer(
     help="The reconciliation exceptions queue: list, propose, approve, reject (maker-checker).",
@@ -221,8 +222,9 @@ def exceptions_propose(
     json_output: JsonOption = False,
 ) -> None:
     """Propose a resolution (the maker); someone else must approve it."""
+    from paybridge_reconciliation.workflow import WorkflowError
+
     from paybridge.recon_runs.resolutions import CLI_ACTIONS, propose
-    from reconciliation.workflow import WorkflowError
 
     if action not in CLI_ACTIONS:
         fail(f"--action {action!r}: use one of {', '.join(CLI_ACTIONS)}", code=USAGE_ERROR)
@@ -246,9 +248,10 @@ def exceptions_propose(
 
 
 def _decide(ident: str, actor: str | None, approve: bool, json_output: bool) -> None:
+    from paybridge_reconciliation.workflow import WorkflowError
+
     from paybridge.recon_runs.export import with_registry_classes
     from paybridge.recon_runs.resolutions import decide
-    from reconciliation.workflow import WorkflowError
 
     cfg = config()
     try:
@@ -428,7 +431,8 @@ def tieout_erp(
     are cleared. Exit 1 when any difference is listed."""
     from contextlib import closing
 
-    from connectors.erp.connections import open_connector
+    from paybridge_connectors.erp.connections import open_connector
+
     from paybridge.cli.erp import connection_settings
     from paybridge.recon_runs.tieouts_store import tie_out_erp
 

@@ -34,10 +34,10 @@ def period(
     ERP tie-out and a SHA-256 manifest; the same store gives byte-identical files.
 
     Exit 1 when a roll-forward line does not tie (difference, chain unreachable)."""
+    from paybridge_reconciliation.config import ReconConfig
     from pydantic import ValidationError
 
     from paybridge.recon_runs.period import PeriodError, write_period_pack
-    from reconciliation.config import ReconConfig
 
     first, last = _day(start, "--from"), _day(end, "--to")
     cfg = config()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from paybridge_connectors.erp.connections import open_connector
 from rich.console import Console
 from rich.table import Table
 
-from connectors.erp.connections import open_connector
 from paybridge import audit
 from paybridge.audit import checkpoint as audit_checkpoint
 from paybridge.chain_sync.watcher import ChainWatcher

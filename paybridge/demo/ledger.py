@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 from rich.console import Console
 from rich.table import Table
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.demo.world import DemoWorld
 from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.tieouts_store import tie_out_erp

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from paybridge_connectors.erp.connections import open_connector
+from paybridge_connectors.erp.sap.config import CompanyCodeAccounts
+from paybridge_connectors.erp.sap.journal import document_reference
 from rich.console import Console
 
-from connectors.erp.connections import open_connector
-from connectors.erp.sap.config import CompanyCodeAccounts
-from connectors.erp.sap.journal import document_reference
 from paybridge.demo.ledger import ZERO, differences, posted_settlements, print_books
 from paybridge.demo.world import SAP_COMPANY_CODE, DemoWorld
 from paybridge.domain.settlements import JournalLine, Settlement

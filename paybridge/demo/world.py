@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.sap.config import SapConnectionConfig
 from paybridge.audit.keys import KeyRing, use_key_file, write_ring
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.devchain import DevContracts, deploy_standard_contracts, running_anvil

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from paybridge_connectors.rates.base import Rate, RateSource, RateUnavailable
 from sqlalchemy.orm import Session
 
-from connectors.rates.base import Rate, RateSource, RateUnavailable
 from paybridge.access.api_keys import Caller
 from paybridge.config import AssetConfig, ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.config.merchant_keys import merchant_wallet

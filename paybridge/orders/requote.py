@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from paybridge_connectors.rates.base import Rate, RateSource, RateUnavailable
 from sqlalchemy.orm import Session
 
-from connectors.rates.base import Rate, RateSource, RateUnavailable
 from paybridge import audit
 from paybridge.config import AssetConfig, ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.config.merchant_keys import merchant_wallet

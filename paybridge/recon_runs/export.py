@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.files import sha256_file
+from paybridge_reconciliation.inputs import RATE_COLUMNS, RECEIPT_COLUMNS, REQUEST_COLUMNS
+from paybridge_reconciliation.safe_text import safe_columns
 from sqlalchemy.orm import Session
 
 from paybridge.config import PayBridgeConfig
@@ -24,10 +28,6 @@ from paybridge.domain.money import currency_exponent
 from paybridge.requests.lifecycle import Status
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainReceipt
-from reconciliation.config import ReconConfig
-from reconciliation.files import sha256_file
-from reconciliation.inputs import RATE_COLUMNS, RECEIPT_COLUMNS, REQUEST_COLUMNS
-from reconciliation.safe_text import safe_columns
 
 INPUT_FILES = {"requests": "requests.csv", "receipts": "receipts.csv", "rates": "rates.csv"}
 MAX_RATE_DECIMALS = 18  # the engine's default rate_scale
@@ -160,7 +160,8 @@ def write_inputs(inputs: StoreInputs, directory: Path) -> dict[str, Path]:
 
 def write_text_csv(frame: pd.DataFrame, path: Path) -> None:
     """Plain CSV (unquoted header, minimal quoting, LF): what the engine's readers expect, with
-    text cells spreadsheet-safe (reconciliation/safe_text.py; the readers recover the text)."""
+    text cells spreadsheet-safe (``paybridge_reconciliation.safe_text``; the readers recover the
+    text)."""
     frame = safe_columns(frame)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")

@@ -26,6 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.files import sha256_file
+from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.pack import staged_pack
+from paybridge_reconciliation.report_labels import fiat_exponent
+from paybridge_reconciliation.result import ReconResult, reconcile
 from sqlalchemy.engine import Engine
 
 from paybridge.config import PayBridgeConfig
@@ -45,12 +51,6 @@ from paybridge.store.models.reconciliation import (
     ReconException,
     TieOutResult,
 )
-from reconciliation.config import ReconConfig
-from reconciliation.files import sha256_file
-from reconciliation.inputs import read_rates, read_receipts, read_requests
-from reconciliation.pack import staged_pack
-from reconciliation.report_labels import fiat_exponent
-from reconciliation.result import ReconResult, reconcile
 
 PACK_VERSION = "1"
 AGE_BUCKETS = [

@@ -22,9 +22,9 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 from eth_utils import to_checksum_address
+from paybridge_connectors.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from sqlalchemy.orm import Session
 
-from connectors.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from paybridge.config import PayBridgeConfig
 from paybridge.recon_runs.export import asset_key, iso
 from paybridge.recon_runs.tieouts_store import BALANCE_OF

@@ -16,10 +16,10 @@ from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.identity import log_index_of
 from sqlalchemy.orm import Session
 
 from paybridge.store.models.reconciliation import ReconException
-from reconciliation.identity import log_index_of
 
 #: raised for the record only: nothing for a person to do (the engine raises DUPLICATE_EVENT
 #: only for the very same transfer again: identity, recipient, asset and amount, with amount 0)

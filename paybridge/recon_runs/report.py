@@ -6,6 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv
+from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.pack import staged_pack
+from paybridge_reconciliation.report_labels import ReportLabels, Token
+from paybridge_reconciliation.reports import write_reports
+from paybridge_reconciliation.result import reconcile
 from sqlalchemy.engine import Engine
 
 from paybridge.audit import checkpoint as audit_checkpoint
@@ -14,13 +21,6 @@ from paybridge.recon_runs.export import file_hashes, load_inputs, write_inputs
 from paybridge.recon_runs.resolutions import resolutions_frame
 from paybridge.recon_runs.tieouts_store import latest_tie_outs
 from paybridge.store.db import transaction
-from reconciliation.config import ReconConfig
-from reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv
-from reconciliation.inputs import read_rates, read_receipts, read_requests
-from reconciliation.pack import staged_pack
-from reconciliation.report_labels import ReportLabels, Token
-from reconciliation.reports import write_reports
-from reconciliation.result import reconcile
 
 
 def export_inputs(engine: Engine, out: Path, as_of=None) -> dict[str, Path]:  # type: ignore[no-untyped-def]
@@ -52,7 +52,8 @@ def write_report(
 ) -> dict:
     """Inputs under ``out/inputs``; outputs, report.html/xlsx and manifest.json in ``out``.
 
-    Staged beside ``out`` and published whole, manifest last (reconciliation/pack.py): a run
+    Staged beside ``out`` and published whole, manifest last
+    (``paybridge_reconciliation.pack``): a run
     that fails leaves the previous pack as it was. The manifest carries a signed audit
     checkpoint: ``paybridge audit verify --checkpoint out/manifest.json`` later shows whether
     the log was cut short or rewritten since.

@@ -1,7 +1,7 @@
 """Exception workflow on the store: propose, approve, reject under maker-checker.
 
-The rules are ``reconciliation.workflow.ResolutionBook``'s (proposer cannot decide, amounts
-bounded by what is unresolved, same proposal -> same id); this module loads a book for one
+The rules are ``paybridge_reconciliation.workflow.ResolutionBook``'s (proposer cannot decide,
+amounts bounded by what is unresolved, same proposal -> same id); this module loads a book for one
 exception from the store, runs the step, writes the resolution back and appends the book's
 audit events to the hash-chained log, all in one transaction that first locks the exception.
 An approved *apply* (or write-off of an underpayment) settles the request through the outbox.
@@ -14,6 +14,15 @@ from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.workflow import (
+    RESOLUTION_COLUMNS,
+    Action,
+    Resolution,
+    ResolutionBook,
+    ResolutionState,
+    WorkflowError,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -32,15 +41,6 @@ from paybridge.store.models.reconciliation import (
     ReconException,
     ReconMatch,
     ReconRun,
-)
-from reconciliation.config import ReconConfig
-from reconciliation.workflow import (
-    RESOLUTION_COLUMNS,
-    Action,
-    Resolution,
-    ResolutionBook,
-    ResolutionState,
-    WorkflowError,
 )
 
 CLI_ACTIONS = {

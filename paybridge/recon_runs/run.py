@@ -24,6 +24,10 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.identity import log_index_of
+from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.result import ReconResult, reconcile
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -46,10 +50,6 @@ from paybridge.settlement_routing import Route, routes_for
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest
 from paybridge.store.models.reconciliation import ReconMatch, ReconRun
-from reconciliation.config import ReconConfig
-from reconciliation.identity import log_index_of
-from reconciliation.inputs import read_rates, read_receipts, read_requests
-from reconciliation.result import ReconResult, reconcile
 
 PAID_STATUSES = frozenset({"paid", "paid_within_tolerance", "overpaid"})
 RUN_LOCK_KEY = 0x5042_5245_434F  # "PBRECO": one reconciliation at a time per database

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from paybridge_reconciliation.config import ReconConfig
+
 from paybridge.domain.settlements import (
     Application,
     Evidence,
@@ -22,7 +24,6 @@ from paybridge.domain.settlements import (
     WriteOff,
 )
 from paybridge.store.models import PaymentRequest
-from reconciliation.config import ReconConfig
 
 ZERO = Decimal(0)
 #: (settlement account role, account key); a key of ``None`` is read from the line itself

@@ -6,8 +6,8 @@
   saw is applied or in the exceptions queue (else listed ``UNACCOUNTED``, ``unaccounted.py``);
 * ERP: each posted settlement has exactly one ERP document with the same amount, and the
   invoices it settled are no longer open in the ERP.
-The comparisons are ``reconciliation.tieouts``'; the latest rows per kind are kept in the store
-for the reconciliation workbook.
+The comparisons are ``paybridge_reconciliation.tieouts``'; the latest rows per kind are kept in
+the store for the reconciliation workbook.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 from eth_utils import to_checksum_address
+from paybridge_connectors.chain.rpc import RpcClient
+from paybridge_connectors.erp.protocol import ErpConnector
+from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS, subledger_vs_chain, subledger_vs_erp
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from connectors.chain.rpc import RpcClient
-from connectors.erp.protocol import ErpConnector
 from paybridge.config import ChainConfig
 from paybridge.domain.settlements import Settlement
 from paybridge.recon_runs.export import asset_key
@@ -32,7 +33,6 @@ from paybridge.store.models import PaymentRequest
 from paybridge.store.models.chain import ChainCursor, ChainReceipt
 from paybridge.store.models.outbox import SettlementOutboxRow
 from paybridge.store.models.reconciliation import TieOutResult
-from reconciliation.tieouts import TIE_OUT_COLUMNS, subledger_vs_chain, subledger_vs_erp
 
 BALANCE_OF = "0x70a08231"
 FLOW_COLUMNS = ["chain_id", "address", "asset", "block_number", "amount"]

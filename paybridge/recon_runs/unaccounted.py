@@ -12,11 +12,11 @@ from collections import defaultdict
 
 import pandas as pd
 import sqlalchemy as sa
+from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
 from sqlalchemy.orm import Session
 
 from paybridge.store.models.chain import ChainReceipt
 from paybridge.store.models.reconciliation import ReconException, ReconMatch, ReconRun
-from reconciliation.tieouts import TIE_OUT_COLUMNS
 
 Identity = tuple[str, str]  # tx hash (lowercase), event key
 

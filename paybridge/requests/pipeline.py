@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from paybridge_connectors.rates.base import Rate, RateSource, RateUnavailable
 from sqlalchemy.engine import Engine
 
-from connectors.rates.base import Rate, RateSource, RateUnavailable
 from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig
 from paybridge.config.merchant_keys import merchant_wallet

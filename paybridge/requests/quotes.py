@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from connectors.rates.base import Rate
+from paybridge_connectors.rates.base import Rate
+
 from paybridge.config import AssetConfig, QuoteConfig
 from paybridge.domain.money import MoneyError, fiat_to_base_units
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from paybridge_connectors.rates.base import Rate, RateSource
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 
-from connectors.rates.base import Rate, RateSource
 from paybridge import audit
 from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig

@@ -34,9 +34,9 @@ def refuse(what: str, next_step: str) -> NoReturn:
 
 def _non_retryable() -> tuple[type[BaseException], ...]:
     from airflow.sdk.exceptions import AirflowNotFoundException  # a missing Connection
+    from paybridge_connectors.erp.protocol import ErpRejectedError  # includes ErpAuthError
     from pydantic import ValidationError
 
-    from connectors.erp.protocol import ErpRejectedError  # includes ErpAuthError
     from paybridge.config import ConfigError
 
     return (

@@ -196,15 +196,34 @@ def test_store_test_connection(airflow_env: dict[str, str], tmp_path: Path) -> N
     assert ok and "revision" in message, message
 
 
-def test_wheel_ships_no_generic_plugin_or_simulator_packages() -> None:
-    import tomllib
+def test_wheel_installs_only_paybridge_named_packages(tmp_path: Path) -> None:
+    """Build the real wheel and read what it would put in site-packages: every top-level name is
+    PayBridge's own (no ``plugins``, ``simulators``, ``dags``, ``connectors`` or
+    ``reconciliation`` shadowing someone else's module), and the provider entry point is there."""
+    import zipfile
 
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    # hatch ships a listed folder under its own name: plugins/paybridge_provider as the package
-    shipped = {
-        Path(p).name for p in project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    uv = REPO / ".tools" / "bin" / "uv"
+    build = subprocess.run(
+        [str(uv), "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("paybridge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        top_level = {name.split("/")[0] for name in names}
+        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        entry_text = archive.read(entry_points).decode()
+    packages = {name for name in top_level if not name.endswith(".dist-info")}
+    assert packages == {
+        "paybridge",
+        "paybridge_provider",
+        "paybridge_connectors",
+        "paybridge_reconciliation",
     }
-    assert "paybridge_provider" in shipped
-    assert not {"plugins", "simulators", "dags"} & set(shipped)
-    entry = project["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
-    assert entry == "paybridge_provider.provider_info:get_provider_info"
+    assert "paybridge_connectors/erp/netsuite/connector.py" in names
+    assert "paybridge_reconciliation/engine.py" in names
+    assert "[apache_airflow_provider]" in entry_text
+    assert "provider_info = paybridge_provider.provider_info:get_provider_info" in entry_text

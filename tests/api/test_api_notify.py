@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from paybridge_connectors.rates.fixed import FixedRateSource
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge.config import ApiConfig, ConfigError, NotificationsConfig, load_config
 from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.devchain import free_port

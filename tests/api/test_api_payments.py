@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 
 from api_server import ApiServer, serve
+from paybridge_connectors.rates.fixed import FixedRateSource
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge.access.api_keys import revoke_api_key
 from paybridge.api.app import OPENAPI_FILE, openapi_text
 from paybridge.config import ApiConfig

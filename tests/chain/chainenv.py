@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from paybridge_connectors.chain.rpc import RpcClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from connectors.chain.rpc import RpcClient
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.config import AssetConfig, ChainConfig, FinalityPolicy, RateConfig
 from paybridge.devchain import (

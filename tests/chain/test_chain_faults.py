@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from chain_rpc_proxy import Faults, RpcProxy
 from chainenv import ChainEnv
+from paybridge_connectors.chain.rpc import RpcClient, RpcUnavailable
 
-from connectors.chain.rpc import RpcClient, RpcUnavailable
 from paybridge.devchain import start_anvil, wait_receipt
 
 pytestmark = pytest.mark.anvil

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from chainenv import ChainEnv
+from paybridge_connectors.chain.scanner import ChainMovedDuringScan
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from connectors.chain.scanner import ChainMovedDuringScan
 from paybridge.devchain import AnvilNode, DevContracts
 from paybridge.store.db import create_engine_for, migrate
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
 
-from connectors.chain.records import BlockHeader, ObservedTransfer
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,

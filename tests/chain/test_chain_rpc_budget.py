@@ -6,8 +6,7 @@ import socket
 import time
 
 import pytest
-
-from connectors.chain.rpc import RpcClient, RpcUnavailable
+from paybridge_connectors.chain.rpc import RpcClient, RpcUnavailable
 
 
 def test_retries_stop_when_the_retry_budget_is_spent() -> None:

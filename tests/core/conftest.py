@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from paybridge_connectors.rates.fixed import FixedRateSource
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import PayBridgeConfig, load_config
 from paybridge.invoices import InvoiceRecord

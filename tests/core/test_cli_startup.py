@@ -45,8 +45,8 @@ NOT_FOR_ROOT_HELP = NOT_FOR_HELP | {
     "weasyprint",
     "zeep",
     "pyodata",
-    "connectors",
-    "reconciliation",
+    "paybridge_connectors",
+    "paybridge_reconciliation",
     "pygments",
     "markdown_it",
 }

@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from paybridge_connectors.rates.fixed import FixedRateSource
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import load_config
 from paybridge.invoices import InvoiceRecord

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
+from paybridge_connectors.rates.fixed import FixedRateSource
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import load_config
 from paybridge.invoices import InvoiceRecord

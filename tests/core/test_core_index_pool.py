@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from paybridge_connectors.rates.fixed import FixedRateSource
 from sqlalchemy.engine import Engine
 
-from connectors.rates.fixed import FixedRateSource
 from paybridge import audit
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.config import load_config

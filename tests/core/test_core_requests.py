@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from paybridge_connectors.rates.base import Rate, StaleRate
 from sqlalchemy.engine import Engine
 
-from connectors.rates.base import Rate, StaleRate
 from paybridge import audit
 from paybridge.eip681 import parse_payment_uri
 from paybridge.requests.service import create_payment_requests

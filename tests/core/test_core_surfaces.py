@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 from click.testing import CliRunner, Result
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from pydantic import ValidationError
 from typer.main import get_command
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from paybridge.cli import context
 from paybridge.cli.main import app
 from paybridge.store.models import ErpInvoiceQuarantine

@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 from sqlalchemy.engine import Engine
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from simulators.netsuite import (
     DEFAULT_GRANT,

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
 
-from connectors.erp.sap.config import SapConnectionConfig
 from paybridge.domain.settlements import (
     Application,
     Evidence,

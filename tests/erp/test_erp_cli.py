@@ -11,11 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import settlement_outbox
 from paybridge.cli.main import app
 from paybridge.store.db import transaction

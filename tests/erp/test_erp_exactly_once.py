@@ -11,10 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.protocol import ErpUnavailableError
 from sqlalchemy.engine import Engine
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.erp.protocol import ErpUnavailableError
 from paybridge import settlement_outbox
 from paybridge.domain.settlements import Settlement
 from paybridge.settlement_outbox import OutboxPolicy, SettleSummary

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.netsuite.invoices import Watermark
+from paybridge_connectors.erp.protocol import ConnectionProblem, ErpConnector, ErpRejectedError
+from paybridge_connectors.rates.fixed import FixedRateSource
 from sqlalchemy.engine import Engine
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.erp.netsuite.invoices import Watermark
-from connectors.erp.protocol import ConnectionProblem, ErpConnector, ErpRejectedError
-from connectors.rates.fixed import FixedRateSource
 from paybridge import settlement_outbox
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.audit import checkpoint as audit_checkpoint

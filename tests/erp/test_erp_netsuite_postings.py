@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.protocol import ErpInvoice, ErpRejectedError
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.erp.protocol import ErpInvoice, ErpRejectedError
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement, WriteOff
 from simulators.netsuite import NetSuiteSimulator
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.protocol import ErpRejectedError
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.erp.protocol import ErpRejectedError
 from simulators.netsuite import NetSuiteSimulator
 
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from simulators.netsuite import NetSuiteSimulator
 
 

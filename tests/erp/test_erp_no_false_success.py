@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
 from paybridge import settlement_outbox
 from paybridge.cli.main import app
 from paybridge.domain.settlements import Application

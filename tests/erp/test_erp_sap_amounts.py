@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
-from connectors.erp.sap.amounts import (
+from paybridge_connectors.erp.sap.amounts import (
     INTERFACE_FORMATS,
     AmountFormat,
     SapAmountError,

@@ -11,13 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
+from paybridge_connectors.erp.connections import load_erp_connection
+from paybridge_connectors.erp.protocol import ErpAuthError, ErpRejectedError, ErpUnavailableError
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
+from paybridge_connectors.erp.sap.gateway import SapGateway
 from pydantic import ValidationError
 from sap_support import ACCOUNTS, sap_config
-
-from connectors.erp.connections import load_erp_connection
-from connectors.erp.protocol import ErpAuthError, ErpRejectedError, ErpUnavailableError
-from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.gateway import SapGateway
 
 
 def test_env_settings_and_one_write_off_account_for_all_reasons() -> None:

@@ -16,12 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from paybridge_connectors.erp.sap import sap_connector
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
+from paybridge_connectors.erp.sap.journal import HEADER_TEXT_PREFIX, document_reference
 from sap_support import ACCOUNTS, settlement
 from sqlalchemy.engine import Engine
 
-from connectors.erp.sap import sap_connector
-from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.journal import HEADER_TEXT_PREFIX, document_reference
 from paybridge import settlement_outbox
 from paybridge.settlement_outbox import OutboxPolicy, SettleSummary
 from paybridge.store.db import transaction

@@ -14,19 +14,18 @@ from typing import Any
 import pytest
 import yaml
 from lxml import etree
-from sap_support import REFERENCE, needs_reference, sap_config, settlement
-
-from connectors.erp.protocol import ErpRejectedError
-from connectors.erp.sap import openitems as oi
-from connectors.erp.sap.ecc import EccConnector
-from connectors.erp.sap.journal import document_reference, sap_lines
-from connectors.erp.sap.posting import plan_posting, settlement_id_from_text
-from connectors.erp.sap.soap import (
+from paybridge_connectors.erp.protocol import ErpRejectedError
+from paybridge_connectors.erp.sap import openitems as oi
+from paybridge_connectors.erp.sap.ecc import EccConnector
+from paybridge_connectors.erp.sap.journal import document_reference, sap_lines
+from paybridge_connectors.erp.sap.posting import plan_posting, settlement_id_from_text
+from paybridge_connectors.erp.sap.soap import (
     DocumentKey,
     JournalHeader,
     clearing_request,
     journal_entry_request,
 )
+from sap_support import REFERENCE, needs_reference, sap_config, settlement
 
 SFIN = "{http://sap.com/xi/SAPSCORE/SFIN}"
 
@@ -423,7 +422,7 @@ def test_documents_are_dated_in_the_company_code_time_zone_with_the_settlement_r
 
 
 def test_bapi_exchange_rate_is_refused_rather_than_rounded() -> None:
-    from connectors.erp.sap.bapi import bapi_rate
+    from paybridge_connectors.erp.sap.bapi import bapi_rate
 
     assert bapi_rate("pb-x", Decimal("162.45120")) == Decimal("162.4512")
     with pytest.raises(ErpRejectedError, match=r"DEC 9,5"):

@@ -9,12 +9,17 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
+from paybridge_connectors.erp.protocol import ConnectionProblem, ErpAuthError, ErpRejectedError
+from paybridge_connectors.erp.sap.ecc import EccConnector
+from paybridge_connectors.erp.sap.gateway import Transient
+from paybridge_connectors.erp.sap.rfc import (
+    PyRfcConnection,
+    alpha,
+    alpha_out,
+    rfc_request,
+    rfc_response,
+)
 from sap_support import sap_config
-
-from connectors.erp.protocol import ConnectionProblem, ErpAuthError, ErpRejectedError
-from connectors.erp.sap.ecc import EccConnector
-from connectors.erp.sap.gateway import Transient
-from connectors.erp.sap.rfc import PyRfcConnection, alpha, alpha_out, rfc_request, rfc_response
 
 
 def ecc(**overrides: object) -> Any:

@@ -15,17 +15,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sap_support import settlement
-
-from connectors.erp.protocol import (
+from paybridge_connectors.erp.protocol import (
     ConnectionProblem,
     ErpConnector,
     ErpRejectedError,
     ErpUnavailableError,
 )
-from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.ecc import EccConnector
-from connectors.erp.sap.s4 import S4Connector
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
+from paybridge_connectors.erp.sap.ecc import EccConnector
+from paybridge_connectors.erp.sap.s4 import S4Connector
+from sap_support import settlement
 
 sap_sim = pytest.importorskip("simulators.sap", reason="SAP simulator (simulators.sap) not here")
 

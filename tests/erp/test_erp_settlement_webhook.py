@@ -13,10 +13,10 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.rates.fixed import FixedRateSource
 from sqlalchemy.engine import Engine
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.rates.fixed import FixedRateSource
 from paybridge import settlement_outbox
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
 from paybridge.client import WebhookVerificationError, verify_webhook

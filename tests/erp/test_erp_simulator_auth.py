@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import httpx
+import paybridge_connectors.erp.netsuite.client  # noqa: F401  (registers HMAC-SHA256 with authlib)
 import pytest
 from authlib.integrations.httpx_client import OAuth1Auth
 
-import connectors.erp.netsuite.client  # noqa: F401  (registers HMAC-SHA256 with authlib)
 from simulators.netsuite import DEFAULT_GRANT, NetSuiteSimulator
 
 QUERY = {"q": "SELECT cur.id AS id, cur.symbol AS symbol FROM currency cur ORDER BY cur.id"}

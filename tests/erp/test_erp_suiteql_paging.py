@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
+from paybridge_connectors.erp.protocol import ErpRejectedError
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
-from connectors.erp.protocol import ErpRejectedError
 from simulators.netsuite import NetSuiteSimulator
 
 ORDERED = (

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from paybridge_reconciliation.generate import generate, write_csvs
 from typer.testing import CliRunner
 
 from paybridge.cli.main import app
-from reconciliation.generate import generate, write_csvs
 
 FILES = ("requests", "receipts", "rates")
 HOSTILE_TEXT = st.one_of(

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import uvicorn
 from bip_utils import Bip44, Bip44Coins
+from paybridge_connectors.chain.rpc import RpcClient
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from connectors.chain.rpc import RpcClient
 from paybridge.access.api_keys import create_api_key
 from paybridge.api.app import create_app
 from paybridge.chain_sync.watcher import ChainWatcher

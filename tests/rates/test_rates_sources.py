@@ -6,10 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from web3 import Web3
-from web3.contract import Contract
-
-from connectors.rates import (
+from paybridge_connectors.rates import (
     ChainlinkFeed,
     ChainlinkRateSource,
     DepegDetected,
@@ -21,6 +18,9 @@ from connectors.rates import (
     StaleRate,
     UnknownPair,
 )
+from web3 import Web3
+from web3.contract import Contract
+
 from paybridge.devchain import deploy, wait_receipt
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """SAP pieces of the reconcile-store tests: the simulator's connection settings, a request
 billed from a real SAP sync, and the simulator's G/L lines of PayBridge's documents beside
-what ``connectors.erp.sap.journal.sap_lines`` says the settlement posts."""
+what ``paybridge_connectors.erp.sap.journal.sap_lines`` says the settlement posts."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from chainenv import ChainEnv
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
+from paybridge_connectors.erp.sap.journal import document_reference, sap_lines
 from recon_store_helpers import bill_through_erp, paybridge_config
 from sqlalchemy.orm import Session
 
-from connectors.erp.sap.config import SapConnectionConfig
-from connectors.erp.sap.journal import document_reference, sap_lines
 from paybridge.config import MerchantConfig
 from paybridge.domain.settlements import Settlement
 from paybridge.erp_sync import PaymentTarget, intake_open_invoices, sync_open_invoices

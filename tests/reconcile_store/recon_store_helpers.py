@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chain"))
 
 from chainenv import ChainEnv
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge.config import PayBridgeConfig, SettlementPolicy
 from paybridge.devchain import AnvilNode, deploy_standard_contracts
 from paybridge.erp_sync import sync_open_invoices

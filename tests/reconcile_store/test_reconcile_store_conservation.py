@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv, cli_config, run_cli
+from paybridge_reconciliation.result import EXCEPTION_COLUMNS
 from recon_store_helpers import pay_scenario, paybridge_config
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -22,7 +23,6 @@ from paybridge.recon_runs.queue import sync_exceptions
 from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models.chain import ChainReceipt
 from paybridge.store.models.reconciliation import ReconException, ReconMatch, ReconRun
-from reconciliation.result import EXCEPTION_COLUMNS
 
 
 def _receipt_of(env: ChainEnv, request_id: str) -> ChainReceipt:

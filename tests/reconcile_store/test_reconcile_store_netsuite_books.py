@@ -14,10 +14,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 from recon_store_helpers import USDC, bill_from_erp, netsuite_config, paybridge_config, payer
 from sqlalchemy.orm import Session
 
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge import settlement_outbox
 from paybridge.erp_sync import sync_open_invoices
 from paybridge.recon_runs.run import reconcile_store

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from chainenv import ChainEnv
+from paybridge_connectors.erp.sap import sap_connector
 from recon_sap_helpers import (
     COMPANY,
     CUSTOMER,
@@ -34,7 +35,6 @@ from recon_store_helpers import USDC, paybridge_config, payer
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from connectors.erp.sap import sap_connector
 from paybridge import settlement_outbox
 from paybridge.cli.main import app
 from paybridge.domain.settlements import Settlement

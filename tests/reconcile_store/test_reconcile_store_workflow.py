@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from chainenv import ChainEnv
+from paybridge_reconciliation.workflow import MakerCheckerError, WorkflowError
 from recon_store_helpers import USDC, pay_scenario, paybridge_config, payer
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,6 @@ from paybridge.recon_runs.run import reconcile_store
 from paybridge.store.models import AuditEntry, PaymentRequest
 from paybridge.store.models.chain import ChainReceipt
 from paybridge.store.models.outbox import SettlementOutboxRow
-from reconciliation.workflow import MakerCheckerError, WorkflowError
 
 pytestmark = pytest.mark.anvil
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from paybridge_connectors.chain.rpc import RpcClient
 from recon_store_helpers import USDC, pay_scenario, paybridge_config
 
-from connectors.chain.rpc import RpcClient
 from paybridge.recon_runs.period import PeriodError, period_bounds, write_period_pack
 from paybridge.recon_runs.tieouts_store import read_balance
 
@@ -96,10 +96,10 @@ def test_period_bounds_refuse_a_reversed_period():
 def test_tie_outs_run_fill_the_store_pack_and_its_reperformance(env, tmp_path):
     """Issue 14: the tie_outs sheet was empty in both the store and the file runs."""
     from openpyxl import load_workbook
+    from paybridge_reconciliation.files import run_files
 
     from paybridge.recon_runs.report import labels_from_config, write_report
     from paybridge.recon_runs.tieouts_store import tie_out_chain
-    from reconciliation.files import run_files
 
     pay_scenario(env)
     cfg = paybridge_config(env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reconciliation.result import ReconResult
+from paybridge_reconciliation.result import ReconResult
 
 
 def engine_view(result: ReconResult) -> dict:

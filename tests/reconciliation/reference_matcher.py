@@ -12,10 +12,9 @@ from decimal import ROUND_FLOOR
 from itertools import combinations
 
 import pandas as pd
-
-from reconciliation.config import ReconConfig
-from reconciliation.identity import with_event_key
-from reconciliation.tolerance import classify_amount, percent_to_ppm, tolerance_units
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.identity import with_event_key
+from paybridge_reconciliation.tolerance import classify_amount, percent_to_ppm, tolerance_units
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

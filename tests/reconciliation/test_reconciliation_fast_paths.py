@@ -12,17 +12,16 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import paybridge_reconciliation.rules_batch as rules_batch
 import pytest
-
-import reconciliation.rules_batch as rules_batch
-from reconciliation.amounts import code_argsort, exact_ints
-from reconciliation.config import ReconConfig
-from reconciliation.engine import STATUS_NAMES, status_codes, tolerance_units
-from reconciliation.fixed_point import int_text_series, minor_to_text
-from reconciliation.generate import generate
-from reconciliation.rates import lookup_rates
-from reconciliation.result import reconcile
-from reconciliation.tolerance import classify_amount, tolerance_units_vec
+from paybridge_reconciliation.amounts import code_argsort, exact_ints
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.engine import STATUS_NAMES, status_codes, tolerance_units
+from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
+from paybridge_reconciliation.generate import generate
+from paybridge_reconciliation.rates import lookup_rates
+from paybridge_reconciliation.result import reconcile
+from paybridge_reconciliation.tolerance import classify_amount, tolerance_units_vec
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paybridge_reconciliation.files import run_files
+from paybridge_reconciliation.generate import generate, write_csvs
+from paybridge_reconciliation.inputs import InputFileError, read_receipts, read_requests
 from typer.testing import CliRunner
 
 from paybridge.cli.main import app
-from reconciliation.files import run_files
-from reconciliation.generate import generate, write_csvs
-from reconciliation.inputs import InputFileError, read_receipts, read_requests
 
 OUTPUTS = [
     "matches.csv",

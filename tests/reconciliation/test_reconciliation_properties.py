@@ -9,12 +9,11 @@ from decimal import Decimal
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paybridge_reconciliation.generate import generate
+from paybridge_reconciliation.result import ReconResult, reconcile
 from recon_compare import engine_view, reference_view
 from recon_frames import OTHER, addr, rates_frame, receipts_frame, requests_frame
 from reference_matcher import reference_reconcile
-
-from reconciliation.generate import generate
-from reconciliation.result import ReconResult, reconcile
 
 M = 1_000_000
 DUES = [20 * M, 30 * M, 50 * M, 55 * M, 100 * M]

@@ -6,10 +6,9 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from paybridge_reconciliation.config import ReconConfig, ToleranceGroup
+from paybridge_reconciliation.result import reconcile
 from recon_frames import OTHER, USDC, addr, rates_frame, receipts_frame, requests_frame
-
-from reconciliation.config import ReconConfig, ToleranceGroup
-from reconciliation.result import reconcile
 
 M = 1_000_000  # one USDC in base units
 

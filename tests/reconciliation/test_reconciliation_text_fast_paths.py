@@ -15,12 +15,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from reconciliation.files import write_csv
-from reconciliation.fixed_point import int_text
-from reconciliation.inputs import _may_need_lower, _may_need_trim, _uint_objects
-from reconciliation.labels import category, mapped
-from reconciliation.safe_text import NEEDS_CHANGE_RE, _may_need_change, recover_array, safe_array
+from paybridge_reconciliation.files import write_csv
+from paybridge_reconciliation.fixed_point import int_text
+from paybridge_reconciliation.inputs import _may_need_lower, _may_need_trim, _uint_objects
+from paybridge_reconciliation.labels import category, mapped
+from paybridge_reconciliation.safe_text import (
+    NEEDS_CHANGE_RE,
+    _may_need_change,
+    recover_array,
+    safe_array,
+)
 
 ALPHABET = ["a", "Z", "0", " ", "\t", "\n", "\r", "\x00", "\x0b", "\x1c", "\x7f", "\\", "'"]
 ALPHABET += ["=", "+", "-", "@", "\u00a0", "\u2003", "é", "É", "x"]

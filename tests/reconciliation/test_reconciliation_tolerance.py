@@ -7,11 +7,7 @@ from decimal import Decimal
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from paybridge.payment_status import AmountStatus as LiveStatus
-from paybridge.payment_status import Tolerance
-from paybridge.payment_status import classify_amount as live_classify
-from reconciliation.tolerance import (
+from paybridge_reconciliation.tolerance import (
     AmountStatus,
     classify_amount,
     classify_amount_vec,
@@ -19,6 +15,10 @@ from reconciliation.tolerance import (
     tolerance_units,
     tolerance_units_vec,
 )
+
+from paybridge.payment_status import AmountStatus as LiveStatus
+from paybridge.payment_status import Tolerance
+from paybridge.payment_status import classify_amount as live_classify
 
 LIVE = {
     AmountStatus.UNPAID: LiveStatus.UNPAID,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from recon_frames import addr, receipts_frame, requests_frame
-
-from reconciliation.result import reconcile
-from reconciliation.tieouts import differences, subledger_vs_chain, subledger_vs_erp
-from reconciliation.workflow import (
+from paybridge_reconciliation.result import reconcile
+from paybridge_reconciliation.tieouts import differences, subledger_vs_chain, subledger_vs_erp
+from paybridge_reconciliation.workflow import (
     Action,
     MakerCheckerError,
     ResolutionBook,
     ResolutionState,
     WorkflowError,
 )
+from recon_frames import addr, receipts_frame, requests_frame
 
 M = 1_000_000
 

@@ -10,11 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from reconciliation.config import ReconConfig
-from reconciliation.generate import generate
-from reconciliation.reports import write_html
-from reconciliation.result import reconcile
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.generate import generate
+from paybridge_reconciliation.reports import write_html
+from paybridge_reconciliation.result import reconcile
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"

@@ -11,14 +11,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-
-from reconciliation.config import ReconConfig
-from reconciliation.generate import generate
-from reconciliation.report_labels import DEFAULT_CHAINS, DEFAULT_TOKENS, ReportLabels, units_text
-from reconciliation.report_totals import days_to_pay_buckets, grand_totals
-from reconciliation.reports import write_reports
-from reconciliation.result import reconcile
-from reconciliation.tieouts import TIE_OUT_COLUMNS
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.generate import generate
+from paybridge_reconciliation.report_labels import (
+    DEFAULT_CHAINS,
+    DEFAULT_TOKENS,
+    ReportLabels,
+    units_text,
+)
+from paybridge_reconciliation.report_totals import days_to_pay_buckets, grand_totals
+from paybridge_reconciliation.reports import write_reports
+from paybridge_reconciliation.result import reconcile
+from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
 
 TIE = pd.DataFrame(
     [
@@ -163,8 +167,8 @@ def test_builtin_registry_mirrors_defaults_toml():
 
 
 def test_fiat_formats_follow_the_iso_exponent():
-    from reconciliation.report_labels import fiat_text
-    from reconciliation.report_xlsx import base_units_value, fiat_format
+    from paybridge_reconciliation.report_labels import fiat_text
+    from paybridge_reconciliation.report_xlsx import base_units_value, fiat_format
 
     assert fiat_format("JPY") == "#,##0" and fiat_text("1200", "JPY") == "1,200 JPY"
     assert fiat_format("BHD") == "#,##0.000" and fiat_text("1.25", "BHD") == "1.250 BHD"
@@ -175,7 +179,7 @@ def test_fiat_formats_follow_the_iso_exponent():
 
 def test_tie_outs_and_resolutions_files_round_trip_their_text(tmp_path):
     """The store pack writes them spreadsheet-safe; the re-performance shows the original."""
-    from reconciliation.files import read_text_table, write_csv
+    from paybridge_reconciliation.files import read_text_table, write_csv
 
     frame = pd.DataFrame(
         {"key": ["=HYPERLINK(1)", "-5", "@x", ""], "detail": ["a\\b", "'q", "1", "2"]}

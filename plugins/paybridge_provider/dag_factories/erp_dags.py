@@ -64,7 +64,8 @@ def build_erp_sync_dag(
             """Watermarked and page-atomic: a retry resumes after the last stored page.
             The connection's payment_chain/payment_asset are checked before anything is
             fetched (a config error fails the task instead of billing on a wrong chain)."""
-            from connectors.erp.connections import env_prefix
+            from paybridge_connectors.erp.connections import env_prefix
+
             from paybridge.erp_sync import intake_open_invoices, payment_target, sync_open_invoices
 
             with fail_fast(f"ERP connection {conn_id!r}"):

@@ -34,7 +34,7 @@ def build_reconcile_dag(
         dag_id,
         schedule=[RECEIPTS],
         doc=build_reconcile_dag.__doc__,
-        tags=["reconciliation"],
+        tags=["paybridge_reconciliation"],
         params={"as_of": AS_OF_PARAM},
     ) as dag:
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook
+from paybridge_connectors.erp.netsuite.config import NetSuiteConnectionConfig
+from paybridge_connectors.erp.netsuite.connector import NetSuiteConnector
 
-from connectors.erp.netsuite.config import NetSuiteConnectionConfig
-from connectors.erp.netsuite.connector import NetSuiteConnector
 from paybridge_provider import connection_forms
 from paybridge_provider.hooks.connection_extras import plain_extra
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
+from paybridge_connectors.erp.connections import open_connector
+from paybridge_connectors.erp.protocol import ErpConnector
+from paybridge_connectors.erp.sap.config import SapConnectionConfig
 
-from connectors.erp.connections import open_connector
-from connectors.erp.protocol import ErpConnector
-from connectors.erp.sap.config import SapConnectionConfig
 from paybridge_provider import connection_forms
 from paybridge_provider.hooks.connection_extras import plain_extra
 

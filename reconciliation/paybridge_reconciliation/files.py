@@ -1,0 +1,155 @@
+"""Re-performance from files: read exported CSVs, reconcile, write outputs and a manifest.
+
+Outputs are byte-identical for the same inputs and config: rows are in a fixed order, CSVs are
+written by Arrow with fixed options, the XLSX zip gets fixed timestamps, SVG charts a fixed
+hash salt, and the manifest holds no wall-clock time (only `as_of`, derived from the inputs).
+Outputs are written to a staging folder beside `out` and moved in at the end, manifest last
+(`pack.py`), so a run that fails leaves the previous pack as it was. Text cells are made safe
+for spreadsheets (`safe_text.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
+from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.pack import staged_pack
+from paybridge_reconciliation.result import ReconResult, publish
+from paybridge_reconciliation.safe_text import recover_array, safe_table
+
+OUTPUT_TABLES = {
+    "matches.csv": "matches",
+    "exceptions.csv": "exceptions",
+    "requests_status.csv": "requests_status",
+    "journals.csv": "journals",
+}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Text cells made safe for spreadsheets (safe_text); numeric columns stay numbers."""
+    table = safe_table(pa.Table.from_pandas(frame, preserve_index=False))
+    pacsv.write_csv(
+        table, path, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    )
+
+
+def run_files(
+    requests_path: Path,
+    receipts_path: Path,
+    out: Path,
+    rates_path: Path | None = None,
+    config_path: Path | None = None,
+    reports: bool = True,
+    step: Callable[[str], None] | None = None,
+    tie_outs_path: Path | None = None,
+    resolutions_path: Path | None = None,
+) -> dict:
+    """Reconcile exported files into `out`; returns the manifest (also written).
+
+    ``tie_outs_path`` / ``resolutions_path``: the tie-outs and manual resolutions a store pack
+    exported beside its inputs, shown in the reports (and hashed in the manifest)."""
+    note = step or (lambda _msg: None)
+    config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
+    note("reading requests")
+    requests = read_requests(requests_path)
+    note("reading receipts")
+    receipts = read_receipts(receipts_path)
+    rates = None
+    if rates_path is not None:
+        note("reading rates")
+        rates = read_rates(rates_path, config.rate_scale)
+    note("matching")  # the two halves timed apart by the benchmark (its step marks)
+    frames = run_rules(requests, receipts, rates, config)
+    note("publishing")
+    result = publish(frames, rates, config)
+    del frames, requests, receipts  # only the published tables are written: free the rest
+    with staged_pack(out) as staging:
+        note("writing tables")
+        for name, attr in OUTPUT_TABLES.items():
+            write_csv(getattr(result, attr), staging / name)
+        produced = list(OUTPUT_TABLES)
+        if reports:
+            note("writing reports")
+            from paybridge_reconciliation.report_labels import ReportLabels
+            from paybridge_reconciliation.reports import write_reports
+
+            labels = ReportLabels()
+            if rates is not None:
+                known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
+                labels = labels.with_decimals(known.itertuples(index=False))
+            produced += write_reports(
+                result,
+                config,
+                staging,
+                tie_outs=read_text_table(tie_outs_path),
+                resolutions=read_text_table(resolutions_path),
+                labels=labels,
+            )
+        inputs = {"requests": requests_path, "receipts": receipts_path}
+        if tie_outs_path is not None:
+            inputs["tie_outs"] = tie_outs_path
+        if resolutions_path is not None:
+            inputs["resolutions"] = resolutions_path
+        if rates_path is not None:
+            inputs["rates"] = rates_path
+        if config_path is not None:
+            inputs["config"] = config_path
+        manifest = build_manifest(result, config, inputs, staging, produced)
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        (staging / "manifest.json").write_text(text)
+    return manifest
+
+
+def read_text_table(path: Path | None) -> pd.DataFrame | None:
+    """A small CSV read as text (tie-outs, manual resolutions): shown, never computed on."""
+    if path is None:
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in frame.columns:  # written spreadsheet-safe (write_csv): the original text back
+        texts = pa.array(frame[column].to_numpy(dtype=object), pa.string())
+        frame[column] = recover_array(texts).to_numpy(zero_copy_only=False)
+    return frame
+
+
+def build_manifest(
+    result: ReconResult,
+    config: ReconConfig,
+    inputs: dict[str, Path],
+    out: Path,
+    produced: list[str],
+) -> dict:
+    return {
+        "engine": "paybridge.reconciliation",
+        "engine_version": ENGINE_VERSION,
+        "as_of": result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": {
+            name: {"file": Path(path).name, "sha256": sha256_file(Path(path))}
+            for name, path in sorted(inputs.items())
+        },
+        "config_sha256": hashlib.sha256(config.canonical_json().encode()).hexdigest(),
+        "outputs": {name: sha256_file(out / name) for name in sorted(produced)},
+        "counts": {
+            "requests": len(result.requests_status),
+            "matches": len(result.matches),
+            "matches_auto": int((result.matches["decision"] == "auto").sum()),
+            "exceptions": len(result.exceptions),
+            "journal_lines": len(result.journals),
+        },
+    }

@@ -1,0 +1,128 @@
+"""Integers -> exact decimal text, vectorised with pyarrow (e.g. 1230, 2 -> '12.30').
+
+Values that fit int64 (nearly all fiat minor units, most token amounts) are formatted by Arrow
+casts and integer arithmetic; only Python ints beyond int64 go through `str()`. The text is
+built as Arrow arrays and wrapped once, so no per-row Python string objects are created.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from paybridge_reconciliation.amounts import small_ints
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _as_series(text: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(text.cast(pa.large_string()), dtype="str")
+
+
+def int_text(values: np.ndarray) -> pa.Array:
+    """Exact decimal text of integers (int64, or an object array of Python ints)."""
+    arr = small_ints(np.asarray(values))
+    if arr.dtype != object:
+        return pc.cast(pa.array(arr.astype(np.int64)), pa.large_string())
+    fits = np.asarray((arr <= INT64_MAX) & (arr >= INT64_MIN), dtype=bool)
+    small_rows = np.flatnonzero(fits)
+    big_rows = np.flatnonzero(~fits)
+    small = pc.cast(pa.array(arr[small_rows].astype(np.int64)), pa.large_string())
+    big = _big_int_text(arr[big_rows])
+    inverse = np.empty(len(arr), dtype=np.int64)
+    inverse[np.concatenate([small_rows, big_rows])] = np.arange(len(arr))
+    return pa.concat_arrays([small, big]).take(pa.array(inverse))
+
+
+def _big_int_text(values: np.ndarray) -> pa.Array:
+    """Decimal text of Python ints beyond int64: split (C loops over the object array) into
+    int64 halves of 18 digits that Arrow formats; only values of 37+ digits use ``str``."""
+    negative = np.asarray(values < 0, dtype=bool)
+    magnitude = np.where(negative, -values, values)
+    mid = np.asarray(magnitude < 10**36, dtype=bool)
+    rows = np.flatnonzero(mid)
+    high = pc.cast(pa.array((magnitude[rows] // 10**18).astype(np.int64)), pa.large_string())
+    low = pc.cast(pa.array((magnitude[rows] % 10**18).astype(np.int64)), pa.large_string())
+    text_mid = pc.binary_join_element_wise(
+        high, pc.utf8_lpad(low, width=18, padding="0"), pa.scalar("", pa.large_string())
+    )
+    rest = np.flatnonzero(~mid)
+    text_rest = pa.array([str(v) for v in magnitude[rest].tolist()], pa.large_string())
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[np.concatenate([rows, rest])] = np.arange(len(values))
+    text = pa.concat_arrays([text_mid, text_rest]).take(pa.array(inverse))
+    if not negative.any():
+        return text
+    signed = pc.binary_join_element_wise(
+        pa.scalar("-", pa.large_string()), text, pa.scalar("", pa.large_string())
+    )
+    return pc.if_else(pa.array(negative), signed, text)
+
+
+def int_text_series(values: np.ndarray) -> pd.Series:
+    return _as_series(int_text(values))
+
+
+def _digits(magnitude: np.ndarray) -> pa.Array:
+    return int_text(magnitude)
+
+
+def _with_point(digits: pa.Array, exp: int) -> pa.Array:
+    if exp == 0:
+        return digits
+    padded = pc.utf8_lpad(digits, width=exp + 1, padding="0")
+    whole = pc.utf8_slice_codeunits(padded, 0, -exp)
+    frac = pc.utf8_slice_codeunits(padded, -exp)
+    return pc.binary_join_element_wise(whole, frac, pa.scalar(".", pa.large_string()))
+
+
+def _with_point_int64(magnitude: np.ndarray, exp: int) -> pa.Array:
+    """Same text as `_with_point` for non-negative int64 values, by integer arithmetic."""
+    if exp == 0:
+        return pc.cast(pa.array(magnitude), pa.large_string())
+    scale = 10**exp
+    whole = pc.cast(pa.array(magnitude // scale), pa.large_string())
+    # scale + remainder has exactly exp+1 digits; dropping the leading '1' zero-pads the fraction
+    frac = pc.utf8_slice_codeunits(
+        pc.cast(pa.array(magnitude % scale + scale), pa.large_string()), 1
+    )
+    return pc.binary_join_element_wise(whole, frac, pa.scalar(".", pa.large_string()))
+
+
+def _fixed(magnitude: np.ndarray, exp: int) -> pa.Array:
+    if magnitude.dtype != object and exp <= 18:
+        return _with_point_int64(magnitude.astype(np.int64), exp)
+    return _with_point(_digits(magnitude), exp)
+
+
+def minor_to_text(minor: np.ndarray, exponents: np.ndarray) -> pd.Series:
+    values = small_ints(np.asarray(minor))
+    if values.dtype != object and len(values) and int(values.min()) == INT64_MIN:
+        values = values.astype(object)  # its magnitude does not fit int64
+    n = len(values)
+    if n == 0:
+        return pd.Series([], dtype="str")
+    negative = np.asarray(values < 0, dtype=bool)
+    magnitude = np.where(negative, -values, values) if negative.any() else values
+    magnitude = np.asarray(magnitude)
+    exps = np.asarray(exponents, dtype=np.int64)
+    unique = np.unique(exps)
+    if len(unique) == 1:
+        text = _fixed(magnitude, int(unique[0]))
+    else:
+        groups = [np.flatnonzero(exps == e) for e in unique.tolist()]
+        parts = [
+            _fixed(magnitude[sel], int(e)) for sel, e in zip(groups, unique.tolist(), strict=True)
+        ]
+        order = np.concatenate(groups)
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        text = pa.concat_arrays(parts).take(pa.array(inverse))
+    if negative.any():
+        signed = pc.binary_join_element_wise(
+            pa.scalar("-", pa.large_string()), text, pa.scalar("", pa.large_string())
+        )
+        text = pc.if_else(pa.array(negative), signed, text)
+    return _as_series(text)

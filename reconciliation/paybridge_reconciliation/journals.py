@@ -1,0 +1,279 @@
+"""Settlement journals in the invoice currency, two per settled request, each balanced.
+
+payment:  Dr crypto clearing (C - W + K), Dr write-off W  /  Cr accounts receivable C,
+          Cr accounts receivable K (the overpayment left unapplied: the customer's credit
+          inside A/R, as NetSuite keeps an unapplied payment)
+deposit:  Dr digital asset FV  /  Cr crypto clearing (C - W + K), gain (Cr) or loss (Dr)
+C = invoice amount applied, W = within-tolerance shortfall, K = unapplied overpayment at fair
+value, FV = fair value of everything received at its block time (rate file, or the locked
+quote when no rate is known). All amounts are integer minor units; gain/loss is the balancing
+figure, so each journal balances to the cent by construction (and tests check it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from paybridge_reconciliation.amounts import as_object, div_round_half_even, group_sum, small_ints
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
+from paybridge_reconciliation.labels import category
+from paybridge_reconciliation.rates import lookup_rates
+from paybridge_reconciliation.times import utc_naive
+
+if TYPE_CHECKING:
+    from paybridge_reconciliation.chain_order import ChainOrderReceipts
+
+JOURNAL_COLUMNS = [
+    "journal_id",
+    "request_id",
+    "invoice_id",
+    "customer_id",
+    "currency",
+    "line",
+    "account",
+    "debit",
+    "credit",
+    "reason_code",
+    "memo",
+]
+
+
+def fair_values(
+    amounts: np.ndarray,
+    ri: np.ndarray,
+    rpos: np.ndarray,
+    rq: pd.DataFrame,
+    rc: ChainOrderReceipts,
+    rates: pd.DataFrame | None,
+    config: ReconConfig,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Fair value (minor units, half-even) of each allocation, and the rate evidence used."""
+    keys = pd.DataFrame(
+        {
+            "chain_id": rc["chain_id"].to_numpy()[rpos],
+            "asset": rc.text_at("asset", rpos),
+            "currency": take(rq["invoice_currency"], ri),
+            "at": utc_naive(rc["block_time"])[rpos],
+        }
+    )
+    found = lookup_rates(keys, rates, "currency", "at")
+    has_rate = found["source"].to_numpy(dtype=object) != ""
+    exponent = rq["currency_exponent"].to_numpy()[ri].astype(np.int64)
+    amt = as_object(amounts)
+    value = np.zeros(len(amt), dtype=object)
+    quoted = ~has_rate
+    if quoted.any():
+        due = as_object(rq["amount_due"].to_numpy()[ri][quoted])
+        invoice = as_object(rq["invoice_minor"].to_numpy()[ri][quoted])
+        value[quoted] = div_round_half_even(amt[quoted] * invoice, due)
+    if has_rate.any():
+        scaled = found["rate_scaled"].to_numpy(dtype=object)
+        decimals = found["decimals"].to_numpy().astype(np.int64)
+        # few distinct (currency exponent, token decimals): scalar powers of ten per group
+        combos = pd.DataFrame({"e": exponent[has_rate], "d": decimals[has_rate]}).drop_duplicates()
+        for e, d in combos.itertuples(index=False):
+            sel = has_rate & (exponent == e) & (decimals == d)
+            num = amt[sel] * scaled[sel] * (10 ** int(e))
+            value[sel] = div_round_half_even(num, 10 ** (config.rate_scale + int(d)))
+    # lookup_rates leaves rate_text '' where there is no rate; the quote is the source then
+    source = pc.if_else(
+        pa.array(has_rate),
+        pa.array(found["source"]).cast(pa.large_string()),
+        pa.scalar("quote", pa.large_string()),
+    )
+    evidence = pd.DataFrame(
+        {
+            "rate": found["rate_text"].astype("str"),
+            "rate_source": pd.Series(source, dtype="str"),
+            "rate_valid_from": found["valid_from"],
+        }
+    )
+    return value, evidence
+
+
+def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
+    return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
+
+
+def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
+    """Text column from small integer codes (cheap for millions of rows)."""
+    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
+    return pd.Series(text, dtype="str")
+
+
+def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays as int64 when every value of every one fits (and can be negated), else as
+    Python-int object arrays (exact either way)."""
+    small = [small_ints(np.asarray(a)) for a in arrays]
+    if all(a.dtype != object for a in small) and all(
+        len(a) == 0 or int(a.min()) > INT64_MIN for a in small
+    ):
+        return [a.astype(np.int64) for a in small]
+    return [as_object(np.asarray(a)) for a in arrays]
+
+
+def build_journals(
+    rq: pd.DataFrame,
+    status: np.ndarray,
+    applied_eq: np.ndarray,
+    alloc_ri: np.ndarray,
+    alloc_value: np.ndarray,
+    credit_ri: np.ndarray,
+    credit_value: np.ndarray,
+    config: ReconConfig,
+) -> pd.DataFrame:
+    n = len(rq)
+    received = as_object(group_sum(as_object(alloc_value), alloc_ri, n))
+    credit = as_object(group_sum(as_object(credit_value), credit_ri, n))
+    touched = np.zeros(n, dtype=bool)
+    touched[alloc_ri] = True
+    touched[credit_ri] = True
+    idx = np.flatnonzero(touched)
+    if len(idx) == 0:
+        return pd.DataFrame(columns=JOURNAL_COLUMNS)
+    invoice = as_object(rq["invoice_minor"].to_numpy()[idx])
+    due = as_object(rq["amount_due"].to_numpy()[idx])
+    applied = as_object(np.asarray(applied_eq)[idx])
+    st = np.asarray(status)[idx]
+    at_quote = div_round_half_even(applied * invoice, due)
+    settled = np.isin(st, ["paid", "paid_within_tolerance", "overpaid"])
+    ar_credit = np.where(settled, invoice, at_quote)
+    write_off = np.where(st == "paid_within_tolerance", invoice - at_quote, 0)
+    cust_credit = credit[idx]
+    fair_value = received[idx] + cust_credit
+    clearing = ar_credit - write_off + cust_credit
+    gain = fair_value - clearing  # > 0 gain (credit), < 0 loss (debit)
+    # journal amounts are fiat minor units: int64 nearly always (the lines are then gathered
+    # and formatted as int64, not as millions of Python ints); Python ints when one is not
+    clearing, write_off, ar_credit, cust_credit, fair_value, gain = _int64_if_all_fit(
+        clearing, write_off, ar_credit, cust_credit, fair_value, gain
+    )
+
+    accounts = config.accounts
+    # account and reason texts as small label tables + integer codes (one Arrow take each)
+    asset_codes, asset_uniques = pd.factorize(take(rq["asset"], idx))
+    fallback = accounts.digital_asset["crypto_asset"]
+    digital_names = [
+        accounts.digital_asset.get(config.asset_class(str(a)), fallback) for a in asset_uniques
+    ]
+    group_codes, group_uniques = pd.factorize(take(rq["tolerance_group"], idx))
+    groups = [config.tolerance_groups[str(g)] for g in group_uniques]
+    reason_names = [g.write_off_reason for g in groups]
+    write_off_names = [g.write_off_account or accounts.write_off for g in groups]
+    zero = np.zeros(len(idx), dtype=clearing.dtype)
+    if clearing.dtype == object:
+        zero[:] = 0
+    always = np.ones(len(idx), dtype=bool)
+    fixed = [
+        accounts.crypto_clearing,
+        accounts.accounts_receivable,
+        accounts.settlement_gain,
+        accounts.settlement_loss,
+    ]
+    # digital asset account of asset code a: 4 + a; write-off account of group code g: after them
+    account_labels = fixed + digital_names + write_off_names
+    digital = len(fixed) + np.asarray(asset_codes, dtype=np.int64)
+    write_off_account = len(fixed) + len(digital_names) + np.asarray(group_codes, dtype=np.int64)
+    reason_labels = ["", *reason_names]  # write-off reason of group code g: 1 + g
+    write_off_reason = 1 + np.asarray(group_codes, dtype=np.int64)
+    # (kind, line, account code (scalar or per request), debit, credit, keep, reason?, memo)
+    specs = [
+        ("payment", 1, 0, clearing, zero, always, False, "customer payment"),
+        (
+            "payment",
+            2,
+            write_off_account,
+            write_off,
+            zero,
+            write_off != 0,
+            True,
+            "within-tolerance shortfall",
+        ),
+        ("payment", 3, 1, zero, ar_credit, always, False, "invoice amount applied"),
+        (
+            "payment",
+            4,
+            1,
+            zero,
+            cust_credit,
+            cust_credit != 0,
+            False,
+            "overpayment left unapplied: customer credit in accounts receivable",
+        ),
+        (
+            "deposit",
+            1,
+            digital,
+            fair_value,
+            zero,
+            always,
+            False,
+            "received at fair value at block time",
+        ),
+        ("deposit", 2, 0, zero, clearing, always, False, "clear customer payment"),
+        ("deposit", 3, 2, zero, gain, gain > 0, False, "settlement gain"),
+        ("deposit", 4, 3, -gain, zero, gain < 0, False, "settlement loss"),
+    ]
+    pos, kind, line, debit, credit, account, reason, memo = [], [], [], [], [], [], [], []
+    for (
+        spec_kind,
+        spec_line,
+        spec_account,
+        spec_debit,
+        spec_credit,
+        keep,
+        with_reason,
+        _memo,
+    ) in specs:
+        sel = np.flatnonzero(np.asarray(keep, dtype=bool))
+        pos.append(sel)
+        kind.append(np.full(len(sel), 1 if spec_kind == "payment" else 2, dtype=np.int64))
+        line.append(np.full(len(sel), spec_line, dtype=np.int64))
+        debit.append(np.asarray(spec_debit)[sel])
+        credit.append(np.asarray(spec_credit)[sel])
+        if isinstance(spec_account, int):
+            account.append(np.full(len(sel), spec_account, dtype=np.int64))
+        else:
+            account.append(spec_account[sel])
+        reason.append(write_off_reason[sel] if with_reason else np.zeros(len(sel), np.int64))
+        memo.append(np.full(len(sel), len(memo), dtype=np.int64))
+    pos_all = np.concatenate(pos)
+    kind_all = np.concatenate(kind)
+    line_all = np.concatenate(line)
+    order = np.lexsort([line_all, kind_all, pos_all])
+    rows = idx[pos_all[order]]
+    request_id = take(rq["request_id"], rows)
+    currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])
+    kind_text = _labels(kind_all[order] - 1, [":payment", ":deposit"])
+    return pd.DataFrame(
+        {
+            "journal_id": request_id + kind_text,
+            "request_id": request_id,
+            "invoice_id": take(rq["invoice_id"], rows),
+            "customer_id": take(rq["customer_id"], rows),
+            "currency": category(currency_codes[rows], currency_uniques.tolist()),
+            "exponent": rq["currency_exponent"].to_numpy()[rows],
+            "line": line_all[order],
+            "account": category(np.concatenate(account)[order], account_labels),
+            "debit": np.concatenate(debit)[order],
+            "credit": np.concatenate(credit)[order],
+            "reason_code": category(np.concatenate(reason)[order], reason_labels),
+            "memo": category(np.concatenate(memo)[order], [spec[-1] for spec in specs]),
+        }
+    )
+
+
+def format_journals(journals: pd.DataFrame) -> pd.DataFrame:
+    if journals.empty:
+        return pd.DataFrame(columns=JOURNAL_COLUMNS)
+    exps = journals["exponent"].to_numpy()
+    return journals.assign(
+        debit=minor_to_text(journals["debit"].to_numpy(), exps),
+        credit=minor_to_text(journals["credit"].to_numpy(), exps),
+    )[JOURNAL_COLUMNS]

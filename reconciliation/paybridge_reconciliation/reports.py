@@ -1,0 +1,86 @@
+"""Auditor reports per run: report.html (inline SVG charts), report.pdf (the same page printed
+by WeasyPrint) and report.xlsx (typed cells, formats, filters): see report_html / report_xlsx.
+
+All three are deterministic (fixed SVG hash salt and no dates in SVG metadata; the XLSX zip is
+rewritten with fixed entry timestamps and document dates set to the run's as_of; the PDF's
+dates and identifier come from the run), so they are covered by the manifest's byte-identical
+guarantee. Amounts are summed exactly (Decimal, integer base units); only bar heights are floats.
+Heavy libraries (matplotlib, openpyxl, WeasyPrint) are imported where used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.report_labels import ReportLabels
+from paybridge_reconciliation.result import ReconResult
+from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
+from paybridge_reconciliation.workflow import RESOLUTION_COLUMNS
+
+REPORT_FILES = ["report.html", "report.pdf", "report.xlsx"]
+
+
+def amounts_by_chain_asset(result: ReconResult) -> pd.DataFrame:
+    """Exact fair-value totals per (chain, asset, currency), computed by the engine."""
+    if result.amounts_by_chain_asset is None:
+        return pd.DataFrame(columns=["chain_id", "asset", "currency", "matches", "fair_value"])
+    return result.amounts_by_chain_asset
+
+
+def write_html(
+    result: ReconResult,
+    config: ReconConfig,
+    path: Path,
+    tie_outs: pd.DataFrame | None = None,
+    resolutions: pd.DataFrame | None = None,
+    labels: ReportLabels | None = None,
+    pdf_path: Path | None = None,
+) -> str:
+    """report.html; with ``pdf_path`` also the PDF (same page, first PDF_ROWS table rows)."""
+    from paybridge_reconciliation.report_html import PDF_ROWS, chart_figures, render_html, write_pdf
+
+    labels = labels or ReportLabels()
+    amounts = amounts_by_chain_asset(result)
+    ties = tie_outs if tie_outs is not None else pd.DataFrame(columns=TIE_OUT_COLUMNS)
+    manual = resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS)
+    figures = chart_figures(result, labels, amounts)
+    page = render_html(result, config, labels, amounts, ties, manual, figures=figures)
+    path.write_text(page, encoding="utf-8")
+    if pdf_path is not None:
+        printed = render_html(
+            result, config, labels, amounts, ties, manual, rows=PDF_ROWS, figures=figures
+        )
+        write_pdf(printed, pdf_path, result.as_of)
+    return page
+
+
+def write_xlsx(
+    result: ReconResult,
+    config: ReconConfig,
+    path: Path,
+    tie_outs: pd.DataFrame | None = None,
+    resolutions: pd.DataFrame | None = None,
+    labels: ReportLabels | None = None,
+) -> None:
+    from paybridge_reconciliation import report_xlsx
+
+    report_xlsx.write_xlsx(result, config, path, tie_outs, resolutions, labels)
+
+
+def write_reports(
+    result: ReconResult,
+    config: ReconConfig,
+    out: Path,
+    tie_outs: pd.DataFrame | None = None,
+    resolutions: pd.DataFrame | None = None,
+    labels: ReportLabels | None = None,
+) -> list[str]:
+    """report.html, report.pdf and report.xlsx; tie-outs and manual resolutions in all three."""
+    write_html(
+        result, config, out / "report.html", tie_outs, resolutions, labels, out / "report.pdf"
+    )
+    write_xlsx(result, config, out / "report.xlsx", tie_outs, resolutions, labels)
+    return list(REPORT_FILES)

@@ -1,0 +1,425 @@
+"""Turn engine decisions into the published tables: matches, exceptions, status, journals.
+
+Explain step: every match carries its rule, confidence, decision, evidence (tx hash, block,
+amounts, rate and its source) and a one-line explanation built column-wise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from paybridge_reconciliation.amounts import as_object, exact_ints
+from paybridge_reconciliation.chain_order import ChainOrderReceipts
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.engine import (
+    ENGINE_VERSION,
+    RULE_NAMES,
+    RULE_OWN,
+    Frames,
+    run_rules,
+)
+from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
+from paybridge_reconciliation.journals import build_journals, fair_values, format_journals
+from paybridge_reconciliation.labels import category, mapped
+from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
+from paybridge_reconciliation.times import utc_naive
+
+MATCH_COLUMNS = [
+    "request_id",
+    "invoice_id",
+    "customer_id",
+    "chain_id",
+    "tx_hash",
+    "event_key",
+    "block_number",
+    "block_time",
+    "asset",
+    "receipt_amount",
+    "amount_applied",
+    "amount_due",
+    "rule",
+    "confidence",
+    "decision",
+    "paid_late",
+    "invoice_currency",
+    "fair_value",
+    "rate",
+    "rate_source",
+    "rate_valid_from",
+    "explorer_url",
+    "explanation",
+]
+EXCEPTION_COLUMNS = [
+    "exception_id",
+    "reason",
+    "chain_id",
+    "tx_hash",
+    "event_key",
+    "block_time",
+    "asset",
+    "from_address",
+    "to_address",
+    "amount",
+    "request_id",
+    "customer_id",
+    "remaining_due",
+    "detail",
+    "suggested_action",
+    "explorer_url",
+]
+STATUS_COLUMNS = [
+    "request_id",
+    "customer_id",
+    "invoice_id",
+    "chain_id",
+    "asset",
+    "status",
+    "amount_due",
+    "amount_applied",
+    "remaining_due",
+    "write_off_units",
+    "paid_late",
+    "paid_over",
+    "receipts",
+    "first_paid_at",
+    "last_paid_at",
+    "days_to_pay",
+    "age_days",
+    "invoice_currency",
+    "invoice_amount",
+]
+
+DETAIL: dict[str, str] = {
+    Reason.DUPLICATE_EVENT: "the same transfer (chain, tx hash, event key, recipient, asset, "
+    "amount) seen before; ignored",
+    Reason.REPLAY_CONFLICT: "same (chain, tx hash, event key) as an earlier receipt, but a "
+    "different recipient, asset or amount; not applied",
+    Reason.NOT_FINAL: "receipt status is below the finality policy",
+    Reason.UNKNOWN_ADDRESS: "no payment request has this deposit address",
+    Reason.WRONG_CHAIN: "sent on a different chain than the request's",
+    Reason.WRONG_ASSET: "sent a different asset than the request's",
+    Reason.LATE_NO_RATE: "paid after quote expiry and no rate at block time to re-quote",
+    Reason.AFTER_WINDOW: "paid after the monitoring window; no open request matches",
+    Reason.DUPLICATE_PAYMENT: "same amount again to an already settled request",
+    Reason.SETTLED_ADDRESS: "money at a settled request's address; no open request matches",
+    Reason.OVERPAYMENT: "excess over the amount due; held as customer credit",
+    Reason.AMBIGUOUS: "two or more candidates qualify equally; not auto-applied",
+    Reason.NEEDS_REVIEW: "match below the auto-apply confidence",
+    Reason.UNDERPAID: "partial payment; invoice stays open",
+}
+
+
+@dataclass
+class ReconResult:
+    matches: pd.DataFrame
+    exceptions: pd.DataFrame
+    requests_status: pd.DataFrame
+    journals: pd.DataFrame
+    as_of: pd.Timestamp
+    amounts_by_chain_asset: pd.DataFrame | None = None
+    engine_version: str = ENGINE_VERSION
+
+
+def _iso(values: np.ndarray | pd.Series) -> pd.Series:
+    """ISO 8601 UTC text ('' for missing), formatted by Arrow casts (fast, C++)."""
+    naive = utc_naive(pd.Series(values))
+    seconds = pa.array(naive, pa.timestamp("us")).cast(pa.timestamp("s"), safe=False)
+    text = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T")
+    text = pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+    return pd.Series(pc.fill_null(text, ""), dtype="str")
+
+
+def _explorer(config: ReconConfig, chain_id: np.ndarray, tx_hash: pd.Series) -> pd.Series:
+    prefix = pd.Series(chain_id).map(config.explorers).fillna("").astype("str")
+    url = prefix + tx_hash.reset_index(drop=True)
+    return url.where(prefix != "", "")
+
+
+def _text(values: np.ndarray) -> pd.Series:
+    """Exact decimal text of integer amounts; Arrow formats the int64-sized ones."""
+    return int_text_series(np.asarray(values))
+
+
+def _confidence_text(confidence: np.ndarray) -> pd.Series:
+    """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
+    values, codes = np.unique(confidence, return_inverse=True)
+    return category(codes, [f"{v:.2f}" for v in values.tolist()])
+
+
+def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
+    """Text column from small integer codes (one Arrow take)."""
+    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
+    return pd.Series(text, dtype="str")
+
+
+def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
+    return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
+
+
+def _amounts_by_chain_asset(
+    chain: np.ndarray, asset: pd.Series, currency: pd.Series, exponent: np.ndarray, fv: np.ndarray
+) -> pd.DataFrame:
+    """Exact fair-value totals of auto-applied matches per (chain, asset, currency)."""
+    frame = pd.DataFrame(
+        {
+            "chain_id": chain,
+            "asset": asset,
+            "currency": currency,
+            "exponent": exponent,
+            "minor": exact_ints(as_object(fv)) if len(fv) else np.zeros(0, np.int64),
+        }
+    )
+    grouped = (
+        frame.groupby(["chain_id", "asset", "currency", "exponent"], sort=True)
+        .agg(matches=("minor", "size"), minor=("minor", "sum"))
+        .reset_index()
+    )
+    grouped["fair_value"] = minor_to_text(
+        grouped["minor"].to_numpy(), grouped["exponent"].to_numpy()
+    )
+    return grouped[["chain_id", "asset", "currency", "matches", "fair_value"]]
+
+
+def reconcile(
+    requests: pd.DataFrame,
+    receipts: pd.DataFrame,
+    rates: pd.DataFrame | None = None,
+    config: ReconConfig | None = None,
+    as_of: datetime | None = None,
+) -> ReconResult:
+    """Run the rules and publish matches, exceptions, per-request status and journals."""
+    config = config or ReconConfig()
+    frames = run_rules(requests, receipts, rates, config, as_of)
+    return publish(frames, rates, config)
+
+
+def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> ReconResult:
+    rq, rc, m, exc, st = (
+        frames.requests,
+        frames.receipts,
+        frames.matches,
+        frames.exceptions,
+        frames.status,
+    )
+    if isinstance(rc, pd.DataFrame):  # receipts already in chain order, all columns
+        rc = ChainOrderReceipts(rc.reset_index(drop=True), rc.iloc[:0], np.arange(len(rc)))
+    m_ri = m["ri"].to_numpy(np.int64)
+    m_rpos = m["rpos"].to_numpy(np.int64)
+    applied = m["amount_applied"].to_numpy(dtype=object)
+    fv, evidence = fair_values(applied, m_ri, m_rpos, rq, rc, rates, config)
+    over = exc[exc["reason"] == Reason.OVERPAYMENT.value]
+    credit_value, _ = fair_values(
+        over["amount"].to_numpy(dtype=object),
+        over["ri"].to_numpy(np.int64),
+        over["rpos"].to_numpy(np.int64),
+        rq,
+        rc,
+        rates,
+        config,
+    )
+    auto = m["auto"].to_numpy(bool)
+    status = st["status"].to_numpy(dtype=object)
+    journals = build_journals(
+        rq,
+        status,
+        st["amount_applied"].to_numpy(dtype=object),
+        m_ri[auto],
+        fv[auto],
+        over["ri"].to_numpy(np.int64),
+        credit_value,
+        config,
+    )
+    exps = rq["currency_exponent"].to_numpy()
+    chain = rc["chain_id"].to_numpy()
+    late = rc["late"].to_numpy()
+    rule_code = m["rule"].to_numpy(np.int64)
+    own = rule_code == RULE_OWN
+    block_time = utc_naive(rc["block_time"])
+
+    receipt_amount = as_object(rc["amount"].to_numpy())[m_rpos]
+    due_text_all = _text(rq["amount_due"].to_numpy())
+    receipt_text = _text(receipt_amount)
+    due_text = take(due_text_all, m_ri)
+    applied_text = _text(applied)
+    paid_late = late[m_rpos] & own
+    request_id = take(rq["request_id"], m_ri)
+    tx_hash = rc.text_at("tx_hash", m_rpos)
+    rule = _labels(rule_code, RULE_NAMES)
+    parts = [
+        rule,
+        ": receipt of ",
+        receipt_text,
+        " base units, ",
+        applied_text,
+        " applied to ",
+        request_id,
+        " (due ",
+        due_text,
+        ")",
+        _labels(paid_late.astype(np.int64), ["", "; late, re-quoted at block time"]),
+        _labels(
+            m["tie"].to_numpy(bool).astype(np.int64),
+            ["", "; tie with another candidate, needs a person"],
+        ),
+    ]
+    explanation = pd.Series(
+        pc.binary_join_element_wise(
+            *[
+                pa.scalar(p, pa.large_string())
+                if isinstance(p, str)
+                else pa.array(p).cast(pa.large_string())
+                for p in parts
+            ],
+            pa.scalar("", pa.large_string()),
+        ),
+        dtype="str",
+    )
+    matches = pd.DataFrame(
+        {
+            "request_id": request_id,
+            "invoice_id": take(rq["invoice_id"], m_ri),
+            "customer_id": take(rq["customer_id"], m_ri),
+            "chain_id": chain[m_rpos],
+            "tx_hash": tx_hash,
+            "event_key": rc.text_at("event_key", m_rpos),
+            "block_number": rc["block_number"].to_numpy()[m_rpos],
+            "block_time": _iso(block_time[m_rpos]),
+            "asset": rc.text_at("asset", m_rpos),
+            "receipt_amount": receipt_text,
+            "amount_applied": applied_text,
+            "amount_due": due_text,
+            "rule": category(rule_code, RULE_NAMES),
+            "confidence": _confidence_text(m["confidence"].to_numpy(float)),
+            "decision": category(auto.astype(np.int64), ["proposed", "auto"]),
+            "paid_late": paid_late,
+            "invoice_currency": take(rq["invoice_currency"], m_ri),
+            "fair_value": minor_to_text(fv, exps[m_ri]),
+            "rate": evidence["rate"],
+            "rate_source": evidence["rate_source"],
+            "rate_valid_from": _iso(evidence["rate_valid_from"]),
+            "explorer_url": _explorer(config, chain[m_rpos], tx_hash),
+            "explanation": explanation,
+        }
+    )
+
+    e_rpos = exc["rpos"].to_numpy(np.int64)
+    e_ri = exc["ri"].to_numpy(np.int64)
+    has_r = pd.Series(e_rpos >= 0)
+    has_q = pd.Series(e_ri >= 0)
+    rp = np.where(has_r, e_rpos, 0)
+    qi = np.where(has_q, e_ri, 0)
+    reason = pd.Series(exc["reason"].to_numpy(dtype=object), dtype="str")
+    remaining = st["remaining_due"].to_numpy(dtype=object)
+
+    def pick(values: pd.Series, mask: pd.Series, idx: np.ndarray, size: int) -> pd.Series:
+        if size == 0:
+            return pd.Series([""] * len(exc), dtype="str")
+        return take(values, idx).astype("str").where(mask, "")
+
+    def pick_receipt(name: str) -> pd.Series:
+        if len(rc) == 0:
+            return pd.Series([""] * len(exc), dtype="str")
+        return rc.text_at(name, rp).astype("str").where(has_r, "")
+
+    chain_text = pick_receipt("chain_id")
+    tx_text = pick_receipt("tx_hash")
+    event_text = pick_receipt("event_key")
+    request_text = pick(rq["request_id"], has_q, qi, len(rq))
+    under = (reason == Reason.UNDERPAID.value).to_numpy()
+    remaining_text = _text(remaining[qi] if len(rq) else np.zeros(len(exc), dtype=np.int64))
+    exceptions = pd.DataFrame(
+        {
+            "exception_id": reason
+            + ":"
+            + (chain_text + ":" + tx_text + ":" + event_text + ":" + _text(e_rpos)).where(
+                has_r, request_text
+            ),
+            "reason": reason,
+            "chain_id": chain_text,
+            "tx_hash": tx_text,
+            "event_key": event_text,
+            "block_time": _iso(block_time[rp] if len(rc) else np.zeros(0, "datetime64[us]")).where(
+                has_r, ""
+            )
+            if len(rc)
+            else pd.Series([""] * len(exc), dtype="str"),
+            "asset": pick_receipt("asset"),
+            "from_address": pick_receipt("from_address"),
+            "to_address": pick_receipt("to_address"),
+            "amount": _text(exc["amount"].to_numpy(dtype=object)),
+            "request_id": request_text,
+            "customer_id": pick(rq["customer_id"], has_q, qi, len(rq)),
+            "remaining_due": remaining_text.where(pd.Series(under), ""),
+            "detail": mapped(reason, {k.value: v for k, v in DETAIL.items()}),
+            "suggested_action": mapped(reason, {k.value: v for k, v in SUGGESTED_ACTION.items()}),
+        }
+    )
+    exceptions["explorer_url"] = _explorer(
+        config, np.where(has_r, chain[rp] if len(rc) else 0, 0), tx_text
+    ).where(has_r, "")
+    exceptions = exceptions[EXCEPTION_COLUMNS]
+
+    # per request: counts and payment times from auto matches
+    per = pd.DataFrame({"ri": m_ri[auto], "t": block_time[m_rpos[auto]]})
+    agg = per.groupby("ri")["t"].agg(["min", "max", "size"])
+    first = np.full(len(rq), np.datetime64("NaT"), dtype="datetime64[us]")
+    last = first.copy()
+    count = np.zeros(len(rq), dtype=np.int64)
+    if len(agg):
+        pos = agg.index.to_numpy()
+        first[pos] = agg["min"].to_numpy()
+        last[pos] = agg["max"].to_numpy()
+        count[pos] = agg["size"].to_numpy()
+    created = utc_naive(rq["created_at"])
+    day = np.timedelta64(1, "D")
+    paid = count > 0
+    days = np.zeros(len(rq), dtype=np.int64)
+    days[paid] = (last[paid] - created[paid]) // day
+    days_to_pay = pd.array(np.where(paid, days, 0), dtype="Int64")
+    days_to_pay[~paid] = pd.NA
+    as_of = frames.as_of.tz_convert("UTC").tz_localize(None).to_datetime64()
+    age = (np.datetime64(as_of, "us") - created) // day
+    requests_status = pd.DataFrame(
+        {
+            "request_id": rq["request_id"].reset_index(drop=True),
+            "customer_id": rq["customer_id"].reset_index(drop=True),
+            "invoice_id": rq["invoice_id"].reset_index(drop=True),
+            "chain_id": rq["chain_id"].to_numpy(),
+            "asset": rq["asset"].reset_index(drop=True),
+            "status": status,
+            "amount_due": due_text_all,
+            "amount_applied": _text(st["amount_applied"].to_numpy(dtype=object)),
+            "remaining_due": _text(remaining),
+            "write_off_units": _text(st["write_off_units"].to_numpy(dtype=object)),
+            "paid_late": st["paid_late"].to_numpy(bool),
+            "paid_over": st["paid_over"].to_numpy(bool),
+            "receipts": count,
+            "first_paid_at": _iso(first),
+            "last_paid_at": _iso(last),
+            "days_to_pay": days_to_pay,
+            "age_days": age.astype(np.int64),
+            "invoice_currency": rq["invoice_currency"].reset_index(drop=True),
+            "invoice_amount": minor_to_text(rq["invoice_minor"].to_numpy(), exps),
+        }
+    )
+    totals = _amounts_by_chain_asset(
+        chain[m_rpos[auto]],
+        rc.text_at("asset", m_rpos[auto]),
+        take(rq["invoice_currency"], m_ri[auto]),
+        exps[m_ri[auto]],
+        fv[auto],
+    )
+    return ReconResult(
+        amounts_by_chain_asset=totals,
+        matches=matches[MATCH_COLUMNS],
+        exceptions=exceptions,
+        requests_status=requests_status[STATUS_COLUMNS],
+        journals=format_journals(journals),
+        as_of=frames.as_of,
+    )
