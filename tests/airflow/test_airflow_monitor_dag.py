@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from airflow_helpers import run_dag_test_with_tasks
+from status_figures import seed_status_figures
 from test_airflow_failures import Inbox, _alert_env, html_body, inbox  # noqa: F401 (fixture)
 
-from paybridge.store.db import create_engine_for, transaction
-from paybridge.store.models.chain import ChainCursor
+from paybridge.store.db import create_engine_for
 
 pytestmark = pytest.mark.xdist_group("airflow")
 
@@ -45,19 +44,7 @@ def test_monitor_fails_and_alerts_when_a_threshold_is_crossed(
     assert mailbox.mails == []
 
     engine = create_engine_for(env["PAYBRIDGE_DATABASE_URL"])
-    with transaction(engine) as session:
-        session.add(
-            ChainCursor(
-                chain_id=31337,
-                chain_name="anvil",
-                next_block=401,
-                range_size=100,
-                head_block=1000,
-                safe_block=990,
-                finalized_block=950,
-                updated_at=datetime.now(UTC) - timedelta(minutes=1),
-            )
-        )
+    seed_status_figures(engine, settlements=False)
     state, tasks = run_dag_test_with_tasks(airflow_env, "paybridge_monitor.py", env)
     assert (state, tasks) == ("failed", {"check_status": "failed"})
     assert len(mailbox.mails) == 1  # one try: the monitor is not retried

@@ -4,20 +4,17 @@ a merchant xpub that is not a public test key, and API keys of each scope."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import uvicorn
 from bip_utils import Bip44, Bip44Coins
+from served_app import served
 from sqlalchemy.engine import Engine
 
 from paybridge.access.api_keys import create_api_key
 from paybridge.api.app import create_app
 from paybridge.config import PayBridgeConfig
-from paybridge.devchain import free_port
 from paybridge.store.db import transaction
 
 HASH_KEY = bytes(range(32))
@@ -48,19 +45,6 @@ class ApiServer:
 
 
 def serve(config: PayBridgeConfig, engine: Engine) -> Iterator[ApiServer]:
-    """uvicorn in a thread on a free loopback port; stopped after the test."""
-    app = create_app(config, engine=engine, hash_key=HASH_KEY)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    """The API over real HTTP on loopback; stopped after the test."""
+    with served(create_app(config, engine=engine, hash_key=HASH_KEY)) as port:
         yield ApiServer(f"http://127.0.0.1:{port}", engine, config)
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -4,29 +4,21 @@ open on loopback and behind a `metrics:read` key from other hosts (served over r
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import httpx
 import pytest
-import uvicorn
 from api_server import HASH_KEY
 from prometheus_client.parser import text_string_to_metric_families
+from served_app import served
 from sqlalchemy.engine import Engine
+from status_figures import seed_status_figures
 
-from paybridge import settlement_outbox
 from paybridge.access.api_keys import create_api_key
 from paybridge.api.app import create_app
 from paybridge.config import PayBridgeConfig
-from paybridge.devchain import free_port
-from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.health import collect_status
 from paybridge.store.db import transaction
-from paybridge.store.models.chain import ChainCursor
-from paybridge.store.models.outbox import SettlementOutboxRow
 
 
 def _non_loopback_ip() -> str:
@@ -45,62 +37,8 @@ def _non_loopback_ip() -> str:
 def everywhere(api_config: PayBridgeConfig, sqlite_store: Engine) -> Iterator[int]:
     """The API on all interfaces (as behind `--host 0.0.0.0`); yields its port."""
     app = create_app(api_config, engine=sqlite_store, hash_key=HASH_KEY)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="0.0.0.0", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with served(app, host="0.0.0.0") as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _settlement(settlement_id: str) -> Settlement:
-    return Settlement(
-        settlement_id=settlement_id,
-        erp_system="netsuite",
-        company="1",
-        customer_id="C1",
-        currency="USD",
-        applications=(Application("INV-1", Decimal("10.00")),),
-        payment_amount=Decimal("10.00"),
-        journal_lines=(
-            JournalLine("digital_asset", debit=Decimal("10.00"), memo="m", account_key="fi"),
-            JournalLine("crypto_clearing", credit=Decimal("10.00"), memo="m"),
-        ),
-        evidence=Evidence(31337, ("0x" + "ab" * 32,), "1", "fixed"),
-        ar_account="119",
-    )
-
-
-def _figures(engine: Engine) -> None:
-    now = datetime.now(UTC)
-    with transaction(engine) as session:
-        session.add(
-            ChainCursor(
-                chain_id=31337,
-                chain_name="anvil",
-                next_block=401,
-                range_size=100,
-                head_block=1000,
-                safe_block=990,
-                finalized_block=950,
-                updated_at=now - timedelta(minutes=1),
-            )
-        )
-        settlement_outbox.enqueue(session, _settlement("pb-old"), "netsuite_default")
-        settlement_outbox.enqueue(session, _settlement("pb-stuck"), "netsuite_default")
-    with transaction(engine) as session:
-        stuck = session.get(SettlementOutboxRow, "pb-stuck")
-        old = session.get(SettlementOutboxRow, "pb-old")
-        assert stuck is not None and old is not None
-        stuck.status = "needs_attention"
-        old.created_at = now - timedelta(hours=2)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -111,10 +49,10 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_metrics_are_the_status_figures(
+def test_metrics_are_the_statusseed_status_figures(
     everywhere: int, sqlite_store: Engine, api_config: PayBridgeConfig
 ) -> None:
-    _figures(sqlite_store)
+    seed_status_figures(sqlite_store)
     response = httpx.get(f"http://127.0.0.1:{everywhere}/metrics", timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")

@@ -6,15 +6,12 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 
-from paybridge import settlement_outbox
-from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
-from paybridge.store.db import create_engine_for, transaction
-from paybridge.store.models.chain import ChainCursor
-from paybridge.store.models.outbox import SettlementOutboxRow
+from status_figures import seed_status_figures
+
+from paybridge.store.db import create_engine_for
 
 PAYBRIDGE = str(Path(sys.executable).parent / "paybridge")
 
@@ -32,24 +29,6 @@ def status(workdir: Path, *args: str) -> tuple[int, dict]:
     return result.returncode, json.loads(result.stdout)
 
 
-def _settlement(settlement_id: str) -> Settlement:
-    return Settlement(
-        settlement_id=settlement_id,
-        erp_system="netsuite",
-        company="1",
-        customer_id="C1",
-        currency="USD",
-        applications=(Application("INV-1", Decimal("10.00")),),
-        payment_amount=Decimal("10.00"),
-        journal_lines=(
-            JournalLine("digital_asset", debit=Decimal("10.00"), memo="m", account_key="fi"),
-            JournalLine("crypto_clearing", credit=Decimal("10.00"), memo="m"),
-        ),
-        evidence=Evidence(31337, ("0x" + "ab" * 32,), "1", "fixed"),
-        ar_account="119",
-    )
-
-
 def test_status_figures_and_thresholds(tmp_path: Path) -> None:
     subprocess.run(
         [PAYBRIDGE, "init"],
@@ -62,30 +41,8 @@ def test_status_figures_and_thresholds(tmp_path: Path) -> None:
     assert code == 0 and report["breaches"] == []
     assert report["dags"]["available"] is False and "not configured" in report["dags"]["reason"]
 
-    now = datetime.now(UTC)
     engine = create_engine_for(f"sqlite:///{tmp_path}/pb.db")
-    with transaction(engine) as session:
-        session.add(
-            ChainCursor(
-                chain_id=31337,
-                chain_name="anvil",
-                next_block=401,
-                range_size=100,
-                head_block=1000,
-                safe_block=990,
-                finalized_block=950,
-                updated_at=now - timedelta(minutes=1),
-            )
-        )
-        settlement_outbox.enqueue(session, _settlement("pb-old"), "netsuite_default")
-        settlement_outbox.enqueue(session, _settlement("pb-stuck"), "netsuite_default")
-    with transaction(engine) as session:
-        stuck = session.get(SettlementOutboxRow, "pb-stuck")
-        assert stuck is not None
-        stuck.status = "needs_attention"
-        old = session.get(SettlementOutboxRow, "pb-old")
-        assert old is not None
-        old.created_at = now - timedelta(hours=2)
+    now = seed_status_figures(engine)
 
     code, report = status(tmp_path)
     assert code == 1

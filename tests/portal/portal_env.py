@@ -6,17 +6,15 @@ transfers; statuses move only through the watcher and a reconciliation run."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from bip_utils import Bip44, Bip44Coins
 from paybridge_connectors.chain.rpc import RpcClient
+from served_app import served
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
@@ -24,7 +22,7 @@ from paybridge.access.api_keys import create_api_key
 from paybridge.api.app import create_app
 from paybridge.chain_sync.watcher import ChainWatcher
 from paybridge.config import PayBridgeConfig, load_config
-from paybridge.devchain import AnvilNode, DevContracts, free_port, wait_receipt
+from paybridge.devchain import AnvilNode, DevContracts, wait_receipt
 from paybridge.store.db import transaction
 
 HASH_KEY = bytes(range(32))
@@ -119,18 +117,5 @@ class Portal:
 
 
 def serve(config: PayBridgeConfig, engine: Engine) -> Iterator[str]:
-    app = create_app(config, engine=engine, hash_key=HASH_KEY)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    with served(create_app(config, engine=engine, hash_key=HASH_KEY)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
