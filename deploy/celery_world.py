@@ -183,7 +183,7 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
     from paybridge.demo.payers import fund_payers
     from paybridge.devchain import deploy_standard_contracts, running_anvil
     from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
-    from simulators.sap import DEFAULT_ACCOUNTS, DEFAULT_PASSWORD, DEFAULT_USER, SAPSimulator
+    from simulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SETTLEMENT_ACCOUNTS, SAPSimulator
 
     with (
         running_anvil(slots_in_an_epoch=1) as anvil,
@@ -224,13 +224,7 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
                 "payment_asset": "USDC",
             },
         }
-        accounts = {
-            "clearing": DEFAULT_ACCOUNTS["clearing"],
-            "digital_asset": {"financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"]},
-            "gain": DEFAULT_ACCOUNTS["gain"],
-            "loss": DEFAULT_ACCOUNTS["loss"],
-            "write_off": DEFAULT_ACCOUNTS["write_off"],
-        }
+        accounts = SETTLEMENT_ACCOUNTS
         sap_conn = {
             "conn_type": "sap_s4",
             "host": sap.base_url,

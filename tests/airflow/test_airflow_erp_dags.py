@@ -109,20 +109,14 @@ def test_erp_dags_sync_and_post_sap_beside_netsuite(
 ) -> None:
     """One deployment, two ERPs: the Connection's type picks the connector (SAP S/4HANA here)."""
     from paybridge.store.models.outbox import ErpOpenInvoice, SettlementOutboxRow
-    from simulators.sap import DEFAULT_ACCOUNTS, DEFAULT_PASSWORD, DEFAULT_USER, SAPSimulator
+    from simulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SETTLEMENT_ACCOUNTS, SAPSimulator
 
     sim.seed_invoices(2)
     with SAPSimulator(clearing_delay_s=0.05) as sap:
         key = sap.seed_open_item(
             "1710", "17100001", Decimal("300.00"), "USD", reference="9000042", assignment="9000042"
         )
-        accounts = {
-            "clearing": DEFAULT_ACCOUNTS["clearing"],
-            "digital_asset": {"financial_instrument": DEFAULT_ACCOUNTS["digital_asset_USDC"]},
-            "gain": DEFAULT_ACCOUNTS["gain"],
-            "loss": DEFAULT_ACCOUNTS["loss"],
-            "write_off": DEFAULT_ACCOUNTS["write_off"],
-        }
+        accounts = SETTLEMENT_ACCOUNTS
         sap_connection = {
             "conn_type": "sap_s4",
             "host": sap.base_url,
