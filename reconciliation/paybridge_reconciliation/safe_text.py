@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from paybridge_reconciliation.arrow_bytes import edge_bytes, text_bytes
+
 CONTROL_CHARS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)]
 CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 TRIGGER_RE = "^[=+\\-@\\t\\r\\n']"
@@ -80,25 +82,15 @@ def _may_need_change(values: pa.Array | pa.ChunkedArray) -> bool:
     for chunk in chunks:
         if isinstance(chunk, pa.DictionaryArray):
             chunk = chunk.dictionary
-        width = {pa.string(): np.int32, pa.large_string(): np.int64}.get(chunk.type)
-        if width is None or chunk.null_count:
+        try:
+            parts = list(text_bytes(chunk))
+        except TypeError:
             if pc.any(pc.match_substring_regex(chunk, NEEDS_CHANGE_RE)).as_py():
                 return True
             continue
-        if len(chunk) == 0:
-            continue
-        _, offsets_buf, data_buf = chunk.buffers()
-        offsets = np.frombuffer(offsets_buf, dtype=width)[
-            chunk.offset : chunk.offset + len(chunk) + 1
-        ]
-        if data_buf is None:
-            continue
-        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-        if _has_flagged_byte(data):
-            return True
-        starts = offsets[:-1][offsets[1:] > offsets[:-1]] - offsets[0]
-        if _FIRST[data[starts]].any():
-            return True
+        for data, offsets in parts:
+            if _has_flagged_byte(data) or _FIRST[edge_bytes(data, offsets)[0]].any():
+                return True
     return False
 
 
