@@ -119,47 +119,58 @@ def insert_receipts(
     amount_of, time_of = process["amount"], process["block_timestamp"]
     stamp = process["first_seen_at"](now)
     chain = process["chain_id"](chain_id)
-    times: dict[int, Any] = {}
-    states: dict[int, str] = {}
+    blocks: dict[tuple[int, int], tuple[Any, str]] = {}  # (number, time) -> stored time, state
     rows: list[tuple[Any, ...]] = []
+    append = rows.append
     touched: set[str] = set()
-    for t in transfers:
-        for direction, address in (("in", t.to_address), ("out", t.from_address)):
+    for (
+        tx_hash,
+        event_key,
+        kind,
+        symbol,
+        asset_address,
+        sender,
+        recipient,
+        amount,
+        number,
+        block_hash,
+        timestamp,
+        log_index,
+        trace_address,
+    ) in transfers:
+        for direction, address in (("in", recipient), ("out", sender)):
             if address not in watched:
                 continue
-            key = (t.tx_hash, t.event_key, direction)
+            key = (tx_hash, event_key, direction)
             if key in existing:
                 continue
             existing.add(key)
-            request_id = watched[address]
-            number = t.block_number
-            when = times.get(t.block_timestamp)
-            if when is None:
-                when = times[t.block_timestamp] = time_of(
-                    datetime.fromtimestamp(t.block_timestamp, UTC)
+            block = blocks.get((number, timestamp))
+            if block is None:
+                block = blocks[number, timestamp] = (
+                    time_of(datetime.fromtimestamp(timestamp, UTC)),
+                    state_of(number, view),
                 )
-            state = states.get(number)
-            if state is None:
-                state = states[number] = state_of(number, view)
-            rows.append(
+            request_id = watched[address]
+            append(
                 (
                     chain,
-                    t.tx_hash,
-                    t.event_key,
-                    t.log_index,
-                    t.trace_address,
-                    t.kind,
+                    tx_hash,
+                    event_key,
+                    log_index,
+                    trace_address,
+                    kind,
                     direction,
-                    t.asset_symbol,
-                    t.asset_address,
-                    t.from_address,
-                    t.to_address,
+                    symbol,
+                    asset_address,
+                    sender,
+                    recipient,
                     address,
-                    amount_of(t.amount),
+                    amount_of(amount),
                     number,
-                    t.block_hash,
-                    when,
-                    state,
+                    block_hash,
+                    block[0],
+                    block[1],
                     request_id,
                     stamp,
                     stamp,
@@ -210,22 +221,38 @@ def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str
 
 
 def advance_states(
-    session: Session, chain_id: int, finalized: int, safe: int, now: datetime
+    session: Session,
+    chain_id: int,
+    finalized: int,
+    safe: int,
+    now: datetime,
+    *,
+    finalized_before: int | None = None,
+    want_touched: bool = True,
 ) -> tuple[int, set[str]]:
     """Receipts at or below ``finalized`` become finalized, detected ones at or below ``safe``
-    confirmed: two UPDATEs. Returns (receipts changed, request ids touched)."""
+    confirmed: two UPDATEs. Returns (receipts changed, request ids touched; empty unless
+    ``want_touched``).
+
+    ``finalized_before``, the cursor's finalized block before this step, bounds the first
+    UPDATE from below: every receipt at or below it is finalized already (receipts are only
+    ever written above the cursor's finalized block, with the state of the view they were
+    scanned under, and this step finalizes everything up to the new one), so a poll reads the
+    receipts of the blocks finality just reached, not every receipt the chain ever had."""
     to_final = sa.and_(
         ChainReceipt.chain_id == chain_id,
         ChainReceipt.block_number <= finalized,
         ChainReceipt.state != "finalized",
     )
+    if finalized_before is not None:
+        to_final = sa.and_(to_final, ChainReceipt.block_number > finalized_before)
     to_confirmed = sa.and_(
         ChainReceipt.chain_id == chain_id,
         ChainReceipt.block_number <= safe,
         ChainReceipt.block_number > finalized,
         ChainReceipt.state == "detected",
     )
-    touched = _requests_of(session, sa.or_(to_final, to_confirmed))
+    touched = _requests_of(session, sa.or_(to_final, to_confirmed)) if want_touched else set()
     changed = 0
     for condition, state in ((to_final, "finalized"), (to_confirmed, "confirmed")):
         result = session.execute(

@@ -162,10 +162,11 @@ class ChainWatcher(ReorgHandling):
         if cursor.halted_reason:
             raise ChainHalted(f"chain {self.chain.name} is halted: {cursor.halted_reason}")
         self._check_reorg(report, view)
-        with Session(self.engine) as session:
-            cursor = session.get(ChainCursor, self.chain.chain_id)
-            assert cursor is not None
-            next_block, range_size = cursor.next_block, cursor.range_size
+        if report.reorgs:  # rewound: read the cursor again
+            with Session(self.engine) as session:
+                cursor = session.get(ChainCursor, self.chain.chain_id)
+                assert cursor is not None
+        next_block, range_size = cursor.next_block, cursor.range_size
         last = view.head.number
         if max_blocks is not None:
             last = min(last, next_block + max_blocks - 1)
@@ -345,7 +346,15 @@ class ChainWatcher(ReorgHandling):
             scanned_to = cursor.next_block - 1
             finalized = min(view.finalized, scanned_to)
             safe = min(view.safe, scanned_to)
-            changed, touched = advance_states(session, chain_id, finalized, safe, now)
+            changed, touched = advance_states(
+                session,
+                chain_id,
+                finalized,
+                safe,
+                now,
+                finalized_before=cursor.finalized_block,
+                want_touched=self.update_payments,
+            )
             cursor.head_block = view.head.number
             cursor.safe_block = view.safe
             cursor.finalized_block = (
