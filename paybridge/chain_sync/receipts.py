@@ -119,10 +119,10 @@ def insert_receipts(
     amount_of, time_of = process["amount"], process["block_timestamp"]
     stamp = process["first_seen_at"](now)
     chain = process["chain_id"](chain_id)
-    blocks: dict[tuple[int, int], tuple[Any, str]] = {}  # (number, time) -> stored time, state
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     touched: set[str] = set()
+    block: tuple[int, int, Any, str] = (-1, -1, None, "")  # number, time -> stored time, state
     for (
         tx_hash,
         event_key,
@@ -138,19 +138,26 @@ def insert_receipts(
         log_index,
         trace_address,
     ) in transfers:
-        for direction, address in (("in", recipient), ("out", sender)):
-            if address not in watched:
-                continue
+        sides = []
+        if recipient in watched:
+            sides.append(("in", recipient))
+        if sender in watched:
+            sides.append(("out", sender))
+        if not sides:
+            continue
+        if number != block[0] or timestamp != block[1]:  # transfers come in block order
+            block = (
+                number,
+                timestamp,
+                time_of(datetime.fromtimestamp(timestamp, UTC)),
+                state_of(number, view),
+            )
+        stored = amount_of(amount)
+        for direction, address in sides:
             key = (tx_hash, event_key, direction)
             if key in existing:
                 continue
             existing.add(key)
-            block = blocks.get((number, timestamp))
-            if block is None:
-                block = blocks[number, timestamp] = (
-                    time_of(datetime.fromtimestamp(timestamp, UTC)),
-                    state_of(number, view),
-                )
             request_id = watched[address]
             append(
                 (
@@ -166,11 +173,11 @@ def insert_receipts(
                     sender,
                     recipient,
                     address,
-                    amount_of(amount),
+                    stored,
                     number,
                     block_hash,
-                    block[0],
-                    block[1],
+                    block[2],
+                    block[3],
                     request_id,
                     stamp,
                     stamp,
