@@ -31,6 +31,7 @@ BLOCK_BATCH = 250
 TRACE_BATCH = 50
 RECEIPT_BATCH = 100
 MIN_RANGE = 1
+_UNSEEN = object()  # an address not looked up yet (None: looked up, not a configured token)
 
 
 class ChainMovedDuringScan(Exception):
@@ -164,7 +165,7 @@ class RangeScanner:
         once per distinct value, and each transfer is built positionally."""
         tokens = self._tokens
         #: a token's address as sent -> its (key, symbol, address), None for other contracts
-        token_of: dict[str, tuple[str, str, str] | None] = {}
+        token_of: dict[str, Any] = {}
         append = result.transfers.append
         make = tuple.__new__  # an ObservedTransfer from all its fields at once
         seen: set[tuple[int, str]] = set()
@@ -178,9 +179,8 @@ class RangeScanner:
                 continue
             topics = entry.get("topics") or ()
             raw_address = entry.get("address", "")
-            if raw_address in token_of:
-                token = token_of[raw_address]
-            else:
+            token = token_of.get(raw_address, _UNSEEN)
+            if token is _UNSEEN:
                 spec = tokens.get(str(raw_address).lower())
                 token = token_of[raw_address] = (
                     None if spec is None else (spec.key, spec.symbol, spec.address)
