@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
@@ -167,3 +168,13 @@ def test_finality_reads_only_above_the_finalized_block_already_recorded(store: E
         (15, "in"): "finalized",
         (25, "in"): "finalized",
     }
+
+
+@pytest.mark.parametrize("amount", [2**256, -1])
+def test_an_amount_outside_uint256_is_refused(store: Engine, amount: int) -> None:
+    """The fast path for amounts leaves anything outside uint256 to the column's processor,
+    which refuses it (nothing is written)."""
+    bad = TRANSFERS[0]._replace(amount=amount)
+    with pytest.raises(ValueError, match="uint256"), transaction(store) as session:
+        insert_receipts(session, 7, [bad], WATCHED, VIEW, NOW)
+    assert _receipts(store) == []
