@@ -11,6 +11,7 @@ finality moves receipts with two ``UPDATE`` statements and a reorg removes them 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.orm import Session
 
+from paybridge.domain.money import MAX_UINT256
 from paybridge.store.db import dialect_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
 
@@ -85,10 +87,49 @@ class _Writer:
         self.connection = connection
         self.sql = str(compiled)
         self.positional = dialect.positional
+        self.dialect_name = dialect.name
         self.process: dict[str, Callable[[Any], Any]] = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _identity
             for name in COLUMNS
         }
+
+    def block_time(self) -> Callable[[int], Any]:
+        """A block's Unix time (whole seconds) as ``block_timestamp``'s processor stores it.
+
+        A sparse range has as many blocks as transfers, and the processor (tz check, then
+        SQLite's ``%``-format of seven fields) is most of a row's Python time there; on
+        SQLite ``time.strftime`` writes the same text from whole seconds in a third of it. Used
+        only where it gives exactly the processor's text for sample times (checked here, per
+        writer); elsewhere, or if the storage format ever differs, the processor itself."""
+        processor = self.process["block_timestamp"]
+
+        def exact(seconds: int) -> Any:
+            return processor(datetime.fromtimestamp(seconds, UTC))
+
+        def formatted(seconds: int) -> Any:
+            return time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime(seconds))
+
+        samples = (0, 1_700_000_000, 1_767_225_599, 4_102_444_800)
+        if self.dialect_name == "sqlite" and all(exact(t) == formatted(t) for t in samples):
+            return formatted
+        return exact
+
+    def base_units(self) -> Callable[[int], Any]:
+        """An amount as ``amount``'s processor stores it: on SQLite the decimal text of an int
+        in uint256 range (``str``, what the processor returns for one, checked here per
+        writer, without its two Python calls per row); anything else goes through the
+        processor, which raises for it."""
+        processor = self.process["amount"]
+        samples = (0, 1, 10**6 + 7, MAX_UINT256)
+        if self.dialect_name != "sqlite" or any(processor(a) != str(a) for a in samples):
+            return processor
+
+        def stored(amount: int) -> Any:
+            if type(amount) is int and 0 <= amount <= MAX_UINT256:
+                return str(amount)
+            return processor(amount)
+
+        return stored
 
     def write(self, rows: list[tuple[Any, ...]]) -> int:
         """``rows`` hold values already processed, in ``COLUMNS`` order; returns how many were
@@ -116,50 +157,68 @@ def insert_receipts(
     existing: set[tuple[str, str, str]] = set()  # a key twice in one range is written once
     writer = _Writer(session)
     process = writer.process
-    amount_of, time_of = process["amount"], process["block_timestamp"]
+    amount_of, time_of = writer.base_units(), writer.block_time()
     stamp = process["first_seen_at"](now)
     chain = process["chain_id"](chain_id)
-    times: dict[int, Any] = {}
-    states: dict[int, str] = {}
     rows: list[tuple[Any, ...]] = []
+    append = rows.append
     touched: set[str] = set()
-    for t in transfers:
-        for direction, address in (("in", t.to_address), ("out", t.from_address)):
-            if address not in watched:
-                continue
-            key = (t.tx_hash, t.event_key, direction)
+    block: tuple[int, int, Any, str] = (-1, -1, None, "")  # number, time -> stored time, state
+    for (
+        tx_hash,
+        event_key,
+        kind,
+        symbol,
+        asset_address,
+        sender,
+        recipient,
+        amount,
+        number,
+        block_hash,
+        timestamp,
+        log_index,
+        trace_address,
+    ) in transfers:
+        sides = []
+        if recipient in watched:
+            sides.append(("in", recipient))
+        if sender in watched:
+            sides.append(("out", sender))
+        if not sides:
+            continue
+        if number != block[0] or timestamp != block[1]:  # transfers come in block order
+            block = (
+                number,
+                timestamp,
+                time_of(timestamp),
+                state_of(number, view),
+            )
+        stored = amount_of(amount)
+        for direction, address in sides:
+            key = (tx_hash, event_key, direction)
             if key in existing:
                 continue
             existing.add(key)
             request_id = watched[address]
-            number = t.block_number
-            when = times.get(t.block_timestamp)
-            if when is None:
-                when = times[t.block_timestamp] = time_of(
-                    datetime.fromtimestamp(t.block_timestamp, UTC)
-                )
-            state = states.get(number)
-            if state is None:
-                state = states[number] = state_of(number, view)
-            rows.append(
+            append(
                 (
                     chain,
-                    t.tx_hash,
-                    t.event_key,
-                    t.log_index,
-                    t.trace_address,
-                    t.kind,
+                    tx_hash,
+                    event_key,
+                    log_index,
+                    trace_address,
+                    kind,
                     direction,
-                    t.asset_symbol,
-                    t.asset_address,
-                    t.from_address,
-                    t.to_address,
+                    symbol,
+                    asset_address,
+                    sender,
+                    recipient,
                     address,
-                    amount_of(t.amount),
+                    stored,
                     number,
-                    t.block_hash,
-                    when,
-                    state,
+                    block_hash,
+                    block[2],
+                    block[3],
                     request_id,
                     stamp,
                     stamp,
@@ -210,22 +269,38 @@ def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str
 
 
 def advance_states(
-    session: Session, chain_id: int, finalized: int, safe: int, now: datetime
+    session: Session,
+    chain_id: int,
+    finalized: int,
+    safe: int,
+    now: datetime,
+    *,
+    finalized_before: int | None = None,
+    want_touched: bool = True,
 ) -> tuple[int, set[str]]:
     """Receipts at or below ``finalized`` become finalized, detected ones at or below ``safe``
-    confirmed: two UPDATEs. Returns (receipts changed, request ids touched)."""
+    confirmed: two UPDATEs. Returns (receipts changed, request ids touched; empty unless
+    ``want_touched``).
+
+    ``finalized_before``, the cursor's finalized block before this step, bounds the first
+    UPDATE from below: every receipt at or below it is finalized already (receipts are only
+    ever written above the cursor's finalized block, with the state of the view they were
+    scanned under, and this step finalizes everything up to the new one), so a poll reads the
+    receipts of the blocks finality just reached, not every receipt the chain ever had."""
     to_final = sa.and_(
         ChainReceipt.chain_id == chain_id,
         ChainReceipt.block_number <= finalized,
         ChainReceipt.state != "finalized",
     )
+    if finalized_before is not None:
+        to_final = sa.and_(to_final, ChainReceipt.block_number > finalized_before)
     to_confirmed = sa.and_(
         ChainReceipt.chain_id == chain_id,
         ChainReceipt.block_number <= safe,
         ChainReceipt.block_number > finalized,
         ChainReceipt.state == "detected",
     )
-    touched = _requests_of(session, sa.or_(to_final, to_confirmed))
+    touched = _requests_of(session, sa.or_(to_final, to_confirmed)) if want_touched else set()
     changed = 0
     for condition, state in ((to_final, "finalized"), (to_confirmed, "confirmed")):
         result = session.execute(

@@ -24,6 +24,7 @@ from paybridge_connectors.chain.scanner import ChainMovedDuringScan, RangeScanne
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from paybridge.chain_sync.collector import fewer_collections
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
@@ -137,7 +138,8 @@ class ChainWatcher(ReorgHandling):
         attempts = 5
         for attempt in range(1, attempts + 1):
             try:
-                self._poll(report, max_blocks, progress)
+                with fewer_collections():
+                    self._poll(report, max_blocks, progress)
                 return report
             except (_ParentMismatch, ChainMovedDuringScan) as exc:
                 if attempt == attempts:
@@ -162,17 +164,20 @@ class ChainWatcher(ReorgHandling):
         if cursor.halted_reason:
             raise ChainHalted(f"chain {self.chain.name} is halted: {cursor.halted_reason}")
         self._check_reorg(report, view)
-        with Session(self.engine) as session:
-            cursor = session.get(ChainCursor, self.chain.chain_id)
-            assert cursor is not None
-            next_block, range_size = cursor.next_block, cursor.range_size
+        if report.reorgs:  # rewound: read the cursor again
+            with Session(self.engine) as session:
+                cursor = session.get(ChainCursor, self.chain.chain_id)
+                assert cursor is not None
+        next_block, range_size = cursor.next_block, cursor.range_size
         last = view.head.number
         if max_blocks is not None:
             last = min(last, next_block + max_blocks - 1)
+        finalized_with_range = False
         while next_block <= last:
             end = min(last, next_block + range_size - 1)
             scan, range_size = self._scan_adaptive(next_block, end, range_size, view)
-            self._commit_range(report, scan, range_size, view)
+            finalized_with_range = scan.to_block >= last  # the last range carries finality
+            self._commit_range(report, scan, range_size, view, finalize=finalized_with_range)
             report.scanned_from = next_block if report.scanned_from is None else report.scanned_from
             report.scanned_to = scan.to_block
             report.blocks_scanned += scan.to_block - scan.from_block + 1
@@ -180,7 +185,8 @@ class ChainWatcher(ReorgHandling):
             next_block = scan.to_block + 1
             if progress:
                 progress(scan.to_block, view.head.number)
-        self._apply_finality(report, view)
+        if not finalized_with_range:
+            self._apply_finality(report, view)
 
     def _finality(self) -> FinalityView:
         head_block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
@@ -300,8 +306,16 @@ class ChainWatcher(ReorgHandling):
             return scan, min(self._range_ceiling, range_size * GROW_AFTER_SUCCESS)
 
     def _commit_range(
-        self, report: PollReport, scan: RangeScan, range_size: int, view: FinalityView
+        self,
+        report: PollReport,
+        scan: RangeScan,
+        range_size: int,
+        view: FinalityView,
+        *,
+        finalize: bool,
     ) -> None:
+        """The range's receipts, headers and cursor advance in one transaction; with
+        ``finalize`` (the poll's last range) the finality step too, in the same transaction."""
         chain_id = self.chain.chain_id
         now = self.clock()
         watched = self._current_watched
@@ -333,37 +347,61 @@ class ChainWatcher(ReorgHandling):
             session.flush()
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
+            changed = self._finalize(session, cursor, report, view, now) if finalize else 0
         report.receipts_added += added
+        report.state_changes += changed
 
     # -- finality ----------------------------------------------------------------------------
     def _apply_finality(self, report: PollReport, view: FinalityView) -> None:
-        chain_id = self.chain.chain_id
-        now = self.clock()
+        """The finality step on its own (a poll that scanned no range)."""
         with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, chain_id, with_for_update=True)
+            cursor = session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
             assert cursor is not None
-            scanned_to = cursor.next_block - 1
-            finalized = min(view.finalized, scanned_to)
-            safe = min(view.safe, scanned_to)
-            changed, touched = advance_states(session, chain_id, finalized, safe, now)
-            cursor.head_block = view.head.number
-            cursor.safe_block = view.safe
-            cursor.finalized_block = (
-                max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
-            )
-            cursor.updated_at = now
-            anchor = session.scalar(
-                sa.select(sa.func.max(ChainBlock.number)).where(
-                    ChainBlock.chain_id == chain_id, ChainBlock.number <= finalized
-                )
-            )
-            if anchor is not None:
-                session.execute(
-                    sa.delete(ChainBlock).where(
-                        ChainBlock.chain_id == chain_id, ChainBlock.number < anchor
-                    )
-                )
-            session.flush()
-            if self.update_payments and touched:
-                report.audit_events += len(refresh_requests(session, touched, now=now))
+            changed = self._finalize(session, cursor, report, view, self.clock())
         report.state_changes += changed
+
+    def _finalize(
+        self,
+        session: Session,
+        cursor: ChainCursor,
+        report: PollReport,
+        view: FinalityView,
+        now: datetime,
+    ) -> int:
+        """Receipts follow the view's safe and finalized blocks (up to what is scanned), the
+        cursor records them, headers below the newest finalized one are dropped; inside the
+        caller's transaction, holding the cursor. Returns the receipts whose state changed."""
+        chain_id = self.chain.chain_id
+        scanned_to = cursor.next_block - 1
+        finalized = min(view.finalized, scanned_to)
+        safe = min(view.safe, scanned_to)
+        changed, touched = advance_states(
+            session,
+            chain_id,
+            finalized,
+            safe,
+            now,
+            finalized_before=cursor.finalized_block,
+            want_touched=self.update_payments,
+        )
+        cursor.head_block = view.head.number
+        cursor.safe_block = view.safe
+        cursor.finalized_block = (
+            max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
+        )
+        cursor.updated_at = now
+        anchor = session.scalar(
+            sa.select(sa.func.max(ChainBlock.number)).where(
+                ChainBlock.chain_id == chain_id, ChainBlock.number <= finalized
+            )
+        )
+        if anchor is not None:
+            session.execute(
+                sa.delete(ChainBlock).where(
+                    ChainBlock.chain_id == chain_id, ChainBlock.number < anchor
+                )
+            )
+        session.flush()
+        if self.update_payments and touched:
+            report.audit_events += len(refresh_requests(session, touched, now=now))
+        return changed

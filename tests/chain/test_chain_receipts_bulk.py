@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
@@ -139,3 +140,41 @@ def _receipts(engine: Engine) -> list[ChainReceipt]:
         receipts = list(session.scalars(sa.select(ChainReceipt)))
         session.expunge_all()
     return receipts
+
+
+def test_finality_reads_only_above_the_finalized_block_already_recorded(store: Engine) -> None:
+    """``finalized_before`` (the cursor's finalized block) bounds the finalizing UPDATE: the
+    receipts finality just reached move, those at or below it are not read again."""
+    early = FinalityView(head=HEAD, safe=4, finalized=2)
+    with transaction(store) as session:
+        insert_receipts(session, 7, TRANSFERS, WATCHED, early, NOW)
+    later = datetime(2026, 11, 30, 11, tzinfo=UTC)
+    with transaction(store) as session:
+        changed, _ = advance_states(session, 7, 10, 20, later, finalized_before=2)
+        assert changed == 3  # block 5 (in + out) finalized, block 15 confirmed
+        # block 5 is at or below the recorded finalized block now: set back by hand, it is
+        # left alone (the watcher never writes such a receipt, see advance_states)
+        session.execute(
+            sa.update(ChainReceipt).where(ChainReceipt.block_number == 5).values(state="detected")
+        )
+        changed, touched = advance_states(
+            session, 7, 30, 30, later, finalized_before=10, want_touched=False
+        )
+    assert (changed, touched) == (2, set())  # blocks 15 and 25 finalized; none asked for
+    states = {(r.block_number, r.direction): r.state for r in _receipts(store)}
+    assert states == {
+        (5, "in"): "detected",
+        (5, "out"): "detected",
+        (15, "in"): "finalized",
+        (25, "in"): "finalized",
+    }
+
+
+@pytest.mark.parametrize("amount", [2**256, -1])
+def test_an_amount_outside_uint256_is_refused(store: Engine, amount: int) -> None:
+    """The fast path for amounts leaves anything outside uint256 to the column's processor,
+    which refuses it (nothing is written)."""
+    bad = TRANSFERS[0]._replace(amount=amount)
+    with pytest.raises(ValueError, match="uint256"), transaction(store) as session:
+        insert_receipts(session, 7, [bad], WATCHED, VIEW, NOW)
+    assert _receipts(store) == []

@@ -31,6 +31,7 @@ BLOCK_BATCH = 250
 TRACE_BATCH = 50
 RECEIPT_BATCH = 100
 MIN_RANGE = 1
+_UNSEEN = object()  # an address not looked up yet (None: looked up, not a configured token)
 
 
 class ChainMovedDuringScan(Exception):
@@ -157,18 +158,33 @@ class RangeScanner:
     ) -> set[tuple[int, str]]:
         """Decode Transfer logs straight from their hex (no ABI machinery; exact: the amount is
         the 32-byte big-endian word of ``data``, the parties the low 20 bytes of topics 1, 2);
-        keep those touching ``watched``. Returns (block number, token) of every Transfer seen."""
+        keep those touching ``watched``. Returns (block number, token) of every Transfer seen.
+
+        Thousands of logs a range: what repeats across logs (a token's address as the node
+        spells it, a block's number, hash and time, a log index and its event key) is decoded
+        once per distinct value, and each transfer is built positionally."""
         tokens = self._tokens
+        #: a token's address as sent -> its (key, symbol, address), None for other contracts
+        token_of: dict[str, Any] = {}
         append = result.transfers.append
-        seen_raw: set[tuple[str, str]] = set()
-        block_hashes: dict[str, str] = {}  # each block's hash lowercased once
+        make = tuple.__new__  # an ObservedTransfer from all its fields at once
+        seen: set[tuple[int, str]] = set()
+        #: blockNumber hex -> number, hash (lowercase), time, hash as sent
+        blocks: dict[str, tuple[int, str, int, str]] = {}
+        keys: dict[str, tuple[int, str]] = {}  # logIndex hex -> index, event key
+        last_hex, last_token, block = "", None, (0, "", 0, "")
         seen_count = 0
         for entry in logs:
             if entry.get("removed"):
                 continue
             topics = entry.get("topics") or ()
-            address = str(entry.get("address", "")).lower()
-            token = tokens.get(address)
+            raw_address = entry.get("address", "")
+            token = token_of.get(raw_address, _UNSEEN)
+            if token is _UNSEEN:
+                spec = tokens.get(str(raw_address).lower())
+                token = token_of[raw_address] = (
+                    None if spec is None else (spec.key, spec.symbol, spec.address)
+                )
             # ERC-20 Transfer has exactly 3 topics + 32 data bytes (ERC-721 has 4 topics).
             if token is None or len(topics) != 3:
                 continue
@@ -181,34 +197,49 @@ class RangeScanner:
                 continue
             seen_count += 1
             block_hex = entry["blockNumber"]
-            seen_raw.add((block_hex, address))
+            if block_hex != last_hex or token is not last_token:  # logs come in block order
+                block = blocks.get(block_hex)
+                if block is None:
+                    raw_hash = entry["blockHash"]
+                    block = blocks[block_hex] = (
+                        int(block_hex, 16),
+                        raw_hash.lower(),
+                        int(entry.get("blockTimestamp") or "0x0", 16),
+                        raw_hash,
+                    )
+                seen.add((block[0], token[0]))
+                last_hex, last_token = block_hex, token
             sender = "0x" + topics[1][-40:].lower()
             recipient = "0x" + topics[2][-40:].lower()
             if sender not in watched and recipient not in watched:
                 continue
-            raw_hash = entry["blockHash"]
-            block_hash = block_hashes.get(raw_hash)
-            if block_hash is None:
-                block_hash = block_hashes[raw_hash] = raw_hash.lower()
-            log_index = int(entry["logIndex"], 16)
-            append(
-                ObservedTransfer(
-                    tx_hash=entry["transactionHash"].lower(),
-                    event_key=f"log:{log_index}",
-                    kind="erc20",
-                    asset_symbol=token.symbol,
-                    asset_address=token.address,
-                    from_address=sender,
-                    to_address=recipient,
-                    amount=int(data, 16),
-                    block_number=int(block_hex, 16),
-                    block_hash=block_hash,
-                    block_timestamp=int(entry.get("blockTimestamp") or "0x0", 16),
-                    log_index=log_index,
+            if entry["blockHash"] != block[3] and entry["blockHash"].lower() != block[1]:
+                raise ChainMovedDuringScan(
+                    f"block {block[0]}: logs name hashes {block[1]} and {entry['blockHash']}"
                 )
+            index_hex = entry["logIndex"]
+            key = keys.get(index_hex)
+            if key is None:
+                index = int(index_hex, 16)
+                key = keys[index_hex] = (index, f"log:{index}")
+            transfer = (
+                entry["transactionHash"].lower(),
+                key[1],
+                "erc20",
+                token[1],
+                token[2],
+                sender,
+                recipient,
+                int(data, 16),
+                block[0],
+                block[1],
+                block[2],
+                key[0],
+                None,
             )
+            append(make(ObservedTransfer, transfer))
         result.transfer_logs_seen += seen_count
-        return {(int(block_hex, 16), address) for block_hex, address in seen_raw}
+        return seen
 
     # -- native coin -----------------------------------------------------------------------------
     def _blocks(self, numbers: Sequence[int] | range, *, full: bool) -> list[dict[str, Any]]:
