@@ -141,11 +141,29 @@ def append(
             }
         )
         prev_hash = digest
+    connection = session.connection()
+    if len(rows) == 1 and connection.dialect.name == "postgresql":
+        # one entry (an API order): entry and tip in one statement, one round trip fewer
+        # while this transaction holds the chain's head
+        entry = {f"entry_{name}": value for name, value in rows[0].items()}
+        connection.execute(_SET_TIP_AND_INSERT_ONE, {**entry, "tip": prev_hash})
+        return last_seq + 1
     # Core, one executemany: the ORM's bulk path costs more per row than the database, and it
     # would split rows with and without ``before`` into one INSERT per row
-    session.connection().execute(sa.insert(AuditEntry.__table__), rows)
-    session.execute(sa.update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
+    connection.execute(sa.insert(AuditEntry.__table__), rows)
+    connection.execute(_SET_TIP, {"tip": prev_hash})
     return last_seq + len(batch)
+
+
+_HEAD = AuditHead.__table__
+_ENTRIES = AuditEntry.__table__
+_SET_TIP = sa.update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(hash=sa.bindparam("tip"))
+#: bound parameters named apart from the columns, so that none of them becomes a SET clause
+_SET_TIP_AND_INSERT_ONE = _SET_TIP.add_cte(
+    sa.insert(_ENTRIES)
+    .values({column.key: sa.bindparam(f"entry_{column.key}") for column in _ENTRIES.columns})
+    .cte("entry")
+)
 
 
 def append_at_commit(session: Session, events: Iterable[AuditEvent], at: datetime) -> None:
