@@ -98,10 +98,11 @@ def create_order(
     when = now or datetime.now(UTC)
     fingerprint = body_fingerprint(body)
     payment_id = new_request_id()
-    if idempotency_key is not None:
-        _top_up_first(session, index_pool, config, body)
-        if not _claim_key(session, caller, idempotency_key, fingerprint, payment_id, when):
-            return _replay(session, caller, idempotency_key, fingerprint)
+    _top_up_first(index_pool, config, body)
+    if idempotency_key is not None and not _claim_key(
+        session, caller, idempotency_key, fingerprint, payment_id, when
+    ):
+        return _replay(session, caller, idempotency_key, fingerprint)
     chain = resolve_network(config, body.network)
     asset = resolve_asset(config, chain, body.currency)
     endpoint_id = _endpoint_for(session, body.webhook_url)
@@ -172,13 +173,12 @@ _INSERT_ORDER = sa.insert(ApiOrder.__table__).returning(
 )
 
 
-def _top_up_first(
-    session: Session, pool: IndexPool | None, config: PayBridgeConfig, body: CreateOrder
-) -> None:
-    """On SQLite, refill the index pool before this transaction writes its first row: the pool
-    reserves in a transaction of its own, which would wait for this one's write lock forever.
-    (PostgreSQL locks rows, not the database: nothing to do.)"""
-    if pool is None or session.get_bind().dialect.name != "sqlite":
+def _top_up_first(pool: IndexPool | None, config: PayBridgeConfig, body: CreateOrder) -> None:
+    """Refill the index pool before this transaction takes its connection and writes: the pool
+    reserves in a transaction of its own, which on SQLite would wait for this one's write lock
+    forever, and on PostgreSQL would need a second pooled connection while this one is held
+    (threads doing so at once can exhaust the engine's pool)."""
+    if pool is None:
         return
     try:
         wallet = merchant_wallet(config, resolve_network(config, body.network).name)
