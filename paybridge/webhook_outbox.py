@@ -172,7 +172,19 @@ def write_event(
     return _write(session, _endpoints(session), event_type, payment_id, data, at)
 
 
+_NONE_REGISTERED = "webhook_outbox_no_endpoints"
+
+
+def note_no_endpoints(session: Session) -> None:
+    """The caller just read, in this transaction, that no endpoint is registered (API orders
+    read it with their INSERT): the next event enqueued skips that query. Once only: a later
+    event of the same transaction reads again."""
+    session.info[_NONE_REGISTERED] = True
+
+
 def _endpoints(session: Session) -> list[WebhookEndpoint]:
+    if session.info.pop(_NONE_REGISTERED, False):
+        return []
     return list(
         session.scalars(
             sa.select(WebhookEndpoint)

@@ -46,6 +46,7 @@ def create_app(
     )
     app.state.config = config
     app.state.engine = engine or create_engine_for(config.database_url)
+    app.state.read_engine = read_engine(app.state.engine)
     app.state.server_key = hash_key or server_key(config.api.key_file, create=True)
     app.state.limiter = RateLimiter(config.api.rate_limit_per_minute)
     app.state.index_pool = pool_for(app.state.engine)
@@ -87,6 +88,15 @@ async def _webhook_worker(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         worker.join(15)
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The engine for single-statement reads (the API key lookup): on PostgreSQL in autocommit,
+    so the read is one round trip, not BEGIN, SELECT and ROLLBACK. SQLite sends nothing for
+    BEGIN (and an in-memory store shares one connection): the engine as it is."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def _write_lock(engine: Engine) -> AbstractContextManager[object]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 
 from paybridge.access.api_keys import Caller, authenticate
 from paybridge.access.roles import ROLE_SCOPES
@@ -38,7 +39,7 @@ class RateLimiter:
             return 0.0
 
 
-def caller(
+async def caller(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="Your API key")] = None,
     authorization: Annotated[
@@ -48,7 +49,8 @@ def caller(
     """The authenticated caller of this request (401 without a valid key, 429 over budget).
 
     Machines send ``X-API-Key``; people may send their personal token as a bearer token,
-    which gets the scopes of their role."""
+    which gets the scopes of their role. Async, with only the lookup in a worker thread: one
+    thread hop per request instead of one per dependency."""
     state = request.app.state
     bearer = (authorization or "").removeprefix("Bearer ").strip()
     if not x_api_key and not bearer:
@@ -58,12 +60,7 @@ def caller(
             "send your API key in the X-API-Key header",
             {"WWW-Authenticate": "ApiKey"},
         )
-    with transaction(state.engine) as session:
-        if x_api_key:
-            who = authenticate(session, state.server_key, x_api_key)
-        else:
-            person = authenticate_token(session, state.server_key, bearer)
-            who = person and Caller(person.id, person.name, ROLE_SCOPES[person.role], True)
+    who = await run_in_threadpool(_lookup, state, x_api_key, bearer)
     if who is None:
         raise ApiProblem(
             401,
@@ -83,10 +80,19 @@ def caller(
     return who
 
 
-def require(scope: str) -> Callable[..., Caller]:
+def _lookup(state: Any, x_api_key: str | None, bearer: str) -> Caller | None:
+    if x_api_key:  # one statement on a connection of its own, no transaction around it
+        with state.read_engine.connect() as connection:
+            return authenticate(connection, state.server_key, x_api_key)
+    with transaction(state.engine) as session:
+        person = authenticate_token(session, state.server_key, bearer)
+        return person and Caller(person.id, person.name, ROLE_SCOPES[person.role], True)
+
+
+def require(scope: str) -> Callable[..., Any]:
     """A dependency: the caller, who must hold ``scope`` (or admin)."""
 
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if not who.allows(scope):
             raise ApiProblem(
                 403,

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from paybridge_connectors.rates.base import Rate, RateSource, RateUnavailable
 from sqlalchemy.orm import Session
 
+from paybridge import webhook_outbox
 from paybridge.access.api_keys import Caller
 from paybridge.config import AssetConfig, ChainConfig, ConfigError, PayBridgeConfig
 from paybridge.config.merchant_keys import merchant_wallet
@@ -25,7 +26,8 @@ from paybridge.invoices import InvoiceRecord
 from paybridge.orders.body import NETWORK_ALIASES, CreateOrder, body_fingerprint
 from paybridge.rate_sources import ChainRates
 from paybridge.requests.index_pool import IndexPool
-from paybridge.requests.service import create_payment_requests
+from paybridge.requests.service import create_payment_requests, new_request_id, unsaved_row
+from paybridge.store.db import dialect_insert
 from paybridge.store.models import ApiOrder, IdempotencyKey, PaymentRequest, WebhookEndpoint
 
 API_ERP = "api"
@@ -95,10 +97,12 @@ def create_order(
     one the xpub's counter row is locked until this transaction ends."""
     when = now or datetime.now(UTC)
     fingerprint = body_fingerprint(body)
-    if idempotency_key is not None:
-        replay = _replay(session, caller, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
+    payment_id = new_request_id()
+    _top_up_first(index_pool, config, body)
+    if idempotency_key is not None and not _claim_key(
+        session, caller, idempotency_key, fingerprint, payment_id, when
+    ):
+        return _replay(session, caller, idempotency_key, fingerprint)
     chain = resolve_network(config, body.network)
     asset = resolve_asset(config, chain, body.currency)
     endpoint_id = _endpoint_for(session, body.webhook_url)
@@ -140,36 +144,81 @@ def create_order(
         actor=caller.actor,
         now=when,
         index_pool=index_pool,
+        request_ids=[payment_id],
     )
-    order = ApiOrder(
-        payment_id=made.request.id,
-        api_key_id=caller.key_id,
-        description=body.description,
-        metadata_json=json.dumps(body.metadata, sort_keys=True, default=str),
-        webhook_url=body.webhook_url,
-        webhook_endpoint_id=endpoint_id,
-        pricing_currency=body.pricing_currency,
-        created_at=when,
-    )
-    session.add(order)
-    if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                api_key_id=caller.key_id,
-                key=idempotency_key,
-                body_hash=fingerprint,
-                payment_id=made.request.id,
-                created_at=when,
-            )
-        )
-    session.flush()
+    values = {
+        "payment_id": made.request.id,
+        "api_key_id": caller.key_id,
+        "description": body.description,
+        "metadata_json": json.dumps(body.metadata, sort_keys=True, default=str),
+        "webhook_url": body.webhook_url,
+        "webhook_endpoint_id": endpoint_id,
+        "pricing_currency": body.pricing_currency,
+        "created_at": when,
+    }
+    row = {**values, "metadata": values["metadata_json"]}
+    del row["metadata_json"]  # the attribute's column is named "metadata"
+    # Core, as the request row (the ORM's unit of work costs more than the INSERT), and
+    # whether any webhook endpoint is registered read by the same statement
+    listening = session.connection().execute(_INSERT_ORDER, row).scalar_one()
+    if not listening:
+        webhook_outbox.note_no_endpoints(session)
+    order = unsaved_row(ApiOrder, **values)
     return OrderResult(made.request, order, True)
 
 
-def _replay(session: Session, caller: Caller, key: str, fingerprint: str) -> OrderResult | None:
+_ENDPOINTS = WebhookEndpoint.__table__
+_INSERT_ORDER = sa.insert(ApiOrder.__table__).returning(
+    sa.exists().where(_ENDPOINTS.c.disabled_at.is_(None)).select().scalar_subquery()
+)
+
+
+def _top_up_first(pool: IndexPool | None, config: PayBridgeConfig, body: CreateOrder) -> None:
+    """Refill the index pool before this transaction takes its connection and writes: the pool
+    reserves in a transaction of its own, which on SQLite would wait for this one's write lock
+    forever, and on PostgreSQL would need a second pooled connection while this one is held
+    (threads doing so at once can exhaust the engine's pool)."""
+    if pool is None:
+        return
+    try:
+        wallet = merchant_wallet(config, resolve_network(config, body.network).name)
+    except (OrderRefused, ConfigError):
+        return  # refused below, in the usual order
+    pool.top_up(wallet.fingerprint, 1)
+
+
+def _claim_key(
+    session: Session,
+    caller: Caller,
+    key: str,
+    fingerprint: str,
+    payment_id: str,
+    when: datetime,
+) -> bool:
+    """Record (caller, key) -> this body and the payment about to be made, first thing in the
+    transaction; False when the key is already taken (a replay, or a 409 for another body).
+
+    ON CONFLICT DO NOTHING instead of a read first: one statement for the usual new key, and a
+    concurrent creator of the same key is waited for (its row is then read as committed)."""
+    table = IdempotencyKey.__table__
+    statement = (
+        dialect_insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["api_key_id", "key"])
+        .returning(table.c.payment_id)
+    )
+    row = {
+        "api_key_id": caller.key_id,
+        "key": key,
+        "body_hash": fingerprint,
+        "payment_id": payment_id,
+        "created_at": when,
+    }
+    return session.connection().execute(statement, row).first() is not None
+
+
+def _replay(session: Session, caller: Caller, key: str, fingerprint: str) -> OrderResult:
     row = session.get(IdempotencyKey, (caller.key_id, key))
-    if row is None:
-        return None
+    assert row is not None  # its insert just conflicted; keys are never deleted
     if row.body_hash != fingerprint:
         raise OrderRefused(
             409,

@@ -38,18 +38,25 @@ class IndexPool:
         self._engine = engine
         self._block = block
         self._free: dict[str, list[int]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # take() tops up under it
 
     def take(self, fingerprint: str, count: int) -> list[int]:
         """``count`` indexes nobody else holds, lowest first."""
         with self._lock:
+            self.top_up(fingerprint, count)
+            free = self._free[fingerprint]
+            return [heapq.heappop(free) for _ in range(count)]
+
+    def top_up(self, fingerprint: str, count: int) -> None:
+        """Hold at least ``count`` free indexes now (reserving a block if needed), so that a
+        ``take`` soon after needs no transaction of its own."""
+        with self._lock:
             free = self._free.setdefault(fingerprint, [])
-            while len(free) < count:
+            if len(free) < count:
                 size = max(self._block, count - len(free))
                 start = self._reserve(fingerprint, size)
                 for index in range(start, start + size):
                     heapq.heappush(free, index)
-            return [heapq.heappop(free) for _ in range(count)]
 
     def give_back(self, fingerprint: str, indexes: list[int]) -> None:
         """Indexes taken but not used (their order rolled back): handed out again first."""

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from paybridge_connectors.rates.base import Rate, RateSource
@@ -32,6 +32,7 @@ from paybridge.store.db import dialect_insert
 from paybridge.store.models import PaymentRequest
 
 RateSourceForChain = Callable[[str], RateSource]
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,22 @@ def create_payment_requests(
     actor: str,
     now: datetime | None = None,
     index_pool: IndexPool | None = None,
+    request_ids: Sequence[str] | None = None,
 ) -> list[CreatedRequest]:
     """Create (or return the existing) request for each invoice, in input order.
 
     Runs inside the caller's transaction: on any error nothing of the batch is written.
     ``index_pool``: take indexes from the process's reserved block instead of locking the
     counter until commit; only for invoices nobody else can be creating (API orders).
+    ``request_ids``: the new requests' ids, one per invoice (API orders record theirs before
+    creating it); new ones by default.
     """
+    if request_ids is not None and len(request_ids) != len(invoices):
+        raise ValueError(f"{len(request_ids)} request ids for {len(invoices)} invoices")
+    ids = dict(zip((inv.key for inv in invoices), request_ids or (), strict=False))
     if index_pool is not None:
         return _create_from_pool(
-            session, invoices, config, rates_for_chain, wallet, actor, now, index_pool
+            session, invoices, config, rates_for_chain, wallet, actor, now, index_pool, ids
         )
     when = now or datetime.now(UTC)
     seen = peek_next_index(session, wallet.fingerprint)  # before reading the requests
@@ -91,7 +98,7 @@ def create_payment_requests(
             todo = [inv for inv in todo if inv.key not in existing]
     while todo:
         indexes = list(range(start, start + len(todo)))
-        rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when)
+        rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
         created = _insert_new(session, rows)
         if len(created) == len(rows):
             break
@@ -117,6 +124,7 @@ def _create_from_pool(
     actor: str,
     now: datetime | None,
     pool: IndexPool,
+    ids: dict[tuple[str, str, str], str],
 ) -> list[CreatedRequest]:
     """The same requests on indexes from ``pool``; indexes not kept go back to it (at once
     when an invoice already had a request, on rollback when the transaction fails)."""
@@ -132,7 +140,7 @@ def _create_from_pool(
         lambda _session: pool.give_back(wallet.fingerprint, indexes),
         once=True,
     )
-    rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when)
+    rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
     created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
     if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
@@ -193,6 +201,7 @@ def _build_requests(
     config: PayBridgeConfig,
     rates_for_chain: RateSourceForChain,
     when: datetime,
+    ids: dict[tuple[str, str, str], str] | None = None,
 ) -> list[PaymentRequest]:
     """One request per invoice, on the given indexes (consecutive ones derived in one go)."""
     start = indexes[0]
@@ -201,8 +210,11 @@ def _build_requests(
     else:
         addresses = [wallet.address(index) for index in indexes]
     rates: dict[tuple[str, str, str], Rate] = {}
+    ids = ids or {}
     return [
-        _build_request(inv, address, index, wallet, config, rates, rates_for_chain, when)
+        _build_request(
+            inv, address, index, wallet, config, rates, rates_for_chain, when, ids.get(inv.key)
+        )
         for inv, address, index in zip(invoices, addresses, indexes, strict=True)
     ]
 
@@ -216,6 +228,7 @@ def _build_request(
     rates: dict[tuple[str, str, str], Rate],
     rates_for_chain: RateSourceForChain,
     when: datetime,
+    request_id: str | None = None,
 ) -> PaymentRequest:
     chain = config.chain(invoice.chain)
     asset = config.asset(chain.name, invoice.asset_symbol)
@@ -223,8 +236,9 @@ def _build_request(
     if pair not in rates:  # one locked rate per asset and currency for the whole batch
         rates[pair] = rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
     quote = make_quote(invoice.amount, invoice.currency, asset, rates[pair], when, config.quotes)
-    request = _unsaved_row(
-        id=new_request_id(),
+    request = unsaved_row(
+        PaymentRequest,
+        id=request_id or new_request_id(),
         erp_system=invoice.erp_system,
         company=invoice.company,
         invoice_id=invoice.invoice_id,
@@ -260,15 +274,15 @@ def _build_request(
     return request
 
 
-def _unsaved_row(**values: Any) -> PaymentRequest:
-    """A PaymentRequest holding ``values``, built without the ORM's change tracking (about 30
-    instrumented attribute sets, a sixth of the time of creating a request): the row is
-    inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
+def unsaved_row(model: type[M], **values: Any) -> M:
+    """A ``model`` instance holding ``values``, built without the ORM's change tracking (for a
+    request about 30 instrumented attribute sets, a sixth of the time of creating it): the row
+    is inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
     treats the values as loaded from the database, as the constructor's values would be."""
     configure_mappers()  # a no-op once done; a fresh process may not have queried yet
-    request: PaymentRequest = PaymentRequest.__mapper__.class_manager.new_instance()
-    request.__dict__.update(values)
-    return request
+    row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    row.__dict__.update(values)
+    return row
 
 
 def describe_source(rate: Rate) -> str:
@@ -304,6 +318,9 @@ def _insert_new(
         index_elements=["erp_system", "company", "invoice_id"]
     )
     connection = session.connection()
+    if len(values) == 1:  # an API order: RETURNING says at once whether it went in
+        went_in = connection.execute(statement.returning(table.c.id), values[0]).first()
+        return {_key(r): r for r in requests} if went_in else {}
     result = connection.execute(statement, values)
     if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
         inserted = requests  # SQLite, the usual case: every row went in

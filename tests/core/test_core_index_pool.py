@@ -138,6 +138,23 @@ def test_a_second_process_reserves_the_next_block(store: Engine) -> None:
     assert first.take(fingerprint, 3) == [2, 3, 8]  # its block's rest, then a new block
 
 
+def test_top_up_reserves_now_so_a_take_inside_a_writing_transaction_needs_none(
+    store: Engine,
+) -> None:
+    """create-order claims its Idempotency-Key before taking an index: on SQLite a reserve
+    then (a transaction of its own) would wait for that transaction's write lock forever."""
+    pool = IndexPool(store, block=4)
+    fingerprint = WatchOnlyWallet(ANVIL_DEMO_XPUB).fingerprint
+    pool.top_up(fingerprint, 1)
+    pool.top_up(fingerprint, 1)  # already held: no second block
+    with transaction(store) as session:
+        assert session.get(DerivationCounter, fingerprint).next_index == 4
+        session.execute(
+            sa.update(DerivationCounter).values(next_index=DerivationCounter.next_index)
+        )
+        assert pool.take(fingerprint, 1) == [0]  # from memory, while this transaction writes
+
+
 def test_an_invoice_that_already_has_a_request_keeps_it_and_returns_the_index(
     store: Engine,
 ) -> None:
