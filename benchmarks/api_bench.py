@@ -121,6 +121,10 @@ def _start(
     from paybridge.devchain import free_port
 
     port = free_port()
+    if code is not None:
+        from benchmarks.procs import source_paths
+
+        env = {**env, "PYTHONPATH": os.pathsep.join(source_paths(code))}
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.api_bench", "serve", kind, url, str(port)],
         env=env,
@@ -151,12 +155,16 @@ def _measured(server: subprocess.Popen[bytes], base: str, key: str, total: int) 
     return result
 
 
+#: what a baseline checkout needs to serve the API (its packages and the simulators)
+SOURCE_FOLDERS = ("paybridge", "connectors", "reconciliation", "plugins", "simulators")
+
+
 def _baseline_code(ref: str, into: Path) -> Path:
     """PayBridge as of git ``ref`` (e.g. the commit before a change) with these benchmarks, for
     a before/after peer in the same run. Same database schema required (no new migration)."""
     root = Path(__file__).resolve().parents[1]
     archive = subprocess.run(
-        ["git", "-C", str(root), "archive", ref, "paybridge", "paybridge_connectors", "simulators"],
+        ["git", "-C", str(root), "archive", ref, *SOURCE_FOLDERS],
         check=True,
         capture_output=True,
     ).stdout

@@ -30,7 +30,7 @@ _CHILD = r"""
 import json, resource, runpy, sys
 tree, bench_file, func, args = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 if tree:
-    sys.path.insert(0, tree)
+    sys.path[:0] = json.loads(tree)
 from paybridge.audit.keys import KeyRing, use_ring
 use_ring(KeyRing.generate("benchmark"))
 result = runpy.run_path(bench_file)[func](*args)
@@ -39,11 +39,24 @@ print("RESULT " + json.dumps(result, default=str), flush=True)
 """
 
 
+def source_paths(tree: Path) -> list[str]:
+    """What a checkout needs on sys.path to run from its files: the tree, and the folders that
+    hold a package of their own (connectors/paybridge_connectors, plugins/paybridge_provider...;
+    in older commits connectors/ was itself the package and the tree alone is enough)."""
+    folders = ("connectors", "reconciliation", "plugins")
+    return [str(tree)] + [
+        str(tree / name)
+        for name in folders
+        if (tree / name).is_dir() and not (tree / name / "__init__.py").exists()
+    ]
+
+
 def in_process(
     bench_file: str | Path, func: str, *args: object, tree: Path | None = None
 ) -> dict[str, object]:
     """``func(*args)`` from ``bench_file`` in a fresh interpreter; its dict plus peak_rss_mb."""
-    argv = [sys.executable, "-c", _CHILD, str(tree or ""), str(bench_file), func, json.dumps(args)]
+    paths = json.dumps(source_paths(tree)) if tree else ""
+    argv = [sys.executable, "-c", _CHILD, paths, str(bench_file), func, json.dumps(args)]
     done = subprocess.run(argv, cwd=tree or ROOT, capture_output=True, text=True, check=False)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("RESULT "):

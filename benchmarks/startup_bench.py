@@ -44,8 +44,11 @@ def _medians(argv: list[str], cwd: str) -> tuple[list[float], list[float]]:
 
 def _cli_from(tree: Path) -> list[str]:
     """The CLI of another checkout (the baseline), run the same way as the entry point."""
+    from benchmarks.procs import source_paths
+
     code = (
-        f"import sys; sys.path.insert(0, {str(tree)!r}); from paybridge.cli.main import app; app()"
+        f"import sys; sys.path[:0] = {source_paths(tree)!r}; "
+        "from paybridge.cli.main import app; app()"
     )
     return [sys.executable, "-c", code]
 
