@@ -25,6 +25,12 @@ OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 API_VERSION = "1.0.0"
 
 
+#: Starlette runs sync endpoints on anyio's default limiter of 40 threads; each may hold a
+#: connection while an address-index refill (one at a time, under the pool's lock) needs one
+#: more, so the pool may open one more than that (it keeps 10 open when idle).
+POOL = 40 + 1
+
+
 def create_app(
     config: PayBridgeConfig,
     *,
@@ -45,7 +51,7 @@ def create_app(
         ),
     )
     app.state.config = config
-    app.state.engine = engine or create_engine_for(config.database_url)
+    app.state.engine = engine or create_engine_for(config.database_url, max_connections=POOL)
     app.state.read_engine = read_engine(app.state.engine)
     app.state.server_key = hash_key or server_key(config.api.key_file, create=True)
     app.state.limiter = RateLimiter(config.api.rate_limit_per_minute)

@@ -39,10 +39,10 @@ def serve(
     """Serve the payment API (OpenAPI document at /openapi.json) and deliver webhooks."""
     import uvicorn
 
-    from paybridge.api.app import create_app
+    from paybridge.api.app import POOL, create_app
 
     cfg = config()
-    eng = engine(cfg)
+    eng = engine(cfg, max_connections=POOL)
     try:
         app = create_app(cfg, engine=eng, deliver_webhooks=deliver_webhooks)
     except ServerKeyError as exc:

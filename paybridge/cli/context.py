@@ -99,8 +99,10 @@ def config() -> PayBridgeConfig:
         )
 
 
-def engine(cfg: PayBridgeConfig, *, require_schema: bool = True) -> Engine:
-    eng = create_engine_for(cfg.database_url)
+def engine(
+    cfg: PayBridgeConfig, *, require_schema: bool = True, max_connections: int | None = None
+) -> Engine:
+    eng = create_engine_for(cfg.database_url, max_connections=max_connections)
     if require_schema:
         try:
             present = sa.inspect(eng).has_table("alembic_version")

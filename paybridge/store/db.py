@@ -25,14 +25,21 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine configured for concurrent use of the given database URL."""
+def create_engine_for(url: str, *, max_connections: int | None = None) -> Engine:
+    """An engine configured for concurrent use of the given database URL. ``max_connections``
+    (PostgreSQL): how many connections the pool may open at once, for a server whose threads
+    may each hold one while asking for another (SQLAlchemy's default allows 15)."""
     if url.startswith("sqlite"):
         _create_private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    if max_connections is None:
+        return sa.create_engine(url, pool_pre_ping=True)
+    kept = min(10, max_connections)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=kept, max_overflow=max_connections - kept
+    )
 
 
 def _create_private_sqlite_file(url: str) -> None:
