@@ -23,7 +23,7 @@ def cli(store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type
     monkeypatch.delenv("PAYBRIDGE_CONFIG", raising=False)
     monkeypatch.setenv("PAYBRIDGE_DATABASE_URL", store_url(store))
     # the CLI's own engine per call would leave pooled connections behind; use the test's
-    monkeypatch.setattr("paybridge.cli.context.create_engine_for", lambda _url: store)
+    monkeypatch.setattr("paybridge.cli.context.create_engine_for", lambda _url, **_options: store)
     runner, command = CliRunner(), get_command(app)  # built once: typer takes 0.25 s a build
 
     def invoke(path: Path):  # type: ignore[no-untyped-def]
