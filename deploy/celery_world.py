@@ -224,7 +224,6 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
                 "payment_asset": "USDC",
             },
         }
-        accounts = SETTLEMENT_ACCOUNTS
         sap_conn = {
             "conn_type": "sap_s4",
             "host": sap.base_url,
@@ -233,7 +232,7 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
             "extra": {
                 "client": sap.client,
                 "company_codes": SAP_COMPANY,
-                "accounts": {SAP_COMPANY: accounts},
+                "accounts": {SAP_COMPANY: SETTLEMENT_ACCOUNTS},
                 "payment_chain": "anvil",
                 "payment_asset": "USDC",
                 "clearing_check_interval_s": 0.05,

@@ -116,7 +116,6 @@ def test_erp_dags_sync_and_post_sap_beside_netsuite(
         key = sap.seed_open_item(
             "1710", "17100001", Decimal("300.00"), "USD", reference="9000042", assignment="9000042"
         )
-        accounts = SETTLEMENT_ACCOUNTS
         sap_connection = {
             "conn_type": "sap_s4",
             "host": sap.base_url,
@@ -125,7 +124,7 @@ def test_erp_dags_sync_and_post_sap_beside_netsuite(
             "extra": {
                 "client": sap.client,
                 "company_codes": "1710",
-                "accounts": {"1710": accounts},
+                "accounts": {"1710": SETTLEMENT_ACCOUNTS},
                 "payment_chain": "anvil",
                 "payment_asset": "USDC",
                 "clearing_check_interval_s": 0.05,
