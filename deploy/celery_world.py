@@ -182,8 +182,8 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
     """anvil (test tokens, funded payers), NetSuite and SAP simulators with open invoices."""
     from paybridge.demo.payers import fund_payers
     from paybridge.devchain import deploy_standard_contracts, running_anvil
-    from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
-    from simulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SETTLEMENT_ACCOUNTS, SAPSimulator
+    from simulators.netsuite import SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
+    from simulators.sap import SETTLEMENT_ACCOUNTS, SAPSimulator
 
     with (
         running_anvil(slots_in_an_epoch=1) as anvil,
@@ -210,34 +210,16 @@ def erp_world(workdir: Path, netsuite_invoices: int, sap_invoices: int) -> Itera
             sap_keys.append(key)
         config = workdir / "paybridge.toml"
         config.write_text(f'[[chains]]\nname = "anvil"\nrpc_url = "{anvil.url}"\n')
-        netsuite_conn = {
-            "conn_type": "netsuite",
-            "extra": {
-                "account": netsuite.account_id,
-                "consumer_key": DEFAULT_GRANT.consumer_key,
-                "consumer_secret": DEFAULT_GRANT.consumer_secret,
-                "token_id": DEFAULT_GRANT.token_id,
-                "token_secret": DEFAULT_GRANT.token_secret,
-                "base_url": netsuite.base_url,
-                "accounts": SEEDED_SETTLEMENT_ACCOUNTS,
-                "payment_chain": "anvil",
-                "payment_asset": "USDC",
-            },
-        }
-        sap_conn = {
-            "conn_type": "sap_s4",
-            "host": sap.base_url,
-            "login": DEFAULT_USER,
-            "password": DEFAULT_PASSWORD,
-            "extra": {
-                "client": sap.client,
-                "company_codes": SAP_COMPANY,
-                "accounts": {SAP_COMPANY: SETTLEMENT_ACCOUNTS},
-                "payment_chain": "anvil",
-                "payment_asset": "USDC",
-                "clearing_check_interval_s": 0.05,
-            },
-        }
+        netsuite_conn = netsuite.airflow_connection(
+            SEEDED_SETTLEMENT_ACCOUNTS, payment_chain="anvil", payment_asset="USDC"
+        )
+        sap_conn = sap.airflow_connection(
+            SAP_COMPANY,
+            accounts={SAP_COMPANY: SETTLEMENT_ACCOUNTS},
+            payment_chain="anvil",
+            payment_asset="USDC",
+            clearing_check_interval_s=0.05,
+        )
         env = {
             "PAYBRIDGE_CONFIG": str(config),
             "AIRFLOW_CONN_NETSUITE_DEFAULT": json.dumps(netsuite_conn),

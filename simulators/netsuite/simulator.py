@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 from simulators.netsuite.oauth import SignatureVerifier, TokenGrant
 from simulators.netsuite.server import FaultConfig, SimulatorServer
@@ -91,6 +92,24 @@ class NetSuiteSimulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def airflow_connection(self, accounts: object, **extra: object) -> dict[str, Any]:
+        """This account as a ``netsuite`` Airflow Connection (the ``AIRFLOW_CONN_*`` JSON an
+        ERP admin writes), signed with the default token grant; ``extra``: more extra fields
+        (``payment_chain``, ``payment_asset``, ...)."""
+        return {
+            "conn_type": "netsuite",
+            "extra": {
+                "account": self.account_id,
+                "consumer_key": DEFAULT_GRANT.consumer_key,
+                "consumer_secret": DEFAULT_GRANT.consumer_secret,
+                "token_id": DEFAULT_GRANT.token_id,
+                "token_secret": DEFAULT_GRANT.token_secret,
+                "base_url": self.base_url,
+                "accounts": accounts,
+                **extra,
+            },
+        }
 
     @property
     def server(self) -> SimulatorServer:

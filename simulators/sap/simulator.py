@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 from simulators.faults import FaultConfig
 from simulators.sap import clearing
@@ -146,6 +147,19 @@ class SAPSimulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def airflow_connection(
+        self, company_codes: str, conn_type: str = "sap_s4", **extra: object
+    ) -> dict[str, Any]:
+        """This system as an Airflow Connection of ``conn_type`` (``sap_s4`` or ``sap_rfc``),
+        logged on as the posting user; ``extra``: more extra fields (``accounts``, ...)."""
+        return {
+            "conn_type": conn_type,
+            "host": self.base_url,
+            "login": self.user,
+            "password": self.password,
+            "extra": {"client": self.client, "company_codes": company_codes, **extra},
+        }
 
     @property
     def server(self) -> SAPServer:

@@ -15,7 +15,7 @@ from paybridge import settlement_outbox
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.db import create_engine_for, migrate, transaction
 from paybridge.store.models import PaymentRequest
-from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
+from simulators.netsuite import SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 pytestmark = pytest.mark.xdist_group("airflow")
 ACCOUNTS = SEEDED_SETTLEMENT_ACCOUNTS
@@ -29,20 +29,7 @@ def sim() -> Iterator[NetSuiteSimulator]:
 
 @pytest.fixture
 def dag_env(sim: NetSuiteSimulator, tmp_path: Path) -> dict[str, str]:
-    connection = {
-        "conn_type": "netsuite",
-        "extra": {
-            "account": sim.account_id,
-            "consumer_key": DEFAULT_GRANT.consumer_key,
-            "consumer_secret": DEFAULT_GRANT.consumer_secret,
-            "token_id": DEFAULT_GRANT.token_id,
-            "token_secret": DEFAULT_GRANT.token_secret,
-            "base_url": sim.base_url,
-            "accounts": ACCOUNTS,
-            "payment_chain": "anvil",
-            "payment_asset": "USDC",
-        },
-    }
+    connection = sim.airflow_connection(ACCOUNTS, payment_chain="anvil", payment_asset="USDC")
     return {
         "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
         "AIRFLOW_CONN_NETSUITE_DEFAULT": json.dumps(connection),
@@ -109,27 +96,20 @@ def test_erp_dags_sync_and_post_sap_beside_netsuite(
 ) -> None:
     """One deployment, two ERPs: the Connection's type picks the connector (SAP S/4HANA here)."""
     from paybridge.store.models.outbox import ErpOpenInvoice, SettlementOutboxRow
-    from simulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SETTLEMENT_ACCOUNTS, SAPSimulator
+    from simulators.sap import SETTLEMENT_ACCOUNTS, SAPSimulator
 
     sim.seed_invoices(2)
     with SAPSimulator(clearing_delay_s=0.05) as sap:
         key = sap.seed_open_item(
             "1710", "17100001", Decimal("300.00"), "USD", reference="9000042", assignment="9000042"
         )
-        sap_connection = {
-            "conn_type": "sap_s4",
-            "host": sap.base_url,
-            "login": DEFAULT_USER,
-            "password": DEFAULT_PASSWORD,
-            "extra": {
-                "client": sap.client,
-                "company_codes": "1710",
-                "accounts": {"1710": SETTLEMENT_ACCOUNTS},
-                "payment_chain": "anvil",
-                "payment_asset": "USDC",
-                "clearing_check_interval_s": 0.05,
-            },
-        }
+        sap_connection = sap.airflow_connection(
+            "1710",
+            accounts={"1710": SETTLEMENT_ACCOUNTS},
+            payment_chain="anvil",
+            payment_asset="USDC",
+            clearing_check_interval_s=0.05,
+        )
         env = {
             **dag_env,
             "AIRFLOW_CONN_SAP_S4_DEFAULT": json.dumps(sap_connection),

@@ -19,7 +19,7 @@ from airflow_helpers import run_dag_test_with_tasks
 from paybridge import settlement_outbox
 from paybridge.domain.settlements import Application, Evidence, JournalLine, Settlement
 from paybridge.store.db import create_engine_for, migrate, transaction
-from simulators.netsuite import DEFAULT_GRANT, SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
+from simulators.netsuite import SEEDED_SETTLEMENT_ACCOUNTS, NetSuiteSimulator
 
 pytestmark = pytest.mark.xdist_group("airflow")
 
@@ -81,18 +81,7 @@ def test_refused_settlement_fails_the_run_and_mails_finance_ops(
     tmp_path: Path,
 ) -> None:
     mailbox, port = inbox
-    netsuite = {
-        "conn_type": "netsuite",
-        "extra": {
-            "account": sim.account_id,
-            "consumer_key": DEFAULT_GRANT.consumer_key,
-            "consumer_secret": DEFAULT_GRANT.consumer_secret,
-            "token_id": DEFAULT_GRANT.token_id,
-            "token_secret": DEFAULT_GRANT.token_secret,
-            "base_url": sim.base_url,
-            "accounts": SEEDED_SETTLEMENT_ACCOUNTS,
-        },
-    }
+    netsuite = sim.airflow_connection(SEEDED_SETTLEMENT_ACCOUNTS)
     env = {
         "PAYBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'paybridge.db'}",
         "AIRFLOW_CONN_NETSUITE_DEFAULT": json.dumps(netsuite),

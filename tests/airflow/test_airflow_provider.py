@@ -154,13 +154,7 @@ def test_sap_test_connection(airflow_env: dict[str, str], sap: SAPSimulator, kin
     hook = "paybridge_provider.hooks.sap_hook." + (
         "SapS4Hook" if kind == "sap_s4" else "SapRfcHook"
     )
-    conn = {
-        "conn_type": kind,
-        "host": sap.base_url,
-        "login": sap.user,
-        "password": sap.password,
-        "extra": {"client": sap.client, "company_codes": "1010"},
-    }
+    conn = sap.airflow_connection("1010", conn_type=kind)
     ok, message = _test_connection(airflow_env, hook, "sap_test", conn)
     assert ok, message
     ok, message = _test_connection(airflow_env, hook, "sap_test", {**conn, "password": "nope"})
