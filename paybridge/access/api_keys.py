@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from paybridge import audit
+from paybridge.access.revocation import revoke
 from paybridge.access.server_key import keyed_hash
 from paybridge.store.models import ApiKey
 
@@ -89,22 +90,7 @@ def revoke_api_key(session: Session, key_id: str, *, actor: str) -> ApiKey:
     row = session.get(ApiKey, key_id, with_for_update=True)
     if row is None:
         raise ApiKeyError(f"no API key {key_id!r}: see `paybridge api-keys list`")
-    if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
-        audit.append(
-            session,
-            [
-                audit.AuditEvent(
-                    actor=actor,
-                    entity_type="api_key",
-                    entity_id=row.id,
-                    action="revoke",
-                    before={"revoked": "no"},
-                    after={"revoked": "yes"},
-                    reason="api-keys revoke",
-                )
-            ],
-        )
+    revoke(session, row, entity_type="api_key", actor=actor, reason="api-keys revoke")
     return row
 
 

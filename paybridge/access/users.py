@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from paybridge import audit
+from paybridge.access.revocation import revoke
 from paybridge.access.roles import ROLES
 from paybridge.access.server_key import keyed_hash
 from paybridge.store.models import User
@@ -83,22 +84,7 @@ def revoke_user(session: Session, ident: str, *, actor: str) -> User:
     row = session.scalar(sa.select(User).where(sa.or_(User.id == ident, User.name == ident)))
     if row is None:
         raise UserError(f"no user {ident!r}: see `paybridge users list`")
-    if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
-        audit.append(
-            session,
-            [
-                audit.AuditEvent(
-                    actor=actor,
-                    entity_type="user",
-                    entity_id=row.id,
-                    action="revoke",
-                    before={"revoked": "no"},
-                    after={"revoked": "yes"},
-                    reason="users revoke",
-                )
-            ],
-        )
+    revoke(session, row, entity_type="user", actor=actor, reason="users revoke")
     return row
 
 
