@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paybridge.store.base import Base
@@ -52,6 +52,14 @@ class ChainReceipt(Base):
         UniqueConstraint("chain_id", "tx_hash", "event_key", "direction"),
         Index("ix_chain_receipts_chain_block", "chain_id", "block_number"),
         Index("ix_chain_receipts_watched", "watched_address"),
+        # a payment's receipts (portal status, GET /v1/payments/{id}, re-quotes): partial, so
+        # the many receipts matched to no request cost the scanner's bulk insert nothing
+        Index(
+            "ix_chain_receipts_request",
+            "payment_request_id",
+            sqlite_where=text("payment_request_id IS NOT NULL"),
+            postgresql_where=text("payment_request_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
