@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detache
 
 from paybridge import audit
 from paybridge.addresses import WatchOnlyWallet
-from paybridge.config import PayBridgeConfig
+from paybridge.config import AssetConfig, PayBridgeConfig
 from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
 from paybridge.requests.index_pool import IndexPool
-from paybridge.requests.lifecycle import Status, snapshot
-from paybridge.requests.quotes import make_quote
+from paybridge.requests.lifecycle import FLAGS, Status
+from paybridge.requests.quotes import Quote, make_quote
+from paybridge.store.bulk import bulk_insert
 from paybridge.store.db import dialect_insert
 from paybridge.store.models import PaymentRequest
 
@@ -163,21 +164,46 @@ def _record(
 ) -> None:
     """Attach the inserted rows and write their audit entries (and webhook events)."""
     rows = list(created)
+    written: dict[int, str] = {}  # a datetime object (a batch shares a few) -> isoformat
+    events = [_created_event(request.__dict__, actor, written) for request in rows]
     _attach(session, rows)
-    append(
-        session,
-        [
-            audit.AuditEvent(
-                actor=actor,
-                entity_type="payment_request",
-                entity_id=request.id,
-                action="create",
-                after={**snapshot(request), **_quote_evidence(request)},
-                reason=f"invoice {request.erp_system}/{request.company}/{request.invoice_id}",
-            )
-            for request in rows
-        ],
-        when,
+    append(session, events, when)
+
+
+def _created_event(values: dict[str, Any], actor: str, written: dict[int, str]) -> audit.AuditEvent:
+    """The audit event of a new request, from the values it was built with (``values``, its
+    ``__dict__``: no instrumented attribute read per field): the same fields and text as
+    ``{**snapshot(request), **_quote_evidence(request)}``. ``written`` memoizes isoformat by
+    object (not by equality: equal times in other zones are written differently)."""
+    rate_as_of, expires_at = values["rate_as_of"], values["quote_expires_at"]
+    as_of_text = written.get(id(rate_as_of))
+    if as_of_text is None:
+        as_of_text = written[id(rate_as_of)] = rate_as_of.isoformat()
+    expires_text = written.get(id(expires_at))
+    if expires_text is None:
+        expires_text = written[id(expires_at)] = expires_at.isoformat()
+    symbol = values["asset_symbol"]
+    after = {
+        "status": values["status"],
+        **{flag: values[flag] for flag in FLAGS},
+        "amount_received": str(values["amount_received"]),
+        "amount_confirmed": str(values["amount_confirmed"]),
+        "deposit_address": values["deposit_address"],
+        "derivation_index": str(values["derivation_index"]),
+        "amount_due": str(values["amount_due"]),
+        "asset": f"{symbol}@{values['chain_id']}",
+        "rate": f"{values['rate_price']} {values['currency']}/{symbol}",
+        "rate_source": values["rate_source"],
+        "rate_as_of": as_of_text,
+        "quote_expires_at": expires_text,
+    }
+    return audit.AuditEvent(
+        actor=actor,
+        entity_type="payment_request",
+        entity_id=values["id"],
+        action="create",
+        after=after,
+        reason=f"invoice {values['erp_system']}/{values['company']}/{values['invoice_id']}",
     )
 
 
@@ -209,69 +235,108 @@ def _build_requests(
         addresses = wallet.addresses(start, len(invoices))
     else:
         addresses = [wallet.address(index) for index in indexes]
-    rates: dict[tuple[str, str, str], Rate] = {}
+    batch = _Batch(wallet, config, rates_for_chain, when)
     ids = ids or {}
     return [
-        _build_request(
-            inv, address, index, wallet, config, rates, rates_for_chain, when, ids.get(inv.key)
-        )
+        batch.request(inv, address, index, ids.get(inv.key))
         for inv, address, index in zip(invoices, addresses, indexes, strict=True)
     ]
 
 
-def _build_request(
-    invoice: InvoiceRecord,
-    address: str,
-    index: int,
-    wallet: WatchOnlyWallet,
-    config: PayBridgeConfig,
-    rates: dict[tuple[str, str, str], Rate],
-    rates_for_chain: RateSourceForChain,
-    when: datetime,
-    request_id: str | None = None,
-) -> PaymentRequest:
-    chain = config.chain(invoice.chain)
-    asset = config.asset(chain.name, invoice.asset_symbol)
-    pair = (chain.name, asset.symbol, invoice.currency)
-    if pair not in rates:  # one locked rate per asset and currency for the whole batch
-        rates[pair] = rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
-    quote = make_quote(invoice.amount, invoice.currency, asset, rates[pair], when, config.quotes)
-    request = unsaved_row(
-        PaymentRequest,
-        id=request_id or new_request_id(),
-        erp_system=invoice.erp_system,
-        company=invoice.company,
-        invoice_id=invoice.invoice_id,
-        customer_id=invoice.customer_id,
-        invoice_amount=invoice.amount,
-        currency=invoice.currency,
-        due_date=invoice.due_date,
-        chain_id=chain.chain_id,
-        asset_symbol=asset.symbol,
-        asset_address=asset.address,
-        asset_decimals=asset.decimals,
-        xpub_fingerprint=wallet.fingerprint,
-        derivation_index=index,
-        deposit_address=address,
-        amount_due=quote.amount_due,
-        rate_price=quote.rate.price,
-        rate_source=describe_source(quote.rate),
-        rate_as_of=quote.rate.as_of,
-        rate_round_id=None if quote.rate.round_id is None else str(quote.rate.round_id),
-        quote_expires_at=quote.expires_at,
-        monitor_until=quote.monitor_until,
-        status=Status.NEW.value,
-        paid_partial=False,
-        paid_over=False,
-        paid_late=False,
-        marked=False,
-        amount_received=0,
-        amount_confirmed=0,
-        created_at=when,
-        updated_at=when,
-    )
-    request.payment_uri = payment_uri(request)
-    return request
+class _Batch:
+    """What the requests of one batch share, looked up once: per (chain, asset, currency) its
+    configuration, the batch's one locked rate and the columns that follow from them; per
+    distinct amount its quote (``make_quote`` is a pure function of its arguments, which
+    within a batch differ by the amount only)."""
+
+    def __init__(
+        self,
+        wallet: WatchOnlyWallet,
+        config: PayBridgeConfig,
+        rates_for_chain: RateSourceForChain,
+        when: datetime,
+    ) -> None:
+        self.wallet = wallet
+        self.config = config
+        self.rates_for_chain = rates_for_chain
+        self.when = when
+        #: the invoice's (chain, asset, currency) as written -> its pair; the same, resolved
+        self.pairs: dict[tuple[str, str, str], tuple[AssetConfig, Rate, dict[str, Any]]] = {}
+        self.resolved: dict[tuple[str, str, str], tuple[AssetConfig, Rate, dict[str, Any]]] = {}
+        self.quotes: dict[tuple[Any, ...], Quote] = {}
+        mapper = PaymentRequest.__mapper__
+        if not mapper.configured:  # a fresh process may not have queried yet
+            configure_mappers()
+        self.new_instance = mapper.class_manager.new_instance
+
+    def _pair(self, invoice: InvoiceRecord) -> tuple[AssetConfig, Rate, dict[str, Any]]:
+        """The invoice's asset, the batch's one locked rate for it in the invoice's currency
+        (however the invoice spells the chain and asset), and the columns every new request
+        of that pair has alike."""
+        chain = self.config.chain(invoice.chain)
+        asset = self.config.asset(chain.name, invoice.asset_symbol)
+        resolved = (chain.name, asset.symbol, invoice.currency)
+        known = self.resolved.get(resolved)
+        if known is not None:
+            return known
+        rate = self.rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
+        shared = {
+            "chain_id": chain.chain_id,
+            "asset_symbol": asset.symbol,
+            "asset_address": asset.address,
+            "asset_decimals": asset.decimals,
+            "xpub_fingerprint": self.wallet.fingerprint,
+            "rate_price": rate.price,
+            "rate_source": describe_source(rate),
+            "rate_as_of": rate.as_of,
+            "rate_round_id": None if rate.round_id is None else str(rate.round_id),
+            "status": Status.NEW.value,
+            "paid_partial": False,
+            "paid_over": False,
+            "paid_late": False,
+            "marked": False,
+            "amount_received": 0,
+            "amount_confirmed": 0,
+            "created_at": self.when,
+            "updated_at": self.when,
+        }
+        self.resolved[resolved] = (asset, rate, shared)
+        return asset, rate, shared
+
+    def request(
+        self, invoice: InvoiceRecord, address: str, index: int, request_id: str | None
+    ) -> PaymentRequest:
+        """The new request of ``invoice`` on derivation ``index`` (whose address is
+        ``address``), built as ``unsaved_row`` builds a row."""
+        pair_key = (invoice.chain, invoice.asset_symbol, invoice.currency)
+        pair = self.pairs.get(pair_key)
+        if pair is None:
+            pair = self.pairs[pair_key] = self._pair(invoice)
+        asset, rate, shared = pair
+        quote_key = (invoice.amount, pair_key)
+        quote = self.quotes.get(quote_key)
+        if quote is None:
+            quote = self.quotes[quote_key] = make_quote(
+                invoice.amount, invoice.currency, asset, rate, self.when, self.config.quotes
+            )
+        request: PaymentRequest = self.new_instance()
+        values = request.__dict__
+        values.update(shared)
+        values["id"] = request_id or new_request_id()
+        values["erp_system"] = invoice.erp_system
+        values["company"] = invoice.company
+        values["invoice_id"] = invoice.invoice_id
+        values["customer_id"] = invoice.customer_id
+        values["invoice_amount"] = invoice.amount
+        values["currency"] = invoice.currency
+        values["due_date"] = invoice.due_date
+        values["derivation_index"] = index
+        values["deposit_address"] = address
+        values["amount_due"] = quote.amount_due
+        values["quote_expires_at"] = quote.expires_at
+        values["monitor_until"] = quote.monitor_until
+        values["payment_uri"] = payment_uri(request)
+        return request
 
 
 def unsaved_row(model: type[M], **values: Any) -> M:
@@ -279,8 +344,10 @@ def unsaved_row(model: type[M], **values: Any) -> M:
     request about 30 instrumented attribute sets, a sixth of the time of creating it): the row
     is inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
     treats the values as loaded from the database, as the constructor's values would be."""
-    configure_mappers()  # a no-op once done; a fresh process may not have queried yet
-    row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    mapper = model.__mapper__  # type: ignore[attr-defined]
+    if not mapper.configured:  # a fresh process may not have queried yet
+        configure_mappers()
+    row: M = mapper.class_manager.new_instance()
     row.__dict__.update(values)
     return row
 
@@ -309,20 +376,19 @@ def _insert_new(
 ) -> dict[tuple[str, str, str], PaymentRequest]:
     """Insert, skipping invoices someone else created meanwhile; returns what we inserted."""
     table = PaymentRequest.__table__
-    columns = [column.key for column in table.columns]
-    values = [{col: r.__dict__.get(col) for col in columns} for r in requests]  # unsaved rows
-    # Core executemany without RETURNING: psycopg runs it as one prepared statement in a
-    # pipeline, whereas with RETURNING SQLAlchemy renders one multi-row VALUES statement per
-    # batch that psycopg parses again each time (a third of the time on PostgreSQL)
-    statement = dialect_insert(session)(table).on_conflict_do_nothing(
-        index_elements=["erp_system", "company", "invoice_id"]
-    )
+    columns = _REQUEST_COLUMNS
     connection = session.connection()
-    if len(values) == 1:  # an API order: RETURNING says at once whether it went in
-        went_in = connection.execute(statement.returning(table.c.id), values[0]).first()
+    if len(requests) == 1:  # an API order: RETURNING says at once whether it went in
+        values = {col: requests[0].__dict__.get(col) for col in columns}  # an unsaved row
+        statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_INVOICE)
+        went_in = connection.execute(statement.returning(table.c.id), values).first()
         return {_key(r): r for r in requests} if went_in else {}
-    result = connection.execute(statement, values)
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
+    # one driver-level executemany without RETURNING (``store.bulk``): psycopg runs it as one
+    # prepared statement in a pipeline, whereas with RETURNING SQLAlchemy renders one
+    # multi-row VALUES statement per batch that psycopg parses again each time
+    insert = bulk_insert(table, connection.dialect, columns, _INVOICE)
+    rowcount = insert.execute(connection, [[r.__dict__.get(c) for c in columns] for r in requests])
+    if connection.dialect.supports_sane_multi_rowcount and rowcount == len(requests):
         inserted = requests  # SQLite, the usual case: every row went in
     else:  # some invoices taken meanwhile, or a count the driver does not give (psycopg: -1):
         # our ids are new, so those present are the ones we inserted
@@ -333,6 +399,10 @@ def _insert_new(
             present.update(session.scalars(sa.select(table.c.id).where(table.c.id.in_(chunk))))
         inserted = [r for r in requests if r.id in present]
     return {_key(r): r for r in inserted}
+
+
+_REQUEST_COLUMNS = tuple(column.key for column in PaymentRequest.__table__.columns)
+_INVOICE = ("erp_system", "company", "invoice_id")
 
 
 def _delete(session: Session, requests: Iterable[PaymentRequest]) -> None:
