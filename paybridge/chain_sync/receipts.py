@@ -22,7 +22,7 @@ from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.orm import Session
 
 from paybridge.domain.money import MAX_UINT256
-from paybridge.store.db import dialect_insert
+from paybridge.store.bulk import bulk_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
 
 #: a receipt's identity: the unique constraint ``INSERT ... ON CONFLICT DO NOTHING`` relies on
@@ -53,6 +53,19 @@ COLUMNS = (
 )
 
 
+#: the columns bound per receipt row, in ``COLUMNS`` order: all but the chain, the kind, the
+#: asset and the time of writing, which a group of rows has in common (``_Writer.write``)
+BOUND = tuple(
+    name
+    for name in COLUMNS
+    if name
+    not in ("chain_id", "kind", "asset_symbol", "asset_address", "first_seen_at", "updated_at")
+)
+
+#: (kind, asset symbol, asset address) -> rows of ``BOUND`` values
+Groups = dict[tuple[str, str, str | None], list[tuple[Any, ...]]]
+
+
 @dataclass(frozen=True)
 class FinalityView:
     head: BlockHeader
@@ -74,31 +87,38 @@ def _identity(value: Any) -> Any:
 
 class _Writer:
     """The driver-level INSERT of ``COLUMNS`` for one dialect, and its columns' processors
-    (each column type's dialect implementation: what Core's ``insert`` would apply)."""
+    (each column type's dialect implementation: what Core's ``insert`` would apply).
 
-    def __init__(self, session: Session) -> None:
-        connection = session.connection()
-        dialect = connection.dialect
+    Built once per kind of dialect (``writer_for``), not per range: compiling the statement
+    and looking up 20 processors cost a millisecond or more each time, and a watcher opening
+    a new engine (a new dialect object) would otherwise pay it again on every range."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
         table = ChainReceipt.__table__
-        insert = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=KEY)
+        insert = _insert_for(dialect.name)(table).on_conflict_do_nothing(index_elements=KEY)
         compiled = insert.compile(dialect=dialect, column_keys=list(COLUMNS))
         if dialect.positional and tuple(compiled.positiontup or ()) != COLUMNS:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-        self.connection = connection
         self.sql = str(compiled)
+        values_at = self.sql.index("VALUES (")
+        self.sql_head = self.sql[:values_at]
+        self.sql_tail = self.sql[self.sql.index(")", values_at) + 1 :]
         self.positional = dialect.positional
         self.dialect_name = dialect.name
         self.process: dict[str, Callable[[Any], Any]] = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _identity
             for name in COLUMNS
         }
+        self.block_time: Callable[[int], Any] = self._block_time()
+        self.base_units: Callable[[int], Any] = self._base_units()
 
-    def block_time(self) -> Callable[[int], Any]:
+    def _block_time(self) -> Callable[[int], Any]:
         """A block's Unix time (whole seconds) as ``block_timestamp``'s processor stores it.
 
         A sparse range has as many blocks as transfers, and the processor (tz check, then
         SQLite's ``%``-format of seven fields) is most of a row's Python time there; on
-        SQLite ``time.strftime`` writes the same text from whole seconds in a third of it. Used
+        SQLite the same text is written from whole seconds (the date part formatted once per
+        day, hours, minutes and seconds by arithmetic) in a fifth of it. Used
         only where it gives exactly the processor's text for sample times (checked here, per
         writer); elsewhere, or if the storage format ever differs, the processor itself."""
         processor = self.process["block_timestamp"]
@@ -106,15 +126,23 @@ class _Writer:
         def exact(seconds: int) -> Any:
             return processor(datetime.fromtimestamp(seconds, UTC))
 
-        def formatted(seconds: int) -> Any:
-            return time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime(seconds))
+        days: dict[int, str] = {}  # day number -> its date as stored, "YYYY-MM-DD "
 
-        samples = (0, 1_700_000_000, 1_767_225_599, 4_102_444_800)
+        def formatted(seconds: int) -> Any:
+            day, rest = divmod(seconds, 86400)  # the date formatted once a day of blocks
+            prefix = days.get(day)
+            if prefix is None:
+                prefix = days[day] = time.strftime("%Y-%m-%d ", time.gmtime(day * 86400))
+            hours, rest = divmod(rest, 3600)
+            minutes, rest = divmod(rest, 60)
+            return f"{prefix}{hours:02d}:{minutes:02d}:{rest:02d}.000000"
+
+        samples = (0, 1, 86_399, 86_400, 1_700_000_000, 1_767_225_599, 4_102_444_800)
         if self.dialect_name == "sqlite" and all(exact(t) == formatted(t) for t in samples):
             return formatted
         return exact
 
-    def base_units(self) -> Callable[[int], Any]:
+    def _base_units(self) -> Callable[[int], Any]:
         """An amount as ``amount``'s processor stores it: on SQLite the decimal text of an int
         in uint256 range (``str``, what the processor returns for one, checked here per
         writer, without its two Python calls per row); anything else goes through the
@@ -131,12 +159,78 @@ class _Writer:
 
         return stored
 
-    def write(self, rows: list[tuple[Any, ...]]) -> int:
-        """``rows`` hold values already processed, in ``COLUMNS`` order; returns how many were
-        new (the driver's summed rowcount; every row when a driver does not tell)."""
+    def write(self, connection: sa.Connection, chain_id: int, stamp: Any, groups: Groups) -> int:
+        """Insert the rows of ``groups`` (bound values already processed, in ``BOUND`` order)
+        with chain ``chain_id``, written at ``stamp`` (processed); returns how many were new
+        (the driver's summed rowcount; every row when a driver does not tell)."""
+        if self.dialect_name == "sqlite":
+            return self._write_sqlite(connection, chain_id, stamp, groups)
+        rows = [
+            (chain_id, *r[:4], kind, r[4], symbol, asset, *r[5:], stamp, stamp)
+            for (kind, symbol, asset), bound in groups.items()
+            for r in bound
+        ]
         params = rows if self.positional else [dict(zip(COLUMNS, r, strict=True)) for r in rows]
-        result = self.connection.exec_driver_sql(self.sql, params)
+        result = connection.exec_driver_sql(self.sql, params)
         return result.rowcount if result.rowcount >= 0 else len(rows)
+
+    def _write_sqlite(
+        self, connection: sa.Connection, chain_id: int, stamp: Any, groups: Groups
+    ) -> int:
+        """SQLite's executemany binds and converts every parameter of every row (a fifth of
+        the insert's time with all 20 columns bound): what a group of rows has in common
+        (chain, kind, asset, time of writing) goes into the statement as literals, one
+        statement per group (usually one: one token), the other 14 columns are bound."""
+        added = 0
+        process = self.process
+        for (kind, symbol, asset), bound in groups.items():
+            constant = {  # processed as any bound value would be (chain and stamp already are)
+                "chain_id": chain_id,
+                "kind": process["kind"](kind),
+                "asset_symbol": process["asset_symbol"](symbol),
+                "asset_address": process["asset_address"](asset),
+                "first_seen_at": stamp,
+                "updated_at": stamp,
+            }
+            values = ", ".join(
+                _sqlite_literal(constant[name]) if name in constant else "?" for name in COLUMNS
+            )
+            statement = f"{self.sql_head}VALUES ({values}){self.sql_tail}"
+            result = connection.exec_driver_sql(statement, bound)
+            added += result.rowcount if result.rowcount >= 0 else len(bound)
+        return added
+
+
+def _insert_for(dialect_name: str) -> Callable[..., Any]:
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+_WRITERS: dict[tuple[Any, ...], _Writer] = {}
+
+
+def writer_for(dialect: sa.Dialect) -> _Writer:
+    """The receipt writer of this kind of dialect: its class, parameter style and server
+    version decide the statement's text and the processors, so engines alike share one."""
+    key = (type(dialect), dialect.paramstyle, dialect.server_version_info)
+    writer = _WRITERS.get(key)
+    if writer is None:
+        writer = _WRITERS[key] = _Writer(dialect)
+    return writer
+
+
+def _sqlite_literal(value: Any) -> str:
+    """``value`` as an SQLite literal: NULL, a decimal integer, or a quoted string."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
 
 
 def insert_receipts(
@@ -148,21 +242,17 @@ def insert_receipts(
     now: datetime,
 ) -> tuple[int, set[str]]:
     """Store a receipt per (transfer, watched side) not stored yet; returns (added, request ids
-    touched). Idempotent: a key (chain, tx hash, event key, direction) already stored is skipped
-    by the database (``ON CONFLICT DO NOTHING``, no lookup first), so re-scanning a range adds
-    nothing; its requests are still named as touched (their status is recomputed, unchanged)."""
-    transfers = list(transfers)
-    if not transfers:
-        return 0, set()
-    existing: set[tuple[str, str, str]] = set()  # a key twice in one range is written once
-    writer = _Writer(session)
-    process = writer.process
-    amount_of, time_of = writer.base_units(), writer.block_time()
-    stamp = process["first_seen_at"](now)
-    chain = process["chain_id"](chain_id)
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
+    touched). Idempotent: a key (chain, tx hash, event key, direction) already stored, or met
+    twice in one call, is skipped by the database (``ON CONFLICT DO NOTHING``, no lookup
+    first), so re-scanning a range adds nothing; its requests are still named as touched
+    (their status is recomputed, unchanged)."""
+    connection = session.connection()
+    writer = writer_for(connection.dialect)
+    amount_of, time_of = writer.base_units, writer.block_time
+    groups: Groups = {}
     touched: set[str] = set()
+    asset: tuple[str, str, str | None] | None = None
+    append: Callable[[tuple[Any, ...]], None] = _no_append
     block: tuple[int, int, Any, str] = (-1, -1, None, "")  # number, time -> stored time, state
     for (
         tx_hash,
@@ -179,83 +269,95 @@ def insert_receipts(
         log_index,
         trace_address,
     ) in transfers:
-        sides = []
-        if recipient in watched:
-            sides.append(("in", recipient))
-        if sender in watched:
-            sides.append(("out", sender))
-        if not sides:
+        to_watched = recipient in watched
+        from_watched = sender in watched
+        if not (to_watched or from_watched):
             continue
         if number != block[0] or timestamp != block[1]:  # transfers come in block order
-            block = (
-                number,
-                timestamp,
-                time_of(timestamp),
-                state_of(number, view),
-            )
+            block = (number, timestamp, time_of(timestamp), state_of(number, view))
+        if asset is None or asset[0] != kind or asset[1] != symbol or asset[2] != asset_address:
+            asset = (kind, symbol, asset_address)
+            group = groups.get(asset)
+            if group is None:
+                group = groups[asset] = []
+            append = group.append
         stored = amount_of(amount)
-        for direction, address in sides:
-            key = (tx_hash, event_key, direction)
-            if key in existing:
-                continue
-            existing.add(key)
-            request_id = watched[address]
+        if to_watched:
+            request_id = watched[recipient]
             append(
                 (
-                    chain,
                     tx_hash,
                     event_key,
                     log_index,
                     trace_address,
-                    kind,
-                    direction,
-                    symbol,
-                    asset_address,
+                    "in",
                     sender,
                     recipient,
-                    address,
+                    recipient,
                     stored,
                     number,
                     block_hash,
                     block[2],
                     block[3],
                     request_id,
-                    stamp,
-                    stamp,
                 )
             )
             if request_id:
                 touched.add(request_id)
-    return (writer.write(rows) if rows else 0), touched
+        if from_watched:
+            request_id = watched[sender]
+            append(
+                (
+                    tx_hash,
+                    event_key,
+                    log_index,
+                    trace_address,
+                    "out",
+                    sender,
+                    recipient,
+                    sender,
+                    stored,
+                    number,
+                    block_hash,
+                    block[2],
+                    block[3],
+                    request_id,
+                )
+            )
+            if request_id:
+                touched.add(request_id)
+    if not groups:
+        return 0, touched
+    process = writer.process
+    added = writer.write(
+        connection, process["chain_id"](chain_id), process["first_seen_at"](now), groups
+    )
+    return added, touched
+
+
+def _no_append(_row: tuple[Any, ...]) -> None:
+    raise AssertionError("a receipt row before its group")
 
 
 def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader]) -> None:
-    """Keep (number, hash, parent hash, time) of scanned blocks: one upsert statement for all
-    (a block stored earlier, at the edge of the previous range, is overwritten)."""
-    rows = [
-        {
-            "chain_id": chain_id,
-            "number": h.number,
-            "hash": h.hash.lower(),
-            "parent_hash": h.parent_hash.lower(),
-            "timestamp": h.time,
-        }
-        for h in headers
-    ]
+    """Keep (number, hash, parent hash, time) of scanned blocks: one upsert executemany for all
+    (a block stored earlier, at the edge of the previous range, is overwritten), its statement
+    compiled once per kind of dialect (``store.bulk``)."""
+    rows = [(chain_id, h.number, h.hash.lower(), h.parent_hash.lower(), h.time) for h in headers]
     if not rows:
         return
-    insert = dialect_insert(session)(ChainBlock)
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["chain_id", "number"],
-            set_={
-                "hash": insert.excluded.hash,
-                "parent_hash": insert.excluded.parent_hash,
-                "timestamp": insert.excluded.timestamp,
-            },
-        ),
-        rows,
+    connection = session.connection()
+    upsert = bulk_insert(
+        ChainBlock.__table__,
+        connection.dialect,
+        _HEADER_COLUMNS,
+        conflict=("chain_id", "number"),
+        update=("hash", "parent_hash", "timestamp"),
     )
+    upsert.execute(connection, rows)
+
+
+_HEADER_COLUMNS = ("chain_id", "number", "hash", "parent_hash", "timestamp")
 
 
 def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str]:

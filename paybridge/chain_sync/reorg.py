@@ -73,11 +73,11 @@ class ReorgHandling:
                 .where(ChainBlock.chain_id == self.chain.chain_id)
                 .order_by(ChainBlock.number.desc())
             ).all()
+            if not stored:  # nothing scanned above finality yet: nothing can have reorged
+                return
             cursor = session.get(ChainCursor, self.chain.chain_id)
             assert cursor is not None
             known_finalized = cursor.finalized_block
-        if not stored:
-            return
         tip = stored[0]
         canonical = self.rpc.call("eth_getBlockByNumber", [hex(tip.number), False])
         if canonical is not None and canonical["hash"].lower() == tip.hash.lower():

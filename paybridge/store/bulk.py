@@ -20,7 +20,8 @@ Processor = Callable[[Any], Any]
 
 class BulkInsert:
     """``INSERT`` of all ``columns`` of ``table`` (``ON CONFLICT (conflict) DO NOTHING`` when
-    ``conflict`` names the unique columns) for one kind of dialect."""
+    ``conflict`` names the unique columns; ``DO UPDATE SET`` the ``update`` columns to the
+    new row's values instead when ``update`` names any) for one kind of dialect."""
 
     def __init__(
         self,
@@ -28,17 +29,23 @@ class BulkInsert:
         dialect: sa.Dialect,
         columns: Sequence[str],
         conflict: Sequence[str] | None = None,
+        update: Sequence[str] = (),
     ) -> None:
         if conflict is None:
             insert: Any = sa.insert(table)
-        elif dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            insert = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
         else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            insert = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+            if dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            insert = dialect_insert(table)
+            if update:
+                insert = insert.on_conflict_do_update(
+                    index_elements=list(conflict),
+                    set_={name: insert.excluded[name] for name in update},
+                )
+            else:
+                insert = insert.on_conflict_do_nothing(index_elements=list(conflict))
         self.columns = tuple(columns)
         compiled = insert.compile(dialect=dialect, column_keys=list(self.columns))
         if dialect.positional and tuple(compiled.positiontup or ()) != self.columns:
@@ -89,6 +96,7 @@ def bulk_insert(
     dialect: sa.Dialect,
     columns: Sequence[str],
     conflict: Sequence[str] | None = None,
+    update: Sequence[str] = (),
 ) -> BulkInsert:
     """The ``BulkInsert`` for this table, columns and kind of dialect (its class, parameter
     style and server version decide the statement's text and the processors), built once."""
@@ -96,11 +104,12 @@ def bulk_insert(
         table,
         tuple(columns),
         None if conflict is None else tuple(conflict),
+        tuple(update),
         type(dialect),
         dialect.paramstyle,
         dialect.server_version_info,
     )
     insert = _CACHE.get(key)
     if insert is None:
-        insert = _CACHE[key] = BulkInsert(table, dialect, columns, conflict)
+        insert = _CACHE[key] = BulkInsert(table, dialect, columns, conflict, update)
     return insert
