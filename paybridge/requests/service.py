@@ -9,51 +9,34 @@ append their audit entries at commit, so concurrent orders do not queue on the c
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from paybridge_connectors.rates.base import Rate, RateSource
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from paybridge import audit
 from paybridge.addresses import WatchOnlyWallet
-from paybridge.config import AssetConfig, PayBridgeConfig
-from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
+from paybridge.config import PayBridgeConfig
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
+from paybridge.requests.building import (
+    RateSourceForChain,
+    build_requests,
+    created_event,
+)
 from paybridge.requests.index_pool import IndexPool
-from paybridge.requests.lifecycle import FLAGS, Status
-from paybridge.requests.quotes import Quote, make_quote
 from paybridge.store.bulk import bulk_insert
 from paybridge.store.db import dialect_insert
 from paybridge.store.models import PaymentRequest
-
-RateSourceForChain = Callable[[str], RateSource]
-M = TypeVar("M")
 
 
 @dataclass(frozen=True)
 class CreatedRequest:
     request: PaymentRequest
     created: bool  # False: the invoice already had a request, returned unchanged
-
-
-def new_request_id() -> str:
-    return f"pr_{uuid.uuid4().hex[:24]}"
-
-
-def payment_uri(request: PaymentRequest) -> str:
-    if request.asset_address is None:
-        uri = native_payment_uri(request.deposit_address, request.chain_id, request.amount_due)
-    else:
-        uri = erc20_transfer_uri(
-            request.asset_address, request.chain_id, request.deposit_address, request.amount_due
-        )
-    return uri.to_uri()
 
 
 def create_payment_requests(
@@ -99,7 +82,7 @@ def create_payment_requests(
             todo = [inv for inv in todo if inv.key not in existing]
     while todo:
         indexes = list(range(start, start + len(todo)))
-        rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
+        rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
         created = _insert_new(session, rows)
         if len(created) == len(rows):
             break
@@ -141,7 +124,7 @@ def _create_from_pool(
         lambda _session: pool.give_back(wallet.fingerprint, indexes),
         once=True,
     )
-    rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
+    rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
     created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
     if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
@@ -165,46 +148,9 @@ def _record(
     """Attach the inserted rows and write their audit entries (and webhook events)."""
     rows = list(created)
     written: dict[int, str] = {}  # a datetime object (a batch shares a few) -> isoformat
-    events = [_created_event(request.__dict__, actor, written) for request in rows]
+    events = [created_event(request.__dict__, actor, written) for request in rows]
     _attach(session, rows)
     append(session, events, when)
-
-
-def _created_event(values: dict[str, Any], actor: str, written: dict[int, str]) -> audit.AuditEvent:
-    """The audit event of a new request, from the values it was built with (``values``, its
-    ``__dict__``: no instrumented attribute read per field): the same fields and text as
-    ``{**snapshot(request), **_quote_evidence(request)}``. ``written`` memoizes isoformat by
-    object (not by equality: equal times in other zones are written differently)."""
-    rate_as_of, expires_at = values["rate_as_of"], values["quote_expires_at"]
-    as_of_text = written.get(id(rate_as_of))
-    if as_of_text is None:
-        as_of_text = written[id(rate_as_of)] = rate_as_of.isoformat()
-    expires_text = written.get(id(expires_at))
-    if expires_text is None:
-        expires_text = written[id(expires_at)] = expires_at.isoformat()
-    symbol = values["asset_symbol"]
-    after = {
-        "status": values["status"],
-        **{flag: values[flag] for flag in FLAGS},
-        "amount_received": str(values["amount_received"]),
-        "amount_confirmed": str(values["amount_confirmed"]),
-        "deposit_address": values["deposit_address"],
-        "derivation_index": str(values["derivation_index"]),
-        "amount_due": str(values["amount_due"]),
-        "asset": f"{symbol}@{values['chain_id']}",
-        "rate": f"{values['rate_price']} {values['currency']}/{symbol}",
-        "rate_source": values["rate_source"],
-        "rate_as_of": as_of_text,
-        "quote_expires_at": expires_text,
-    }
-    return audit.AuditEvent(
-        actor=actor,
-        entity_type="payment_request",
-        entity_id=values["id"],
-        action="create",
-        after=after,
-        reason=f"invoice {values['erp_system']}/{values['company']}/{values['invoice_id']}",
-    )
 
 
 def _in_order(
@@ -218,157 +164,6 @@ def _in_order(
         else CreatedRequest(existing[inv.key], False)
         for inv in invoices
     ]
-
-
-def _build_requests(
-    invoices: Sequence[InvoiceRecord],
-    indexes: Sequence[int],
-    wallet: WatchOnlyWallet,
-    config: PayBridgeConfig,
-    rates_for_chain: RateSourceForChain,
-    when: datetime,
-    ids: dict[tuple[str, str, str], str] | None = None,
-) -> list[PaymentRequest]:
-    """One request per invoice, on the given indexes (consecutive ones derived in one go)."""
-    start = indexes[0]
-    if list(indexes) == list(range(start, start + len(indexes))):
-        addresses = wallet.addresses(start, len(invoices))
-    else:
-        addresses = [wallet.address(index) for index in indexes]
-    batch = _Batch(wallet, config, rates_for_chain, when)
-    ids = ids or {}
-    return [
-        batch.request(inv, address, index, ids.get(inv.key))
-        for inv, address, index in zip(invoices, addresses, indexes, strict=True)
-    ]
-
-
-class _Batch:
-    """What the requests of one batch share, looked up once: per (chain, asset, currency) its
-    configuration, the batch's one locked rate and the columns that follow from them; per
-    distinct amount its quote (``make_quote`` is a pure function of its arguments, which
-    within a batch differ by the amount only)."""
-
-    def __init__(
-        self,
-        wallet: WatchOnlyWallet,
-        config: PayBridgeConfig,
-        rates_for_chain: RateSourceForChain,
-        when: datetime,
-    ) -> None:
-        self.wallet = wallet
-        self.config = config
-        self.rates_for_chain = rates_for_chain
-        self.when = when
-        #: the invoice's (chain, asset, currency) as written -> its pair; the same, resolved
-        self.pairs: dict[tuple[str, str, str], tuple[AssetConfig, Rate, dict[str, Any]]] = {}
-        self.resolved: dict[tuple[str, str, str], tuple[AssetConfig, Rate, dict[str, Any]]] = {}
-        self.quotes: dict[tuple[Any, ...], Quote] = {}
-        mapper = PaymentRequest.__mapper__
-        if not mapper.configured:  # a fresh process may not have queried yet
-            configure_mappers()
-        self.new_instance = mapper.class_manager.new_instance
-
-    def _pair(self, invoice: InvoiceRecord) -> tuple[AssetConfig, Rate, dict[str, Any]]:
-        """The invoice's asset, the batch's one locked rate for it in the invoice's currency
-        (however the invoice spells the chain and asset), and the columns every new request
-        of that pair has alike."""
-        chain = self.config.chain(invoice.chain)
-        asset = self.config.asset(chain.name, invoice.asset_symbol)
-        resolved = (chain.name, asset.symbol, invoice.currency)
-        known = self.resolved.get(resolved)
-        if known is not None:
-            return known
-        rate = self.rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
-        shared = {
-            "chain_id": chain.chain_id,
-            "asset_symbol": asset.symbol,
-            "asset_address": asset.address,
-            "asset_decimals": asset.decimals,
-            "xpub_fingerprint": self.wallet.fingerprint,
-            "rate_price": rate.price,
-            "rate_source": describe_source(rate),
-            "rate_as_of": rate.as_of,
-            "rate_round_id": None if rate.round_id is None else str(rate.round_id),
-            "status": Status.NEW.value,
-            "paid_partial": False,
-            "paid_over": False,
-            "paid_late": False,
-            "marked": False,
-            "amount_received": 0,
-            "amount_confirmed": 0,
-            "created_at": self.when,
-            "updated_at": self.when,
-        }
-        self.resolved[resolved] = (asset, rate, shared)
-        return asset, rate, shared
-
-    def request(
-        self, invoice: InvoiceRecord, address: str, index: int, request_id: str | None
-    ) -> PaymentRequest:
-        """The new request of ``invoice`` on derivation ``index`` (whose address is
-        ``address``), built as ``unsaved_row`` builds a row."""
-        pair_key = (invoice.chain, invoice.asset_symbol, invoice.currency)
-        pair = self.pairs.get(pair_key)
-        if pair is None:
-            pair = self.pairs[pair_key] = self._pair(invoice)
-        asset, rate, shared = pair
-        quote_key = (invoice.amount, pair_key)
-        quote = self.quotes.get(quote_key)
-        if quote is None:
-            quote = self.quotes[quote_key] = make_quote(
-                invoice.amount, invoice.currency, asset, rate, self.when, self.config.quotes
-            )
-        request: PaymentRequest = self.new_instance()
-        values = request.__dict__
-        values.update(shared)
-        values["id"] = request_id or new_request_id()
-        values["erp_system"] = invoice.erp_system
-        values["company"] = invoice.company
-        values["invoice_id"] = invoice.invoice_id
-        values["customer_id"] = invoice.customer_id
-        values["invoice_amount"] = invoice.amount
-        values["currency"] = invoice.currency
-        values["due_date"] = invoice.due_date
-        values["derivation_index"] = index
-        values["deposit_address"] = address
-        values["amount_due"] = quote.amount_due
-        values["quote_expires_at"] = quote.expires_at
-        values["monitor_until"] = quote.monitor_until
-        values["payment_uri"] = payment_uri(request)
-        return request
-
-
-def unsaved_row(model: type[M], **values: Any) -> M:
-    """A ``model`` instance holding ``values``, built without the ORM's change tracking (for a
-    request about 30 instrumented attribute sets, a sixth of the time of creating it): the row
-    is inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
-    treats the values as loaded from the database, as the constructor's values would be."""
-    mapper = model.__mapper__  # type: ignore[attr-defined]
-    if not mapper.configured:  # a fresh process may not have queried yet
-        configure_mappers()
-    row: M = mapper.class_manager.new_instance()
-    row.__dict__.update(values)
-    return row
-
-
-def describe_source(rate: Rate) -> str:
-    if rate.feed_address and rate.feed_address not in rate.source:
-        return f"{rate.source}:{rate.feed_address}"
-    return rate.source
-
-
-def _quote_evidence(request: PaymentRequest) -> dict[str, str]:
-    return {
-        "deposit_address": request.deposit_address,
-        "derivation_index": str(request.derivation_index),
-        "amount_due": str(request.amount_due),
-        "asset": f"{request.asset_symbol}@{request.chain_id}",
-        "rate": f"{request.rate_price} {request.currency}/{request.asset_symbol}",
-        "rate_source": request.rate_source,
-        "rate_as_of": request.rate_as_of.isoformat(),
-        "quote_expires_at": request.quote_expires_at.isoformat(),
-    }
 
 
 def _insert_new(

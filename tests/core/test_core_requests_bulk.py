@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
+from paybridge.requests.building import quote_evidence
 from paybridge.requests.lifecycle import snapshot
-from paybridge.requests.service import _quote_evidence, create_payment_requests
+from paybridge.requests.service import create_payment_requests
 from paybridge.store.bulk import bulk_insert
 from paybridge.store.db import transaction
 from paybridge.store.models import AuditEntry, PaymentRequest
@@ -79,7 +80,7 @@ def test_bulk_rows_are_what_core_insert_stores(
 def test_audit_entries_hold_snapshot_and_quote_evidence(
     store: Engine, config, wallet, fixed_rates, make_invoice
 ) -> None:
-    """Each creation entry's ``after`` is exactly ``snapshot`` plus ``_quote_evidence`` of the
+    """Each creation entry's ``after`` is exactly ``snapshot`` plus ``quote_evidence`` of the
     request as read through the ORM, and the chain verifies."""
     invoices = [make_invoice(n, "12.34", "ETH" if n % 2 else "USDC") for n in range(1, 7)]
     made = [r.request for r in _create(store, invoices, config, wallet, fixed_rates)]
@@ -90,7 +91,7 @@ def test_audit_entries_hold_snapshot_and_quote_evidence(
     assert set(entries) == {r.id for r in made}
     for request_id, entry in entries.items():
         request = requests[request_id]
-        expected = {**snapshot(request), **_quote_evidence(request)}
+        expected = {**snapshot(request), **quote_evidence(request)}
         assert entry.after == audit.canonical_json(expected)
         assert entry.reason == f"invoice netsuite/1/{request.invoice_id}"
 
