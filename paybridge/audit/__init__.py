@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from paybridge import webhook_outbox
 from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.domain.audit_events import AuditEvent
+from paybridge.store.bulk import bulk_insert
 from paybridge.store.db import insert_ignore
 from paybridge.store.models import AuditEntry, AuditHead
 
@@ -53,6 +54,19 @@ def entry_hash(
 ) -> str:
     """HMAC-SHA256 with ``key`` (whose id is hashed too); plain SHA-256 for legacy entries."""
     stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    return _stamped_hash(seq, stamp, prev_hash, event_fields, key_id, key)
+
+
+def _stamped_hash(
+    seq: int,
+    stamp: str,
+    prev_hash: str,
+    event_fields: Sequence[str | None],
+    key_id: str | None,
+    key: bytes | None,
+) -> str:
+    """``entry_hash`` with the time already written as it hashes it (``stamp``): a batch of
+    entries shares one time, written once."""
     if key is None:
         payload = json.dumps([seq, stamp, prev_hash, *event_fields], separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -108,6 +122,7 @@ def append(
     # before the chain's head is locked, so other appenders do not wait for these queries
     webhook_outbox.enqueue_audit_events(session, batch, when)
     last_seq, prev_hash = _claim_sequence(session, len(batch))
+    stamp = when.isoformat(timespec="microseconds")  # as entry_hash writes it: when is UTC
     rows = []
     for offset, event in enumerate(batch, start=1):
         fields = [
@@ -120,23 +135,8 @@ def append(
             event.reason,
         ]
         seq = last_seq + offset
-        digest = entry_hash(seq, when, prev_hash, fields, key_id, key)
-        rows.append(
-            {
-                "seq": seq,
-                "at": when,
-                "actor": fields[0],
-                "entity_type": fields[1],
-                "entity_id": fields[2],
-                "action": fields[3],
-                "before": fields[4],
-                "after": fields[5],
-                "reason": fields[6],
-                "prev_hash": prev_hash,
-                "hash": digest,
-                "key_id": key_id,
-            }
-        )
+        digest = _stamped_hash(seq, stamp, prev_hash, fields, key_id, key)
+        rows.append((seq, when, *fields, prev_hash, digest, key_id))  # in _COLUMNS order
         prev_hash = digest
     connection = session.connection()
     loaded = session.identity_map.get(session.identity_key(AuditHead, _HEAD_ID))
@@ -145,12 +145,13 @@ def append(
     if len(rows) == 1 and connection.dialect.name == "postgresql":
         # one entry (an API order): entry and tip in one statement, one round trip fewer
         # while this transaction holds the chain's head
-        entry = {f"entry_{name}": value for name, value in rows[0].items()}
+        entry = {f"entry_{name}": value for name, value in zip(_COLUMNS, rows[0], strict=True)}
         connection.execute(_SET_TIP_AND_INSERT_ONE, {**entry, "tip": prev_hash})
         return last_seq + 1
-    # Core, one executemany: the ORM's bulk path costs more per row than the database, and it
-    # would split rows with and without ``before`` into one INSERT per row
-    connection.execute(sa.insert(AuditEntry.__table__), rows)
+    # one driver-level executemany (``store.bulk``): the ORM's bulk path costs more per row
+    # than the database (and splits rows with and without ``before`` into one INSERT each),
+    # Core's executemany processes every value of every row again
+    bulk_insert(_ENTRIES, connection.dialect, _COLUMNS).execute(connection, rows)
     connection.execute(_SET_TIP, {"tip": prev_hash})
     return last_seq + len(batch)
 
@@ -163,6 +164,21 @@ _BUMP = (
     .returning(_HEAD.c.seq, _HEAD.c.hash)
 )
 _ENTRIES = AuditEntry.__table__
+#: an entry's columns, in the order ``append`` builds its row
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "entity_type",
+    "entity_id",
+    "action",
+    "before",
+    "after",
+    "reason",
+    "prev_hash",
+    "hash",
+    "key_id",
+)
 _SET_TIP = sa.update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(hash=sa.bindparam("tip"))
 #: bound parameters named apart from the columns, so that none of them becomes a SET clause
 _SET_TIP_AND_INSERT_ONE = _SET_TIP.add_cte(

@@ -3,54 +3,27 @@
 A scan of 2,000 blocks with every recipient watched stores thousands of receipts; through the
 ORM (or Core ``insert`` with its per-row parameter processing, after a lookup of the keys already
 stored) the store, not the node, set the pace. Here one driver-level ``executemany`` of
-``INSERT ... ON CONFLICT DO NOTHING`` writes them, each column's own bind processor applied once
-per distinct value (the same text SQLite stores, the same ``Decimal`` PostgreSQL gets);
+``INSERT ... ON CONFLICT DO NOTHING`` writes them (``receipt_writer``: each column's own bind
+processor applied as Core would, the same text SQLite stores, the same ``Decimal`` PostgreSQL
+gets);
 finality moves receipts with two ``UPDATE`` statements and a reorg removes them with one
 ``DELETE``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.orm import Session
 
-from paybridge.domain.money import MAX_UINT256
-from paybridge.store.db import dialect_insert
+from paybridge.chain_sync.receipt_writer import Groups, writer_for
+from paybridge.store.bulk import bulk_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
-
-#: a receipt's identity: the unique constraint ``INSERT ... ON CONFLICT DO NOTHING`` relies on
-KEY = ("chain_id", "tx_hash", "event_key", "direction")
-
-#: the columns one insert writes, in this order
-COLUMNS = (
-    "chain_id",
-    "tx_hash",
-    "event_key",
-    "log_index",
-    "trace_address",
-    "kind",
-    "direction",
-    "asset_symbol",
-    "asset_address",
-    "from_address",
-    "to_address",
-    "watched_address",
-    "amount",
-    "block_number",
-    "block_hash",
-    "block_timestamp",
-    "state",
-    "payment_request_id",
-    "first_seen_at",
-    "updated_at",
-)
 
 
 @dataclass(frozen=True)
@@ -68,77 +41,6 @@ def state_of(block_number: int, view: FinalityView) -> str:
     return "detected"
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-class _Writer:
-    """The driver-level INSERT of ``COLUMNS`` for one dialect, and its columns' processors
-    (each column type's dialect implementation: what Core's ``insert`` would apply)."""
-
-    def __init__(self, session: Session) -> None:
-        connection = session.connection()
-        dialect = connection.dialect
-        table = ChainReceipt.__table__
-        insert = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=KEY)
-        compiled = insert.compile(dialect=dialect, column_keys=list(COLUMNS))
-        if dialect.positional and tuple(compiled.positiontup or ()) != COLUMNS:
-            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-        self.connection = connection
-        self.sql = str(compiled)
-        self.positional = dialect.positional
-        self.dialect_name = dialect.name
-        self.process: dict[str, Callable[[Any], Any]] = {
-            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _identity
-            for name in COLUMNS
-        }
-
-    def block_time(self) -> Callable[[int], Any]:
-        """A block's Unix time (whole seconds) as ``block_timestamp``'s processor stores it.
-
-        A sparse range has as many blocks as transfers, and the processor (tz check, then
-        SQLite's ``%``-format of seven fields) is most of a row's Python time there; on
-        SQLite ``time.strftime`` writes the same text from whole seconds in a third of it. Used
-        only where it gives exactly the processor's text for sample times (checked here, per
-        writer); elsewhere, or if the storage format ever differs, the processor itself."""
-        processor = self.process["block_timestamp"]
-
-        def exact(seconds: int) -> Any:
-            return processor(datetime.fromtimestamp(seconds, UTC))
-
-        def formatted(seconds: int) -> Any:
-            return time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime(seconds))
-
-        samples = (0, 1_700_000_000, 1_767_225_599, 4_102_444_800)
-        if self.dialect_name == "sqlite" and all(exact(t) == formatted(t) for t in samples):
-            return formatted
-        return exact
-
-    def base_units(self) -> Callable[[int], Any]:
-        """An amount as ``amount``'s processor stores it: on SQLite the decimal text of an int
-        in uint256 range (``str``, what the processor returns for one, checked here per
-        writer, without its two Python calls per row); anything else goes through the
-        processor, which raises for it."""
-        processor = self.process["amount"]
-        samples = (0, 1, 10**6 + 7, MAX_UINT256)
-        if self.dialect_name != "sqlite" or any(processor(a) != str(a) for a in samples):
-            return processor
-
-        def stored(amount: int) -> Any:
-            if type(amount) is int and 0 <= amount <= MAX_UINT256:
-                return str(amount)
-            return processor(amount)
-
-        return stored
-
-    def write(self, rows: list[tuple[Any, ...]]) -> int:
-        """``rows`` hold values already processed, in ``COLUMNS`` order; returns how many were
-        new (the driver's summed rowcount; every row when a driver does not tell)."""
-        params = rows if self.positional else [dict(zip(COLUMNS, r, strict=True)) for r in rows]
-        result = self.connection.exec_driver_sql(self.sql, params)
-        return result.rowcount if result.rowcount >= 0 else len(rows)
-
-
 def insert_receipts(
     session: Session,
     chain_id: int,
@@ -148,21 +50,17 @@ def insert_receipts(
     now: datetime,
 ) -> tuple[int, set[str]]:
     """Store a receipt per (transfer, watched side) not stored yet; returns (added, request ids
-    touched). Idempotent: a key (chain, tx hash, event key, direction) already stored is skipped
-    by the database (``ON CONFLICT DO NOTHING``, no lookup first), so re-scanning a range adds
-    nothing; its requests are still named as touched (their status is recomputed, unchanged)."""
-    transfers = list(transfers)
-    if not transfers:
-        return 0, set()
-    existing: set[tuple[str, str, str]] = set()  # a key twice in one range is written once
-    writer = _Writer(session)
-    process = writer.process
-    amount_of, time_of = writer.base_units(), writer.block_time()
-    stamp = process["first_seen_at"](now)
-    chain = process["chain_id"](chain_id)
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
+    touched). Idempotent: a key (chain, tx hash, event key, direction) already stored, or met
+    twice in one call, is skipped by the database (``ON CONFLICT DO NOTHING``, no lookup
+    first), so re-scanning a range adds nothing; its requests are still named as touched
+    (their status is recomputed, unchanged)."""
+    connection = session.connection()
+    writer = writer_for(connection.dialect)
+    amount_of, time_of = writer.base_units, writer.block_time
+    groups: Groups = {}
     touched: set[str] = set()
+    asset: tuple[str, str, str | None] | None = None
+    append: Callable[[tuple[Any, ...]], None] = _no_append
     block: tuple[int, int, Any, str] = (-1, -1, None, "")  # number, time -> stored time, state
     for (
         tx_hash,
@@ -179,83 +77,95 @@ def insert_receipts(
         log_index,
         trace_address,
     ) in transfers:
-        sides = []
-        if recipient in watched:
-            sides.append(("in", recipient))
-        if sender in watched:
-            sides.append(("out", sender))
-        if not sides:
+        to_watched = recipient in watched
+        from_watched = sender in watched
+        if not (to_watched or from_watched):
             continue
         if number != block[0] or timestamp != block[1]:  # transfers come in block order
-            block = (
-                number,
-                timestamp,
-                time_of(timestamp),
-                state_of(number, view),
-            )
+            block = (number, timestamp, time_of(timestamp), state_of(number, view))
+        if asset is None or asset[0] != kind or asset[1] != symbol or asset[2] != asset_address:
+            asset = (kind, symbol, asset_address)
+            group = groups.get(asset)
+            if group is None:
+                group = groups[asset] = []
+            append = group.append
         stored = amount_of(amount)
-        for direction, address in sides:
-            key = (tx_hash, event_key, direction)
-            if key in existing:
-                continue
-            existing.add(key)
-            request_id = watched[address]
+        if to_watched:
+            request_id = watched[recipient]
             append(
                 (
-                    chain,
                     tx_hash,
                     event_key,
                     log_index,
                     trace_address,
-                    kind,
-                    direction,
-                    symbol,
-                    asset_address,
+                    "in",
                     sender,
                     recipient,
-                    address,
+                    recipient,
                     stored,
                     number,
                     block_hash,
                     block[2],
                     block[3],
                     request_id,
-                    stamp,
-                    stamp,
                 )
             )
             if request_id:
                 touched.add(request_id)
-    return (writer.write(rows) if rows else 0), touched
+        if from_watched:
+            request_id = watched[sender]
+            append(
+                (
+                    tx_hash,
+                    event_key,
+                    log_index,
+                    trace_address,
+                    "out",
+                    sender,
+                    recipient,
+                    sender,
+                    stored,
+                    number,
+                    block_hash,
+                    block[2],
+                    block[3],
+                    request_id,
+                )
+            )
+            if request_id:
+                touched.add(request_id)
+    if not groups:
+        return 0, touched
+    process = writer.process
+    added = writer.write(
+        connection, process["chain_id"](chain_id), process["first_seen_at"](now), groups
+    )
+    return added, touched
+
+
+def _no_append(_row: tuple[Any, ...]) -> None:
+    raise AssertionError("a receipt row before its group")
 
 
 def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader]) -> None:
-    """Keep (number, hash, parent hash, time) of scanned blocks: one upsert statement for all
-    (a block stored earlier, at the edge of the previous range, is overwritten)."""
-    rows = [
-        {
-            "chain_id": chain_id,
-            "number": h.number,
-            "hash": h.hash.lower(),
-            "parent_hash": h.parent_hash.lower(),
-            "timestamp": h.time,
-        }
-        for h in headers
-    ]
+    """Keep (number, hash, parent hash, time) of scanned blocks: one upsert executemany for all
+    (a block stored earlier, at the edge of the previous range, is overwritten), its statement
+    compiled once per kind of dialect (``store.bulk``)."""
+    rows = [(chain_id, h.number, h.hash.lower(), h.parent_hash.lower(), h.time) for h in headers]
     if not rows:
         return
-    insert = dialect_insert(session)(ChainBlock)
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["chain_id", "number"],
-            set_={
-                "hash": insert.excluded.hash,
-                "parent_hash": insert.excluded.parent_hash,
-                "timestamp": insert.excluded.timestamp,
-            },
-        ),
-        rows,
+    connection = session.connection()
+    upsert = bulk_insert(
+        ChainBlock.__table__,
+        connection.dialect,
+        _HEADER_COLUMNS,
+        conflict=("chain_id", "number"),
+        update=("hash", "parent_hash", "timestamp"),
     )
+    upsert.execute(connection, rows)
+
+
+_HEADER_COLUMNS = ("chain_id", "number", "hash", "parent_hash", "timestamp")
 
 
 def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str]:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from paybridge import audit
 from paybridge.chain_sync.receipts import FinalityView, delete_above
@@ -67,24 +66,25 @@ class ReorgHandling:
 
     # -- reorgs ------------------------------------------------------------------------------
     def _check_reorg(self, report: PollReport, view: FinalityView) -> None:
-        with Session(self.engine) as session:
-            stored = session.scalars(
-                sa.select(ChainBlock)
-                .where(ChainBlock.chain_id == self.chain.chain_id)
+        chain_id = self.chain.chain_id
+        with self.engine.connect() as connection:  # Core rows: no ORM object per stored block
+            stored = connection.execute(
+                sa.select(ChainBlock.number, ChainBlock.hash)
+                .where(ChainBlock.chain_id == chain_id)
                 .order_by(ChainBlock.number.desc())
             ).all()
-            cursor = session.get(ChainCursor, self.chain.chain_id)
-            assert cursor is not None
-            known_finalized = cursor.finalized_block
-        if not stored:
-            return
+            if not stored:  # nothing scanned above finality yet: nothing can have reorged
+                return
+            known_finalized = connection.execute(
+                sa.select(ChainCursor.finalized_block).where(ChainCursor.chain_id == chain_id)
+            ).scalar_one()
         tip = stored[0]
         canonical = self.rpc.call("eth_getBlockByNumber", [hex(tip.number), False])
         if canonical is not None and canonical["hash"].lower() == tip.hash.lower():
             return
         numbers = [b.number for b in stored]
         answers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        ancestor: ChainBlock | None = None
+        ancestor: sa.Row[tuple[int, str]] | None = None
         for block, answer in zip(stored, answers, strict=True):
             if answer is not None and answer["hash"].lower() == block.hash.lower():
                 ancestor = block

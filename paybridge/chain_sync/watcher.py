@@ -82,7 +82,7 @@ def tokens_for(
     return tokens, native
 
 
-def load_watched(session: Session, chain_id: int, now: datetime) -> dict[str, str]:
+def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime) -> dict[str, str]:
     """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
     including those of quotes a payer replaced (another asset or network) whose own
     late-payment window is still open: a transfer sent to the old quote is recorded too."""
@@ -268,8 +268,8 @@ class ChainWatcher(ReorgHandling):
     def _watched(self) -> dict[str, str | None]:
         """Read per range (a request created during a long catch-up is watched from the next
         range on); the extra addresses are merged from a dict built once."""
-        with Session(self.engine) as session:
-            loaded = load_watched(session, self.chain.chain_id, self.clock())
+        with self.engine.connect() as connection:  # Core: no ORM session per range
+            loaded = load_watched(connection, self.chain.chain_id, self.clock())
         return watched_map(loaded, self.extra_watched, self._extra_map)
 
     def _scan_adaptive(

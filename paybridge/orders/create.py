@@ -25,8 +25,9 @@ from paybridge.config.merchant_keys import merchant_wallet
 from paybridge.invoices import InvoiceRecord
 from paybridge.orders.body import NETWORK_ALIASES, CreateOrder, body_fingerprint
 from paybridge.rate_sources import ChainRates
+from paybridge.requests.building import new_request_id, unsaved_row
 from paybridge.requests.index_pool import IndexPool
-from paybridge.requests.service import create_payment_requests, new_request_id, unsaved_row
+from paybridge.requests.service import create_payment_requests
 from paybridge.store.db import dialect_insert
 from paybridge.store.models import ApiOrder, IdempotencyKey, PaymentRequest, WebhookEndpoint
 

@@ -31,9 +31,9 @@ from paybridge.domain.audit_events import AuditEvent
 from paybridge.domain.money import MoneyError
 from paybridge.orders.create import OrderRefused, SameAssetRate
 from paybridge.rate_sources import ChainRates
+from paybridge.requests.building import describe_source, payment_uri
 from paybridge.requests.lifecycle import Status, transition
 from paybridge.requests.quotes import make_quote
-from paybridge.requests.service import describe_source, payment_uri
 from paybridge.store.db import get_for_update
 from paybridge.store.models import PaymentRequest, SupersededQuote
 from paybridge.store.models.chain import ChainReceipt

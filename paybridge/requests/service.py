@@ -9,50 +9,34 @@ append their audit entries at commit, so concurrent orders do not queue on the c
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from paybridge_connectors.rates.base import Rate, RateSource
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from paybridge import audit
 from paybridge.addresses import WatchOnlyWallet
 from paybridge.config import PayBridgeConfig
-from paybridge.eip681 import erc20_transfer_uri, native_payment_uri
 from paybridge.invoices import InvoiceRecord, rows_by_invoice_key
 from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_next_index
+from paybridge.requests.building import (
+    RateSourceForChain,
+    build_requests,
+    created_event,
+)
 from paybridge.requests.index_pool import IndexPool
-from paybridge.requests.lifecycle import Status, snapshot
-from paybridge.requests.quotes import make_quote
+from paybridge.store.bulk import bulk_insert
 from paybridge.store.db import dialect_insert
 from paybridge.store.models import PaymentRequest
-
-RateSourceForChain = Callable[[str], RateSource]
-M = TypeVar("M")
 
 
 @dataclass(frozen=True)
 class CreatedRequest:
     request: PaymentRequest
     created: bool  # False: the invoice already had a request, returned unchanged
-
-
-def new_request_id() -> str:
-    return f"pr_{uuid.uuid4().hex[:24]}"
-
-
-def payment_uri(request: PaymentRequest) -> str:
-    if request.asset_address is None:
-        uri = native_payment_uri(request.deposit_address, request.chain_id, request.amount_due)
-    else:
-        uri = erc20_transfer_uri(
-            request.asset_address, request.chain_id, request.deposit_address, request.amount_due
-        )
-    return uri.to_uri()
 
 
 def create_payment_requests(
@@ -98,7 +82,7 @@ def create_payment_requests(
             todo = [inv for inv in todo if inv.key not in existing]
     while todo:
         indexes = list(range(start, start + len(todo)))
-        rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
+        rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
         created = _insert_new(session, rows)
         if len(created) == len(rows):
             break
@@ -140,7 +124,7 @@ def _create_from_pool(
         lambda _session: pool.give_back(wallet.fingerprint, indexes),
         once=True,
     )
-    rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
+    rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
     created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
     if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
@@ -163,22 +147,10 @@ def _record(
 ) -> None:
     """Attach the inserted rows and write their audit entries (and webhook events)."""
     rows = list(created)
+    written: dict[int, str] = {}  # a datetime object (a batch shares a few) -> isoformat
+    events = [created_event(request.__dict__, actor, written) for request in rows]
     _attach(session, rows)
-    append(
-        session,
-        [
-            audit.AuditEvent(
-                actor=actor,
-                entity_type="payment_request",
-                entity_id=request.id,
-                action="create",
-                after={**snapshot(request), **_quote_evidence(request)},
-                reason=f"invoice {request.erp_system}/{request.company}/{request.invoice_id}",
-            )
-            for request in rows
-        ],
-        when,
-    )
+    append(session, events, when)
 
 
 def _in_order(
@@ -194,135 +166,24 @@ def _in_order(
     ]
 
 
-def _build_requests(
-    invoices: Sequence[InvoiceRecord],
-    indexes: Sequence[int],
-    wallet: WatchOnlyWallet,
-    config: PayBridgeConfig,
-    rates_for_chain: RateSourceForChain,
-    when: datetime,
-    ids: dict[tuple[str, str, str], str] | None = None,
-) -> list[PaymentRequest]:
-    """One request per invoice, on the given indexes (consecutive ones derived in one go)."""
-    start = indexes[0]
-    if list(indexes) == list(range(start, start + len(indexes))):
-        addresses = wallet.addresses(start, len(invoices))
-    else:
-        addresses = [wallet.address(index) for index in indexes]
-    rates: dict[tuple[str, str, str], Rate] = {}
-    ids = ids or {}
-    return [
-        _build_request(
-            inv, address, index, wallet, config, rates, rates_for_chain, when, ids.get(inv.key)
-        )
-        for inv, address, index in zip(invoices, addresses, indexes, strict=True)
-    ]
-
-
-def _build_request(
-    invoice: InvoiceRecord,
-    address: str,
-    index: int,
-    wallet: WatchOnlyWallet,
-    config: PayBridgeConfig,
-    rates: dict[tuple[str, str, str], Rate],
-    rates_for_chain: RateSourceForChain,
-    when: datetime,
-    request_id: str | None = None,
-) -> PaymentRequest:
-    chain = config.chain(invoice.chain)
-    asset = config.asset(chain.name, invoice.asset_symbol)
-    pair = (chain.name, asset.symbol, invoice.currency)
-    if pair not in rates:  # one locked rate per asset and currency for the whole batch
-        rates[pair] = rates_for_chain(chain.name).get_rate(asset.symbol, invoice.currency)
-    quote = make_quote(invoice.amount, invoice.currency, asset, rates[pair], when, config.quotes)
-    request = unsaved_row(
-        PaymentRequest,
-        id=request_id or new_request_id(),
-        erp_system=invoice.erp_system,
-        company=invoice.company,
-        invoice_id=invoice.invoice_id,
-        customer_id=invoice.customer_id,
-        invoice_amount=invoice.amount,
-        currency=invoice.currency,
-        due_date=invoice.due_date,
-        chain_id=chain.chain_id,
-        asset_symbol=asset.symbol,
-        asset_address=asset.address,
-        asset_decimals=asset.decimals,
-        xpub_fingerprint=wallet.fingerprint,
-        derivation_index=index,
-        deposit_address=address,
-        amount_due=quote.amount_due,
-        rate_price=quote.rate.price,
-        rate_source=describe_source(quote.rate),
-        rate_as_of=quote.rate.as_of,
-        rate_round_id=None if quote.rate.round_id is None else str(quote.rate.round_id),
-        quote_expires_at=quote.expires_at,
-        monitor_until=quote.monitor_until,
-        status=Status.NEW.value,
-        paid_partial=False,
-        paid_over=False,
-        paid_late=False,
-        marked=False,
-        amount_received=0,
-        amount_confirmed=0,
-        created_at=when,
-        updated_at=when,
-    )
-    request.payment_uri = payment_uri(request)
-    return request
-
-
-def unsaved_row(model: type[M], **values: Any) -> M:
-    """A ``model`` instance holding ``values``, built without the ORM's change tracking (for a
-    request about 30 instrumented attribute sets, a sixth of the time of creating it): the row
-    is inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
-    treats the values as loaded from the database, as the constructor's values would be."""
-    configure_mappers()  # a no-op once done; a fresh process may not have queried yet
-    row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
-    row.__dict__.update(values)
-    return row
-
-
-def describe_source(rate: Rate) -> str:
-    if rate.feed_address and rate.feed_address not in rate.source:
-        return f"{rate.source}:{rate.feed_address}"
-    return rate.source
-
-
-def _quote_evidence(request: PaymentRequest) -> dict[str, str]:
-    return {
-        "deposit_address": request.deposit_address,
-        "derivation_index": str(request.derivation_index),
-        "amount_due": str(request.amount_due),
-        "asset": f"{request.asset_symbol}@{request.chain_id}",
-        "rate": f"{request.rate_price} {request.currency}/{request.asset_symbol}",
-        "rate_source": request.rate_source,
-        "rate_as_of": request.rate_as_of.isoformat(),
-        "quote_expires_at": request.quote_expires_at.isoformat(),
-    }
-
-
 def _insert_new(
     session: Session, requests: list[PaymentRequest]
 ) -> dict[tuple[str, str, str], PaymentRequest]:
     """Insert, skipping invoices someone else created meanwhile; returns what we inserted."""
     table = PaymentRequest.__table__
-    columns = [column.key for column in table.columns]
-    values = [{col: r.__dict__.get(col) for col in columns} for r in requests]  # unsaved rows
-    # Core executemany without RETURNING: psycopg runs it as one prepared statement in a
-    # pipeline, whereas with RETURNING SQLAlchemy renders one multi-row VALUES statement per
-    # batch that psycopg parses again each time (a third of the time on PostgreSQL)
-    statement = dialect_insert(session)(table).on_conflict_do_nothing(
-        index_elements=["erp_system", "company", "invoice_id"]
-    )
+    columns = _REQUEST_COLUMNS
     connection = session.connection()
-    if len(values) == 1:  # an API order: RETURNING says at once whether it went in
-        went_in = connection.execute(statement.returning(table.c.id), values[0]).first()
+    if len(requests) == 1:  # an API order: RETURNING says at once whether it went in
+        values = {col: requests[0].__dict__.get(col) for col in columns}  # an unsaved row
+        statement = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=_INVOICE)
+        went_in = connection.execute(statement.returning(table.c.id), values).first()
         return {_key(r): r for r in requests} if went_in else {}
-    result = connection.execute(statement, values)
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
+    # one driver-level executemany without RETURNING (``store.bulk``): psycopg runs it as one
+    # prepared statement in a pipeline, whereas with RETURNING SQLAlchemy renders one
+    # multi-row VALUES statement per batch that psycopg parses again each time
+    insert = bulk_insert(table, connection.dialect, columns, _INVOICE)
+    rowcount = insert.execute(connection, [[r.__dict__.get(c) for c in columns] for r in requests])
+    if connection.dialect.supports_sane_multi_rowcount and rowcount == len(requests):
         inserted = requests  # SQLite, the usual case: every row went in
     else:  # some invoices taken meanwhile, or a count the driver does not give (psycopg: -1):
         # our ids are new, so those present are the ones we inserted
@@ -333,6 +194,10 @@ def _insert_new(
             present.update(session.scalars(sa.select(table.c.id).where(table.c.id.in_(chunk))))
         inserted = [r for r in requests if r.id in present]
     return {_key(r): r for r in inserted}
+
+
+_REQUEST_COLUMNS = tuple(column.key for column in PaymentRequest.__table__.columns)
+_INVOICE = ("erp_system", "company", "invoice_id")
 
 
 def _delete(session: Session, requests: Iterable[PaymentRequest]) -> None:
