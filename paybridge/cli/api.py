@@ -23,6 +23,7 @@ from paybridge.cli.context import (
     fail,
     print_json,
     shown,
+    state,
 )
 from paybridge.store.db import transaction
 
@@ -35,19 +36,27 @@ def serve(
     deliver_webhooks: Annotated[
         bool, typer.Option(help="Also send due webhook deliveries (a background thread).")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (one per core uses them all); the per-key rate limit is "
+            "shared by all of them.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the payment API (OpenAPI document at /openapi.json) and deliver webhooks."""
-    import uvicorn
-
-    from paybridge.api.app import POOL, create_app
+    from paybridge.api.serve import ServeOptions, run
 
     cfg = config()
-    eng = engine(cfg, max_connections=POOL)
+    engine(cfg).dispose()  # the store has PayBridge's schema (else a clear error, exit 1)
     try:
-        app = create_app(cfg, engine=eng, deliver_webhooks=deliver_webhooks)
+        server_key(cfg.api.key_file, create=True)
     except ServerKeyError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    options = ServeOptions(state.config_path, deliver_webhooks=deliver_webhooks)
+    run(options, host=host, port=port, workers=workers)
 
 
 @keys_app.command("create")

@@ -1,0 +1,76 @@
+"""Serving the API with uvicorn: one process, or ``workers`` processes on one socket.
+
+Python runs one request's code at a time per process (the GIL), so on a machine with several
+cores one process leaves the others idle; uvicorn's workers are separate processes that each
+build the app. They cannot be handed an app object, only an import string: each worker calls
+``app_from_env``, which reads what `paybridge api` resolved (config file, options) from
+``$PAYBRIDGE_API_SERVE``. The per-key budget is the shared, file-backed limiter in every case
+(see ``ratelimit``), so it holds across workers and across servers sharing the server key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from fastapi import FastAPI
+
+SERVE_ENV = "PAYBRIDGE_API_SERVE"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    config_path: str | None
+    deliver_webhooks: bool = True
+
+
+def build_app(options: ServeOptions) -> FastAPI:
+    """The app `paybridge api` serves: its config, its PostgreSQL pool size, the shared limiter."""
+    from paybridge.access.server_key import key_path, server_key
+    from paybridge.api.app import POOL, create_app
+    from paybridge.api.ratelimit import SharedRateLimiter, limiter_file
+    from paybridge.audit.keys import use_key_file
+    from paybridge.config import load_config
+    from paybridge.store.db import create_engine_for
+
+    cfg = load_config(options.config_path)
+    use_key_file(cfg.audit.key_file)
+    hash_key = server_key(cfg.api.key_file, create=True)
+    limiter = SharedRateLimiter(
+        cfg.api.rate_limit_per_minute, limiter_file(key_path(cfg.api.key_file).resolve())
+    )
+    return create_app(
+        cfg,
+        engine=create_engine_for(cfg.database_url, max_connections=POOL),
+        hash_key=hash_key,
+        deliver_webhooks=options.deliver_webhooks,
+        limiter=limiter,
+    )
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    raw = os.environ.get(SERVE_ENV)
+    if not raw:
+        raise RuntimeError(f"${SERVE_ENV} is not set: start workers with `paybridge api`")
+    return build_app(ServeOptions(**json.loads(raw)))
+
+
+def run(options: ServeOptions, *, host: str, port: int, workers: int = 1) -> None:
+    """Serve until interrupted. Several workers each deliver webhooks too: deliveries are
+    claimed with ``SKIP LOCKED`` (PostgreSQL) or under SQLite's one writer, never twice."""
+    import uvicorn
+
+    if workers == 1:
+        uvicorn.run(build_app(options), host=host, port=port, log_level="warning")
+        return
+    os.environ[SERVE_ENV] = json.dumps(asdict(options))
+    uvicorn.run(
+        "paybridge.api.serve:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
