@@ -28,7 +28,7 @@ from paybridge.requests.allocation import commit_indexes, lock_next_index, peek_
 from paybridge.requests.index_pool import IndexPool
 from paybridge.requests.lifecycle import Status, snapshot
 from paybridge.requests.quotes import make_quote
-from paybridge.store.db import dialect_insert
+from paybridge.store.db import after_rollback, dialect_insert
 from paybridge.store.models import PaymentRequest
 
 RateSourceForChain = Callable[[str], RateSource]
@@ -134,12 +134,7 @@ def _create_from_pool(
     existing: dict[tuple[str, str, str], PaymentRequest] = {}
     todo = list(dict.fromkeys(invoices))
     indexes = pool.take(wallet.fingerprint, len(todo))
-    sa.event.listen(
-        session,
-        "after_rollback",
-        lambda _session: pool.give_back(wallet.fingerprint, indexes),
-        once=True,
-    )
+    after_rollback(session, lambda _session: pool.give_back(wallet.fingerprint, indexes))
     rows = _build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
     created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
@@ -279,7 +274,8 @@ def unsaved_row(model: type[M], **values: Any) -> M:
     request about 30 instrumented attribute sets, a sixth of the time of creating it): the row
     is inserted with Core (``_insert_new``) and then attached as persistent (``_attach``), which
     treats the values as loaded from the database, as the constructor's values would be."""
-    configure_mappers()  # a no-op once done; a fresh process may not have queried yet
+    if not model.__mapper__.configured:  # type: ignore[attr-defined]
+        configure_mappers()  # a fresh process may not have queried yet (not free once done)
     row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     row.__dict__.update(values)
     return row
