@@ -110,6 +110,14 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("create-order vs floor, PostgreSQL", "postgresql.vs_floor"),
         ("server CPU ms/request, PostgreSQL", "postgresql.server_cpu_ms_per_request"),
         ("create-order vs before (same run), PostgreSQL", "postgresql.vs_baseline"),
+        (
+            "create-order vs before (same run, 1 worker), PostgreSQL",
+            "postgresql.by_workers.1.vs_baseline",
+        ),
+        (
+            "server CPU/request vs before (same run, 1 worker), PostgreSQL",
+            "postgresql.by_workers.1.cpu_per_request_vs_baseline",
+        ),
         ("create-order req/s, SQLite", "sqlite.requests_per_s"),
         ("create-order req/s, SQLite, 1 worker", "sqlite.by_workers.1.requests_per_s"),
         ("create-order p99 ms, SQLite", "sqlite.p99_ms"),
