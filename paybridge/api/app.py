@@ -78,26 +78,30 @@ def create_app(
 
 @asynccontextmanager
 async def _webhook_worker(app: FastAPI) -> AsyncIterator[None]:
-    from paybridge.webhooks.delivery import deliver_due
-
     stop = threading.Event()
-    allow_private = app.state.config.webhooks.allow_private_urls
+    worker = delivery_thread(app.state.engine, app.state.config.webhooks.allow_private_urls, stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(15)
+
+
+def delivery_thread(engine: Engine, allow_private: bool, stop: threading.Event) -> threading.Thread:
+    """A started thread that sends due webhook deliveries every second until ``stop`` is set."""
+    from paybridge.webhooks.delivery import deliver_due
 
     def loop() -> None:
         while not stop.is_set():
             try:
-                deliver_due(app.state.engine, allow_private=allow_private)
+                deliver_due(engine, allow_private=allow_private)
             except Exception:  # logged and retried: a bad round must not stop delivery
                 logging.getLogger(__name__).exception("webhook delivery round failed")
             stop.wait(1.0)
 
     worker = threading.Thread(target=loop, name="webhook-delivery", daemon=True)
     worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join(15)
+    return worker
 
 
 def read_engine(engine: Engine) -> Engine:

@@ -4,7 +4,8 @@ Python runs one request's code at a time per process (the GIL), so on a machine 
 cores one process leaves the others idle; uvicorn's workers are separate processes that each
 build the app. They cannot be handed an app object, only an import string: each worker calls
 ``app_from_env``, which reads what `paybridge api` resolved (config file, options) from
-``$PAYBRIDGE_API_SERVE``. The per-key budget is the shared, file-backed limiter in every case
+``$PAYBRIDGE_API_SERVE``; webhooks are then delivered from the supervising process (see
+``run``). The per-key budget is the shared, file-backed limiter in every case
 (see ``ratelimit``), so it holds across workers and across servers sharing the server key.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, replace
 
 from fastapi import FastAPI
 
@@ -58,19 +60,37 @@ def app_from_env() -> FastAPI:
 
 
 def run(options: ServeOptions, *, host: str, port: int, workers: int = 1) -> None:
-    """Serve until interrupted. Several workers each deliver webhooks too: deliveries are
-    claimed with ``SKIP LOCKED`` (PostgreSQL) or under SQLite's one writer, never twice."""
+    """Serve until interrupted. With several workers, webhooks are delivered by one thread in
+    this supervising process, not one per worker: on SQLite two claimers could both read a
+    delivery as due before either marks it (PostgreSQL's SKIP LOCKED would keep them apart)."""
     import uvicorn
 
     if workers == 1:
         uvicorn.run(build_app(options), host=host, port=port, log_level="warning")
         return
-    os.environ[SERVE_ENV] = json.dumps(asdict(options))
-    uvicorn.run(
-        "paybridge.api.serve:app_from_env",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    os.environ[SERVE_ENV] = json.dumps(asdict(replace(options, deliver_webhooks=False)))
+    stop = threading.Event()
+    deliverer = _deliverer(options, stop) if options.deliver_webhooks else None
+    try:
+        uvicorn.run(
+            "paybridge.api.serve:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+        )
+    finally:
+        stop.set()
+        if deliverer is not None:
+            deliverer.join(15)
+
+
+def _deliverer(options: ServeOptions, stop: threading.Event) -> threading.Thread:
+    from paybridge.api.app import delivery_thread
+    from paybridge.config import load_config
+    from paybridge.store.db import create_engine_for
+
+    cfg = load_config(options.config_path)
+    engine = create_engine_for(cfg.database_url)
+    return delivery_thread(engine, cfg.webhooks.allow_private_urls, stop)

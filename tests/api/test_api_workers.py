@@ -1,5 +1,6 @@
-"""`paybridge api --workers 2`: two real server processes on one socket, and the per-key rate
-limit counted once for both (a key cannot get twice its budget by landing on both)."""
+"""`paybridge api --workers 2`: two real server processes on one socket, the per-key rate
+limit counted once for both (a key cannot get twice its budget by landing on both), and each
+webhook event delivered once (one delivery loop for the server, not one per worker)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import psutil
+from receiver import running_receiver
 from test_api_cli import ENV, PAYBRIDGE, run
 
 from paybridge.api.ratelimit import SharedRateLimiter
@@ -38,14 +41,20 @@ def test_two_workers_share_the_rate_limit(tmp_path: Path) -> None:
     run(tmp_path, "init")
     with (tmp_path / "paybridge.toml").open("a") as config:
         config.write(f"\n[api]\nrate_limit_per_minute = {LIMIT}\n")
+        config.write("\n[webhooks]\nallow_private_urls = true\n")  # the receiver is local
     made = json.loads(
         run(
             tmp_path, "api-keys", "create", "--name", "shop", "--scope", "payments:read", "--json"
         ).stdout
     )
+    writer = json.loads(
+        run(
+            tmp_path, "api-keys", "create", "--name", "cart", "--scope", "payments:write", "--json"
+        ).stdout
+    )
     port = free_port()
     server = subprocess.Popen(
-        [PAYBRIDGE, "api", "--port", str(port), "--workers", "2", "--no-deliver-webhooks"],
+        [PAYBRIDGE, "api", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
         env=ENV,
         stdout=subprocess.PIPE,
@@ -89,12 +98,33 @@ def test_two_workers_share_the_rate_limit(tmp_path: Path) -> None:
         assert LIMIT <= allowed <= LIMIT + 2, (allowed, per_worker)
         assert refused == 3 * LIMIT - allowed
         assert all(per_worker.values()), per_worker  # both workers answered within the budget
+        _each_event_delivered_once(tmp_path, port, writer["key"])
     finally:
         for connection in connections:
             connection.close()
         server.terminate()
         server.wait(20)
     assert (tmp_path / "paybridge-api.key.ratelimit").exists()
+
+
+def _each_event_delivered_once(tmp_path: Path, port: int, key: str) -> None:
+    with running_receiver() as rx:
+        run(tmp_path, "webhooks", "add", "--url", rx.url, "--json")
+        body = {"amount": "0.01", "currency": "ETH", "network": "anvil"}
+        for number in range(4):  # new connections: the orders land on either worker
+            created = httpx.post(
+                f"http://127.0.0.1:{port}/v1/payments/create-order",
+                json={**body, "metadata": {"order_id": str(number)}},
+                headers={"X-API-Key": key},
+            )
+            assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 60
+        while len(rx.received) < 4:
+            assert time.monotonic() < deadline, f"{len(rx.received)} of 4 events delivered"
+            time.sleep(0.2)
+        time.sleep(3)  # a second delivery loop would send some of them again by now
+        ids = [r.headers["X-Payment-Event-Id"] for r in rx.received]
+        assert len(ids) == len(set(ids)) == 4, ids
 
 
 def _take_many(path: str, count: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
