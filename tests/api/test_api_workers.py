@@ -147,3 +147,10 @@ def test_the_file_limiter_counts_one_budget_across_processes(tmp_path: Path) -> 
     assert other.take("key_b") == 0  # another key has its own bucket
     assert any(other.take("key_a") > 0 for _ in range(3))  # key_a's bucket stays near empty
     other.close()
+
+
+def test_an_unusable_rate_limit_file_is_a_clear_error(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    (tmp_path / "paybridge-api.key.ratelimit").mkdir()  # not a file the limiter can map
+    refused = run(tmp_path, "api", "--port", str(free_port()), "--workers", "2", code=2)
+    assert "rate-limit file" in refused.stderr and "writable" in refused.stderr
