@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test test-fast lint bench clean node browser openapi
+.PHONY: setup demo test test-fast lint bench clean node browser openapi wrk
 
 # uv lives in its own small venv so that `uv sync` never uninstalls itself from .venv.
 $(UV):
@@ -45,7 +45,15 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-bench: setup
+# The API benchmark's load generator (C, so it takes little of the 2 cores the server needs):
+# Debian's package, installed when missing; a clear error when it cannot be.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq wrk; } || { echo "make: the API benchmark needs wrk: install \
+	the Debian package wrk (apt-get install wrk) as root" >&2; exit 1; }
+	@command -v wrk >/dev/null || { echo "make: wrk is still not on PATH" >&2; exit 1; }
+
+bench: setup wrk
 	$(PY) -m benchmarks.run
 
 openapi: setup  ## write docs/openapi.json from the API (a test checks it is current)

@@ -3,20 +3,25 @@ and webhook deliveries per second to a local receiver.
 
 Target (issue 12): >= 500 requests/s with p99 <= 100 ms on PostgreSQL on the 2-core machine.
 PostgreSQL is a throwaway cluster this benchmark starts (``benchmarks/pgcluster.py``), never a
-server it finds. The API runs in its own process (uvicorn, one worker); the load comes from an
-asyncio httpx client here holding 32 keep-alive connections. A floor peer
-(``benchmarks/api_floor.py``: a Starlette endpoint doing one INSERT on the same database, same
-uvicorn and engine settings) is loaded in the same run, alternating with the API, so
-``vs_floor`` says how close create-order comes to what this machine allows at that moment.
-Figures are medians of ``PAYBRIDGE_BENCH_API_REPEATS`` runs (default 3) of
-``PAYBRIDGE_BENCH_API_REQUESTS`` requests each (default 1000), with the load average around
-each store's runs. ``PAYBRIDGE_BENCH_API_BASELINE=<git ref>`` adds that version of the API as
-a third peer (before/after in one run).
+server it finds. The API is served as an operator serves it, ``paybridge api --workers N``
+(its own processes, its own engine and pool, the shared per-key limiter), once with 1 worker
+and once with ``PAYBRIDGE_BENCH_API_WORKERS`` (default 2). The load comes from ``wrk`` (C,
+one thread, ``benchmarks/api_wrk.lua``: a fresh Idempotency-Key and order_id per request,
+non-201 answers counted as errors), which needs far less CPU per request than a Python client
+would take from the same 2 cores. A floor peer (``benchmarks/api_floor.py``: a Starlette
+endpoint doing one INSERT on the same database, under uvicorn with as many workers) is loaded
+in the same run, alternating with the API, so ``vs_floor`` says how close create-order comes
+to what this machine allows at that moment. Figures are medians of
+``PAYBRIDGE_BENCH_API_REPEATS`` runs (default 3) of ``PAYBRIDGE_BENCH_API_SECONDS`` seconds
+each (default 10; wrk runs for a duration, not a request count), with the load average around
+each store's runs, and the server's CPU time per request (all its processes) beside the
+wall-clock rate. ``PAYBRIDGE_BENCH_API_BASELINE=
+<git ref>`` adds that version of the API (one in-process worker) as a before/after peer.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -36,11 +41,27 @@ import sqlalchemy as sa
 TARGET_RPS = 500
 TARGET_P99_MS = 100
 CONCURRENCY = 32
+WRK_THREADS = 1
 HASH_KEY = bytes(range(32))
+WRK_SCRIPT = Path(__file__).with_name("api_wrk.lua")
+
+
+class WrkMissing(RuntimeError):
+    """wrk is not installed: `make bench` installs it (Debian package ``wrk``)."""
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        raise WrkMissing(
+            "the API benchmark needs wrk (the load generator): run `make wrk` "
+            "or `apt-get install wrk`"
+        )
+    return found
 
 
 def _engine(url: str) -> sa.Engine:
-    """The engine both servers use: the API's own for SQLite, a 40-connection pool for
+    """The engine of the in-process peers (floor, baseline): a 40-connection pool on
     PostgreSQL (more than the 32 clients, so nobody waits for a connection)."""
     from paybridge.store.db import create_engine_for
 
@@ -49,73 +70,86 @@ def _engine(url: str) -> sa.Engine:
     return create_engine_for(url)
 
 
-def _serve(kind: str, url: str, port: int) -> None:
-    """A server process: the API (with a practically unlimited key budget) or the floor peer."""
+def _serve(kind: str, url: str, port: int, workers: int = 1) -> None:
+    """A peer's server process: the floor (``workers`` uvicorn workers) or a baseline API."""
     import uvicorn
 
-    engine = _engine(url)
     if kind == "floor":
-        from benchmarks.api_floor import floor_app
+        os.environ["PAYBRIDGE_BENCH_FLOOR_URL"] = url
+        uvicorn.run(
+            "benchmarks.api_floor:app_from_env",
+            factory=True,
+            workers=workers,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    from paybridge.api.app import create_app
+    from paybridge.config import ApiConfig, load_config
 
-        app = floor_app(engine)
-    else:
-        from paybridge.api.app import create_app
-        from paybridge.config import ApiConfig, load_config
-
-        config = load_config(None)
-        config = config.model_copy(update={"api": ApiConfig(rate_limit_per_minute=10**9)})
-        app = create_app(config, engine=engine, hash_key=HASH_KEY)
+    config = load_config(None)
+    config = config.model_copy(update={"api": ApiConfig(rate_limit_per_minute=10**9)})
+    app = create_app(config, engine=_engine(url), hash_key=HASH_KEY)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def _load(base: str, key: str, total: int) -> dict[str, Any]:
-    import httpx
+def _api_config(url: str, into: Path) -> Path:
+    """The paybridge.toml `paybridge api` is started with: this store, the benchmark's server
+    key, a budget no run reaches."""
+    key_file = into / "paybridge-api.key"
+    key_file.write_text(HASH_KEY.hex() + "\n")
+    key_file.chmod(0o600)
+    config = into / "paybridge.toml"
+    config.write_text(
+        f'[database]\nurl = "{url}"\n\n'
+        f'[api]\nkey_file = "{key_file}"\nrate_limit_per_minute = {10**9}\n'
+    )
+    return config
 
-    latencies: list[float] = []
-    errors = 0
-    run_id = uuid.uuid4().hex[:8]  # fresh Idempotency-Keys: every request creates an order
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for number in range(total):
-        queue.put_nowait(number)
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
-        async def worker() -> None:
-            nonlocal errors
-            while not queue.empty():
-                number = queue.get_nowait()
-                body = {
-                    "amount": "0.05",
-                    "currency": "ETH",
-                    "network": "anvil",
-                    "metadata": {"order_id": str(number)},
-                }
-                began = time.perf_counter()
-                response = await client.post(
-                    "/v1/payments/create-order",
-                    json=body,
-                    headers={"X-API-Key": key, "Idempotency-Key": f"bench-{run_id}-{number}"},
-                )
-                latencies.append(time.perf_counter() - began)
-                errors += response.status_code != 201
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        wall = time.perf_counter() - began
-    latencies.sort()
+def _load(base: str, key: str, seconds: float) -> dict[str, Any]:
+    """One wrk run of create-order requests for ``seconds`` over 32 keep-alive connections."""
+    env = {**os.environ, "BENCH_API_KEY": key, "BENCH_RUN_ID": uuid.uuid4().hex[:8]}
+    command = [
+        _wrk(),
+        f"-t{WRK_THREADS}",
+        f"-c{CONCURRENCY}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_SCRIPT),
+        base,
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if done.returncode or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    figures = json.loads(line.removeprefix("WRK_JSON "))
+    responses = figures["responses"]
     return {
-        "requests": total,
-        "errors": errors,
-        "requests_per_s": round(total / wall, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+        "requests": responses,
+        "errors": figures["non_201"] + figures["socket_errors"],
+        "requests_per_s": round(responses / (figures["duration_us"] / 1e6), 1),
+        "p50_ms": round(figures["p50_us"] / 1000, 1),
+        "p99_ms": round(figures["p99_us"] / 1000, 1),
+        "max_ms": round(figures["max_us"] / 1000, 1),
     }
 
 
 def _start(
-    kind: str, url: str, env: dict[str, str], code: Path | None = None
+    kind: str,
+    url: str,
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    config: Path | None = None,
+    code: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """A server process on a free port; ``code``: a checkout whose paybridge it runs."""
+    """A server on a free port: ``api`` is `paybridge api --workers N` with ``config``;
+    ``floor`` the floor peer; ``baseline`` the API of the checkout ``code``."""
     import httpx
 
     from paybridge.devchain import free_port
@@ -125,15 +159,22 @@ def _start(
         from benchmarks.procs import source_paths
 
         env = {**env, "PYTHONPATH": os.pathsep.join(source_paths(code))}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.api_bench", "serve", kind, url, str(port)],
-        env=env,
-        cwd=code,
-    )
+    if kind == "api":
+        command = [
+            *(sys.executable, "-c", "from paybridge.cli.main import app; app()"),
+            *("--config", str(config), "api", "--port", str(port)),
+            *("--workers", str(workers), "--no-deliver-webhooks"),
+        ]
+    else:
+        serve_kind = "floor" if kind == "floor" else "api"
+        command = [sys.executable, "-m", "benchmarks.api_bench", "serve", serve_kind, url]
+        command += [str(port), str(workers)]
+    server = subprocess.Popen(command, env=env, cwd=code)
     deadline = time.monotonic() + 90
     while True:
         try:
             httpx.get(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(0.5 if workers > 1 else 0)  # the other workers finish starting
             return server, f"http://127.0.0.1:{port}"
         except httpx.TransportError:
             if time.monotonic() > deadline or server.poll() is not None:
@@ -142,16 +183,27 @@ def _start(
             time.sleep(0.2)
 
 
-def _measured(server: subprocess.Popen[bytes], base: str, key: str, total: int) -> dict[str, Any]:
-    """One load run, with the server's CPU time per request: on a machine this busy the
-    wall-clock rate mostly says how much CPU the server got, its CPU per request what it needs."""
+def _cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """User + system CPU of the server and its worker processes so far."""
     import psutil
 
-    process = psutil.Process(server.pid)
-    before = sum(process.cpu_times()[:2])
-    result = asyncio.run(_load(base, key, total))
-    used = sum(process.cpu_times()[:2]) - before
-    result["server_cpu_ms_per_request"] = round(used * 1000 / total, 2)
+    parent = psutil.Process(server.pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(process.cpu_times()[:2])
+    return total
+
+
+def _measured(
+    server: subprocess.Popen[bytes], base: str, key: str, seconds: float
+) -> dict[str, Any]:
+    """One load run, with the server's CPU time per request: on a machine this busy the
+    wall-clock rate mostly says how much CPU the server got, its CPU per request what it needs."""
+    before = _cpu_seconds(server)
+    result = _load(base, key, seconds)
+    used = _cpu_seconds(server) - before
+    result["server_cpu_ms_per_request"] = round(used * 1000 / result["requests"], 2)
     return result
 
 
@@ -182,46 +234,15 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _one_store(url: str, total: int, repeats: int) -> dict[str, Any]:
-    from paybridge.access.api_keys import create_api_key
-    from paybridge.audit.keys import KEY_FILE_ENV, KeyRing, use_ring, write_ring
-    from paybridge.store.db import create_engine_for, migrate, transaction
-
-    engine = create_engine_for(url)
-    migrate(engine)
-    ring = Path(tempfile.mkdtemp()) / "audit.key"
-    keys = KeyRing.generate("benchmark")
-    write_ring(ring, keys)
-    use_ring(keys)  # this process's entries (the key's creation) in the servers' chain
-    with transaction(engine) as session:
-        _row, key = create_api_key(
-            session, HASH_KEY, name="bench", scopes=["payments:write"], actor="bench"
-        )
-    env = {**os.environ, KEY_FILE_ENV: str(ring)}
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    servers = {"api": _start("api", url, env), "floor": _start("floor", url, env)}
-    baseline_ref = os.environ.get("PAYBRIDGE_BENCH_API_BASELINE")
-    if baseline_ref:
-        code = _baseline_code(baseline_ref, Path(tempfile.mkdtemp(prefix="pb-baseline-")))
-        servers["baseline"] = _start("api", url, env, code)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
-    try:
-        for _name, (_server, base) in servers.items():
-            asyncio.run(_load(base, key, min(100, total)))  # warm-up
-        for _ in range(repeats):  # alternating, so all see the same machine
-            for name, (server, base) in servers.items():
-                runs[name].append(_measured(server, base, key, total))
-    finally:
-        for server, _base in servers.values():
-            server.terminate()
-            server.wait(20)
+def _peers_result(runs: dict[str, list[dict[str, Any]]], baseline_ref: str | None) -> dict:
+    """The API's medians with its floor (and baseline) peer of the same worker count."""
     result = _median_run(runs["api"])
     result["floor_peer"] = _median_run(runs["floor"])
     result["vs_floor"] = round(result["requests_per_s"] / result["floor_peer"]["requests_per_s"], 2)
     result["cpu_per_request_vs_floor"] = round(
         result["server_cpu_ms_per_request"] / result["floor_peer"]["server_cpu_ms_per_request"], 2
     )
-    if baseline_ref:
+    if baseline_ref and runs.get("baseline"):
         result["baseline_peer"] = {"git_ref": baseline_ref, **_median_run(runs["baseline"])}
         result["vs_baseline"] = round(
             result["requests_per_s"] / result["baseline_peer"]["requests_per_s"], 2
@@ -231,13 +252,61 @@ def _one_store(url: str, total: int, repeats: int) -> dict[str, Any]:
             / result["baseline_peer"]["server_cpu_ms_per_request"],
             2,
         )
+    return result
+
+
+def _one_store(url: str, seconds: int, repeats: int, workers: int) -> dict[str, Any]:
+    """Each worker count in turn (1, then ``workers``): the API and the floor with that many
+    processes, alternating runs; the top-level figures are those of ``workers``."""
+    from paybridge.access.api_keys import create_api_key
+    from paybridge.audit.keys import KEY_FILE_ENV, KeyRing, use_ring, write_ring
+    from paybridge.store.db import create_engine_for, migrate, transaction
+
+    engine = create_engine_for(url)
+    migrate(engine)
+    home = Path(tempfile.mkdtemp(prefix="pb-bench-api-"))
+    ring = home / "audit.key"
+    keys = KeyRing.generate("benchmark")
+    write_ring(ring, keys)
+    use_ring(keys)  # this process's entries (the key's creation) in the servers' chain
+    with transaction(engine) as session:
+        _row, key = create_api_key(
+            session, HASH_KEY, name="bench", scopes=["payments:write"], actor="bench"
+        )
+    config = _api_config(url, home)
+    env = {**os.environ, KEY_FILE_ENV: str(ring)}
+    baseline_ref = os.environ.get("PAYBRIDGE_BENCH_API_BASELINE")
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    by_workers: dict[str, Any] = {}
+    for count in sorted({1, workers}):
+        servers = {
+            "api": _start("api", url, env, workers=count, config=config),
+            "floor": _start("floor", url, env, workers=count),
+        }
+        if baseline_ref and count == 1:
+            code = _baseline_code(baseline_ref, Path(tempfile.mkdtemp(prefix="pb-baseline-")))
+            servers["baseline"] = _start("baseline", url, env, code=code)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        try:
+            for _server, base in servers.values():
+                _load(base, key, 2)  # warm-up: pools, caches, every worker
+            for _ in range(repeats):  # alternating, so all see the same machine
+                for name, (server, base) in servers.items():
+                    runs[name].append(_measured(server, base, key, seconds))
+        finally:
+            for server, _base in servers.values():
+                server.terminate()
+                server.wait(30)
+        by_workers[str(count)] = _peers_result(runs, baseline_ref)
+    result = {"workers": workers, **by_workers[str(workers)], "by_workers": by_workers}
     result["load_average_1_5_15min"] = {
         "before": load_before,
         "after": [round(x, 2) for x in os.getloadavg()],
     }
     result["audit_chain_verified"] = _verify_audit(engine, ring)
-    result["webhook_deliveries_per_s"] = _deliveries(engine, min(total, 300))
+    result["webhook_deliveries_per_s"] = _deliveries(engine, 300)
     engine.dispose()
+    shutil.rmtree(home, ignore_errors=True)
     return result
 
 
@@ -293,21 +362,28 @@ def _deliveries(engine: sa.Engine, count: int) -> float:
 def run() -> dict[str, Any]:
     from benchmarks.pgcluster import PgUnavailable, temporary_cluster
 
-    total = int(os.environ.get("PAYBRIDGE_BENCH_API_REQUESTS", "1000"))
+    seconds = int(os.environ.get("PAYBRIDGE_BENCH_API_SECONDS", "10"))
     repeats = int(os.environ.get("PAYBRIDGE_BENCH_API_REPEATS", "3"))
+    workers = int(os.environ.get("PAYBRIDGE_BENCH_API_WORKERS", "2"))
+    _wrk()  # before any server starts: a clear message when the load generator is missing
     results: dict[str, Any] = {
         "name": "api",
         "what": f"POST /v1/payments/create-order, {CONCURRENCY} concurrent keep-alive "
-        "connections, loopback, one uvicorn worker; floor peer = one INSERT per request",
+        f"connections from wrk ({WRK_THREADS} thread), loopback, `paybridge api --workers "
+        f"{workers}` (by_workers: 1 and {workers}); floor peer = one INSERT per request, "
+        "same worker count",
+        "load_generator": "wrk",
         "concurrency": CONCURRENCY,
-        "requests_per_run": total,
+        "seconds_per_run": seconds,
         "repeats": repeats,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = _one_store(f"sqlite:///{Path(tmp) / 'bench.db'}", total, repeats)
+        results["sqlite"] = _one_store(
+            f"sqlite:///{Path(tmp) / 'bench.db'}", seconds, repeats, workers
+        )
     try:
         with temporary_cluster() as url:
-            results["postgresql"] = _one_store(url, total, repeats)
+            results["postgresql"] = _one_store(url, seconds, repeats, workers)
             results["postgresql"]["server"] = "throwaway cluster started by this benchmark"
     except PgUnavailable as exc:
         results["postgresql"] = {"skipped": f"PostgreSQL not measured: {exc}"}
@@ -316,6 +392,7 @@ def run() -> dict[str, Any]:
         "requests_per_s": TARGET_RPS,
         "p99_ms": TARGET_P99_MS,
         "store": "postgresql",
+        "judged_on": f"paybridge api --workers {workers}",
     }
     results["meets_target"] = bool(
         pg_result.get("requests_per_s", 0) >= TARGET_RPS
@@ -326,6 +403,6 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
         print(json.dumps(run(), indent=2))

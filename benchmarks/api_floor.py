@@ -25,6 +25,16 @@ FLOOR_TABLE = sa.Table(
 )
 
 
+def app_from_env():  # type: ignore[no-untyped-def]
+    """uvicorn's factory in each floor worker: the database of ``$PAYBRIDGE_BENCH_FLOOR_URL``
+    with the engine the benchmark gives in-process peers."""
+    import os
+
+    from benchmarks.api_bench import _engine
+
+    return floor_app(_engine(os.environ["PAYBRIDGE_BENCH_FLOOR_URL"]))
+
+
 def floor_app(engine: Engine):  # type: ignore[no-untyped-def]
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool

@@ -60,7 +60,9 @@ def temporary_cluster() -> Iterator[str]:
             [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
             **run,  # type: ignore[arg-type]
         )
+        # several server processes, each with its own pool, share the cluster: room for them
         options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=on"
+        options += " -c max_connections=300"
         log = str(base / "server.log")  # the server's output, not our pipes (held open)
         subprocess.run(
             [

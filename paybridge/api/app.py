@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from paybridge.access.server_key import server_key
 from paybridge.api import metrics, payments, portal, problems
 from paybridge.api.auth import RateLimiter
+from paybridge.api.ratelimit import SharedRateLimiter
 from paybridge.config import PayBridgeConfig
 from paybridge.requests.index_pool import pool_for
 from paybridge.store.db import create_engine_for
@@ -38,9 +39,12 @@ def create_app(
     rates_for_chain: Callable[[str], RateSource] | None = None,
     hash_key: bytes | None = None,
     deliver_webhooks: bool = False,
+    limiter: RateLimiter | SharedRateLimiter | None = None,
 ) -> FastAPI:
     """``deliver_webhooks``: also drain the webhook outbox in a background thread (what
-    `paybridge api` does; `paybridge webhooks deliver --loop` is the standalone worker)."""
+    `paybridge api` does; `paybridge webhooks deliver --loop` is the standalone worker).
+    ``limiter``: the per-key budget; `paybridge api` passes the one its workers share, the
+    default counts in this process only."""
     app = FastAPI(
         lifespan=_webhook_worker if deliver_webhooks else None,
         title="PayBridge Payment API",
@@ -54,7 +58,7 @@ def create_app(
     app.state.engine = engine or create_engine_for(config.database_url, max_connections=POOL)
     app.state.read_engine = read_engine(app.state.engine)
     app.state.server_key = hash_key or server_key(config.api.key_file, create=True)
-    app.state.limiter = RateLimiter(config.api.rate_limit_per_minute)
+    app.state.limiter = limiter or RateLimiter(config.api.rate_limit_per_minute)
     app.state.index_pool = pool_for(app.state.engine)
     app.state.write_lock = _write_lock(app.state.engine)
     app.state.rates_for_chain = rates_for_chain
@@ -74,26 +78,30 @@ def create_app(
 
 @asynccontextmanager
 async def _webhook_worker(app: FastAPI) -> AsyncIterator[None]:
-    from paybridge.webhooks.delivery import deliver_due
-
     stop = threading.Event()
-    allow_private = app.state.config.webhooks.allow_private_urls
+    worker = delivery_thread(app.state.engine, app.state.config.webhooks.allow_private_urls, stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(15)
+
+
+def delivery_thread(engine: Engine, allow_private: bool, stop: threading.Event) -> threading.Thread:
+    """A started thread that sends due webhook deliveries every second until ``stop`` is set."""
+    from paybridge.webhooks.delivery import deliver_due
 
     def loop() -> None:
         while not stop.is_set():
             try:
-                deliver_due(app.state.engine, allow_private=allow_private)
+                deliver_due(engine, allow_private=allow_private)
             except Exception:  # logged and retried: a bad round must not stop delivery
                 logging.getLogger(__name__).exception("webhook delivery round failed")
             stop.wait(1.0)
 
     worker = threading.Thread(target=loop, name="webhook-delivery", daemon=True)
     worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join(15)
+    return worker
 
 
 def read_engine(engine: Engine) -> Engine:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from paybridge.access.api_keys import Caller
-from paybridge.api.auth import require
+from paybridge.api.auth import Credentials, authorize, presented, require
 from paybridge.api.problems import ApiProblem, invalid_body
 from paybridge.api.schemas import Payment, PaymentPage
 from paybridge.eip681 import describe_amount
@@ -62,27 +62,24 @@ def _view(request: Request, row: Any, order: Any) -> dict[str, Any]:
 async def create(
     request: Request,
     response: Response,
-    who: Annotated[Caller, Depends(require("payments:write"))],
+    credentials: Annotated[Credentials, Depends(presented("payments:write"))],
     idempotency_key: Annotated[
         str | None, Header(max_length=255, description="Same key + same body: same payment")
     ] = None,
 ) -> dict[str, Any]:
     """Create a payment order (the seed's body); answers the deposit address and link."""
     raw = await request.body()
-    try:
-        body = CreateOrder.model_validate(parse_json(raw))
-    except ValueError as exc:  # JSON or pydantic
-        errors = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc)}]
-        raise _InvalidBody(errors) from exc
     state = request.app.state
 
     def work() -> tuple[Any, Any, bool]:
         for attempt in (1, 2):
             try:
                 with state.write_lock, transaction(state.engine) as session:
+                    # the caller first (401/429/403 before a body problem), in this transaction
+                    who = authorize(session, state, credentials)
                     result = create_order(
                         session,
-                        body,
+                        _parsed(raw),
                         config=state.config,
                         caller=who,
                         idempotency_key=idempotency_key,
@@ -100,6 +97,14 @@ async def create(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     return _view(request, row, order)
+
+
+def _parsed(raw: bytes) -> CreateOrder:
+    try:
+        return CreateOrder.model_validate(parse_json(raw))
+    except ValueError as exc:  # JSON or pydantic
+        errors = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc)}]
+        raise _InvalidBody(errors) from exc
 
 
 class _InvalidBody(Exception):

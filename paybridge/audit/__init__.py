@@ -30,7 +30,7 @@ from paybridge import webhook_outbox
 from paybridge.audit.keys import KeyRing, active_ring
 from paybridge.domain.audit_events import AuditEvent
 from paybridge.store.bulk import bulk_insert
-from paybridge.store.db import insert_ignore
+from paybridge.store.db import after_rollback, before_commit, insert_ignore
 from paybridge.store.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -198,8 +198,8 @@ def append_at_commit(session: Session, events: Iterable[AuditEvent], at: datetim
     """
     pending = session.info.setdefault(_PENDING, [])
     if not pending:
-        sa.event.listen(session, "before_commit", _append_pending, once=True)
-        sa.event.listen(session, "after_rollback", _drop_pending, once=True)
+        before_commit(session, _append_pending)
+        after_rollback(session, _drop_pending)
     pending.append((list(events), at))
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from paybridge.access.api_keys import SCOPES, ApiKeyError, create_api_key, list_api_keys
 from paybridge.access.api_keys import revoke_api_key as revoke_key
-from paybridge.access.server_key import ServerKeyError, server_key
+from paybridge.access.server_key import ServerKeyError, key_path, server_key
 from paybridge.cli.context import (
     USAGE_ERROR,
     JsonOption,
@@ -23,6 +23,7 @@ from paybridge.cli.context import (
     fail,
     print_json,
     shown,
+    state,
 )
 from paybridge.store.db import transaction
 
@@ -35,19 +36,37 @@ def serve(
     deliver_webhooks: Annotated[
         bool, typer.Option(help="Also send due webhook deliveries (a background thread).")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (one per core uses them all); the per-key rate limit is "
+            "shared by all of them.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the payment API (OpenAPI document at /openapi.json) and deliver webhooks."""
-    import uvicorn
-
-    from paybridge.api.app import POOL, create_app
+    from paybridge.api.ratelimit import SharedRateLimiter, limiter_file
+    from paybridge.api.serve import ServeOptions, run
 
     cfg = config()
-    eng = engine(cfg, max_connections=POOL)
+    engine(cfg).dispose()  # the store has PayBridge's schema (else a clear error, exit 1)
     try:
-        app = create_app(cfg, engine=eng, deliver_webhooks=deliver_webhooks)
+        server_key(cfg.api.key_file, create=True)
     except ServerKeyError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    counted = limiter_file(key_path(cfg.api.key_file).resolve())
+    try:  # every worker opens it: a clear error here rather than a traceback in each
+        SharedRateLimiter(cfg.api.rate_limit_per_minute, counted).close()
+    except OSError as exc:
+        fail(
+            f"cannot open the API rate-limit file {counted}: {exc.strerror}",
+            "the directory of the server key ([api] key_file) must be writable by this user",
+            code=USAGE_ERROR,
+        )
+    options = ServeOptions(state.config_path, deliver_webhooks=deliver_webhooks)
+    run(options, host=host, port=port, workers=workers)
 
 
 @keys_app.command("create")

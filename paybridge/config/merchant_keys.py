@@ -14,7 +14,7 @@ nothing; ``tests/addresses/test_addresses_public_test_keys.py`` recomputes it fr
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from paybridge.addresses import InvalidXpubError, WatchOnlyWallet
@@ -118,12 +118,14 @@ class MerchantKeyError(ConfigError):
     """A chain has no usable merchant xpub: unset, invalid or a public test key."""
 
 
+@lru_cache(maxsize=256)
 def _key_id(xpub: str) -> bytes | None:
     """Public key + chain code of a serialized extended key: what every child depends on.
 
     Read straight from the serialization (no curve arithmetic), so checking a config against
     the list costs microseconds; another spelling of the same key (version bytes, parent
-    fingerprint) still matches.
+    fingerprint) still matches. Cached: the API checks its merchant key on every order, and
+    the base58 decoding with its double SHA-256 is most of that check.
     """
     raw = base58check_decode(xpub.strip())
     if raw is None:  # not base58check: not one of ours (validation names the problem)

@@ -29,7 +29,7 @@ from paybridge.requests.building import (
 )
 from paybridge.requests.index_pool import IndexPool
 from paybridge.store.bulk import bulk_insert
-from paybridge.store.db import dialect_insert
+from paybridge.store.db import after_rollback, dialect_insert
 from paybridge.store.models import PaymentRequest
 
 
@@ -118,12 +118,7 @@ def _create_from_pool(
     existing: dict[tuple[str, str, str], PaymentRequest] = {}
     todo = list(dict.fromkeys(invoices))
     indexes = pool.take(wallet.fingerprint, len(todo))
-    sa.event.listen(
-        session,
-        "after_rollback",
-        lambda _session: pool.give_back(wallet.fingerprint, indexes),
-        once=True,
-    )
+    after_rollback(session, lambda _session: pool.give_back(wallet.fingerprint, indexes))
     rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
     created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
