@@ -86,6 +86,12 @@ def deliver_due(
 
 
 def claim(engine: Engine, at: datetime, batch: int) -> list[Claimed]:
+    """Lease up to ``batch`` due deliveries to this sender.
+
+    The lease is taken by one UPDATE that re-checks each row is still due, and only the rows
+    it changed are claimed: on PostgreSQL FOR UPDATE SKIP LOCKED already keeps two senders
+    apart, but SQLite ignores it, and two senders (`paybridge api` and `webhooks deliver
+    --loop` on one file) could both read a row as due and both send it."""
     with transaction(engine) as session:
         rows = session.execute(
             sa.select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
@@ -96,22 +102,34 @@ def claim(engine: Engine, at: datetime, batch: int) -> list[Claimed]:
             .limit(batch)
             .with_for_update(skip_locked=True, of=WebhookDelivery)
         ).all()
-        claimed = []
-        for delivery, endpoint, event in rows:
-            delivery.attempts += 1
-            delivery.next_attempt_at = at + LEASE
-            claimed.append(
-                Claimed(
-                    delivery.id,
-                    delivery.attempts,
-                    endpoint.url,
-                    signing_secrets(endpoint, at),
-                    event.id,
-                    event.payload,
-                    delivery.created_at,
+        if not rows:
+            return []
+        leased: dict[int, int] = dict(
+            session.execute(
+                sa.update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_([delivery.id for delivery, _e, _v in rows]),
+                    WebhookDelivery.state == "pending",
+                    WebhookDelivery.next_attempt_at <= at,
                 )
+                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=at + LEASE)
+                .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+                .execution_options(synchronize_session=False)
+            ).all()  # a list of (id, attempts) pairs; a Result has keys() and misleads dict()
+        )
+        return [
+            Claimed(
+                delivery.id,
+                leased[delivery.id],
+                endpoint.url,
+                signing_secrets(endpoint, at),
+                event.id,
+                event.payload,
+                delivery.created_at,
             )
-    return claimed
+            for delivery, endpoint, event in rows
+            if delivery.id in leased
+        ]
 
 
 def _send(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from api_server import ApiServer, serve
 from receiver import SubscriptionHandler, running_receiver
 
@@ -20,10 +21,10 @@ from paybridge.config import PayBridgeConfig, WebhooksConfig
 from paybridge.devchain import free_port
 from paybridge.requests.actions import mark_request
 from paybridge.requests.lifecycle import Status
-from paybridge.store.db import transaction
+from paybridge.store.db import create_engine_for, transaction
 from paybridge.store.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from paybridge.webhooks import delivery
-from paybridge.webhooks.delivery import LEASE, deliver_due
+from paybridge.webhooks.delivery import LEASE, DeliverySummary, deliver_due
 from paybridge.webhooks.endpoints import WebhookError, add_endpoint, check_url, rotate_secret
 
 CREATE = "/v1/payments/create-order"
@@ -139,6 +140,35 @@ def test_receiver_down_then_up_and_a_crash_between_send_and_record(
         attempts = session.query(WebhookAttempt).all()
     assert states == {"delivered"}
     assert any(a.error and "Connect" in a.error for a in attempts)
+
+
+def test_two_senders_on_one_store_send_each_delivery_once(hook_api: ApiServer) -> None:
+    """`paybridge api` and `webhooks deliver --loop` on one store: the second sender drains
+    everything between the first's read of the due rows and its lease; the first then leases
+    nothing (SQLite ignores FOR UPDATE; PostgreSQL's SKIP LOCKED hides the rows instead)."""
+    port = free_port()
+    _endpoint(hook_api, f"http://127.0.0.1:{port}/hooks")
+    with hook_api.client(hook_api.key("payments:write")) as http:
+        ids = {_order(http, None) for _ in range(3)}
+    first = create_engine_for(hook_api.engine.url.render_as_string(hide_password=False))
+    other = create_engine_for(hook_api.engine.url.render_as_string(hide_password=False))
+    interleaved: list[DeliverySummary] = []
+
+    def other_sender_runs(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if not interleaved and statement.lstrip().startswith("SELECT"):
+            interleaved.append(deliver_due(other, allow_private=True))
+
+    sa.event.listen(first, "after_cursor_execute", other_sender_runs)
+    try:
+        with running_receiver(port) as rx:
+            mine = deliver_due(first, allow_private=True)
+            theirs = interleaved[0]
+            assert len(mine.delivered) + len(theirs.delivered) == 3
+            sent = [json.loads(r.body)["data"]["payment_id"] for r in rx.received]
+        assert sorted(sent) == sorted(ids)  # each order's payment.created exactly once
+    finally:
+        first.dispose()
+        other.dispose()
 
 
 def test_retry_on_5xx_fail_on_4xx_and_failed_endpoints_still_get_events(
