@@ -69,7 +69,7 @@ def run_files(
 
     Hashing the inputs and writing (then hashing) each output table run on one background
     thread (Arrow's CSV writer and hashlib release the GIL), beside reading, matching and
-    publishing on this one. Without reports each table is written as soon as it is built and
+    publishing on this one; the receipts are read beside the requests. Without reports each table is written as soon as it is built and
     then let go, so at most about one output table is held at a time."""
     note = step or (lambda _msg: None)
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
@@ -84,10 +84,14 @@ def run_files(
             inputs[name] = path
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-writer") as writer:
         input_hashes = {name: writer.submit(sha256_file, Path(p)) for name, p in inputs.items()}
-        note("reading requests")
-        requests = read_requests(requests_path)
-        note("reading receipts")
-        receipts = read_receipts(receipts_path)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-reader") as reader:
+            # the two files are read and validated side by side (Arrow releases the GIL);
+            # a bad requests file is still reported first, as when read one after the other
+            receipts_read = reader.submit(read_receipts, receipts_path)
+            note("reading requests")
+            requests = read_requests(requests_path)
+            note("reading receipts")
+            receipts = receipts_read.result()
         rates = None
         if rates_path is not None:
             note("reading rates")

@@ -19,7 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import as_object, div_round_half_even, group_sum, small_ints
+from paybridge_reconciliation.amounts import (
+    as_object,
+    div_round_half_even,
+    exact_ints,
+    group_sum,
+    small_ints,
+)
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
 from paybridge_reconciliation.labels import category
@@ -118,6 +124,17 @@ def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
     return [as_object(np.asarray(a)) for a in arrays]
 
 
+def _small_or_object(*arrays: np.ndarray) -> list[np.ndarray]:
+    """int64 arrays when every value is below 2**59 in magnitude, so that sums and differences
+    of up to 8 of them cannot overflow; else Python-int object arrays (exact either way)."""
+    small = [small_ints(np.asarray(a)) for a in arrays]
+    if all(a.dtype != object for a in small) and all(
+        len(a) == 0 or max(abs(int(a.max())), abs(int(a.min()))) < 2**59 for a in small
+    ):
+        return [a.astype(np.int64) for a in small]
+    return [as_object(np.asarray(a)) for a in arrays]
+
+
 def build_journals(
     rq: pd.DataFrame,
     status: np.ndarray,
@@ -129,24 +146,29 @@ def build_journals(
     config: ReconConfig,
 ) -> pd.DataFrame:
     n = len(rq)
-    received = as_object(group_sum(as_object(alloc_value), alloc_ri, n))
-    credit = as_object(group_sum(as_object(credit_value), credit_ri, n))
+    received = group_sum(exact_ints(as_object(alloc_value)), alloc_ri, n)
+    credit = group_sum(exact_ints(as_object(credit_value)), credit_ri, n)
     touched = np.zeros(n, dtype=bool)
     touched[alloc_ri] = True
     touched[credit_ri] = True
     idx = np.flatnonzero(touched)
     if len(idx) == 0:
         return pd.DataFrame(columns=JOURNAL_COLUMNS)
-    invoice = as_object(rq["invoice_minor"].to_numpy()[idx])
+    invoice = rq["invoice_minor"].to_numpy()[idx]
     due = as_object(rq["amount_due"].to_numpy()[idx])
     applied = as_object(np.asarray(applied_eq)[idx])
-    st = np.asarray(status)[idx]
-    at_quote = div_round_half_even(applied * invoice, due)
-    settled = np.isin(st, ["paid", "paid_within_tolerance", "overpaid"])
+    st = pd.Series(np.asarray(status)[idx], dtype=object)
+    # the only product of token units: Python ints; the rest are fiat minor units
+    at_quote = div_round_half_even(applied * as_object(invoice), due)
+    del due, applied
+    invoice, at_quote, received, cust_credit = _small_or_object(
+        invoice, at_quote, received[idx], credit[idx]
+    )
+    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
     ar_credit = np.where(settled, invoice, at_quote)
-    write_off = np.where(st == "paid_within_tolerance", invoice - at_quote, 0)
-    cust_credit = credit[idx]
-    fair_value = received[idx] + cust_credit
+    within = (st == "paid_within_tolerance").to_numpy(bool)
+    write_off = np.where(within, invoice - at_quote, np.zeros_like(invoice))
+    fair_value = received + cust_credit
     clearing = ar_credit - write_off + cust_credit
     gain = fair_value - clearing  # > 0 gain (credit), < 0 loss (debit)
     # journal amounts are fiat minor units: int64 nearly always (the lines are then gathered
