@@ -24,7 +24,7 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
 from paybridge_reconciliation.pack import staged_pack
-from paybridge_reconciliation.result import publish, publish_tables
+from paybridge_reconciliation.result import ReconResult, publish, publish_tables
 from paybridge_reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
@@ -69,8 +69,9 @@ def run_files(
 
     Hashing the inputs and writing (then hashing) each output table run on one background
     thread (Arrow's CSV writer and hashlib release the GIL), beside reading, matching and
-    publishing on this one; the receipts are read beside the requests. Without reports each table is written as soon as it is built and
-    then let go, so at most about one output table is held at a time."""
+    publishing on this one; the receipts are read beside the requests. Without reports each
+    table is written as soon as it is built and then let go, so at most about one output
+    table is held at a time."""
     note = step or (lambda _msg: None)
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
     inputs = {"requests": requests_path, "receipts": receipts_path}
@@ -142,7 +143,7 @@ def run_files(
                 ):
                     outputs[name] = writer.submit(sha256_file, staging / name)
             note("writing tables")
-            manifest = build_manifest(
+            manifest = manifest_from(
                 as_of,
                 config,
                 {name: (Path(inputs[name]), h.result()) for name, h in input_hashes.items()},
@@ -180,13 +181,37 @@ def read_text_table(path: Path | None) -> pd.DataFrame | None:
 
 
 def build_manifest(
+    result: ReconResult,
+    config: ReconConfig,
+    inputs: dict[str, Path],
+    out: Path,
+    produced: list[str],
+) -> dict:
+    """The manifest of a pack whose files are all in ``out`` (hashed here)."""
+    return manifest_from(
+        result.as_of,
+        config,
+        {name: (Path(path), sha256_file(Path(path))) for name, path in inputs.items()},
+        {name: sha256_file(out / name) for name in produced},
+        {
+            "requests": len(result.requests_status),
+            "matches": len(result.matches),
+            "matches_auto": int((result.matches["decision"] == "auto").sum()),
+            "exceptions": len(result.exceptions),
+            "journal_lines": len(result.journals),
+        },
+    )
+
+
+def manifest_from(
     as_of: pd.Timestamp,
     config: ReconConfig,
     inputs: dict[str, tuple[Path, str]],
     outputs: dict[str, str],
     counts: dict[str, int],
 ) -> dict:
-    """The pack's manifest: inputs as (path, sha256), outputs' sha256 by name, row counts."""
+    """The manifest from hashes already taken: inputs as (path, sha256), outputs' sha256 by
+    name, row counts."""
     return {
         "engine": "paybridge.reconciliation",
         "engine_version": ENGINE_VERSION,
