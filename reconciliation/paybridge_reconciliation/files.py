@@ -125,6 +125,8 @@ def run_files(
                 del frames
             outputs = {name: written[name] for name in OUTPUT_TABLES}
             if reports:
+                for table in outputs.values():  # tables written before the reports are built:
+                    table.result()  # the writer's Arrow copies are gone by then (peak memory)
                 note("writing reports")
                 from paybridge_reconciliation.report_labels import ReportLabels
                 from paybridge_reconciliation.reports import write_reports
