@@ -107,12 +107,6 @@ def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 
-def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
-    """Text column from small integer codes (cheap for millions of rows)."""
-    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
-    return pd.Series(text, dtype="str")
-
-
 def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
     """The arrays as int64 when every value of every one fits (and can be negated), else as
     Python-int object arrays (exact either way)."""
