@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
 from paybridge_reconciliation.pack import staged_pack
-from paybridge_reconciliation.result import ReconResult, publish
+from paybridge_reconciliation.result import ReconResult, publish, publish_tables
 from paybridge_reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
@@ -64,57 +65,110 @@ def run_files(
     """Reconcile exported files into `out`; returns the manifest (also written).
 
     ``tie_outs_path`` / ``resolutions_path``: the tie-outs and manual resolutions a store pack
-    exported beside its inputs, shown in the reports (and hashed in the manifest)."""
+    exported beside its inputs, shown in the reports (and hashed in the manifest).
+
+    Hashing the inputs and writing (then hashing) each output table run on one background
+    thread (Arrow's CSV writer and hashlib release the GIL), beside reading, matching and
+    publishing on this one; the receipts are read beside the requests. Without reports each
+    table is written as soon as it is built and then let go, so at most about one output
+    table is held at a time."""
     note = step or (lambda _msg: None)
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
-    note("reading requests")
-    requests = read_requests(requests_path)
-    note("reading receipts")
-    receipts = read_receipts(receipts_path)
-    rates = None
-    if rates_path is not None:
-        note("reading rates")
-        rates = read_rates(rates_path, config.rate_scale)
-    note("matching")  # the two halves timed apart by the benchmark (its step marks)
-    frames = run_rules(requests, receipts, rates, config)
-    note("publishing")
-    result = publish(frames, rates, config)
-    del frames, requests, receipts  # only the published tables are written: free the rest
-    with staged_pack(out) as staging:
-        note("writing tables")
-        for name, attr in OUTPUT_TABLES.items():
-            write_csv(getattr(result, attr), staging / name)
-        produced = list(OUTPUT_TABLES)
-        if reports:
-            note("writing reports")
-            from paybridge_reconciliation.report_labels import ReportLabels
-            from paybridge_reconciliation.reports import write_reports
-
-            labels = ReportLabels()
-            if rates is not None:
-                known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
-                labels = labels.with_decimals(known.itertuples(index=False))
-            produced += write_reports(
-                result,
-                config,
-                staging,
-                tie_outs=read_text_table(tie_outs_path),
-                resolutions=read_text_table(resolutions_path),
-                labels=labels,
-            )
-        inputs = {"requests": requests_path, "receipts": receipts_path}
-        if tie_outs_path is not None:
-            inputs["tie_outs"] = tie_outs_path
-        if resolutions_path is not None:
-            inputs["resolutions"] = resolutions_path
+    inputs = {"requests": requests_path, "receipts": receipts_path}
+    for name, path in (
+        ("tie_outs", tie_outs_path),
+        ("resolutions", resolutions_path),
+        ("rates", rates_path),
+        ("config", config_path),
+    ):
+        if path is not None:
+            inputs[name] = path
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-writer") as writer:
+        input_hashes = {name: writer.submit(sha256_file, Path(p)) for name, p in inputs.items()}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-reader") as reader:
+            # the two files are read and validated side by side (Arrow releases the GIL);
+            # a bad requests file is still reported first, as when read one after the other
+            receipts_read = reader.submit(read_receipts, receipts_path)
+            note("reading requests")
+            requests = read_requests(requests_path)
+            note("reading receipts")
+            receipts = receipts_read.result()
+        rates = None
         if rates_path is not None:
-            inputs["rates"] = rates_path
-        if config_path is not None:
-            inputs["config"] = config_path
-        manifest = build_manifest(result, config, inputs, staging, produced)
-        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        (staging / "manifest.json").write_text(text)
+            note("reading rates")
+            rates = read_rates(rates_path, config.rate_scale)
+        note("matching")  # the two halves timed apart by the benchmark (its step marks)
+        frames = run_rules(requests, receipts, rates, config)
+        del requests, receipts  # the frames hold what publishing needs
+        with staged_pack(out) as staging:
+            written: dict[str, Future[str]] = {}
+            counts: dict[str, int] = {}
+
+            def emit(attr: str, frame: pd.DataFrame) -> None:
+                counts[attr] = len(frame)
+                if attr == "matches":
+                    counts["matches_auto"] = int((frame["decision"] == "auto").sum())
+                written[TABLE_FILES[attr]] = writer.submit(
+                    _write_and_hash, frame, staging / TABLE_FILES[attr]
+                )
+
+            note("publishing")
+            if reports:
+                result = publish(frames, rates, config)
+                del frames
+                for attr in OUTPUT_TABLES.values():
+                    emit(attr, getattr(result, attr))
+                as_of = result.as_of
+            else:
+                as_of = frames.as_of
+                publish_tables(frames, rates, config, emit)
+                del frames
+            outputs = {name: written[name] for name in OUTPUT_TABLES}
+            if reports:
+                for table in outputs.values():  # tables written before the reports are built:
+                    table.result()  # the writer's Arrow copies are gone by then (peak memory)
+                note("writing reports")
+                from paybridge_reconciliation.report_labels import ReportLabels
+                from paybridge_reconciliation.reports import write_reports
+
+                labels = ReportLabels()
+                if rates is not None:
+                    known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
+                    labels = labels.with_decimals(known.itertuples(index=False))
+                for name in write_reports(
+                    result,
+                    config,
+                    staging,
+                    tie_outs=read_text_table(tie_outs_path),
+                    resolutions=read_text_table(resolutions_path),
+                    labels=labels,
+                ):
+                    outputs[name] = writer.submit(sha256_file, staging / name)
+            note("writing tables")
+            manifest = manifest_from(
+                as_of,
+                config,
+                {name: (Path(inputs[name]), h.result()) for name, h in input_hashes.items()},
+                {name: h.result() for name, h in outputs.items()},
+                {
+                    "requests": counts["requests_status"],
+                    "matches": counts["matches"],
+                    "matches_auto": counts["matches_auto"],
+                    "exceptions": counts["exceptions"],
+                    "journal_lines": counts["journals"],
+                },
+            )
+            text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+            (staging / "manifest.json").write_text(text)
     return manifest
+
+
+TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
+
+
+def _write_and_hash(frame: pd.DataFrame, path: Path) -> str:
+    write_csv(frame, path)
+    return sha256_file(path)
 
 
 def read_text_table(path: Path | None) -> pd.DataFrame | None:
@@ -135,21 +189,40 @@ def build_manifest(
     out: Path,
     produced: list[str],
 ) -> dict:
-    return {
-        "engine": "paybridge.reconciliation",
-        "engine_version": ENGINE_VERSION,
-        "as_of": result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "inputs": {
-            name: {"file": Path(path).name, "sha256": sha256_file(Path(path))}
-            for name, path in sorted(inputs.items())
-        },
-        "config_sha256": hashlib.sha256(config.canonical_json().encode()).hexdigest(),
-        "outputs": {name: sha256_file(out / name) for name in sorted(produced)},
-        "counts": {
+    """The manifest of a pack whose files are all in ``out`` (hashed here)."""
+    return manifest_from(
+        result.as_of,
+        config,
+        {name: (Path(path), sha256_file(Path(path))) for name, path in inputs.items()},
+        {name: sha256_file(out / name) for name in produced},
+        {
             "requests": len(result.requests_status),
             "matches": len(result.matches),
             "matches_auto": int((result.matches["decision"] == "auto").sum()),
             "exceptions": len(result.exceptions),
             "journal_lines": len(result.journals),
         },
+    )
+
+
+def manifest_from(
+    as_of: pd.Timestamp,
+    config: ReconConfig,
+    inputs: dict[str, tuple[Path, str]],
+    outputs: dict[str, str],
+    counts: dict[str, int],
+) -> dict:
+    """The manifest from hashes already taken: inputs as (path, sha256), outputs' sha256 by
+    name, row counts."""
+    return {
+        "engine": "paybridge.reconciliation",
+        "engine_version": ENGINE_VERSION,
+        "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": {
+            name: {"file": path.name, "sha256": digest}
+            for name, (path, digest) in sorted(inputs.items())
+        },
+        "config_sha256": hashlib.sha256(config.canonical_json().encode()).hexdigest(),
+        "outputs": dict(sorted(outputs.items())),
+        "counts": counts,
     }

@@ -19,7 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import as_object, div_round_half_even, group_sum, small_ints
+from paybridge_reconciliation.amounts import (
+    as_object,
+    div_round_half_even,
+    exact_ints,
+    group_sum,
+    small_ints,
+)
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
 from paybridge_reconciliation.labels import category
@@ -101,18 +107,23 @@ def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 
-def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
-    """Text column from small integer codes (cheap for millions of rows)."""
-    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
-    return pd.Series(text, dtype="str")
-
-
 def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
     """The arrays as int64 when every value of every one fits (and can be negated), else as
     Python-int object arrays (exact either way)."""
     small = [small_ints(np.asarray(a)) for a in arrays]
     if all(a.dtype != object for a in small) and all(
         len(a) == 0 or int(a.min()) > INT64_MIN for a in small
+    ):
+        return [a.astype(np.int64) for a in small]
+    return [as_object(np.asarray(a)) for a in arrays]
+
+
+def _small_or_object(*arrays: np.ndarray) -> list[np.ndarray]:
+    """int64 arrays when every value is below 2**59 in magnitude, so that sums and differences
+    of up to 8 of them cannot overflow; else Python-int object arrays (exact either way)."""
+    small = [small_ints(np.asarray(a)) for a in arrays]
+    if all(a.dtype != object for a in small) and all(
+        len(a) == 0 or max(abs(int(a.max())), abs(int(a.min()))) < 2**59 for a in small
     ):
         return [a.astype(np.int64) for a in small]
     return [as_object(np.asarray(a)) for a in arrays]
@@ -129,24 +140,29 @@ def build_journals(
     config: ReconConfig,
 ) -> pd.DataFrame:
     n = len(rq)
-    received = as_object(group_sum(as_object(alloc_value), alloc_ri, n))
-    credit = as_object(group_sum(as_object(credit_value), credit_ri, n))
+    received = group_sum(exact_ints(as_object(alloc_value)), alloc_ri, n)
+    credit = group_sum(exact_ints(as_object(credit_value)), credit_ri, n)
     touched = np.zeros(n, dtype=bool)
     touched[alloc_ri] = True
     touched[credit_ri] = True
     idx = np.flatnonzero(touched)
     if len(idx) == 0:
         return pd.DataFrame(columns=JOURNAL_COLUMNS)
-    invoice = as_object(rq["invoice_minor"].to_numpy()[idx])
+    invoice = rq["invoice_minor"].to_numpy()[idx]
     due = as_object(rq["amount_due"].to_numpy()[idx])
     applied = as_object(np.asarray(applied_eq)[idx])
-    st = np.asarray(status)[idx]
-    at_quote = div_round_half_even(applied * invoice, due)
-    settled = np.isin(st, ["paid", "paid_within_tolerance", "overpaid"])
+    st = pd.Series(np.asarray(status)[idx], dtype=object)
+    # the only product of token units: Python ints; the rest are fiat minor units
+    at_quote = div_round_half_even(applied * as_object(invoice), due)
+    del due, applied
+    invoice, at_quote, received, cust_credit = _small_or_object(
+        invoice, at_quote, received[idx], credit[idx]
+    )
+    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
     ar_credit = np.where(settled, invoice, at_quote)
-    write_off = np.where(st == "paid_within_tolerance", invoice - at_quote, 0)
-    cust_credit = credit[idx]
-    fair_value = received[idx] + cust_credit
+    within = (st == "paid_within_tolerance").to_numpy(bool)
+    write_off = np.where(within, invoice - at_quote, np.zeros_like(invoice))
+    fair_value = received + cust_credit
     clearing = ar_credit - write_off + cust_credit
     gain = fair_value - clearing  # > 0 gain (credit), < 0 loss (debit)
     # journal amounts are fiat minor units: int64 nearly always (the lines are then gathered
@@ -182,7 +198,8 @@ def build_journals(
     write_off_account = len(fixed) + len(digital_names) + np.asarray(group_codes, dtype=np.int64)
     reason_labels = ["", *reason_names]  # write-off reason of group code g: 1 + g
     write_off_reason = 1 + np.asarray(group_codes, dtype=np.int64)
-    # (kind, line, account code (scalar or per request), debit, credit, keep, reason?, memo)
+    # (kind, line, account code (scalar or per request), debit, credit, keep, reason?, memo),
+    # in journal-line order: payment lines 1-4, then deposit lines 1-4
     specs = [
         ("payment", 1, 0, clearing, zero, always, False, "customer payment"),
         (
@@ -220,53 +237,102 @@ def build_journals(
         ("deposit", 3, 2, zero, gain, gain > 0, False, "settlement gain"),
         ("deposit", 4, 3, -gain, zero, gain < 0, False, "settlement loss"),
     ]
-    pos, kind, line, debit, credit, account, reason, memo = [], [], [], [], [], [], [], []
-    for (
-        spec_kind,
-        spec_line,
-        spec_account,
-        spec_debit,
-        spec_credit,
-        keep,
-        with_reason,
-        _memo,
-    ) in specs:
-        sel = np.flatnonzero(np.asarray(keep, dtype=bool))
-        pos.append(sel)
-        kind.append(np.full(len(sel), 1 if spec_kind == "payment" else 2, dtype=np.int64))
-        line.append(np.full(len(sel), spec_line, dtype=np.int64))
-        debit.append(np.asarray(spec_debit)[sel])
-        credit.append(np.asarray(spec_credit)[sel])
-        if isinstance(spec_account, int):
-            account.append(np.full(len(sel), spec_account, dtype=np.int64))
-        else:
-            account.append(spec_account[sel])
-        reason.append(write_off_reason[sel] if with_reason else np.zeros(len(sel), np.int64))
-        memo.append(np.full(len(sel), len(memo), dtype=np.int64))
-    pos_all = np.concatenate(pos)
-    kind_all = np.concatenate(kind)
-    line_all = np.concatenate(line)
-    order = np.lexsort([line_all, kind_all, pos_all])
-    rows = idx[pos_all[order]]
-    request_id = take(rq["request_id"], rows)
+    # one row per touched request, one column per spec: the kept cells read row by row are the
+    # lines in (request, kind, line) order, with no sort
+    keep = np.column_stack([np.broadcast_to(np.asarray(s[5], dtype=bool), len(idx)) for s in specs])
+    pos, spec = np.nonzero(keep)
+    kind = spec // 4
+    rows = idx[pos]
+
+    def cells(column: int, dtype: object) -> np.ndarray:
+        grid = np.empty(keep.shape, dtype=dtype)
+        for j, s in enumerate(specs):
+            grid[:, j] = s[column]
+        return grid[pos, spec]
+
+    reason_grid = np.zeros(keep.shape, dtype=np.int64)
+    reason_grid[:, 1] = write_off_reason
     currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])
-    kind_text = _labels(kind_all[order] - 1, [":payment", ":deposit"])
+    request_id = _per_request(rq["request_id"], rows)
     return pd.DataFrame(
         {
-            "journal_id": request_id + kind_text,
+            "journal_id": _journal_ids(rq["request_id"], rows, kind),
             "request_id": request_id,
-            "invoice_id": take(rq["invoice_id"], rows),
-            "customer_id": take(rq["customer_id"], rows),
+            "invoice_id": _per_request(rq["invoice_id"], rows),
+            "customer_id": _per_request(rq["customer_id"], rows),
             "currency": category(currency_codes[rows], currency_uniques.tolist()),
             "exponent": rq["currency_exponent"].to_numpy()[rows],
-            "line": line_all[order],
-            "account": category(np.concatenate(account)[order], account_labels),
-            "debit": np.concatenate(debit)[order],
-            "credit": np.concatenate(credit)[order],
-            "reason_code": category(np.concatenate(reason)[order], reason_labels),
-            "memo": category(np.concatenate(memo)[order], [spec[-1] for spec in specs]),
+            "line": spec % 4 + 1,
+            "account": category(cells(2, np.int64), account_labels),
+            "debit": cells(3, clearing.dtype),
+            "credit": cells(4, clearing.dtype),
+            "reason_code": category(reason_grid[pos, spec], reason_labels),
+            "memo": category(spec, [s[-1] for s in specs]),
         }
     )
+
+
+def _per_request(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values`` at request positions ``rows`` (each request has up to 8 journal lines), as a
+    Categorical over the request column's distinct values: each id is stored once, not once
+    per line (about 4M lines for 1M requests). The categories are in text order, so sorting
+    the column sorts it as text; the CSV writer writes the values."""
+    if _strictly_ascending(values):  # request ids (requests are in request_id order)
+        codes, categories = np.arange(len(values)), _text_index(values)
+    else:
+        codes, uniques = pd.factorize(values, sort=True)
+        if (codes < 0).any():  # a missing id: plain text, as before
+            return take(values, rows)
+        categories = _text_index(uniques)
+    return pd.Series(pd.Categorical.from_codes(codes[rows], dtype=pd.CategoricalDtype(categories)))
+
+
+def _text_index(values: pd.Series | pd.api.extensions.ExtensionArray | pa.Array) -> pd.Index:
+    """Categories as one contiguous Arrow text array: the CSV writer's dictionary then converts
+    in no time (categories kept in chunks cost about 0.7 s per million to convert)."""
+    text = pa.array(values, pa.large_string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return pd.Index(pd.Series(text, dtype="str"))
+
+
+def _strictly_ascending(values: pd.Series | pa.Array) -> bool:
+    """Text in strictly ascending order with no nulls (so unique and already sorted)."""
+    text = pa.array(values) if isinstance(values, pd.Series) else values
+    if text.null_count or not (
+        pa.types.is_string(text.type) or pa.types.is_large_string(text.type)
+    ):
+        return False
+    return len(text) < 2 or pc.all(pc.less(text[:-1], text[1:])).as_py()
+
+
+def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> pd.Series:
+    """'<request_id>:payment' / '<request_id>:deposit' per line, as a Categorical of the two
+    ids of every request (built once per request, not once per line)."""
+    ids = pa.array(request_id, pa.large_string())
+    if isinstance(ids, pa.ChunkedArray):  # large columns come in chunks
+        ids = ids.combine_chunks()
+    if not _strictly_ascending(ids):  # not unique (frames built in code): plain text
+        text = pc.take(pa.array([":payment", ":deposit"], pa.large_string()), pa.array(kind))
+        return take(request_id, rows) + pd.Series(text, dtype="str")
+    both = [
+        pc.binary_join_element_wise(
+            ids, pa.scalar(suffix, pa.large_string()), pa.scalar("", pa.large_string())
+        )
+        for suffix in (":payment", ":deposit")
+    ]
+    # code 2i + k: request position i, kind k; ordered by text for sorting like text
+    interleaved = pa.concat_arrays(both).take(
+        pa.array(np.arange(2 * len(ids)).reshape(2, -1).T.ravel())
+    )
+    if _strictly_ascending(interleaved):  # unless one id is another's prefix: '1:' > '10'
+        rank, categories = np.arange(len(interleaved)), interleaved
+    else:
+        rank = np.asarray(pc.rank(interleaved, sort_keys="ascending", tiebreaker="first")) - 1
+        categories = interleaved.take(pa.array(np.argsort(rank)))
+    categories = _text_index(categories)
+    codes = rank[2 * np.asarray(rows, dtype=np.int64) + kind]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
 
 
 def format_journals(journals: pd.DataFrame) -> pd.DataFrame:

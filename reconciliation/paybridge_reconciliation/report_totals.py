@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from paybridge_reconciliation.config import ReconConfig
@@ -53,6 +54,22 @@ def _sum(values: pd.Series) -> Decimal:
     return sum((Decimal(str(v)) for v in values if str(v) not in ("", "nan")), Decimal(0))
 
 
+def _is_payment(journal_id: pd.Series) -> pd.Series:
+    """Lines of payment journals; a Categorical id column is tested once per distinct id (no
+    text copy of millions of lines)."""
+    if isinstance(journal_id.dtype, pd.CategoricalDtype):
+        payment = journal_id.cat.categories.astype(str).str.endswith(":payment")
+        codes = journal_id.cat.codes.to_numpy()
+        return pd.Series((codes >= 0) & np.asarray(payment, bool)[codes], index=journal_id.index)
+    return journal_id.astype(str).str.endswith(":payment")
+
+
+def _is_line(line: pd.Series, number: int) -> pd.Series:
+    if pd.api.types.is_integer_dtype(line.dtype):
+        return line == number
+    return line.astype(str) == str(number)
+
+
 def grand_totals(result: ReconResult, config: ReconConfig) -> pd.DataFrame:
     """One row per invoice currency; every amount a Decimal at the currency's exponent."""
     accounts = config.accounts
@@ -70,9 +87,7 @@ def grand_totals(result: ReconResult, config: ReconConfig) -> pd.DataFrame:
         invoiced = _sum(mine["invoice_amount"])
         # an overpayment's unapplied rest is credited to A/R too (the customer's credit there):
         # the payment journal's line 4 (reconciliation/paybridge_reconciliation/journals.py)
-        unapplied = lines["journal_id"].astype(str).str.endswith(":payment") & (
-            lines["line"].astype(str) == "4"
-        )
+        unapplied = _is_payment(lines["journal_id"]) & _is_line(lines["line"], 4)
         credit = _sum(lines.loc[unapplied, "credit"])
         applied = (
             on({accounts.accounts_receivable}, "credit")

@@ -6,6 +6,7 @@ amounts, rate and its source) and a one-line explanation built column-wise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -200,6 +201,31 @@ def reconcile(
 
 
 def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> ReconResult:
+    """All published tables at once (reports and callers that keep the result)."""
+    tables: dict[str, pd.DataFrame] = {}
+    totals = publish_tables(frames, rates, config, tables.__setitem__)
+    return ReconResult(
+        amounts_by_chain_asset=totals,
+        matches=tables["matches"],
+        exceptions=tables["exceptions"],
+        requests_status=tables["requests_status"],
+        journals=tables["journals"],
+        as_of=frames.as_of,
+    )
+
+
+def publish_tables(
+    frames: Frames,
+    rates: pd.DataFrame | None,
+    config: ReconConfig,
+    emit: Callable[[str, pd.DataFrame], None],
+) -> pd.DataFrame:
+    """Build the published tables one at a time and hand each to ``emit`` as soon as it is
+    done (journals, matches, exceptions, requests_status), keeping no reference to it; returns
+    the fair-value totals per chain and asset.
+
+    Why: a caller that writes each table and lets it go (reconcile-files without reports) then
+    holds one output table at a time, not all four (about 1 GB less at 1M requests)."""
     rq, rc, m, exc, st = (
         frames.requests,
         frames.receipts,
@@ -235,6 +261,8 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
         credit_value,
         config,
     )
+    emit("journals", format_journals(journals))
+    del journals
     exps = rq["currency_exponent"].to_numpy()
     chain = rc["chain_id"].to_numpy()
     late = rc["late"].to_numpy()
@@ -307,6 +335,8 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "explanation": explanation,
         }
     )
+    emit("matches", matches[MATCH_COLUMNS])
+    del matches, explanation, parts
 
     e_rpos = exc["rpos"].to_numpy(np.int64)
     e_ri = exc["ri"].to_numpy(np.int64)
@@ -363,7 +393,8 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
     exceptions["explorer_url"] = _explorer(
         config, np.where(has_r, chain[rp] if len(rc) else 0, 0), tx_text
     ).where(has_r, "")
-    exceptions = exceptions[EXCEPTION_COLUMNS]
+    emit("exceptions", exceptions[EXCEPTION_COLUMNS])
+    del exceptions
 
     # per request: counts and payment times from auto matches
     per = pd.DataFrame({"ri": m_ri[auto], "t": block_time[m_rpos[auto]]})
@@ -408,18 +439,12 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
             "invoice_amount": minor_to_text(rq["invoice_minor"].to_numpy(), exps),
         }
     )
-    totals = _amounts_by_chain_asset(
+    emit("requests_status", requests_status[STATUS_COLUMNS])
+    del requests_status
+    return _amounts_by_chain_asset(
         chain[m_rpos[auto]],
         rc.text_at("asset", m_rpos[auto]),
         take(rq["invoice_currency"], m_ri[auto]),
         exps[m_ri[auto]],
         fv[auto],
-    )
-    return ReconResult(
-        amounts_by_chain_asset=totals,
-        matches=matches[MATCH_COLUMNS],
-        exceptions=exceptions,
-        requests_status=requests_status[STATUS_COLUMNS],
-        journals=format_journals(journals),
-        as_of=frames.as_of,
     )
