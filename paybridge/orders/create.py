@@ -178,14 +178,20 @@ def _top_up_first(pool: IndexPool | None, config: PayBridgeConfig, body: CreateO
     """Refill the index pool before this transaction takes its connection and writes: the pool
     reserves in a transaction of its own, which on SQLite would wait for this one's write lock
     forever, and on PostgreSQL would need a second pooled connection while this one is held
-    (threads doing so at once can exhaust the engine's pool)."""
-    if pool is None:
-        return
+    (threads doing so at once can exhaust the engine's pool). A batch of orders tops up for
+    all of them before its transaction (``index_fingerprint``): then this finds enough."""
+    fingerprint = index_fingerprint(config, body) if pool is not None else None
+    if pool is not None and fingerprint is not None:
+        pool.top_up(fingerprint, 1)
+
+
+def index_fingerprint(config: PayBridgeConfig, body: CreateOrder) -> str | None:
+    """The xpub fingerprint whose index pool this order takes an index from; None for an
+    order refused before that (unknown network, chain without a wallet)."""
     try:
-        wallet = merchant_wallet(config, resolve_network(config, body.network).name)
+        return merchant_wallet(config, resolve_network(config, body.network).name).fingerprint
     except (OrderRefused, ConfigError):
-        return  # refused below, in the usual order
-    pool.top_up(wallet.fingerprint, 1)
+        return None  # refused below, in the usual order
 
 
 def _claim_key(

@@ -134,6 +134,53 @@ def _run_after_rollback(session: Session) -> None:
 
 
 @contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT (``begin_nested``) whose commit and rollback hooks stay its own.
+
+    Why: SQLAlchemy runs the before/after-commit listeners when a savepoint is released and the
+    after-rollback listeners when one rolls back, and ``before_commit``, ``after_rollback`` and
+    ``audit.append_at_commit`` keep their state in ``session.info``. Without this, releasing an
+    order's savepoint in a batch would append its audit entries then (locking the chain's head
+    for the rest of the batch), and rolling one back would drop every earlier order's entries
+    and give back their address indexes.
+
+    Inside, ``session.info`` holds only what the block registers. Released, that joins the
+    enclosing transaction's (lists concatenated, a callback both registered kept once, other
+    values replaced), to run at its commit or rollback; rolled back, the block's after-rollback
+    callbacks run and the rest of what it registered is dropped."""
+    outer = dict(session.info)
+    session.info.clear()
+    try:
+        nested = session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()  # the listener runs this block's after-rollback callbacks
+            raise
+        inner = dict(session.info)
+        session.info.clear()  # the release's listeners find none of this block's hooks
+        try:
+            nested.commit()
+        except BaseException:
+            for callback in inner.get(_AFTER_ROLLBACK, ()):
+                callback(session)
+            raise
+        _merge_info(outer, inner)
+    finally:
+        session.info.clear()
+        session.info.update(outer)
+
+
+def _merge_info(outer: dict[Any, Any], inner: dict[Any, Any]) -> None:
+    for key, value in inner.items():
+        kept = outer.get(key)
+        if isinstance(value, list) and isinstance(kept, list):
+            outer[key] = kept + [v for v in value if not (callable(v) and v in kept)]
+        else:
+            outer[key] = value
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with session_factory(engine)() as session, session.begin():
