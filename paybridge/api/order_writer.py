@@ -45,9 +45,10 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class OrderJob:
-    """One order: ``write`` runs in its own savepoint of the batch's transaction."""
+    """One order: ``write(session, memo)`` runs in its own savepoint of the batch's transaction;
+    ``memo`` is shared by the batch's orders (what one order looked up, the next may reuse)."""
 
-    write: Callable[[Session], Any]
+    write: Callable[[Session, dict[Any, Any]], Any]
     #: the xpub fingerprint it takes an address index from (topped up before the batch)
     fingerprint: str | None = None
     #: retry once on an IntegrityError (the same Idempotency-Key raced us: then a replay)
@@ -152,16 +153,17 @@ class OrderWriter:
                     # the batch takes the write lock first; and pysqlite issues no BEGIN before
                     # a SAVEPOINT, whose RELEASE would then commit the first order on its own
                     session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-                outcomes = [self._one(session, job) for job in jobs]
+                memo: dict[Any, Any] = {}
+                outcomes = [self._one(session, job, memo) for job in jobs]
         except IntegrityError as exc:  # a constraint checked at commit
             raise _BatchFailed(str(exc)) from exc
         return outcomes
 
-    def _one(self, session: Session, job: OrderJob) -> _Outcome:
+    def _one(self, session: Session, job: OrderJob, memo: dict[Any, Any]) -> _Outcome:
         for attempt in (1, 2):
             try:
                 with savepoint(session):
-                    return _Outcome(value=job.write(session))
+                    return _Outcome(value=job.write(session, memo))
             except IntegrityError as exc:
                 if attempt == 2 or not job.retry_integrity:
                     return _Outcome(error=exc)

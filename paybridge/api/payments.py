@@ -77,9 +77,9 @@ async def create(
     except _InvalidBody as exc:
         body, bad = None, exc
 
-    def write(session: Session) -> tuple[Any, Any, bool]:
+    def write(session: Session, memo: dict[Any, Any]) -> tuple[Any, Any, bool]:
         # the caller first (401/429/403 before a body problem), in the order's savepoint
-        who = authorize(session, state, credentials)
+        who = authorize(session, state, credentials, memo)
         if bad is not None:
             raise bad
         assert body is not None
@@ -91,6 +91,7 @@ async def create(
             idempotency_key=idempotency_key,
             rates_for_chain=state.rates_for_chain,
             index_pool=state.index_pool,
+            insert_at_commit=True,  # with the batch's other rows, one statement per table
         )
         return result.request, result.order, result.created
 

@@ -137,11 +137,11 @@ def test_orders_queued_meanwhile_share_one_transaction(
     release = threading.Event()
     seen: list[int] = []
 
-    def stalled(session: Any) -> str:
+    def stalled(session: Any, memo: Any) -> str:
         release.wait(10)
         return "first"
 
-    def counted(session: Any) -> int:
+    def counted(session: Any, memo: Any) -> int:
         seen.append(id(session))
         return len(seen)
 
