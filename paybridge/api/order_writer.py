@@ -52,8 +52,9 @@ class OrderJob:
     write: Callable[[Session, dict[Any, Any]], Any]
     #: the xpub fingerprint it takes an address index from (topped up before the batch)
     fingerprint: str | None = None
-    #: retry once on an IntegrityError (the same Idempotency-Key raced us: then a replay)
-    retry_integrity: bool = False
+    #: sent with an Idempotency-Key: safe to retry (an IntegrityError means the same key raced
+    #: us, then a replay; a retry after a COMMIT whose outcome is unknown replays it if saved)
+    keyed: bool = False
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -126,7 +127,11 @@ class OrderWriter:
             outcomes = self._batch(jobs)
         except (_BatchFailed, DBAPIError) as exc:
             _log.warning("order batch of %d not committed (%s): each retried alone", len(jobs), exc)
-            outcomes = [self._alone(job) for job in jobs]
+            unknown = _outcome_unknown(exc)
+            outcomes = [
+                _Outcome(error=_maybe_saved(exc)) if unknown and not job.keyed else self._alone(job)
+                for job in jobs
+            ]
         for job, outcome in zip(jobs, outcomes, strict=True):
             if outcome.error is not None:
                 job.future.set_exception(outcome.error)
@@ -188,13 +193,32 @@ class OrderWriter:
                 with savepoint(session, release=False):
                     return _Outcome(value=job.write(session, memo))
             except IntegrityError as exc:
-                if attempt == 2 or not job.retry_integrity:
+                if attempt == 2 or not job.keyed:
                     return _Outcome(error=exc)
             except DBAPIError:
                 raise  # the connection or the transaction: the whole batch
             except Exception as exc:  # the order's own answer (problem, refusal, bug)
                 return _Outcome(error=exc)
         raise AssertionError("unreachable")
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """The connection was lost during the COMMIT itself (no statement of ours was running):
+    the batch may have been saved. Any other failure wrote nothing."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated and exc.statement is None
+
+
+def _maybe_saved(exc: BaseException) -> ApiProblem:
+    return ApiProblem(
+        503,
+        "Order outcome unknown",
+        "the connection to the store was lost while this order was being committed "
+        f"({type(exc.__cause__ or exc).__name__}), so it may or may not have been saved, and "
+        "without an Idempotency-Key it cannot be retried safely: look for it "
+        "(GET /v1/payments) before sending it again, and send an Idempotency-Key with every "
+        "order",
+        {"Retry-After": "1"},
+    )
 
 
 def _not_saved(exc: BaseException) -> ApiProblem:

@@ -98,7 +98,7 @@ async def create(
     job = OrderJob(
         write,
         fingerprint=index_fingerprint(state.config, body) if body is not None else None,
-        retry_integrity=idempotency_key is not None,  # the same key raced us: replay theirs
+        keyed=idempotency_key is not None,  # a retry of it replays rather than duplicates
     )
     # committed with the other orders of its batch (``order_writer``) before it is answered
     row, order, created = await asyncio.wrap_future(state.order_writer.submit(job))

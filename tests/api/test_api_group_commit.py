@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from paybridge import audit
 from paybridge.api.order_writer import OrderJob, OrderWriter
+from paybridge.api.problems import ApiProblem
 from paybridge.config import PayBridgeConfig
 from paybridge.store.db import transaction
 from paybridge.store.models import (
@@ -270,3 +271,40 @@ def test_batch_refused_at_commit_writes_nothing_and_answers_503(pg_api: ApiServe
         assert again.status_code == 200
     accepted |= {retried.json()["payment_id"], first}
     _check_store(pg_api.engine, accepted)
+
+
+def test_commit_of_unknown_outcome_retries_keyed_orders_only(store: Engine) -> None:
+    """A connection lost during the COMMIT itself leaves the batch's outcome unknown: orders
+    with an Idempotency-Key are retried (a saved one would be replayed), an order without one
+    is answered 503 "outcome unknown" rather than risk a second payment."""
+    writer = OrderWriter(store, None)
+    lost = sa.exc.OperationalError(None, None, Exception("server closed the connection"))
+    lost.connection_invalidated = True  # as SQLAlchemy marks a disconnect; no statement: COMMIT
+    calls: Counter[str] = Counter()
+    release = threading.Event()
+
+    def stalled(session: Any, memo: Any) -> str:
+        release.wait(10)
+        return "first"
+
+    def job(name: str, fail: bool) -> Callable[[Any, Any], str]:
+        def write(session: Any, memo: Any) -> str:
+            calls[name] += 1
+            if fail and calls[name] == 1:
+                raise lost
+            return name
+
+        return write
+
+    first = writer.submit(OrderJob(stalled))
+    time.sleep(0.2)
+    keyed = writer.submit(OrderJob(job("keyed", False), keyed=True))
+    unkeyed = writer.submit(OrderJob(job("unkeyed", False)))
+    failing = writer.submit(OrderJob(job("failing", True), keyed=True))
+    release.set()
+    assert first.result(10) == "first"
+    assert keyed.result(10) == "keyed" and failing.result(10) == "failing"
+    with pytest.raises(ApiProblem) as refused:
+        unkeyed.result(10)
+    assert refused.value.status == 503 and refused.value.title == "Order outcome unknown"
+    assert calls == {"keyed": 2, "unkeyed": 1, "failing": 2}
