@@ -152,7 +152,11 @@ class OrderWriter:
         if self._pool is None:
             return
         for fingerprint, count in Counter(j.fingerprint for j in jobs if j.fingerprint).items():
-            self._pool.top_up(fingerprint, count)
+            try:
+                self._pool.top_up(fingerprint, count, self._connected())
+            except BaseException:
+                self._close()
+                raise
 
     def _batch(self, jobs: list[OrderJob]) -> list[_Outcome]:
         """All of ``jobs`` in one transaction; their outcomes, valid only once this returns
@@ -173,10 +177,13 @@ class OrderWriter:
             raise
         return outcomes
 
-    def _session(self) -> Session:
+    def _connected(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-        return session_factory(self._engine)(bind=self._connection)
+        return self._connection
+
+    def _session(self) -> Session:
+        return session_factory(self._engine)(bind=self._connected())
 
     def _close(self) -> None:
         connection, self._connection = self._connection, None
