@@ -127,6 +127,8 @@ class OrderWriter:
             outcomes = self._batch(jobs)
         except (_BatchFailed, DBAPIError) as exc:
             _log.warning("order batch of %d not committed (%s): each retried alone", len(jobs), exc)
+            if self._pool is not None and getattr(exc, "connection_invalidated", False):
+                self._pool.forget()  # the server may have restarted and lost a reservation
             unknown = _outcome_unknown(exc)
             outcomes = [
                 _Outcome(error=_maybe_saved(exc)) if unknown and not job.keyed else self._alone(job)

@@ -69,6 +69,13 @@ class IndexPool:
             for index in indexes:
                 heapq.heappush(free, index)
 
+    def forget(self) -> None:
+        """Drop every free index (a gap, never a duplicate): after the connection to the store
+        was lost, as the server may have crashed before a reservation reached its disk (see
+        ``_reserve``), and the counter may hand those indexes out again."""
+        with self._lock:
+            self._free.clear()
+
     def _reserve(self, fingerprint: str, size: int, connection: sa.Connection | None) -> int:
         """Bump the counter by ``size`` in a transaction of its own; the block's first index."""
         table = DerivationCounter.__table__
@@ -82,7 +89,8 @@ class IndexPool:
             if conn.dialect.name == "postgresql":
                 # no wait for the disk here (a WAL flush, milliseconds on a busy machine): a
                 # request that uses these indexes commits later, and its commit flushes this
-                # earlier record with it; lost in a crash, the block was used by nothing
+                # earlier record with it; lost in a crash, the block was used by nothing (and
+                # the order writer ``forget``s its free indexes once it sees a lost connection)
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             after = conn.execute(bump).scalar_one_or_none()
             if after is None:
