@@ -10,10 +10,11 @@ How: a process reserves ``block`` indexes at once in its own short transaction (
 bumped and committed, so blocks of different processes and workers never overlap) and hands
 them out from memory. An index whose order rolls back is given back and handed out next
 (lowest first), so a running process leaves no hole. What a crash loses is the rest of each
-live process's block: at most ``block - 1`` unused indexes per process, far below a wallet's
-usual gap limit of 20 with the default block of 4 and a few workers; ``paybridge requests
-gaps`` (``requests.gaps``) reports the gap limit a wallet then needs. The unique constraint on
-(xpub, index) still backs uniqueness up.
+live process's block (at most ``block - 1`` unused indexes per process with the default block
+of 4) plus the indexes of the orders it was writing: under load the API's order writer reserves
+one batch's worth (up to 60) at once, so a crash mid-batch can leave a gap wider than a
+wallet's usual gap limit of 20; ``paybridge requests gaps`` (``requests.gaps``) reports the gap
+limit a wallet then needs. The unique constraint on (xpub, index) still backs uniqueness up.
 """
 
 from __future__ import annotations
