@@ -69,13 +69,21 @@ def event_types_of(event: AuditEvent) -> list[str]:
 
 
 def enqueue_audit_events(session: Session, batch: Sequence[AuditEvent], at: datetime) -> None:
-    wanted = [(e.entity_id, t) for e in batch for t in event_types_of(e)]
+    enqueue_timed_audit_events(session, [(event, at) for event in batch])
+
+
+def enqueue_timed_audit_events(
+    session: Session, batch: Sequence[tuple[AuditEvent, datetime]]
+) -> None:
+    """The events of ``batch`` (each audit event with its time), endpoints and payments read
+    once for the whole batch (a batch of API orders reads them once, not once per order)."""
+    wanted = [(e.entity_id, t, at) for e, at in batch for t in event_types_of(e)]
     if not wanted:
         return
     endpoints = _endpoints(session)
     if not endpoints:
         return
-    ids = sorted({payment_id for payment_id, _type in wanted})
+    ids = sorted({payment_id for payment_id, _type, _at in wanted})
     session.flush()
     requests = {
         r.id: r
@@ -92,7 +100,7 @@ def enqueue_audit_events(session: Session, batch: Sequence[AuditEvent], at: date
         .order_by(ChainReceipt.tx_hash)
     ):
         hashes.setdefault(request_id, []).append(tx_hash)
-    for payment_id, event_type in wanted:
+    for payment_id, event_type, at in wanted:
         request = requests.get(payment_id)
         if request is None:
             continue

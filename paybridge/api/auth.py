@@ -153,11 +153,22 @@ def presented(scope: str) -> Callable[..., Any]:
     return check
 
 
-def authorize(session: Session, state: Any, credentials: Credentials) -> Caller:
+def authorize(
+    session: Session, state: Any, credentials: Credentials, memo: dict[Any, Any] | None = None
+) -> Caller:
     """The caller of ``credentials`` looked up in ``session`` (in a worker thread), within its
-    budget and holding the scope, else the problem ``require`` would answer."""
+    budget and holding the scope, else the problem ``require`` would answer.
+
+    ``memo``: API keys already looked up in this transaction (a batch of orders, most of them
+    sent with the same key, looks each key up once); the budget is still taken per request."""
     if credentials.api_key:
-        who = authenticate(session.connection(), state.server_key, credentials.api_key)
+        key = ("api_key", credentials.api_key)
+        if memo is not None and key in memo:
+            who = memo[key]
+        else:
+            who = authenticate(session.connection(), state.server_key, credentials.api_key)
+            if memo is not None:
+                memo[key] = who
     else:
         who = _person(session, state, credentials.bearer)
     return _allowed(_admitted(state, who), credentials.scope)

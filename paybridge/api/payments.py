@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from paybridge.access.api_keys import Caller
 from paybridge.api.auth import Credentials, authorize, presented, require
+from paybridge.api.order_writer import OrderJob
 from paybridge.api.problems import ApiProblem, invalid_body
 from paybridge.api.schemas import Payment, PaymentPage
 from paybridge.eip681 import describe_amount
 from paybridge.orders.body import CreateOrder, parse_json
-from paybridge.orders.create import create_order
+from paybridge.orders.create import create_order, index_fingerprint
 from paybridge.orders.queries import (
     MAX_PAGE,
     Filters,
@@ -70,29 +71,37 @@ async def create(
     """Create a payment order (the seed's body); answers the deposit address and link."""
     raw = await request.body()
     state = request.app.state
+    try:  # parsed here, while the writer works; a bad body is answered after the caller check
+        body: CreateOrder | None = _parsed(raw)
+        bad: _InvalidBody | None = None
+    except _InvalidBody as exc:
+        body, bad = None, exc
 
-    def work() -> tuple[Any, Any, bool]:
-        for attempt in (1, 2):
-            try:
-                with state.write_lock, transaction(state.engine) as session:
-                    # the caller first (401/429/403 before a body problem), in this transaction
-                    who = authorize(session, state, credentials)
-                    result = create_order(
-                        session,
-                        _parsed(raw),
-                        config=state.config,
-                        caller=who,
-                        idempotency_key=idempotency_key,
-                        rates_for_chain=state.rates_for_chain,
-                        index_pool=state.index_pool,
-                    )
-                    return result.request, result.order, result.created
-            except IntegrityError:  # the same Idempotency-Key raced us: replay theirs
-                if attempt == 2 or idempotency_key is None:
-                    raise
-        raise AssertionError("unreachable")
+    def write(session: Session, memo: dict[Any, Any]) -> tuple[Any, Any, bool]:
+        # the caller first (401/429/403 before a body problem), in the order's savepoint
+        who = authorize(session, state, credentials, memo)
+        if bad is not None:
+            raise bad
+        assert body is not None
+        result = create_order(
+            session,
+            body,
+            config=state.config,
+            caller=who,
+            idempotency_key=idempotency_key,
+            rates_for_chain=state.rates_for_chain,
+            index_pool=state.index_pool,
+            insert_at_commit=True,  # with the batch's other rows, one statement per table
+        )
+        return result.request, result.order, result.created
 
-    row, order, created = await run_in_threadpool(work)
+    job = OrderJob(
+        write,
+        fingerprint=index_fingerprint(state.config, body) if body is not None else None,
+        keyed=idempotency_key is not None,  # a retry of it replays rather than duplicates
+    )
+    # committed with the other orders of its batch (``order_writer``) before it is answered
+    row, order, created = await asyncio.wrap_future(state.order_writer.submit(job))
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"

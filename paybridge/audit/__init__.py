@@ -112,19 +112,36 @@ def append(
     Signed with the active audit key (see ``paybridge.audit.keys``): without one, nothing is
     written and :class:`~paybridge.audit.keys.AuditKeyError` says how to configure it.
     """
-    batch = list(events)
+    return append_groups(session, [(events, at or datetime.now(UTC))], ring=ring)
+
+
+def append_groups(
+    session: Session,
+    groups: Iterable[tuple[Iterable[AuditEvent], datetime]],
+    *,
+    ring: KeyRing | None = None,
+) -> int:
+    """``append`` for several groups of events, each with its own time, in order: one claim of
+    the chain's head for all of them (a batch of API orders takes the head's lock once).
+
+    Each entry is hashed exactly as ``append`` alone would hash it (its group's time, the
+    previous entry's hash): the chain reads the same as appending the groups one by one."""
+    timed = [(list(events), at.astimezone(UTC)) for events, at in groups]
+    batch = [(event, when) for events, when in timed for event in events]
     if not batch:
         return 0
     ring = ring or active_ring()
     key_id, key = ring.active_id, ring.active_key
-    when = (at or datetime.now(UTC)).astimezone(UTC)
     # webhook events for payment changes, in this same transaction (the outbox); written
     # before the chain's head is locked, so other appenders do not wait for these queries
-    webhook_outbox.enqueue_audit_events(session, batch, when)
+    webhook_outbox.enqueue_timed_audit_events(session, batch)
     last_seq, prev_hash = _claim_sequence(session, len(batch))
-    stamp = when.isoformat(timespec="microseconds")  # as entry_hash writes it: when is UTC
+    stamps: dict[datetime, str] = {}  # as entry_hash writes it: every time is UTC
     rows = []
-    for offset, event in enumerate(batch, start=1):
+    for offset, (event, when) in enumerate(batch, start=1):
+        stamp = stamps.get(when)
+        if stamp is None:
+            stamp = stamps[when] = when.isoformat(timespec="microseconds")
         fields = [
             event.actor,
             event.entity_type,
@@ -207,8 +224,8 @@ _PENDING = "audit_append_at_commit"
 
 
 def _append_pending(session: Session) -> None:
-    for batch, at in session.info.pop(_PENDING, []):
-        append(session, batch, at)
+    """Every group deferred in this transaction, in one append (one claim of the head)."""
+    append_groups(session, session.info.pop(_PENDING, []))
 
 
 def _drop_pending(session: Session) -> None:

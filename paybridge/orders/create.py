@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from paybridge_connectors.rates.base import Rate, RateSource, RateUnavailable
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from paybridge import webhook_outbox
 from paybridge.access.api_keys import Caller
@@ -28,6 +28,7 @@ from paybridge.rate_sources import ChainRates
 from paybridge.requests.building import new_request_id, unsaved_row
 from paybridge.requests.index_pool import IndexPool
 from paybridge.requests.service import create_payment_requests
+from paybridge.store.bulk import insert_at_commit as defer_insert
 from paybridge.store.db import dialect_insert
 from paybridge.store.models import ApiOrder, IdempotencyKey, PaymentRequest, WebhookEndpoint
 
@@ -91,11 +92,16 @@ def create_order(
     rates_for_chain: Callable[[str], RateSource] | None = None,
     now: datetime | None = None,
     index_pool: IndexPool | None = None,
+    insert_at_commit: bool = False,
 ) -> OrderResult:
     """Create the order in the caller's transaction (or replay the one this key created).
 
     ``index_pool``: the process's reserved derivation indexes (``requests.index_pool``); without
-    one the xpub's counter row is locked until this transaction ends."""
+    one the xpub's counter row is locked until this transaction ends. ``insert_at_commit``
+    (with ``index_pool``): the request and order rows are written at commit with the rest of
+    the batch's (``store.bulk.insert_at_commit``), the objects kept in ``session`` meanwhile,
+    so that a replay of this key later in the same transaction finds them."""
+    deferred = insert_at_commit and index_pool is not None
     when = now or datetime.now(UTC)
     fingerprint = body_fingerprint(body)
     payment_id = new_request_id()
@@ -146,6 +152,7 @@ def create_order(
         now=when,
         index_pool=index_pool,
         request_ids=[payment_id],
+        insert_at_commit=deferred,
     )
     values = {
         "payment_id": made.request.id,
@@ -159,15 +166,22 @@ def create_order(
     }
     row = {**values, "metadata": values["metadata_json"]}
     del row["metadata_json"]  # the attribute's column is named "metadata"
+    order = unsaved_row(ApiOrder, **values)
+    if deferred:
+        defer_insert(session, _ORDERS, _ORDER_COLUMNS, [row[c] for c in _ORDER_COLUMNS])
+        make_transient_to_detached(order)
+        session.add(order)  # a replay later in this transaction reads it from the session
+        return OrderResult(made.request, order, True)
     # Core, as the request row (the ORM's unit of work costs more than the INSERT), and
     # whether any webhook endpoint is registered read by the same statement
     listening = session.connection().execute(_INSERT_ORDER, row).scalar_one()
     if not listening:
         webhook_outbox.note_no_endpoints(session)
-    order = unsaved_row(ApiOrder, **values)
     return OrderResult(made.request, order, True)
 
 
+_ORDERS = ApiOrder.__table__
+_ORDER_COLUMNS = tuple(column.key for column in _ORDERS.columns)
 _ENDPOINTS = WebhookEndpoint.__table__
 _INSERT_ORDER = sa.insert(ApiOrder.__table__).returning(
     sa.exists().where(_ENDPOINTS.c.disabled_at.is_(None)).select().scalar_subquery()
@@ -178,14 +192,20 @@ def _top_up_first(pool: IndexPool | None, config: PayBridgeConfig, body: CreateO
     """Refill the index pool before this transaction takes its connection and writes: the pool
     reserves in a transaction of its own, which on SQLite would wait for this one's write lock
     forever, and on PostgreSQL would need a second pooled connection while this one is held
-    (threads doing so at once can exhaust the engine's pool)."""
-    if pool is None:
-        return
+    (threads doing so at once can exhaust the engine's pool). A batch of orders tops up for
+    all of them before its transaction (``index_fingerprint``): then this finds enough."""
+    fingerprint = index_fingerprint(config, body) if pool is not None else None
+    if pool is not None and fingerprint is not None:
+        pool.top_up(fingerprint, 1)
+
+
+def index_fingerprint(config: PayBridgeConfig, body: CreateOrder) -> str | None:
+    """The xpub fingerprint whose index pool this order takes an index from; None for an
+    order refused before that (unknown network, chain without a wallet)."""
     try:
-        wallet = merchant_wallet(config, resolve_network(config, body.network).name)
+        return merchant_wallet(config, resolve_network(config, body.network).name).fingerprint
     except (OrderRefused, ConfigError):
-        return  # refused below, in the usual order
-    pool.top_up(wallet.fingerprint, 1)
+        return None  # refused below, in the usual order
 
 
 def _claim_key(

@@ -10,16 +10,19 @@ How: a process reserves ``block`` indexes at once in its own short transaction (
 bumped and committed, so blocks of different processes and workers never overlap) and hands
 them out from memory. An index whose order rolls back is given back and handed out next
 (lowest first), so a running process leaves no hole. What a crash loses is the rest of each
-live process's block: at most ``block - 1`` unused indexes per process, far below a wallet's
-usual gap limit of 20 with the default block of 4 and a few workers; ``paybridge requests
-gaps`` (``requests.gaps``) reports the gap limit a wallet then needs. The unique constraint on
-(xpub, index) still backs uniqueness up.
+live process's block (at most ``block - 1`` unused indexes per process with the default block
+of 4) plus the indexes of the orders it was writing: under load the API's order writer reserves
+one batch's worth (up to 60) at once, so a crash mid-batch can leave a gap wider than a
+wallet's usual gap limit of 20; ``paybridge requests gaps`` (``requests.gaps``) reports the gap
+limit a wallet then needs. The unique constraint on (xpub, index) still backs uniqueness up.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -47,14 +50,16 @@ class IndexPool:
             free = self._free[fingerprint]
             return [heapq.heappop(free) for _ in range(count)]
 
-    def top_up(self, fingerprint: str, count: int) -> None:
+    def top_up(self, fingerprint: str, count: int, connection: sa.Connection | None = None) -> None:
         """Hold at least ``count`` free indexes now (reserving a block if needed), so that a
-        ``take`` soon after needs no transaction of its own."""
+        ``take`` soon after needs no transaction of its own. ``connection``: reserve on this
+        one (outside any transaction; the API's order writer passes its own) rather than on
+        one from the engine's pool."""
         with self._lock:
             free = self._free.setdefault(fingerprint, [])
             if len(free) < count:
                 size = max(self._block, count - len(free))
-                start = self._reserve(fingerprint, size)
+                start = self._reserve(fingerprint, size, connection)
                 for index in range(start, start + size):
                     heapq.heappush(free, index)
 
@@ -65,7 +70,14 @@ class IndexPool:
             for index in indexes:
                 heapq.heappush(free, index)
 
-    def _reserve(self, fingerprint: str, size: int) -> int:
+    def forget(self) -> None:
+        """Drop every free index (a gap, never a duplicate): after the connection to the store
+        was lost, as the server may have crashed before a reservation reached its disk (see
+        ``_reserve``), and the counter may hand those indexes out again."""
+        with self._lock:
+            self._free.clear()
+
+    def _reserve(self, fingerprint: str, size: int, connection: sa.Connection | None) -> int:
         """Bump the counter by ``size`` in a transaction of its own; the block's first index."""
         table = DerivationCounter.__table__
         bump = (
@@ -74,7 +86,13 @@ class IndexPool:
             .values(next_index=table.c.next_index + size)
             .returning(table.c.next_index)
         )
-        with self._engine.begin() as conn:
+        with _own_transaction(self._engine, connection) as conn:
+            if conn.dialect.name == "postgresql":
+                # no wait for the disk here (a WAL flush, milliseconds on a busy machine): a
+                # request that uses these indexes commits later, and its commit flushes this
+                # earlier record with it; lost in a crash, the block was used by nothing (and
+                # the order writer ``forget``s its free indexes once it sees a lost connection)
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             after = conn.execute(bump).scalar_one_or_none()
             if after is None:
                 if self._engine.dialect.name == "postgresql":
@@ -85,6 +103,16 @@ class IndexPool:
                 conn.execute(insert(table).values(**first).on_conflict_do_nothing())
                 after = conn.execute(bump).scalar_one()
         return int(after) - size
+
+
+@contextmanager
+def _own_transaction(engine: Engine, connection: sa.Connection | None) -> Iterator[sa.Connection]:
+    if connection is None:
+        with engine.begin() as conn:
+            yield conn
+    else:
+        with connection.begin():
+            yield connection
 
 
 def pool_for(engine: Engine) -> IndexPool | None:

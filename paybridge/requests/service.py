@@ -29,6 +29,7 @@ from paybridge.requests.building import (
 )
 from paybridge.requests.index_pool import IndexPool
 from paybridge.store.bulk import bulk_insert
+from paybridge.store.bulk import insert_at_commit as defer_insert
 from paybridge.store.db import after_rollback, dialect_insert
 from paybridge.store.models import PaymentRequest
 
@@ -50,6 +51,7 @@ def create_payment_requests(
     now: datetime | None = None,
     index_pool: IndexPool | None = None,
     request_ids: Sequence[str] | None = None,
+    insert_at_commit: bool = False,
 ) -> list[CreatedRequest]:
     """Create (or return the existing) request for each invoice, in input order.
 
@@ -57,14 +59,26 @@ def create_payment_requests(
     ``index_pool``: take indexes from the process's reserved block instead of locking the
     counter until commit; only for invoices nobody else can be creating (API orders).
     ``request_ids``: the new requests' ids, one per invoice (API orders record theirs before
-    creating it); new ones by default.
+    creating it); new ones by default. ``insert_at_commit`` (with ``index_pool``): the new
+    rows are written just before the commit, with every other row so deferred
+    (``store.bulk.insert_at_commit``: the API's order batches), not now; only for invoices
+    that cannot exist yet (an API order's new order id).
     """
     if request_ids is not None and len(request_ids) != len(invoices):
         raise ValueError(f"{len(request_ids)} request ids for {len(invoices)} invoices")
     ids = dict(zip((inv.key for inv in invoices), request_ids or (), strict=False))
     if index_pool is not None:
         return _create_from_pool(
-            session, invoices, config, rates_for_chain, wallet, actor, now, index_pool, ids
+            session,
+            invoices,
+            config,
+            rates_for_chain,
+            wallet,
+            actor,
+            now,
+            index_pool,
+            ids,
+            insert_at_commit,
         )
     when = now or datetime.now(UTC)
     seen = peek_next_index(session, wallet.fingerprint)  # before reading the requests
@@ -109,6 +123,7 @@ def _create_from_pool(
     now: datetime | None,
     pool: IndexPool,
     ids: dict[tuple[str, str, str], str],
+    deferred: bool = False,
 ) -> list[CreatedRequest]:
     """The same requests on indexes from ``pool``; indexes not kept go back to it (at once
     when an invoice already had a request, on rollback when the transaction fails)."""
@@ -120,7 +135,17 @@ def _create_from_pool(
     indexes = pool.take(wallet.fingerprint, len(todo))
     after_rollback(session, lambda _session: pool.give_back(wallet.fingerprint, indexes))
     rows = build_requests(todo, indexes, wallet, config, rates_for_chain, when, ids)
-    created = _insert_new(session, rows)
+    if deferred:
+        for row in rows:
+            defer_insert(
+                session,
+                _REQUESTS,
+                _REQUEST_COLUMNS,
+                [row.__dict__.get(c) for c in _REQUEST_COLUMNS],
+            )
+        created = {_key(r): r for r in rows}
+    else:
+        created = _insert_new(session, rows)
     unused = [r for r in rows if created.get(_key(r)) is not r]
     if unused:  # inserted meanwhile by someone else: theirs stands, our indexes go back
         kept = {r.derivation_index for r in created.values()}
@@ -191,7 +216,8 @@ def _insert_new(
     return {_key(r): r for r in inserted}
 
 
-_REQUEST_COLUMNS = tuple(column.key for column in PaymentRequest.__table__.columns)
+_REQUESTS = PaymentRequest.__table__
+_REQUEST_COLUMNS = tuple(column.key for column in _REQUESTS.columns)
 _INVOICE = ("erp_system", "company", "invoice_id")
 
 

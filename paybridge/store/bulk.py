@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from paybridge.store.db import after_rollback, before_commit
 
 Processor = Callable[[Any], Any]
 
@@ -113,3 +116,39 @@ def bulk_insert(
     if insert is None:
         insert = _CACHE[key] = BulkInsert(table, dialect, columns, conflict, update)
     return insert
+
+
+def insert_at_commit(
+    session: Session, table: sa.Table, columns: Sequence[str], row: Sequence[Any]
+) -> None:
+    """Insert ``row`` (values in ``columns`` order) just before the session's transaction
+    commits, with every other row deferred so: one ``executemany`` per table and columns, in
+    the order first deferred (a referenced table's rows first, if deferred first).
+
+    Why: the API's order writer commits a batch of orders at once; each order's payment
+    request and order rows then cost one statement per batch instead of one round trip each
+    while the batch is being written. Only for rows nothing reads back from the database
+    before the commit (the caller keeps the objects it needs in the session), and that cannot
+    conflict (new ids): a failing insert fails the commit, which writes nothing."""
+    pending = session.info.get(_DEFERRED)
+    if pending is None:
+        pending = session.info[_DEFERRED] = []
+        before_commit(session, _insert_deferred)
+        after_rollback(session, _drop_deferred)
+    pending.append((table, tuple(columns), row))
+
+
+_DEFERRED = "paybridge_insert_at_commit"
+
+
+def _insert_deferred(session: Session) -> None:
+    groups: dict[tuple[sa.Table, tuple[str, ...]], list[Sequence[Any]]] = {}
+    for table, columns, row in session.info.pop(_DEFERRED, []):
+        groups.setdefault((table, columns), []).append(row)
+    connection = session.connection()
+    for (table, columns), rows in groups.items():
+        bulk_insert(table, connection.dialect, columns).execute(connection, rows)
+
+
+def _drop_deferred(session: Session) -> None:
+    session.info.pop(_DEFERRED, None)

@@ -134,6 +134,75 @@ def _run_after_rollback(session: Session) -> None:
 
 
 @contextmanager
+def savepoint(session: Session, *, release: bool = True) -> Iterator[None]:
+    """A SAVEPOINT (``begin_nested``) whose commit and rollback hooks stay its own.
+
+    Why: SQLAlchemy runs the before/after-commit listeners when a savepoint is released and
+    the after-rollback listeners when one rolls back, and ``before_commit``, ``after_rollback``,
+    ``audit.append_at_commit`` and ``store.bulk.insert_at_commit`` keep their state in
+    ``session.info``. Without this, releasing an order's savepoint in a batch would append its
+    audit entries then (locking the chain's head for the rest of the batch), and rolling one
+    back would drop every earlier order's entries and give back their address indexes.
+
+    Inside, ``session.info`` holds only what the block registers. Kept, that joins the
+    enclosing transaction's (lists concatenated, a callback both registered kept once, other
+    values replaced), to run at its commit or rollback; rolled back, the block's after-rollback
+    callbacks run and the rest of what it registered is dropped.
+
+    ``release=False``: a plain ``SAVEPOINT`` statement, never released (the COMMIT releases
+    it): one round trip fewer, for a block that leaves no pending ORM object behind (it writes
+    with Core; objects it attaches stay in the session even when it rolls back)."""
+    outer = dict(session.info)
+    session.info.clear()
+    try:
+        if release:
+            nested = session.begin_nested()
+            try:
+                yield
+            except BaseException:
+                nested.rollback()  # the listener runs this block's after-rollback callbacks
+                raise
+            inner = dict(session.info)
+            session.info.clear()  # the release's listeners find none of this block's hooks
+            try:
+                nested.commit()
+            except BaseException:
+                _rolled_back(session, inner)
+                raise
+        else:
+            connection = session.connection()
+            connection.exec_driver_sql(f"SAVEPOINT {_UNRELEASED}")
+            try:
+                yield
+            except BaseException:
+                connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_UNRELEASED}")
+                _rolled_back(session, dict(session.info))
+                raise
+            inner = dict(session.info)
+        _merge_info(outer, inner)
+    finally:
+        session.info.clear()
+        session.info.update(outer)
+
+
+_UNRELEASED = "pb_unit"
+
+
+def _rolled_back(session: Session, inner: dict[Any, Any]) -> None:
+    for callback in inner.get(_AFTER_ROLLBACK, ()):
+        callback(session)
+
+
+def _merge_info(outer: dict[Any, Any], inner: dict[Any, Any]) -> None:
+    for key, value in inner.items():
+        kept = outer.get(key)
+        if isinstance(value, list) and isinstance(kept, list):
+            outer[key] = kept + [v for v in value if not (callable(v) and v in kept)]
+        else:
+            outer[key] = value
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with session_factory(engine)() as session, session.begin():
