@@ -105,6 +105,8 @@ def test_two_workers_share_the_rate_limit(tmp_path: Path) -> None:
         server.terminate()
         server.wait(20)
     assert (tmp_path / "paybridge-api.key.ratelimit").exists()
+    assert server.stderr is not None
+    assert "use --workers 1 with SQLite" in server.stderr.read().decode()
 
 
 def _each_event_delivered_once(tmp_path: Path, port: int, key: str) -> None:
