@@ -17,7 +17,7 @@ from paybridge.api.problems import ApiProblem, invalid_body
 from paybridge.api.schemas import Payment, PaymentPage
 from paybridge.eip681 import describe_amount
 from paybridge.orders.body import CreateOrder, parse_json
-from paybridge.orders.create import create_order, index_fingerprint
+from paybridge.orders.create import create_order, index_fingerprint, lock_rate
 from paybridge.orders.queries import (
     MAX_PAGE,
     Filters,
@@ -76,6 +76,9 @@ async def create(
         bad: _InvalidBody | None = None
     except _InvalidBody as exc:
         body, bad = None, exc
+    rates = state.rates_for_chain
+    if body is not None and body.pricing_currency is not None:  # any RPC before the batch
+        rates = await asyncio.to_thread(lock_rate, state.config, body, rates)
 
     def write(session: Session, memo: dict[Any, Any]) -> tuple[Any, Any, bool]:
         # the caller first (401/429/403 before a body problem), in the order's savepoint
@@ -89,7 +92,7 @@ async def create(
             config=state.config,
             caller=who,
             idempotency_key=idempotency_key,
-            rates_for_chain=state.rates_for_chain,
+            rates_for_chain=rates,
             index_pool=state.index_pool,
             insert_at_commit=True,  # with the batch's other rows, one statement per table
         )

@@ -82,6 +82,48 @@ def resolve_asset(config: PayBridgeConfig, chain: ChainConfig, symbol: str) -> A
         ) from exc
 
 
+class LockedRate:
+    """An order's rate read once, before its transaction, and answered to every later ask (or
+    the reason it could not be read). Why: a live source (a Chainlink feed) is an RPC call,
+    which inside the order's batch (``api.order_writer``) would hold up every order queued
+    behind it, and on SQLite the store's write lock; and the availability check and the quote
+    then use one price."""
+
+    def __init__(self, rate: Rate | None, error: RateUnavailable | None = None) -> None:
+        self._rate = rate
+        self._error = error
+
+    def get_rate(self, asset_symbol: str, currency: str, at: datetime | None = None) -> Rate:
+        if self._error is not None:
+            raise self._error
+        assert self._rate is not None
+        return self._rate
+
+
+def lock_rate(
+    config: PayBridgeConfig,
+    body: CreateOrder,
+    rates_for_chain: Callable[[str], RateSource] | None = None,
+) -> Callable[[str], RateSource] | None:
+    """``rates_for_chain`` for ``create_order`` with a fiat-priced order's rate read now
+    (``LockedRate``); unchanged for an order priced in its asset, or one refused anyway for its
+    network or asset (``create_order`` answers that after the caller and key checks, as does
+    it a rate that could not be read)."""
+    if body.pricing_currency is None:
+        return rates_for_chain
+    try:
+        chain = resolve_network(config, body.network)
+        asset = resolve_asset(config, chain, body.currency)
+    except OrderRefused:
+        return rates_for_chain
+    source = (rates_for_chain or (lambda name: ChainRates(config, name)))(chain.name)
+    try:
+        locked = LockedRate(source.get_rate(asset.symbol, body.pricing_currency.upper()))
+    except RateUnavailable as exc:
+        locked = LockedRate(None, exc)
+    return lambda _name: locked
+
+
 def create_order(
     session: Session,
     body: CreateOrder,

@@ -3,11 +3,16 @@ derived from the merchant xpub, the EIP-681 link and QR codes; refusals as probl
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from api_server import ApiServer, serve
+from api_server import HASH_KEY, ApiServer, serve
+from paybridge_connectors.rates.base import Rate, RateUnavailable
+from served_app import served
 
 from paybridge.addresses import ANVIL_DEMO_XPUB, WatchOnlyWallet
+from paybridge.api.app import create_app
 from paybridge.config import MerchantConfig
 from paybridge.eip681 import parse_payment_uri
 from paybridge.store.db import transaction
@@ -126,3 +131,43 @@ def test_refusals_name_the_field(sqlite_api: ApiServer) -> None:
         )
         _problem(bad_json, 422)
         _problem(http.get("/v1/payments/pr_nope"), 404)
+
+
+class _LiveRates:
+    """A rate feed standing in for an on-chain one (a call per read): records which thread
+    reads it, or fails as an unreachable feed does."""
+
+    def __init__(self) -> None:
+        self.readers: list[str] = []
+        self.reachable = True
+
+    def get_rate(self, asset_symbol: str, currency: str, at: datetime | None = None) -> Rate:
+        self.readers.append(threading.current_thread().name)
+        if not self.reachable:
+            raise RateUnavailable("feed unreachable")
+        return Rate(asset_symbol, currency, Decimal(2), "test feed", at or datetime.now(UTC))
+
+
+def test_a_fiat_orders_rate_is_read_once_before_its_batch(api_config, sqlite_store) -> None:  # type: ignore[no-untyped-def]
+    """The feed is read on a request thread, never by the order writer (where one slow read
+    would hold up every queued order and SQLite's write lock), and once: check and quote
+    use one price. An unreadable feed is 503 'No rate', still after the caller check."""
+    feed = _LiveRates()
+    app = create_app(
+        api_config, engine=sqlite_store, hash_key=HASH_KEY, rates_for_chain=lambda _chain: feed
+    )
+    body = {"amount": "100.00", "pricing_currency": "USD", "currency": "USDC", "network": 31337}
+    with served(app) as port:
+        server = ApiServer(f"http://127.0.0.1:{port}", sqlite_store, api_config)
+        with server.client(server.key("payments:write")) as http:
+            created = http.post("/v1/payments/create-order", json=body)
+            assert created.status_code == 201, created.text
+            details = created.json()["payment_details"]
+            assert details["amount_base_units"] == "50000000"  # 100 USD at 2 USD per USDC
+            assert len(feed.readers) == 1 and feed.readers[0] != "order-writer"
+            feed.reachable = False
+            refused = _problem(http.post("/v1/payments/create-order", json=body), 503)
+            assert refused["title"] == "No rate" and "retry later" in refused["detail"]
+        with server.client("pbk_not_a_key") as stranger:
+            _problem(stranger.post("/v1/payments/create-order", json=body), 401)
+    assert "order-writer" not in feed.readers
