@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
 import requests
+import urllib3.exceptions
 from web3 import HTTPProvider
+from web3._utils.http_session_manager import HTTPSessionManager
 
 RANGE_ERROR_PATTERNS = (
     "query returned more than",
@@ -68,6 +71,54 @@ class RpcUnavailable(Exception):
     """The node could not be reached (or kept timing out) after the configured retries."""
 
 
+class _SessionManager(HTTPSessionManager):
+    """web3's session manager, reading an answer's body in one read.
+
+    ``requests``' ``content`` joins 10 KB chunks, each through urllib3's streaming layers:
+    about 2 ms of CPU for a 2.5 MB ``eth_getLogs`` answer (4,000 Transfer logs), half of that
+    read in one ``read`` (chunked transfer and content encodings still decoded by urllib3).
+    urllib3's errors while reading become the ones ``content`` raises (a read timeout stays a
+    ``requests`` ``ConnectionError``, retried by ``RpcClient``)."""
+
+    def make_post_request(self, endpoint_uri: Any, data: Any, **kwargs: Any) -> bytes:
+        kwargs.setdefault("timeout", 30.0)
+        kwargs["stream"] = True
+        with self.get_response_from_post_request(endpoint_uri, data=data, **kwargs) as response:
+            response.raise_for_status()
+            try:
+                return response.raw.read(decode_content=True)
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except urllib3.exceptions.ProtocolError as exc:
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            except urllib3.exceptions.DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from exc
+
+
+class _Provider(HTTPProvider):
+    """web3's HTTP provider with a faster JSON parser for answers (and ``_SessionManager``).
+
+    A scan's answers are megabytes: web3 decodes them to text, then with the standard
+    library's ``json`` (8 ms for 4,000 logs here); pydantic-core's parser (a dependency
+    already) reads the bytes in half that. Same values: JSON-RPC results are strings,
+    objects, arrays, booleans and small integers, exact in both."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        super().__init__(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+        self._request_session_manager = _SessionManager()
+
+    @staticmethod
+    def decode_rpc_response(raw_response: bytes) -> Any:
+        try:
+            return pydantic_core.from_json(raw_response, cache_strings="keys")
+        except ValueError as exc:
+            raise ValueError(
+                f"the node's answer is not valid JSON ({exc}): {raw_response[:200]!r}"
+            ) from None
+
+
 TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError)
 
 
@@ -87,11 +138,7 @@ class RpcClient:
     http_requests: int = 0
 
     def __post_init__(self) -> None:
-        self.provider = HTTPProvider(
-            self.url,
-            request_kwargs={"timeout": self.timeout},
-            exception_retry_configuration=None,
-        )
+        self.provider = _Provider(self.url, self.timeout)
 
     def call(self, method: str, params: Sequence[Any]) -> Any:
         response = self._with_retries(lambda: self.provider.make_request(method, list(params)))
