@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from chainenv import ChainEnv
+from paybridge_connectors.chain.rpc import RpcClient, RpcError
 
 from paybridge.config import FinalityPolicy
 
@@ -77,3 +81,38 @@ def test_partial_confirmed_amount_keeps_request_detected(fast_finality_env: Chai
     env.mine(1)
     watcher.poll()
     assert env.request(request.id).status == "confirmed"
+
+
+class _NoFinalizedTag(RpcClient):
+    """A node that knows ``safe`` but not ``finalized`` (as some L2 and older clients): the
+    real anvil, its ``finalized`` answer replaced by the error such a node returns."""
+
+    batches: list[list[Any]]
+
+    def batch_results(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        self.batches = getattr(self, "batches", [])
+        self.batches.append([params[0] for _, params in requests_])
+        results = super().batch_results(requests_)
+        return [
+            RpcError(method, -32602, "unknown block tag") if params[0] == "finalized" else r
+            for (method, params), r in zip(requests_, results, strict=True)
+        ]
+
+
+def test_head_and_tags_in_one_request_and_an_unknown_tag_falls_back_to_depth(
+    fast_finality_env: ChainEnv,
+) -> None:
+    env = fast_finality_env  # safe = latest-1; finalized by depth 64 here: never reached
+    env.finality = FinalityPolicy(
+        confirmed="safe", finalized="finalized", confirmations=2, finality_depth=64
+    )
+    request = env.make_request("USDC", 100 * USDC)
+    env.pay_token(request.deposit_address, 100 * USDC)
+    rpc = _NoFinalizedTag(env.chain_config().rpc_url)
+    watcher = env.watcher(rpc=rpc)
+    report = watcher.poll()
+    assert ["latest", "safe", "finalized"] in rpc.batches  # one request for the three
+    assert report.finalized == report.head - 64 and report.safe == report.head - 1
+    env.mine(2)
+    watcher.poll()
+    assert _state(env) == "confirmed"  # safe by tag, not finalized: the depth is not reached

@@ -147,6 +147,16 @@ class RpcClient:
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Results in request order; raises the first error (callers batch one kind of call)."""
+        results = self.batch_results(requests_)
+        for result in results:
+            if isinstance(result, RpcError):
+                raise result
+        return results
+
+    def batch_results(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Like ``batch``, but an item the node answered with an error comes back in its place
+        as an ``RpcError``, not raised: for calls that may fail on their own (a block tag a
+        node does not know) sent in one request with others."""
         if not requests_:
             return []
         payload = [(method, list(params)) for method, params in requests_]
@@ -158,10 +168,13 @@ class RpcClient:
             raise RpcError(requests_[0][0], None, f"unexpected batch answer {responses!r}")
         if len(responses) != len(requests_):
             raise RpcError(requests_[0][0], None, "batch answer has the wrong length")
-        return [
-            self._result(method, response)
-            for (method, _), response in zip(requests_, responses, strict=True)
-        ]
+        results: list[Any] = []
+        for (method, _), response in zip(requests_, responses, strict=True):
+            try:
+                results.append(self._result(method, response))
+            except RpcError as exc:
+                results.append(exc)
+        return results
 
     @property
     def total_calls(self) -> int:
