@@ -32,6 +32,7 @@ from typing import Any
 import requests
 from eth_abi import encode
 from paybridge_connectors.chain.rpc import RpcClient
+from pydantic_core import from_json
 from web3 import Web3
 
 from paybridge.chain_sync.watcher import ChainWatcher
@@ -227,7 +228,8 @@ def _decode(result: Any) -> int:
 
 def _floor(url: str, sent: list[tuple[str, list[tuple[str, list[Any]]]]]) -> tuple[float, float]:
     """The raw-RPC floor: the scan's own JSON-RPC requests, batched as the scan batched them,
-    over the same HTTP library, parsed and decoded (``_decode``), nothing stored. Returns wall
+    over the same HTTP library, parsed with the same JSON parser (pydantic-core's) and decoded
+    (``_decode``), nothing stored. Returns wall
     and CPU seconds of this process (CPU is what a loaded machine disturbs least)."""
     session = requests.Session()
     began, cpu_began = time.perf_counter(), time.process_time()
@@ -237,7 +239,7 @@ def _floor(url: str, sent: list[tuple[str, list[tuple[str, list[Any]]]]]) -> tup
             for i, (method, params) in enumerate(calls)
         ]
         answer = session.post(url, json=bodies if kind == "batch" else bodies[0], timeout=120)
-        payload = answer.json()
+        payload = from_json(answer.content)  # the watcher's parser (its RpcClient's)
         for item in payload if isinstance(payload, list) else [payload]:
             _decode(item.get("result"))
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
