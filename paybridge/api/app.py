@@ -15,9 +15,8 @@ from sqlalchemy.engine import Engine
 
 from paybridge.access.server_key import server_key
 from paybridge.api import metrics, payments, portal, problems
-from paybridge.api.auth import RateLimiter
 from paybridge.api.order_writer import OrderWriter
-from paybridge.api.ratelimit import SharedRateLimiter
+from paybridge.api.ratelimit import RateLimiter, SharedRateLimiter
 from paybridge.config import PayBridgeConfig
 from paybridge.requests.index_pool import pool_for
 from paybridge.store.db import create_engine_for

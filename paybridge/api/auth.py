@@ -1,9 +1,7 @@
-"""X-API-Key authentication, scope checks and a per-key request budget (token bucket)."""
+"""X-API-Key authentication, scope checks and the per-key request budget (``api.ratelimit``)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,28 +15,6 @@ from paybridge.access.roles import ROLE_SCOPES
 from paybridge.access.users import authenticate_token
 from paybridge.api.problems import ApiProblem
 from paybridge.store.db import transaction
-
-
-class RateLimiter:
-    """``per_minute`` requests per key, refilled continuously, with a burst of the same size."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._rate = per_minute / 60.0
-        self._burst = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: str) -> float:
-        """0 when allowed, else the seconds until the next request would be."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (self._burst, now))
-            tokens = min(self._burst, tokens + (now - last) * self._rate)
-            if tokens < 1:
-                self._buckets[key_id] = (tokens, now)
-                return (1 - tokens) / self._rate
-            self._buckets[key_id] = (tokens - 1, now)
-            return 0.0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The per-key request budget shared by every `paybridge api` worker process on the host.
+"""The per-key request budget: a token bucket per key, counted in one process
+(``RateLimiter``) or shared by every `paybridge api` worker process on the host
+(``SharedRateLimiter``); both take a request with ``spend``.
 
 `paybridge api --workers N` runs N processes; a budget counted in each would let a key send N
 times its limit. The buckets live instead in a small file next to the server key (the
@@ -31,6 +33,37 @@ _SLOT = struct.Struct("<16sdd")
 _HEADER = len(MAGIC)
 _SIZE = _HEADER + SLOTS * _SLOT.size
 _EMPTY = bytes(16)
+
+
+def spend(tokens: float, elapsed: float, rate: float, burst: float) -> tuple[float, float]:
+    """One request against a bucket holding ``tokens`` ``elapsed`` seconds ago, refilled at
+    ``rate`` per second up to ``burst``: (tokens left, 0.0) when allowed, else (tokens,
+    seconds until the next request would be). A clock set back refills nothing, rather than
+    leaving a key waiting until it catches up."""
+    tokens = min(burst, tokens + max(0.0, elapsed) * rate)
+    if tokens < 1:
+        return tokens, (1 - tokens) / rate
+    return tokens - 1, 0.0
+
+
+class RateLimiter:
+    """``per_minute`` requests per key, refilled continuously, with a burst of the same size,
+    counted in this process (``create_app``'s default; `paybridge api` shares one file)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str) -> float:
+        """0 when allowed, else the seconds until the next request would be."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self._burst, now))
+            tokens, wait = spend(tokens, now - last, self._rate, self._burst)
+            self._buckets[key_id] = (tokens, now)
+            return wait
 
 
 def limiter_file(server_key_path: Path) -> Path:
@@ -77,13 +110,9 @@ class SharedRateLimiter:
         found, tokens, last = _SLOT.unpack_from(self._map, offset)
         if found != digest:
             tokens, last = self._burst, now
-        # a clock set back must not leave a key waiting until it catches up
-        tokens = min(self._burst, tokens + max(0.0, now - last) * self._rate)
-        if tokens < 1:
-            _SLOT.pack_into(self._map, offset, digest, tokens, now)
-            return (1 - tokens) / self._rate
-        _SLOT.pack_into(self._map, offset, digest, tokens - 1, now)
-        return 0.0
+        tokens, wait = spend(tokens, now - last, self._rate, self._burst)
+        _SLOT.pack_into(self._map, offset, digest, tokens, now)
+        return wait
 
     def _slot(self, digest: bytes) -> int:
         """The offset of ``digest``'s slot: its own, an empty one, or the least recently used."""
