@@ -22,6 +22,7 @@ import pandas as pd
 
 from paybridge_reconciliation.amounts import as_object, div_ceil, exact_ints
 from paybridge_reconciliation.fixed_point import minor_to_text
+from paybridge_reconciliation.inputs import RECEIPT_COLUMNS
 
 RATE_SCALE = 18
 GROUP = 5
@@ -422,20 +423,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     truth_status = pd.DataFrame(
         {"request_id": request_id, "kind": kind, "clearable": clearable, "ambiguous": kind == "tie"}
     )
-    receipts = receipts[
-        [
-            "chain_id",
-            "tx_hash",
-            "event_key",
-            "block_number",
-            "block_time",
-            "asset",
-            "from_address",
-            "to_address",
-            "amount",
-            "status",
-        ]
-    ].copy()
+    receipts = receipts[RECEIPT_COLUMNS].copy()
     receipts["amount"] = exact_ints(receipts["amount"].to_numpy(dtype=object))
     receipts["chain_id"] = receipts["chain_id"].astype(np.int64)
     receipts["block_number"] = receipts["block_number"].astype(np.int64)
