@@ -36,6 +36,7 @@ from paybridge_reconciliation.amounts import (
 )
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.hex_text import hex_cells, hex_keys, same_rows
 from paybridge_reconciliation.identity import event_position, with_event_key
 from paybridge_reconciliation.rates import lookup_rates
 from paybridge_reconciliation.reasons import Reason
@@ -52,6 +53,7 @@ from paybridge_reconciliation.tolerance import (
 ENGINE_VERSION = "1.0.0"
 INT64_MAX = 2**63 - 1
 RULE_OWN, RULE_REUSE, RULE_BATCH = 0, 1, 2
+ADDRESS_DIGITS, TX_HASH_DIGITS = 40, 64  # hex digits after 0x
 STATUS_NAMES = ["open", "expired", "partial", "paid_within_tolerance", "paid", "overpaid"]
 STATUS_ARROW = pa.array(STATUS_NAMES, pa.large_string())
 REASON_CODE = {r: i for i, r in enumerate(Reason)}  # exceptions sort by this, then text
@@ -250,14 +252,51 @@ def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
 
 
 def address_owner(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarray:
-    """Position of the request owning each receipt's address, -1 if none (Arrow hash lookup).
+    """Position of the request owning each receipt's address, -1 if none.
 
     Deposit addresses are unique per request (`inputs.read_requests` rejects duplicates); were
-    one repeated anyway, the first request (in request_id order) owns it.
+    one repeated anyway, the first request (in request_id order) owns it. Addresses as read
+    from files are joined by integer key (`_owner_by_key`); anything else by an Arrow hash
+    lookup of the text.
     """
+    keyed = _owner_by_key(deposit_address, to_address)
+    if keyed is not None:
+        return keyed
     deposits = _text(deposit_address)
     found = pc.index_in(_text(to_address), value_set=deposits)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _owner_by_key(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarray | None:
+    """`address_owner` for 0x addresses of 40 hex digits: 64-bit keys joined through a pandas
+    hash index, every hit confirmed byte for byte. None when the text path must answer (a cell
+    that is not such an address, or two deposit addresses sharing a key)."""
+    deposits = hex_cells(_arrow_text(deposit_address), ADDRESS_DIGITS)
+    receivers = hex_cells(_arrow_text(to_address), ADDRESS_DIGITS) if deposits is not None else None
+    if receivers is None:
+        return None
+    index = pd.Index(hex_keys(deposits))
+    if not index.is_unique:
+        return None
+    owner = index.get_indexer(hex_keys(receivers)).astype(np.int64)
+    hits = np.flatnonzero(owner >= 0)
+    owner[hits[~same_rows(receivers[hits], deposits[owner[hits]])]] = -1
+    return owner
+
+
+def transaction_codes(tx_hash: pd.Series) -> np.ndarray:
+    """pd.factorize codes of the tx hashes (by first appearance). 32-byte 0x hashes are coded
+    by 64-bit key, each row confirmed equal to its code's first row byte for byte; the text is
+    hashed only when a cell is not such a hash or two hashes share a key."""
+    cells = hex_cells(_arrow_text(tx_hash), TX_HASH_DIGITS)
+    if cells is not None and len(cells):
+        codes = pd.factorize(hex_keys(cells))[0].astype(np.int64)
+        first_row = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # last write: first row
+        again = np.flatnonzero(first_row[codes] != np.arange(len(codes)))  # repeated keys
+        if same_rows(cells[again], cells[first_row[codes[again]]]).all():
+            return codes
+    return pd.factorize(tx_hash)[0].astype(np.int64)
 
 
 def _packed(keys: list[np.ndarray]) -> list[np.ndarray]:
@@ -333,7 +372,7 @@ def run_rules(
 
     # --- gate: replays, finality --------------------------------------------------------
     free = np.ones(n, dtype=bool)
-    tx_code = pd.factorize(rc.in_input_order("tx_hash"))[0][order]
+    tx_code = transaction_codes(rc.in_input_order("tx_hash"))[order]
     dup, first = _replayed(rc["chain_id"].to_numpy(), tx_code, rc["event_code"].to_numpy())
     zeros = np.zeros(n, dtype=np.int64)
     minus = np.full(n, -1, dtype=np.int64)
@@ -745,6 +784,15 @@ def _text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pa.array(values).cast(pa.large_string())  # already Arrow text: no Python strings
     return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+
+
+def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """Arrow text of a column: the Arrow-backed ``str`` columns of `inputs` as they are (no
+    copy), anything else converted as `_text` does."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values)
+    return _text(values)
 
 
 def _shared_codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -424,4 +427,21 @@ def write_pdf(page: str, path: Path, as_of: pd.Timestamp) -> None:
         1,
     )
     identifier = hashlib.sha256(page.encode()).hexdigest()[:32].encode()
-    HTML(string=dated, url_fetcher=no_fetch).write_pdf(path, identifier=identifier)
+    # a variable font is made static by fontTools, which stamps the font's 'modified' date
+    # with the clock unless SOURCE_DATE_EPOCH is set: the run's as_of, as for the document
+    with _source_date_epoch(int(as_of.timestamp())):
+        HTML(string=dated, url_fetcher=no_fetch).write_pdf(path, identifier=identifier)
+
+
+@contextmanager
+def _source_date_epoch(seconds: int) -> Iterator[None]:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org) set for the block, then put back."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(seconds)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
