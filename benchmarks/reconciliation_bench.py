@@ -221,6 +221,39 @@ print(json.dumps(result))
 """
 
 
+# How long writing and hashing our four output CSVs takes on their own, once built: text
+# already in Arrow tables (read back from a CSV-only run), Arrow's CSV writer and sha256 on one
+# thread, as run_files' writer does. No engine work is in it, so it is a floor under
+# reconcile-files' time that depends only on how much the outputs hold.
+_WRITE_FLOOR = """
+import hashlib, json, time
+from pathlib import Path
+import pyarrow as pa, pyarrow.csv as pacsv
+from paybridge_reconciliation.inputs import header_columns
+src, dst = Path({outputs!r}), Path({scratch!r})
+dst.mkdir(parents=True, exist_ok=True)
+seconds, size = 0.0, 0
+for name in ("matches.csv", "exceptions.csv", "requests_status.csv", "journals.csv"):
+    text = {{c: pa.string() for c in header_columns(src / name)}}
+    table = pacsv.read_csv(src / name, convert_options=pacsv.ConvertOptions(
+        column_types=text, strings_can_be_null=False))
+    began = time.perf_counter()
+    pacsv.write_csv(table, dst / name, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    digest = hashlib.sha256()
+    with (dst / name).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    seconds += time.perf_counter() - began
+    size += (src / name).stat().st_size
+    del table
+print(json.dumps({{"seconds": seconds, "output_bytes": size}}))
+"""
+
+
+def _folder_bytes(folder: Path, suffix: str = ".csv") -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.name.endswith(suffix))
+
+
 def _inputs(n_requests: int, tmp: Path) -> dict[str, str]:
     """The seed-11 hard-mix CSVs of this size. Generating 1M takes minutes here, so with
     RECON_BENCH_INPUT_CACHE=<dir> they are written once to <dir>/hard-seed11-<n>/ and reused
@@ -249,6 +282,8 @@ def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
         for _ in range(files_repeat):
             csv_only.append(_child(_FILES.format(out=f"{tmp}/out-csv", reports=False, **files)))
             duck.append(_child(_DUCKDB.format(out=f"{tmp}/out-duckdb", **files)))
+        floor = _child(_WRITE_FLOOR.format(outputs=f"{tmp}/out-csv", scratch=f"{tmp}/floor"))
+        duck_bytes = _folder_bytes(Path(tmp) / "out-duckdb")
     csv_s = _median(csv_only, "seconds")
     duck_s = _median(duck, "duckdb_pipeline_s")
     csv_rss = _median(csv_only, "peak_rss_gb")
@@ -295,6 +330,12 @@ def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
             _median(csv_only, "cpu_seconds") / max(_median(duck, "cpu_seconds"), 0.01), 2
         ),
         "memory_vs_duckdb": round(csv_rss / max(duck_rss, 0.01), 2),
+        # what the outputs alone cost: our four CSVs against DuckDB's two, and writing plus
+        # hashing ours from ready Arrow text (no engine work) against DuckDB's whole pipeline
+        "output_csv_mb": round(floor["output_bytes"] / 1e6, 1),
+        "duckdb_output_csv_mb": round(duck_bytes / 1e6, 1),
+        "writing_outputs_floor_s": round(floor["seconds"], 2),
+        "writing_floor_vs_duckdb": round(floor["seconds"] / duck_s, 2),
     }
 
 
