@@ -83,8 +83,8 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("reconcile-files CSV-only / DuckDB pipeline (time)", "scale.time_vs_duckdb"),
         ("reconcile-files CSV-only / DuckDB pipeline (CPU time)", "scale.cpu_time_vs_duckdb"),
         ("reconcile-files CSV-only / DuckDB pipeline (peak memory)", "scale.memory_vs_duckdb"),
-        ("output CSV MB: ours (4 files) / DuckDB's (2)", "scale.output_csv_mb"),
-        ("DuckDB's output CSV MB", "scale.duckdb_output_csv_mb"),
+        ("output CSV MB, ours (4 files)", "scale.output_csv_mb"),
+        ("output CSV MB, DuckDB (2 files)", "scale.duckdb_output_csv_mb"),
         (
             "writing + hashing our CSVs alone / DuckDB pipeline (time)",
             "scale.writing_floor_vs_duckdb",
