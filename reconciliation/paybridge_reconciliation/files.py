@@ -10,6 +10,8 @@ for spreadsheets (`safe_text.py`).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 from collections.abc import Callable
@@ -41,6 +43,29 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where there is one (not on musl, macOS or Windows)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def give_back_memory() -> None:
+    """Return the memory freed so far to the OS: Arrow's pool (mimalloc keeps freed pages) and
+    glibc's heaps (free chunks below the top are kept). Why: numpy/Python and Arrow allocate
+    from different allocators, so what one freed is not reused by the other and the process's
+    peak is their sum; at 1M requests each holds 0.3-0.45 GB of freed pages after matching.
+    Costs a few milliseconds."""
+    pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -100,6 +125,7 @@ def run_files(
         note("matching")  # the two halves timed apart by the benchmark (its step marks)
         frames = run_rules(requests, receipts, rates, config)
         del requests, receipts  # the frames hold what publishing needs
+        give_back_memory()
         with staged_pack(out) as staging:
             written: dict[str, Future[str]] = {}
             counts: dict[str, int] = {}
