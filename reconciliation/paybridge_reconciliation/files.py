@@ -135,8 +135,9 @@ def run_files(
                 if attr == "matches":
                     counts["matches_auto"] = int((frame["decision"] == "auto").sum())
                 written[TABLE_FILES[attr]] = writer.submit(
-                    _write_and_hash, frame, staging / TABLE_FILES[attr]
+                    _write_and_hash, [frame], staging / TABLE_FILES[attr]
                 )
+                give_back_memory()  # what building the table freed, before the next one
 
             note("publishing")
             if reports:
@@ -192,8 +193,11 @@ def run_files(
 TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
 
 
-def _write_and_hash(frame: pd.DataFrame, path: Path) -> str:
-    write_csv(frame, path)
+def _write_and_hash(box: list[pd.DataFrame], path: Path) -> str:
+    """Write the one frame in ``box`` and hash the file; the frame is let go once written,
+    not held while hashing (the box is its only other reference, beside the caller's, which
+    lets go as soon as it has handed it over)."""
+    write_csv(box.pop(), path)
     return sha256_file(path)
 
 

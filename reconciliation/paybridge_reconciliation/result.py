@@ -265,6 +265,13 @@ def publish_tables(
     del journals
     exps = rq["currency_exponent"].to_numpy()
     chain = rc["chain_id"].to_numpy()
+    totals = _amounts_by_chain_asset(
+        chain[m_rpos[auto]],
+        rc.text_at("asset", m_rpos[auto]),
+        take(rq["invoice_currency"], m_ri[auto]),
+        exps[m_ri[auto]],
+        fv[auto],
+    )
     late = rc["late"].to_numpy()
     rule_code = m["rule"].to_numpy(np.int64)
     own = rule_code == RULE_OWN
@@ -336,7 +343,9 @@ def publish_tables(
         }
     )
     emit("matches", matches[MATCH_COLUMNS])
-    del matches, explanation, parts
+    # the columns built for matches only, let go before the next tables (peak memory)
+    del matches, explanation, parts, request_id, tx_hash, rule, receipt_text, due_text
+    del applied_text, receipt_amount, paid_late, fv, evidence, applied
 
     e_rpos = exc["rpos"].to_numpy(np.int64)
     e_ri = exc["ri"].to_numpy(np.int64)
@@ -440,11 +449,4 @@ def publish_tables(
         }
     )
     emit("requests_status", requests_status[STATUS_COLUMNS])
-    del requests_status
-    return _amounts_by_chain_asset(
-        chain[m_rpos[auto]],
-        rc.text_at("asset", m_rpos[auto]),
-        take(rq["invoice_currency"], m_ri[auto]),
-        exps[m_ri[auto]],
-        fv[auto],
-    )
+    return totals
