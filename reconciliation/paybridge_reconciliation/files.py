@@ -26,7 +26,12 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
 from paybridge_reconciliation.pack import staged_pack
-from paybridge_reconciliation.result import ReconResult, publish, publish_tables
+from paybridge_reconciliation.result import (
+    ReconResult,
+    publish,
+    publish_tables,
+    published_only,
+)
 from paybridge_reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
@@ -123,7 +128,7 @@ def run_files(
             note("reading rates")
             rates = read_rates(rates_path, config.rate_scale)
         note("matching")  # the two halves timed apart by the benchmark (its step marks)
-        frames = run_rules(requests, receipts, rates, config)
+        frames = published_only(run_rules(requests, receipts, rates, config))
         del requests, receipts  # the frames hold what publishing needs
         give_back_memory()
         with staged_pack(out) as staging:
