@@ -54,6 +54,5 @@ class ChainOrderReceipts:
 def own_columns(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     """``frame``'s columns ``names`` that it has, in a frame that shares no 2-D block with it
     (Arrow-backed text is immutable and not copied; numeric columns are, 8 bytes a row)."""
-    return pd.DataFrame(
-        {n: frame[n].copy() for n in names if n in frame.columns}, index=frame.index
-    )
+    kept = {n: frame[n] for n in names if n in frame.columns}
+    return pd.DataFrame(kept, index=frame.index, copy=True)

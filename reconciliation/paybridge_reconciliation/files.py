@@ -10,8 +10,6 @@ for spreadsheets (`safe_text.py`).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 from collections.abc import Callable
@@ -25,6 +23,7 @@ import pyarrow.csv as pacsv
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.pack import staged_pack
 from paybridge_reconciliation.result import (
     ReconResult,
@@ -48,29 +47,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _libc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, where there is one (not on musl, macOS or Windows)."""
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-_MALLOC_TRIM = _libc_trim()
-
-
-def give_back_memory() -> None:
-    """Return the memory freed so far to the OS: Arrow's pool (mimalloc keeps freed pages) and
-    glibc's heaps (free chunks below the top are kept). Why: numpy/Python and Arrow allocate
-    from different allocators, so what one freed is not reused by the other and the process's
-    peak is their sum; at 1M requests each holds 0.3-0.45 GB of freed pages after matching.
-    Costs a few milliseconds."""
-    pa.default_memory_pool().release_unused()
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -130,7 +106,7 @@ def run_files(
         note("matching")  # the two halves timed apart by the benchmark (its step marks)
         frames = published_only(run_rules(requests, receipts, rates, config))
         del requests, receipts  # the frames hold what publishing needs
-        give_back_memory()
+        give_back_memory(len(frames.requests) + len(frames.receipts))
         with staged_pack(out) as staging:
             written: dict[str, Future[str]] = {}
             counts: dict[str, int] = {}
@@ -142,7 +118,7 @@ def run_files(
                 written[TABLE_FILES[attr]] = writer.submit(
                     _write_and_hash, [frame], staging / TABLE_FILES[attr]
                 )
-                give_back_memory()  # what building the table freed, before the next one
+                give_back_memory(len(frame))  # what building it freed, before the next
 
             note("publishing")
             if reports:
@@ -201,8 +177,10 @@ TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
 def _write_and_hash(box: list[pd.DataFrame], path: Path) -> str:
     """Write the one frame in ``box`` and hash the file; the frame is let go once written,
     not held while hashing (the box is its only other reference, beside the caller's, which
-    lets go as soon as it has handed it over)."""
+    lets go as soon as it has handed it over); then what this thread freed is given back."""
+    rows = len(box[0])
     write_csv(box.pop(), path)
+    give_back_memory(rows)
     return sha256_file(path)
 
 

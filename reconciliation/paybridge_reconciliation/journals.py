@@ -29,6 +29,7 @@ from paybridge_reconciliation.amounts import (
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
 from paybridge_reconciliation.labels import category
+from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.rates import lookup_rates
 from paybridge_reconciliation.times import utc_naive
 
@@ -173,6 +174,7 @@ def build_journals(
         clearing, write_off, ar_credit, cust_credit, fair_value, gain
     )
 
+    give_back_memory(n)  # the Python-int amounts of every request, before the lines
     accounts = config.accounts
     # account and reason texts as small label tables + integer codes (one Arrow take each)
     asset_codes, asset_uniques = pd.factorize(take(rq["asset"], idx))

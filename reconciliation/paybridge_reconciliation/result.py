@@ -28,6 +28,7 @@ from paybridge_reconciliation.engine import (
 from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
 from paybridge_reconciliation.journals import build_journals, fair_values
 from paybridge_reconciliation.labels import category, mapped
+from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
 from paybridge_reconciliation.times import utc_naive
 
@@ -294,6 +295,7 @@ def publish_tables(
     )
     auto = m["auto"].to_numpy(bool)
     status = st["status"].to_numpy(dtype=object)
+    give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
     journals = build_journals(
         rq,
         status,
@@ -346,6 +348,7 @@ def publish_tables(
             ["", "; tie with another candidate, needs a person"],
         ),
     ]
+    give_back_memory(len(m))  # the amounts' texts are built; before the long texts
     explanation = pd.Series(
         pc.binary_join_element_wise(
             *[
