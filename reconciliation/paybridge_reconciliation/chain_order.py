@@ -42,3 +42,17 @@ class ChainOrderReceipts:
     def in_input_order(self, name: str) -> pd.Series:
         """A text column as given: row i is input row i (`order` maps chain positions to it)."""
         return self.text[name]
+
+    def only(self, names: tuple[str, ...]) -> ChainOrderReceipts:
+        """The same receipts with only the columns ``names`` (those present), each column its
+        own (copied out of pandas' 2-D blocks: a kept view would keep the whole block)."""
+        return ChainOrderReceipts(
+            own_columns(self.numeric, names), own_columns(self.text, names), self.order
+        )
+
+
+def own_columns(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """``frame``'s columns ``names`` that it has, in a frame that shares no 2-D block with it
+    (Arrow-backed text is immutable and not copied; numeric columns are, 8 bytes a row)."""
+    kept = {n: frame[n] for n in names if n in frame.columns}
+    return pd.DataFrame(kept, index=frame.index, copy=True)

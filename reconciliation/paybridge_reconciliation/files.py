@@ -23,8 +23,14 @@ import pyarrow.csv as pacsv
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
+from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.pack import staged_pack
-from paybridge_reconciliation.result import ReconResult, publish, publish_tables
+from paybridge_reconciliation.result import (
+    ReconResult,
+    publish,
+    publish_tables,
+    published_only,
+)
 from paybridge_reconciliation.safe_text import recover_array, safe_table
 
 OUTPUT_TABLES = {
@@ -98,8 +104,9 @@ def run_files(
             note("reading rates")
             rates = read_rates(rates_path, config.rate_scale)
         note("matching")  # the two halves timed apart by the benchmark (its step marks)
-        frames = run_rules(requests, receipts, rates, config)
+        frames = published_only(run_rules(requests, receipts, rates, config))
         del requests, receipts  # the frames hold what publishing needs
+        give_back_memory(len(frames.requests) + len(frames.receipts))
         with staged_pack(out) as staging:
             written: dict[str, Future[str]] = {}
             counts: dict[str, int] = {}
@@ -109,8 +116,9 @@ def run_files(
                 if attr == "matches":
                     counts["matches_auto"] = int((frame["decision"] == "auto").sum())
                 written[TABLE_FILES[attr]] = writer.submit(
-                    _write_and_hash, frame, staging / TABLE_FILES[attr]
+                    _write_and_hash, [frame], staging / TABLE_FILES[attr]
                 )
+                give_back_memory(len(frame))  # what building it freed, before the next
 
             note("publishing")
             if reports:
@@ -166,8 +174,13 @@ def run_files(
 TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
 
 
-def _write_and_hash(frame: pd.DataFrame, path: Path) -> str:
-    write_csv(frame, path)
+def _write_and_hash(box: list[pd.DataFrame], path: Path) -> str:
+    """Write the one frame in ``box`` and hash the file; the frame is let go once written,
+    not held while hashing (the box is its only other reference, beside the caller's, which
+    lets go as soon as it has handed it over); then what this thread freed is given back."""
+    rows = len(box[0])
+    write_csv(box.pop(), path)
+    give_back_memory(rows)
     return sha256_file(path)
 
 

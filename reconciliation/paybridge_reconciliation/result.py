@@ -7,7 +7,7 @@ amounts, rate and its source) and a one-line explanation built column-wise.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paybridge_reconciliation.amounts import as_object, exact_ints
-from paybridge_reconciliation.chain_order import ChainOrderReceipts
+from paybridge_reconciliation.chain_order import ChainOrderReceipts, own_columns
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import (
     ENGINE_VERSION,
@@ -26,8 +26,9 @@ from paybridge_reconciliation.engine import (
     run_rules,
 )
 from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
-from paybridge_reconciliation.journals import build_journals, fair_values, format_journals
+from paybridge_reconciliation.journals import build_journals, fair_values
 from paybridge_reconciliation.labels import category, mapped
+from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
 from paybridge_reconciliation.times import utc_naive
 
@@ -214,6 +215,49 @@ def publish(frames: Frames, rates: pd.DataFrame | None, config: ReconConfig) -> 
     )
 
 
+#: the request and receipt columns publishing reads (the others only matching needs)
+PUBLISHED_REQUEST_COLUMNS = (
+    "request_id",
+    "invoice_id",
+    "customer_id",
+    "chain_id",
+    "asset",
+    "amount_due",
+    "invoice_currency",
+    "currency_exponent",
+    "invoice_minor",
+    "created_at",
+    "tolerance_group",
+)
+PUBLISHED_RECEIPT_COLUMNS = (
+    "chain_id",
+    "asset",
+    "block_time",
+    "block_number",
+    "amount",
+    "late",
+    "tx_hash",
+    "event_key",
+    "from_address",
+    "to_address",
+)
+
+
+def published_only(frames: Frames) -> Frames:
+    """The frames with only the request and receipt columns publishing reads.
+
+    Why: reconcile-files lets go of the rest (deposit addresses, tolerances, matching codes,
+    statuses: about 0.2 GB at 1M requests) before it builds the tables."""
+    rc = frames.receipts
+    return replace(
+        frames,
+        requests=own_columns(frames.requests, PUBLISHED_REQUEST_COLUMNS),
+        receipts=rc.only(PUBLISHED_RECEIPT_COLUMNS)
+        if isinstance(rc, ChainOrderReceipts)
+        else own_columns(rc, PUBLISHED_RECEIPT_COLUMNS),
+    )
+
+
 def publish_tables(
     frames: Frames,
     rates: pd.DataFrame | None,
@@ -251,6 +295,7 @@ def publish_tables(
     )
     auto = m["auto"].to_numpy(bool)
     status = st["status"].to_numpy(dtype=object)
+    give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
     journals = build_journals(
         rq,
         status,
@@ -261,10 +306,17 @@ def publish_tables(
         credit_value,
         config,
     )
-    emit("journals", format_journals(journals))
+    emit("journals", journals)
     del journals
     exps = rq["currency_exponent"].to_numpy()
     chain = rc["chain_id"].to_numpy()
+    totals = _amounts_by_chain_asset(
+        chain[m_rpos[auto]],
+        rc.text_at("asset", m_rpos[auto]),
+        take(rq["invoice_currency"], m_ri[auto]),
+        exps[m_ri[auto]],
+        fv[auto],
+    )
     late = rc["late"].to_numpy()
     rule_code = m["rule"].to_numpy(np.int64)
     own = rule_code == RULE_OWN
@@ -296,6 +348,7 @@ def publish_tables(
             ["", "; tie with another candidate, needs a person"],
         ),
     ]
+    give_back_memory(len(m))  # the amounts' texts are built; before the long texts
     explanation = pd.Series(
         pc.binary_join_element_wise(
             *[
@@ -336,7 +389,9 @@ def publish_tables(
         }
     )
     emit("matches", matches[MATCH_COLUMNS])
-    del matches, explanation, parts
+    # the columns built for matches only, let go before the next tables (peak memory)
+    del matches, explanation, parts, request_id, tx_hash, rule, receipt_text, due_text
+    del applied_text, receipt_amount, paid_late, fv, evidence, applied
 
     e_rpos = exc["rpos"].to_numpy(np.int64)
     e_ri = exc["ri"].to_numpy(np.int64)
@@ -440,11 +495,4 @@ def publish_tables(
         }
     )
     emit("requests_status", requests_status[STATUS_COLUMNS])
-    del requests_status
-    return _amounts_by_chain_asset(
-        chain[m_rpos[auto]],
-        rc.text_at("asset", m_rpos[auto]),
-        take(rq["invoice_currency"], m_ri[auto]),
-        exps[m_ri[auto]],
-        fv[auto],
-    )
+    return totals

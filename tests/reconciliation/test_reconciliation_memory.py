@@ -1,0 +1,87 @@
+"""reconcile-files' memory measures change no output: publishing from the slimmed frames
+(`published_only`) gives the same tables, the slimmed frames share no memory with the engine's,
+and the journals' id columns are valid Categoricals over unique, text-ordered categories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from paybridge_reconciliation.chain_order import ChainOrderReceipts
+from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.engine import run_rules
+from paybridge_reconciliation.generate import generate
+from paybridge_reconciliation.result import (
+    PUBLISHED_RECEIPT_COLUMNS,
+    PUBLISHED_REQUEST_COLUMNS,
+    publish,
+    published_only,
+)
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return generate(5, 600, "hard")
+
+
+def _frames(scenario):
+    return run_rules(scenario.requests, scenario.receipts, scenario.rates, ReconConfig())
+
+
+def test_published_only_publishes_the_same_tables(scenario) -> None:
+    config = ReconConfig()
+    full = publish(_frames(scenario), scenario.rates, config)
+    slim = publish(published_only(_frames(scenario)), scenario.rates, config)
+    for name in ("matches", "exceptions", "requests_status", "journals"):
+        pd.testing.assert_frame_equal(getattr(slim, name), getattr(full, name), obj=name)
+    pd.testing.assert_frame_equal(slim.amounts_by_chain_asset, full.amounts_by_chain_asset)
+    assert len(full.journals) > 0 and len(full.matches) > 0
+
+
+def test_published_only_keeps_only_published_columns_in_memory_of_their_own(scenario) -> None:
+    frames = _frames(scenario)
+    slim = published_only(frames)
+    assert list(slim.requests.columns) == [
+        c for c in PUBLISHED_REQUEST_COLUMNS if c in frames.requests.columns
+    ]
+    assert "deposit_address" in frames.requests.columns
+    assert "deposit_address" not in slim.requests.columns
+    assert isinstance(slim.receipts, ChainOrderReceipts)
+    kept = set(slim.receipts.numeric.columns) | set(slim.receipts.text.columns)
+    assert kept <= set(PUBLISHED_RECEIPT_COLUMNS)
+    assert "status" in frames.receipts.text.columns and "status" not in kept
+    # a numeric column kept as a view would keep the engine's whole 2-D block alive
+    for old, new in (
+        (frames.requests, slim.requests),
+        (frames.receipts.numeric, slim.receipts.numeric),
+    ):
+        for column in new.columns:
+            if new[column].dtype.kind in "iufbM":
+                assert not np.shares_memory(new[column].to_numpy(), old[column].to_numpy())
+
+
+def test_journal_id_columns_are_categoricals_over_sorted_unique_ids(scenario) -> None:
+    journals = publish(_frames(scenario), scenario.rates, ReconConfig()).journals
+    for column in ("journal_id", "request_id", "invoice_id", "customer_id"):
+        values = journals[column]
+        assert isinstance(values.dtype, pd.CategoricalDtype)
+        categories = values.cat.categories
+        assert categories.is_unique and categories.is_monotonic_increasing
+        assert (values.cat.codes >= 0).all()
+    ids = (
+        journals["request_id"].astype(str)
+        + ":"
+        + np.where(
+            journals["memo"].isin(
+                [
+                    "received at fair value at block time",
+                    "clear customer payment",
+                    "settlement gain",
+                    "settlement loss",
+                ]
+            ),
+            "deposit",
+            "payment",
+        )
+    )
+    assert (journals["journal_id"].astype(str) == ids).all()
