@@ -7,7 +7,7 @@ stored) the store, not the node, set the pace. Here one driver-level ``executema
 processor applied as Core would, the same text SQLite stores, the same ``Decimal`` PostgreSQL
 gets);
 finality moves receipts with two ``UPDATE`` statements and a reorg removes them with one
-``DELETE``.
+``DELETE``, each prepared once per process (``store.prepared``), not compiled per engine.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from paybridge.chain_sync.receipt_writer import Groups, writer_for
 from paybridge.store.bulk import bulk_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
+from paybridge.store.prepared import run
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def state_of(block_number: int, view: FinalityView) -> str:
 
 
 def insert_receipts(
-    session: Session,
+    session: Session | sa.Connection,
     chain_id: int,
     transfers: Iterable[ObservedTransfer],
     watched: Mapping[str, str | None],
@@ -54,7 +55,7 @@ def insert_receipts(
     twice in one call, is skipped by the database (``ON CONFLICT DO NOTHING``, no lookup
     first), so re-scanning a range adds nothing; its requests are still named as touched
     (their status is recomputed, unchanged)."""
-    connection = session.connection()
+    connection = _connection(session)
     writer = writer_for(connection.dialect)
     amount_of, time_of = writer.base_units, writer.block_time
     groups: Groups = {}
@@ -147,14 +148,16 @@ def _no_append(_row: tuple[Any, ...]) -> None:
     raise AssertionError("a receipt row before its group")
 
 
-def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader]) -> None:
+def store_headers(
+    session: Session | sa.Connection, chain_id: int, headers: Iterable[BlockHeader]
+) -> None:
     """Keep (number, hash, parent hash, time) of scanned blocks: one upsert executemany for all
     (a block stored earlier, at the edge of the previous range, is overwritten), its statement
     compiled once per kind of dialect (``store.bulk``)."""
     rows = [(chain_id, h.number, h.hash.lower(), h.parent_hash.lower(), h.time) for h in headers]
     if not rows:
         return
-    connection = session.connection()
+    connection = _connection(session)
     upsert = bulk_insert(
         ChainBlock.__table__,
         connection.dialect,
@@ -168,18 +171,90 @@ def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader
 _HEADER_COLUMNS = ("chain_id", "number", "hash", "parent_hash", "timestamp")
 
 
-def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str]:
-    return set(
-        session.scalars(
-            sa.select(ChainReceipt.payment_request_id)
-            .where(condition, ChainReceipt.payment_request_id.is_not(None))
-            .distinct()
-        )
+def _connection(db: Session | sa.Connection) -> sa.Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+_RECEIPTS = ChainReceipt.__table__
+
+
+def _to_final(*, bounded: bool) -> sa.ColumnElement[bool]:
+    """Receipts of a chain at or below ``finalized`` not finalized yet (``bounded``: and above
+    ``before``)."""
+    c = _RECEIPTS.c
+    condition = sa.and_(
+        c.chain_id == sa.bindparam("chain_id"),
+        c.block_number <= sa.bindparam("finalized"),
+        c.state != "finalized",
+    )
+    return sa.and_(condition, c.block_number > sa.bindparam("before")) if bounded else condition
+
+
+def _to_confirmed() -> sa.ColumnElement[bool]:
+    c = _RECEIPTS.c
+    return sa.and_(
+        c.chain_id == sa.bindparam("chain_id"),
+        c.block_number <= sa.bindparam("safe"),
+        c.block_number > sa.bindparam("finalized"),
+        c.state == "detected",
     )
 
 
+def _orphaned() -> sa.ColumnElement[bool]:
+    c = _RECEIPTS.c
+    return sa.and_(
+        c.chain_id == sa.bindparam("chain_id"), c.block_number > sa.bindparam("ancestor")
+    )
+
+
+def _requests_where(condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str | None]]:
+    c = _RECEIPTS.c
+    return (
+        sa.select(c.payment_request_id)
+        .where(condition, c.payment_request_id.is_not(None))
+        .distinct()
+    )
+
+
+def _set_state(condition: sa.ColumnElement[bool]) -> sa.Update:
+    return (
+        sa.update(_RECEIPTS)
+        .where(condition)
+        .values(state=sa.bindparam("new_state"), updated_at=sa.bindparam("new_updated_at"))
+    )
+
+
+# the statements, each a function: ``store.prepared`` compiles each once per kind of dialect
+def _advancing_requests() -> sa.Select[tuple[str | None]]:
+    return _requests_where(sa.or_(_to_final(bounded=False), _to_confirmed()))
+
+
+def _advancing_requests_bounded() -> sa.Select[tuple[str | None]]:
+    return _requests_where(sa.or_(_to_final(bounded=True), _to_confirmed()))
+
+
+def _finalize() -> sa.Update:
+    return _set_state(_to_final(bounded=False))
+
+
+def _finalize_bounded() -> sa.Update:
+    return _set_state(_to_final(bounded=True))
+
+
+def _confirm() -> sa.Update:
+    return _set_state(_to_confirmed())
+
+
+def _orphaned_requests() -> sa.Select[tuple[str | None]]:
+    return _requests_where(_orphaned())
+
+
+def _delete_orphaned() -> sa.Delete:
+    return sa.delete(_RECEIPTS).where(_orphaned())
+
+
 def advance_states(
-    session: Session,
+    session: Session | sa.Connection,
     chain_id: int,
     finalized: int,
     safe: int,
@@ -197,39 +272,39 @@ def advance_states(
     ever written above the cursor's finalized block, with the state of the view they were
     scanned under, and this step finalizes everything up to the new one), so a poll reads the
     receipts of the blocks finality just reached, not every receipt the chain ever had."""
-    to_final = sa.and_(
-        ChainReceipt.chain_id == chain_id,
-        ChainReceipt.block_number <= finalized,
-        ChainReceipt.state != "finalized",
+    connection = _connection(session)
+    bounds = {"chain_id": chain_id, "finalized": finalized}
+    if finalized_before is None:
+        requests, finalize = _advancing_requests, _finalize
+    else:
+        requests, finalize = _advancing_requests_bounded, _finalize_bounded
+        bounds["before"] = finalized_before
+    touched: set[str] = set()
+    if want_touched:
+        touched = set(run(connection, requests, **bounds, safe=safe).scalars())
+    stamp = {"new_updated_at": now}
+    changed = run(connection, finalize, **bounds, new_state="finalized", **stamp).rowcount or 0
+    confirmed = run(
+        connection,
+        _confirm,
+        chain_id=chain_id,
+        finalized=finalized,
+        safe=safe,
+        new_state="confirmed",
+        **stamp,
     )
-    if finalized_before is not None:
-        to_final = sa.and_(to_final, ChainReceipt.block_number > finalized_before)
-    to_confirmed = sa.and_(
-        ChainReceipt.chain_id == chain_id,
-        ChainReceipt.block_number <= safe,
-        ChainReceipt.block_number > finalized,
-        ChainReceipt.state == "detected",
-    )
-    touched = _requests_of(session, sa.or_(to_final, to_confirmed)) if want_touched else set()
-    changed = 0
-    for condition, state in ((to_final, "finalized"), (to_confirmed, "confirmed")):
-        result = session.execute(
-            sa.update(ChainReceipt)
-            .where(condition)
-            .values(state=state, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        changed += result.rowcount or 0
-    return changed, touched
+    return changed + (confirmed.rowcount or 0), touched
 
 
-def delete_above(session: Session, chain_id: int, ancestor: int) -> tuple[int, set[str]]:
+def delete_above(
+    session: Session | sa.Connection, chain_id: int, ancestor: int
+) -> tuple[int, set[str]]:
     """Remove the receipts of orphaned blocks (above ``ancestor``) in one DELETE."""
-    orphaned = sa.and_(ChainReceipt.chain_id == chain_id, ChainReceipt.block_number > ancestor)
-    touched = _requests_of(session, orphaned)
-    result = session.execute(
-        sa.delete(ChainReceipt).where(orphaned).execution_options(synchronize_session=False)
+    connection = _connection(session)
+    touched = set(
+        run(connection, _orphaned_requests, chain_id=chain_id, ancestor=ancestor).scalars()
     )
+    result = run(connection, _delete_orphaned, chain_id=chain_id, ancestor=ancestor)
     return result.rowcount or 0, touched
 
 

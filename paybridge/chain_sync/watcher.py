@@ -26,6 +26,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from paybridge.chain_sync.collector import fewer_collections
+from paybridge.chain_sync.cursor import (
+    CursorState,
+    advance_cursor,
+    create_cursor,
+    drop_finalized_blocks,
+    read_cursor,
+    record_finality,
+    stored_hash,
+)
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
@@ -44,7 +53,7 @@ from paybridge.chain_sync.request_status import refresh_requests
 from paybridge.config import AssetConfig, ChainConfig
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest, SupersededQuote
-from paybridge.store.models.chain import ChainBlock, ChainCursor
+from paybridge.store.prepared import run
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +92,9 @@ def tokens_for(
     return tokens, native
 
 
-def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime) -> dict[str, str]:
-    """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
-    including those of quotes a payer replaced (another asset or network) whose own
-    late-payment window is still open: a transfer sent to the old quote is recorded too."""
-    rows = session.execute(
+def _select_watched() -> sa.CompoundSelect:
+    chain_id, now = sa.bindparam("chain_id"), sa.bindparam("now")
+    return (
         sa.select(PaymentRequest.deposit_address, PaymentRequest.id)
         .where(PaymentRequest.chain_id == chain_id, PaymentRequest.monitor_until >= now)
         .union(
@@ -96,6 +103,14 @@ def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime)
             )
         )
     )
+
+
+def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime) -> dict[str, str]:
+    """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
+    including those of quotes a payer replaced (another asset or network) whose own
+    late-payment window is still open: a transfer sent to the old quote is recorded too."""
+    connection = session.connection() if isinstance(session, Session) else session
+    rows = run(connection, _select_watched, chain_id=chain_id, now=now)
     return {address.lower(): request_id for address, request_id in rows}
 
 
@@ -166,9 +181,10 @@ class ChainWatcher(ReorgHandling):
             raise ChainHalted(f"chain {self.chain.name} is halted: {cursor.halted_reason}")
         self._check_reorg(report, view)
         if report.reorgs:  # rewound: read the cursor again
-            with Session(self.engine) as session:
-                cursor = session.get(ChainCursor, self.chain.chain_id)
-                assert cursor is not None
+            with self.engine.connect() as connection:
+                rewound = read_cursor(connection, self.chain.chain_id)
+                assert rewound is not None
+                cursor = rewound
         next_block, range_size = cursor.next_block, cursor.range_size
         last = view.head.number
         if max_blocks is not None:
@@ -222,30 +238,27 @@ class ChainWatcher(ReorgHandling):
             return None
         return int(answer["number"], 16) if answer else None
 
-    def _cursor(self, view: FinalityView) -> ChainCursor:
+    def _cursor(self, view: FinalityView) -> CursorState:
         """The chain's cursor, created on first use (safe when two workers start together)."""
+        chain_id, range_size = self.chain.chain_id, self.chain.max_block_range
         for _ in range(2):
             try:
-                with transaction(self.engine) as session:
-                    cursor = session.get(ChainCursor, self.chain.chain_id)
+                with self.engine.begin() as connection:
+                    cursor = read_cursor(connection, chain_id)
                     if cursor is None:
                         start = self.start_block
                         if start is None:
-                            start = self._first_block_to_scan(session, view)
-                        cursor = ChainCursor(
-                            chain_id=self.chain.chain_id,
-                            chain_name=self.chain.name,
-                            next_block=start,
-                            range_size=self.chain.max_block_range,
-                            updated_at=self.clock(),
+                            start = self._first_block_to_scan(connection, view)
+                        create_cursor(
+                            connection, chain_id, self.chain.name, start, range_size, self.clock()
                         )
-                        session.add(cursor)
+                        cursor = CursorState(start, range_size, None, None)
                     return cursor
             except sa.exc.IntegrityError:
                 continue  # another worker created it first: read theirs
         raise RuntimeError(f"could not create the cursor of chain {self.chain.name}")
 
-    def _first_block_to_scan(self, session: Session, view: FinalityView) -> int:
+    def _first_block_to_scan(self, session: sa.Connection, view: FinalityView) -> int:
         """Where a chain's first scan starts: no later than the block of the oldest monitored
         request's creation (a payment can't precede its request), nor than head - finality."""
         start = max(0, view.head.number - self.chain.finality.finality_depth)
@@ -332,7 +345,8 @@ class ChainWatcher(ReorgHandling):
         now = self.clock()
         watched = self._current_watched
         with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, chain_id, with_for_update=True)
+            connection = session.connection()
+            cursor = read_cursor(connection, chain_id, for_update=True)
             assert cursor is not None
             if cursor.next_block != scan.from_block:
                 raise ChainMovedDuringScan(
@@ -340,26 +354,28 @@ class ChainWatcher(ReorgHandling):
                 )
             first = scan.headers.get(scan.from_block)
             if first is not None:
-                parent = session.get(ChainBlock, (chain_id, scan.from_block - 1))
-                if parent is not None and parent.hash.lower() != first.parent_hash.lower():
+                parent = stored_hash(connection, chain_id, scan.from_block - 1)
+                if parent is not None and parent.lower() != first.parent_hash.lower():
                     raise _ParentMismatch(
-                        f"block {first.number} parent {first.parent_hash} != stored {parent.hash}"
+                        f"block {first.number} parent {first.parent_hash} != stored {parent}"
                     )
-            added, touched = insert_receipts(session, chain_id, scan.transfers, watched, view, now)
+            added, touched = insert_receipts(
+                connection, chain_id, scan.transfers, watched, view, now
+            )
             kept = [
                 h
                 for h in scan.headers.values()
                 if h.number > view.finalized or h.number == scan.to_block
             ]
-            store_headers(session, chain_id, kept)
-            cursor.next_block = scan.to_block + 1
-            cursor.range_size = range_size
-            cursor.head_block = view.head.number
-            cursor.updated_at = now
-            session.flush()
+            store_headers(connection, chain_id, kept)
+            advance_cursor(
+                connection, chain_id, scan.to_block + 1, range_size, view.head.number, now
+            )
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
-            changed = self._finalize(session, cursor, report, view, now) if finalize else 0
+            changed = (
+                self._finalize(session, cursor, scan.to_block, report, view, now) if finalize else 0
+            )
         report.receipts_added += added
         report.state_changes += changed
 
@@ -367,28 +383,31 @@ class ChainWatcher(ReorgHandling):
     def _apply_finality(self, report: PollReport, view: FinalityView) -> None:
         """The finality step on its own (a poll that scanned no range)."""
         with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
+            cursor = read_cursor(session.connection(), self.chain.chain_id, for_update=True)
             assert cursor is not None
-            changed = self._finalize(session, cursor, report, view, self.clock())
+            scanned_to = cursor.next_block - 1
+            changed = self._finalize(session, cursor, scanned_to, report, view, self.clock())
         report.state_changes += changed
 
     def _finalize(
         self,
         session: Session,
-        cursor: ChainCursor,
+        cursor: CursorState,
+        scanned_to: int,
         report: PollReport,
         view: FinalityView,
         now: datetime,
     ) -> int:
-        """Receipts follow the view's safe and finalized blocks (up to what is scanned), the
+        """Receipts follow the view's safe and finalized blocks (up to ``scanned_to``), the
         cursor records them, headers below the newest finalized one are dropped; inside the
-        caller's transaction, holding the cursor. Returns the receipts whose state changed."""
+        caller's transaction, holding the cursor (``cursor``: as read at its start). Returns
+        the receipts whose state changed."""
         chain_id = self.chain.chain_id
-        scanned_to = cursor.next_block - 1
+        connection = session.connection()
         finalized = min(view.finalized, scanned_to)
         safe = min(view.safe, scanned_to)
         changed, touched = advance_states(
-            session,
+            connection,
             chain_id,
             finalized,
             safe,
@@ -396,24 +415,9 @@ class ChainWatcher(ReorgHandling):
             finalized_before=cursor.finalized_block,
             want_touched=self.update_payments,
         )
-        cursor.head_block = view.head.number
-        cursor.safe_block = view.safe
-        cursor.finalized_block = (
-            max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
-        )
-        cursor.updated_at = now
-        anchor = session.scalar(
-            sa.select(sa.func.max(ChainBlock.number)).where(
-                ChainBlock.chain_id == chain_id, ChainBlock.number <= finalized
-            )
-        )
-        if anchor is not None:
-            session.execute(
-                sa.delete(ChainBlock).where(
-                    ChainBlock.chain_id == chain_id, ChainBlock.number < anchor
-                )
-            )
-        session.flush()
+        newest = max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
+        record_finality(connection, chain_id, view.head.number, view.safe, newest, now)
+        drop_finalized_blocks(connection, chain_id, finalized)
         if self.update_payments and touched:
             report.audit_events += len(refresh_requests(session, touched, now=now))
         return changed
