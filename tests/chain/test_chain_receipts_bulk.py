@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
 
+from paybridge.chain_sync.receipt_writer import writer_for
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
@@ -178,3 +179,17 @@ def test_an_amount_outside_uint256_is_refused(store: Engine, amount: int) -> Non
     with pytest.raises(ValueError, match="uint256"), transaction(store) as session:
         insert_receipts(session, 7, [bad], WATCHED, VIEW, NOW)
     assert _receipts(store) == []
+
+
+def test_block_times_are_stored_as_the_column_processor_stores_them(store: Engine) -> None:
+    """The writer's block-time shortcut (SQLite: the minute formatted once, the seconds looked
+    up) gives the processor's text for every second of a span crossing minutes, hours, days
+    and a year, for times out of order, and after its cache of minutes was cleared."""
+    writer = writer_for(store.dialect)
+    processor = writer.process["block_timestamp"]
+    new_year = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    times = [*range(new_year - 3_700, new_year + 3_700), 0, 59, 60, 4_102_444_799, 1_700_000_000]
+    times += [new_year + 86_400 * day + 61 * day for day in range(2_000)]  # clears the cache
+    assert [writer.block_time(t) for t in times] == [
+        processor(datetime.fromtimestamp(t, UTC)) for t in times
+    ]
