@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
 
-from paybridge.chain_sync.receipt_writer import writer_for
+from paybridge.chain_sync.receipt_writer import ROWS_PER_STATEMENT, writer_for
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
@@ -193,3 +193,48 @@ def test_block_times_are_stored_as_the_column_processor_stores_them(store: Engin
     assert [writer.block_time(t) for t in times] == [
         processor(datetime.fromtimestamp(t, UTC)) for t in times
     ]
+
+
+def _many(count: int) -> list[ObservedTransfer]:
+    """``count`` transfers from an unwatched sender to A or B, three a block from block 30."""
+    return [_transfer(30 + i // 3, i % 3, C, A if i % 2 else B, 1_000 + i) for i in range(count)]
+
+
+def test_many_rows_store_what_core_stores_in_order_once(store: Engine) -> None:
+    """More rows than one multi-row INSERT holds (SQLite: ``ROWS_PER_STATEMENT`` a statement,
+    the rest one by one): every row stored as Core's ``insert`` stores it, in the order given,
+    a key met twice in one statement or stored already skipped, the new ones counted."""
+    transfers = _many(2 * ROWS_PER_STATEMENT + 7)
+    transfers.insert(10, transfers[3])  # the same key twice in the first statement
+    with transaction(store) as session:
+        added, touched = insert_receipts(session, 7, transfers, WATCHED, VIEW, NOW)
+    assert (added, touched) == (len(transfers) - 1, {"req-a"})
+    with transaction(store) as session:
+        again = insert_receipts(session, 7, [*transfers, TRANSFERS[0]], WATCHED, VIEW, NOW)
+    assert again == (2, {"req-a"})  # TRANSFERS[0]'s in and out only
+    with store.connect() as conn:
+        stored = conn.execute(
+            sa.select(ChainReceipt.tx_hash, ChainReceipt.event_key).order_by(ChainReceipt.id)
+        ).all()
+    unique = list(dict.fromkeys((t.tx_hash, t.event_key) for t in transfers))
+    both_sides = (TRANSFERS[0].tx_hash, "log:0")  # its in and out
+    assert [tuple(row) for row in stored] == [*unique, both_sides, both_sides]
+    bulk = _raw_rows(store)
+    with transaction(store) as session:
+        rows = [
+            {c.name: getattr(r, c.name) for c in ChainReceipt.__table__.c if c.name != "id"}
+            for r in session.scalars(sa.select(ChainReceipt))
+        ]
+        session.execute(sa.delete(ChainReceipt))
+        session.execute(sa.insert(ChainReceipt.__table__), rows)
+    assert _raw_rows(store) == bulk
+
+
+def test_a_row_the_store_refuses_fails_the_insert_and_stores_nothing(store: Engine) -> None:
+    """A NOT NULL violation inside a multi-row INSERT raises (only a stored or repeated key is
+    skipped), and the caller's transaction keeps none of the rows."""
+    transfers = _many(ROWS_PER_STATEMENT + 3)
+    transfers[5] = transfers[5]._replace(tx_hash=None)
+    with pytest.raises(sa.exc.IntegrityError), transaction(store) as session:
+        insert_receipts(session, 7, transfers, WATCHED, VIEW, NOW)
+    assert _receipts(store) == []
