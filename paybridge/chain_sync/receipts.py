@@ -12,7 +12,7 @@ finality moves receipts with two ``UPDATE`` statements and a reorg removes them 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,12 +179,12 @@ _RECEIPTS = ChainReceipt.__table__
 
 
 def _to_final(*, bounded: bool) -> sa.ColumnElement[bool]:
-    """Receipts of a chain at or below ``finalized`` not finalized yet (``bounded``: and above
+    """Receipts of a chain at or below ``final_to`` not finalized yet (``bounded``: and above
     ``before``)."""
     c = _RECEIPTS.c
     condition = sa.and_(
         c.chain_id == sa.bindparam("chain_id"),
-        c.block_number <= sa.bindparam("finalized"),
+        c.block_number <= sa.bindparam("final_to"),
         c.state != "finalized",
     )
     return sa.and_(condition, c.block_number > sa.bindparam("before")) if bounded else condition
@@ -194,7 +194,7 @@ def _to_confirmed() -> sa.ColumnElement[bool]:
     c = _RECEIPTS.c
     return sa.and_(
         c.chain_id == sa.bindparam("chain_id"),
-        c.block_number <= sa.bindparam("safe"),
+        c.block_number <= sa.bindparam("safe_to"),
         c.block_number > sa.bindparam("finalized"),
         c.state == "detected",
     )
@@ -261,6 +261,7 @@ def advance_states(
     now: datetime,
     *,
     finalized_before: int | None = None,
+    written_from: int | None = None,
     want_touched: bool = True,
 ) -> tuple[int, set[str]]:
     """Receipts at or below ``finalized`` become finalized, detected ones at or below ``safe``
@@ -271,9 +272,22 @@ def advance_states(
     UPDATE from below: every receipt at or below it is finalized already (receipts are only
     ever written above the cursor's finalized block, with the state of the view they were
     scanned under, and this step finalizes everything up to the new one), so a poll reads the
-    receipts of the blocks finality just reached, not every receipt the chain ever had."""
+    receipts of the blocks finality just reached, not every receipt the chain ever had.
+
+    ``written_from`` bounds both from above: the receipts at or above it were written by the
+    caller under the same finality (a poll's ranges, stored with this view's states, in
+    this transaction or an earlier one of the same poll), so they are in their state
+    already; a catch-up poll does not read back the thousands it just wrote. An UPDATE that
+    can match nothing is not run."""
     connection = _connection(session)
-    bounds = {"chain_id": chain_id, "finalized": finalized}
+    final_to, safe_to = finalized, safe
+    if written_from is not None:
+        final_to, safe_to = min(finalized, written_from - 1), min(safe, written_from - 1)
+    finalizing = final_to >= 0 and (finalized_before is None or final_to > finalized_before)
+    confirming = safe_to > finalized
+    if not (finalizing or confirming):
+        return 0, set()
+    bounds = {"chain_id": chain_id, "final_to": final_to}
     if finalized_before is None:
         requests, finalize = _advancing_requests, _finalize
     else:
@@ -281,19 +295,26 @@ def advance_states(
         bounds["before"] = finalized_before
     touched: set[str] = set()
     if want_touched:
-        touched = set(run(connection, requests, **bounds, safe=safe).scalars())
+        touched = set(
+            run(connection, requests, **bounds, finalized=finalized, safe_to=safe_to).scalars()
+        )
     stamp = {"new_updated_at": now}
-    changed = run(connection, finalize, **bounds, new_state="finalized", **stamp).rowcount or 0
-    confirmed = run(
-        connection,
-        _confirm,
-        chain_id=chain_id,
-        finalized=finalized,
-        safe=safe,
-        new_state="confirmed",
-        **stamp,
-    )
-    return changed + (confirmed.rowcount or 0), touched
+    changed = 0
+    if finalizing:
+        result = run(connection, finalize, **bounds, new_state="finalized", **stamp)
+        changed += result.rowcount or 0
+    if confirming:
+        result = run(
+            connection,
+            _confirm,
+            chain_id=chain_id,
+            finalized=finalized,
+            safe_to=safe_to,
+            new_state="confirmed",
+            **stamp,
+        )
+        changed += result.rowcount or 0
+    return changed, touched
 
 
 def delete_above(
@@ -306,17 +327,3 @@ def delete_above(
     )
     result = run(connection, _delete_orphaned, chain_id=chain_id, ancestor=ancestor)
     return result.rowcount or 0, touched
-
-
-def watched_map(
-    loaded: Mapping[str, str], extra: Collection[str], base: dict[str, str | None] | None = None
-) -> dict[str, str | None]:
-    """Monitored deposit addresses (-> request id) over the extra addresses (-> None): a request's
-    id wins. ``base``, the extra addresses made a dict once, saves rebuilding it per range."""
-    if base is None:
-        base = dict.fromkeys(extra)
-    if not loaded:
-        return base  # read only by the caller: no copy of a large set per range
-    merged = dict(base)
-    merged.update(loaded)
-    return merged

@@ -40,7 +40,6 @@ from paybridge.chain_sync.receipts import (
     advance_states,
     insert_receipts,
     store_headers,
-    watched_map,
 )
 from paybridge.chain_sync.reorg import (
     ChainHalted,
@@ -50,10 +49,10 @@ from paybridge.chain_sync.reorg import (
     clear_halt,
 )
 from paybridge.chain_sync.request_status import refresh_requests
+from paybridge.chain_sync.watched import load_watched, watched_map
 from paybridge.config import AssetConfig, ChainConfig
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest, SupersededQuote
-from paybridge.store.prepared import run
 
 log = logging.getLogger(__name__)
 
@@ -90,28 +89,6 @@ def tokens_for(
         elif asset.address:
             tokens.append(TokenSpec(asset.symbol, asset.address, asset.decimals))
     return tokens, native
-
-
-def _select_watched() -> sa.CompoundSelect:
-    chain_id, now = sa.bindparam("chain_id"), sa.bindparam("now")
-    return (
-        sa.select(PaymentRequest.deposit_address, PaymentRequest.id)
-        .where(PaymentRequest.chain_id == chain_id, PaymentRequest.monitor_until >= now)
-        .union(
-            sa.select(SupersededQuote.deposit_address, SupersededQuote.payment_request_id).where(
-                SupersededQuote.chain_id == chain_id, SupersededQuote.monitor_until >= now
-            )
-        )
-    )
-
-
-def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime) -> dict[str, str]:
-    """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
-    including those of quotes a payer replaced (another asset or network) whose own
-    late-payment window is still open: a transfer sent to the old quote is recorded too."""
-    connection = session.connection() if isinstance(session, Session) else session
-    rows = run(connection, _select_watched, chain_id=chain_id, now=now)
-    return {address.lower(): request_id for address, request_id in rows}
 
 
 class ChainWatcher(ReorgHandling):
@@ -190,11 +167,19 @@ class ChainWatcher(ReorgHandling):
         if max_blocks is not None:
             last = min(last, next_block + max_blocks - 1)
         finalized_with_range = False
+        first_block = next_block  # receipts from here on are written under this view
         while next_block <= last:
             end = min(last, next_block + range_size - 1)
             scan, range_size = self._scan_adaptive(next_block, end, range_size, view)
             finalized_with_range = scan.to_block >= last  # the last range carries finality
-            self._commit_range(report, scan, range_size, view, finalize=finalized_with_range)
+            self._commit_range(
+                report,
+                scan,
+                range_size,
+                view,
+                finalize=finalized_with_range,
+                written_from=first_block,
+            )
             report.scanned_from = next_block if report.scanned_from is None else report.scanned_from
             report.scanned_to = scan.to_block
             report.blocks_scanned += scan.to_block - scan.from_block + 1
@@ -338,9 +323,12 @@ class ChainWatcher(ReorgHandling):
         view: FinalityView,
         *,
         finalize: bool,
+        written_from: int,
     ) -> None:
         """The range's receipts, headers and cursor advance in one transaction; with
-        ``finalize`` (the poll's last range) the finality step too, in the same transaction."""
+        ``finalize`` (the poll's last range) the finality step too, in the same transaction
+        (the receipts from ``written_from``, the poll's first block, on were written under
+        ``view``: in their state already)."""
         chain_id = self.chain.chain_id
         now = self.clock()
         watched = self._current_watched
@@ -374,7 +362,11 @@ class ChainWatcher(ReorgHandling):
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
             changed = (
-                self._finalize(session, cursor, scan.to_block, report, view, now) if finalize else 0
+                self._finalize(
+                    session, cursor, scan.to_block, report, view, now, written_from=written_from
+                )
+                if finalize
+                else 0
             )
         report.receipts_added += added
         report.state_changes += changed
@@ -397,11 +389,14 @@ class ChainWatcher(ReorgHandling):
         report: PollReport,
         view: FinalityView,
         now: datetime,
+        *,
+        written_from: int | None = None,
     ) -> int:
-        """Receipts follow the view's safe and finalized blocks (up to ``scanned_to``), the
-        cursor records them, headers below the newest finalized one are dropped; inside the
-        caller's transaction, holding the cursor (``cursor``: as read at its start). Returns
-        the receipts whose state changed."""
+        """Receipts follow the view's safe and finalized blocks (up to ``scanned_to``; those
+        from ``written_from`` on were written under ``view``), the cursor records them,
+        headers below the newest finalized one are dropped; inside the caller's transaction,
+        holding the cursor (``cursor``: as read at its start). Returns the receipts whose
+        state changed."""
         chain_id = self.chain.chain_id
         connection = session.connection()
         finalized = min(view.finalized, scanned_to)
@@ -413,6 +408,7 @@ class ChainWatcher(ReorgHandling):
             safe,
             now,
             finalized_before=cursor.finalized_block,
+            written_from=written_from,
             want_touched=self.update_payments,
         )
         newest = max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None

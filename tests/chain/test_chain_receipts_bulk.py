@@ -238,3 +238,27 @@ def test_a_row_the_store_refuses_fails_the_insert_and_stores_nothing(store: Engi
     with pytest.raises(sa.exc.IntegrityError), transaction(store) as session:
         insert_receipts(session, 7, transfers, WATCHED, VIEW, NOW)
     assert _receipts(store) == []
+
+
+def test_finality_leaves_the_receipts_written_under_the_same_view(store: Engine) -> None:
+    """``written_from`` (the poll's first block): receipts from there on were written with the
+    poll's states and are left alone; those below it advance; nothing to advance, nothing run."""
+    early = FinalityView(head=HEAD, safe=4, finalized=2)  # everything detected
+    with transaction(store) as session:
+        insert_receipts(session, 7, TRANSFERS, WATCHED, early, NOW)
+    later = datetime(2026, 11, 30, 11, tzinfo=UTC)
+    with transaction(store) as session:
+        assert advance_states(session, 7, 20, 30, later, written_from=0) == (0, set())
+        changed, touched = advance_states(session, 7, 20, 30, later, written_from=15)
+    assert (changed, touched) == (2, {"req-a"})  # block 5's in and out; 15 and 25 left
+    states = {(r.block_number, r.direction): r.state for r in _receipts(store)}
+    assert states == {
+        (5, "in"): "finalized",
+        (5, "out"): "finalized",
+        (15, "in"): "detected",
+        (25, "in"): "detected",
+    }
+    with transaction(store) as session:  # below 26: block 15 finalized, 25 confirmed
+        assert advance_states(session, 7, 20, 30, later, written_from=26) == (2, {"req-a"})
+    states = {(r.block_number, r.direction): r.state for r in _receipts(store)}
+    assert (states[(15, "in")], states[(25, "in")]) == ("finalized", "confirmed")
