@@ -243,18 +243,18 @@ class ChainWatcher(ReorgHandling):
                 continue  # another worker created it first: read theirs
         raise RuntimeError(f"could not create the cursor of chain {self.chain.name}")
 
-    def _first_block_to_scan(self, session: sa.Connection, view: FinalityView) -> int:
+    def _first_block_to_scan(self, connection: sa.Connection, view: FinalityView) -> int:
         """Where a chain's first scan starts: no later than the block of the oldest monitored
         request's creation (a payment can't precede its request), nor than head - finality."""
         start = max(0, view.head.number - self.chain.finality.finality_depth)
         now = self.clock()
-        current = session.scalar(
+        current = connection.scalar(
             sa.select(sa.func.min(PaymentRequest.created_at)).where(
                 PaymentRequest.chain_id == self.chain.chain_id,
                 PaymentRequest.monitor_until >= now,
             )
         )
-        replaced = session.scalar(  # a quote moved to another chain was payable here since then
+        replaced = connection.scalar(  # a quote moved to another chain was payable here since then
             sa.select(sa.func.min(PaymentRequest.created_at))
             .join(SupersededQuote, SupersededQuote.payment_request_id == PaymentRequest.id)
             .where(SupersededQuote.chain_id == self.chain.chain_id)
