@@ -7,12 +7,12 @@ stored) the store, not the node, set the pace. Here one driver-level ``executema
 processor applied as Core would, the same text SQLite stores, the same ``Decimal`` PostgreSQL
 gets);
 finality moves receipts with two ``UPDATE`` statements and a reorg removes them with one
-``DELETE``.
+``DELETE``, each prepared once per process (``store.prepared``), not compiled per engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from paybridge.chain_sync.receipt_writer import Groups, writer_for
 from paybridge.store.bulk import bulk_insert
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
+from paybridge.store.prepared import run
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def state_of(block_number: int, view: FinalityView) -> str:
 
 
 def insert_receipts(
-    session: Session,
+    session: Session | sa.Connection,
     chain_id: int,
     transfers: Iterable[ObservedTransfer],
     watched: Mapping[str, str | None],
@@ -54,7 +55,7 @@ def insert_receipts(
     twice in one call, is skipped by the database (``ON CONFLICT DO NOTHING``, no lookup
     first), so re-scanning a range adds nothing; its requests are still named as touched
     (their status is recomputed, unchanged)."""
-    connection = session.connection()
+    connection = _connection(session)
     writer = writer_for(connection.dialect)
     amount_of, time_of = writer.base_units, writer.block_time
     groups: Groups = {}
@@ -147,14 +148,16 @@ def _no_append(_row: tuple[Any, ...]) -> None:
     raise AssertionError("a receipt row before its group")
 
 
-def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader]) -> None:
+def store_headers(
+    session: Session | sa.Connection, chain_id: int, headers: Iterable[BlockHeader]
+) -> None:
     """Keep (number, hash, parent hash, time) of scanned blocks: one upsert executemany for all
     (a block stored earlier, at the edge of the previous range, is overwritten), its statement
     compiled once per kind of dialect (``store.bulk``)."""
     rows = [(chain_id, h.number, h.hash.lower(), h.parent_hash.lower(), h.time) for h in headers]
     if not rows:
         return
-    connection = session.connection()
+    connection = _connection(session)
     upsert = bulk_insert(
         ChainBlock.__table__,
         connection.dialect,
@@ -168,24 +171,97 @@ def store_headers(session: Session, chain_id: int, headers: Iterable[BlockHeader
 _HEADER_COLUMNS = ("chain_id", "number", "hash", "parent_hash", "timestamp")
 
 
-def _requests_of(session: Session, condition: sa.ColumnElement[bool]) -> set[str]:
-    return set(
-        session.scalars(
-            sa.select(ChainReceipt.payment_request_id)
-            .where(condition, ChainReceipt.payment_request_id.is_not(None))
-            .distinct()
-        )
+def _connection(db: Session | sa.Connection) -> sa.Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+_RECEIPTS = ChainReceipt.__table__
+
+
+def _to_final(*, bounded: bool) -> sa.ColumnElement[bool]:
+    """Receipts of a chain at or below ``final_to`` not finalized yet (``bounded``: and above
+    ``before``)."""
+    c = _RECEIPTS.c
+    condition = sa.and_(
+        c.chain_id == sa.bindparam("chain_id"),
+        c.block_number <= sa.bindparam("final_to"),
+        c.state != "finalized",
+    )
+    return sa.and_(condition, c.block_number > sa.bindparam("before")) if bounded else condition
+
+
+def _to_confirmed() -> sa.ColumnElement[bool]:
+    c = _RECEIPTS.c
+    return sa.and_(
+        c.chain_id == sa.bindparam("chain_id"),
+        c.block_number <= sa.bindparam("safe_to"),
+        c.block_number > sa.bindparam("finalized"),
+        c.state == "detected",
     )
 
 
+def _orphaned() -> sa.ColumnElement[bool]:
+    c = _RECEIPTS.c
+    return sa.and_(
+        c.chain_id == sa.bindparam("chain_id"), c.block_number > sa.bindparam("ancestor")
+    )
+
+
+def _requests_where(condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str | None]]:
+    c = _RECEIPTS.c
+    return (
+        sa.select(c.payment_request_id)
+        .where(condition, c.payment_request_id.is_not(None))
+        .distinct()
+    )
+
+
+def _set_state(condition: sa.ColumnElement[bool]) -> sa.Update:
+    return (
+        sa.update(_RECEIPTS)
+        .where(condition)
+        .values(state=sa.bindparam("new_state"), updated_at=sa.bindparam("new_updated_at"))
+    )
+
+
+# the statements, each a function: ``store.prepared`` compiles each once per kind of dialect
+def _advancing_requests() -> sa.Select[tuple[str | None]]:
+    return _requests_where(sa.or_(_to_final(bounded=False), _to_confirmed()))
+
+
+def _advancing_requests_bounded() -> sa.Select[tuple[str | None]]:
+    return _requests_where(sa.or_(_to_final(bounded=True), _to_confirmed()))
+
+
+def _finalize() -> sa.Update:
+    return _set_state(_to_final(bounded=False))
+
+
+def _finalize_bounded() -> sa.Update:
+    return _set_state(_to_final(bounded=True))
+
+
+def _confirm() -> sa.Update:
+    return _set_state(_to_confirmed())
+
+
+def _orphaned_requests() -> sa.Select[tuple[str | None]]:
+    return _requests_where(_orphaned())
+
+
+def _delete_orphaned() -> sa.Delete:
+    return sa.delete(_RECEIPTS).where(_orphaned())
+
+
 def advance_states(
-    session: Session,
+    session: Session | sa.Connection,
     chain_id: int,
     finalized: int,
     safe: int,
     now: datetime,
     *,
     finalized_before: int | None = None,
+    written_from: int | None = None,
     want_touched: bool = True,
 ) -> tuple[int, set[str]]:
     """Receipts at or below ``finalized`` become finalized, detected ones at or below ``safe``
@@ -196,52 +272,58 @@ def advance_states(
     UPDATE from below: every receipt at or below it is finalized already (receipts are only
     ever written above the cursor's finalized block, with the state of the view they were
     scanned under, and this step finalizes everything up to the new one), so a poll reads the
-    receipts of the blocks finality just reached, not every receipt the chain ever had."""
-    to_final = sa.and_(
-        ChainReceipt.chain_id == chain_id,
-        ChainReceipt.block_number <= finalized,
-        ChainReceipt.state != "finalized",
-    )
-    if finalized_before is not None:
-        to_final = sa.and_(to_final, ChainReceipt.block_number > finalized_before)
-    to_confirmed = sa.and_(
-        ChainReceipt.chain_id == chain_id,
-        ChainReceipt.block_number <= safe,
-        ChainReceipt.block_number > finalized,
-        ChainReceipt.state == "detected",
-    )
-    touched = _requests_of(session, sa.or_(to_final, to_confirmed)) if want_touched else set()
+    receipts of the blocks finality just reached, not every receipt the chain ever had.
+
+    ``written_from`` bounds both from above: the receipts at or above it were written by the
+    caller under the same finality (a poll's ranges, stored with this view's states, in
+    this transaction or an earlier one of the same poll), so they are in their state
+    already; a catch-up poll does not read back the thousands it just wrote. An UPDATE that
+    can match nothing is not run."""
+    connection = _connection(session)
+    final_to, safe_to = finalized, safe
+    if written_from is not None:
+        final_to, safe_to = min(finalized, written_from - 1), min(safe, written_from - 1)
+    finalizing = final_to >= 0 and (finalized_before is None or final_to > finalized_before)
+    confirming = safe_to > finalized
+    if not (finalizing or confirming):
+        return 0, set()
+    bounds = {"chain_id": chain_id, "final_to": final_to}
+    if finalized_before is None:
+        requests, finalize = _advancing_requests, _finalize
+    else:
+        requests, finalize = _advancing_requests_bounded, _finalize_bounded
+        bounds["before"] = finalized_before
+    touched: set[str] = set()
+    if want_touched:
+        touched = set(
+            run(connection, requests, **bounds, finalized=finalized, safe_to=safe_to).scalars()
+        )
+    stamp = {"new_updated_at": now}
     changed = 0
-    for condition, state in ((to_final, "finalized"), (to_confirmed, "confirmed")):
-        result = session.execute(
-            sa.update(ChainReceipt)
-            .where(condition)
-            .values(state=state, updated_at=now)
-            .execution_options(synchronize_session=False)
+    if finalizing:
+        result = run(connection, finalize, **bounds, new_state="finalized", **stamp)
+        changed += result.rowcount or 0
+    if confirming:
+        result = run(
+            connection,
+            _confirm,
+            chain_id=chain_id,
+            finalized=finalized,
+            safe_to=safe_to,
+            new_state="confirmed",
+            **stamp,
         )
         changed += result.rowcount or 0
     return changed, touched
 
 
-def delete_above(session: Session, chain_id: int, ancestor: int) -> tuple[int, set[str]]:
+def delete_above(
+    session: Session | sa.Connection, chain_id: int, ancestor: int
+) -> tuple[int, set[str]]:
     """Remove the receipts of orphaned blocks (above ``ancestor``) in one DELETE."""
-    orphaned = sa.and_(ChainReceipt.chain_id == chain_id, ChainReceipt.block_number > ancestor)
-    touched = _requests_of(session, orphaned)
-    result = session.execute(
-        sa.delete(ChainReceipt).where(orphaned).execution_options(synchronize_session=False)
+    connection = _connection(session)
+    touched = set(
+        run(connection, _orphaned_requests, chain_id=chain_id, ancestor=ancestor).scalars()
     )
+    result = run(connection, _delete_orphaned, chain_id=chain_id, ancestor=ancestor)
     return result.rowcount or 0, touched
-
-
-def watched_map(
-    loaded: Mapping[str, str], extra: Collection[str], base: dict[str, str | None] | None = None
-) -> dict[str, str | None]:
-    """Monitored deposit addresses (-> request id) over the extra addresses (-> None): a request's
-    id wins. ``base``, the extra addresses made a dict once, saves rebuilding it per range."""
-    if base is None:
-        base = dict.fromkeys(extra)
-    if not loaded:
-        return base  # read only by the caller: no copy of a large set per range
-    merged = dict(base)
-    merged.update(loaded)
-    return merged

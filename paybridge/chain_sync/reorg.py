@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paybridge import audit
+from paybridge.chain_sync.cursor import read_cursor, stored_blocks
 from paybridge.chain_sync.receipts import FinalityView, delete_above
 from paybridge.chain_sync.request_status import refresh_requests
 from paybridge.domain.audit_events import AuditEvent
@@ -67,17 +68,13 @@ class ReorgHandling:
     # -- reorgs ------------------------------------------------------------------------------
     def _check_reorg(self, report: PollReport, view: FinalityView) -> None:
         chain_id = self.chain.chain_id
-        with self.engine.connect() as connection:  # Core rows: no ORM object per stored block
-            stored = connection.execute(
-                sa.select(ChainBlock.number, ChainBlock.hash)
-                .where(ChainBlock.chain_id == chain_id)
-                .order_by(ChainBlock.number.desc())
-            ).all()
+        with self.engine.connect() as connection:  # rows, no ORM object per stored block
+            stored = stored_blocks(connection, chain_id)
             if not stored:  # nothing scanned above finality yet: nothing can have reorged
                 return
-            known_finalized = connection.execute(
-                sa.select(ChainCursor.finalized_block).where(ChainCursor.chain_id == chain_id)
-            ).scalar_one()
+            cursor = read_cursor(connection, chain_id)
+            assert cursor is not None
+            known_finalized = cursor.finalized_block
         tip = stored[0]
         canonical = self.rpc.call("eth_getBlockByNumber", [hex(tip.number), False])
         if canonical is not None and canonical["hash"].lower() == tip.hash.lower():

@@ -26,12 +26,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from paybridge.chain_sync.collector import fewer_collections
+from paybridge.chain_sync.cursor import (
+    CursorState,
+    advance_cursor,
+    create_cursor,
+    drop_finalized_blocks,
+    read_cursor,
+    record_finality,
+    stored_hash,
+)
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
     insert_receipts,
     store_headers,
-    watched_map,
 )
 from paybridge.chain_sync.reorg import (
     ChainHalted,
@@ -41,10 +49,10 @@ from paybridge.chain_sync.reorg import (
     clear_halt,
 )
 from paybridge.chain_sync.request_status import refresh_requests
+from paybridge.chain_sync.watched import load_watched, watched_map
 from paybridge.config import AssetConfig, ChainConfig
 from paybridge.store.db import transaction
 from paybridge.store.models import PaymentRequest, SupersededQuote
-from paybridge.store.models.chain import ChainBlock, ChainCursor
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +89,6 @@ def tokens_for(
         elif asset.address:
             tokens.append(TokenSpec(asset.symbol, asset.address, asset.decimals))
     return tokens, native
-
-
-def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime) -> dict[str, str]:
-    """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
-    including those of quotes a payer replaced (another asset or network) whose own
-    late-payment window is still open: a transfer sent to the old quote is recorded too."""
-    rows = session.execute(
-        sa.select(PaymentRequest.deposit_address, PaymentRequest.id)
-        .where(PaymentRequest.chain_id == chain_id, PaymentRequest.monitor_until >= now)
-        .union(
-            sa.select(SupersededQuote.deposit_address, SupersededQuote.payment_request_id).where(
-                SupersededQuote.chain_id == chain_id, SupersededQuote.monitor_until >= now
-            )
-        )
-    )
-    return {address.lower(): request_id for address, request_id in rows}
 
 
 class ChainWatcher(ReorgHandling):
@@ -166,19 +158,28 @@ class ChainWatcher(ReorgHandling):
             raise ChainHalted(f"chain {self.chain.name} is halted: {cursor.halted_reason}")
         self._check_reorg(report, view)
         if report.reorgs:  # rewound: read the cursor again
-            with Session(self.engine) as session:
-                cursor = session.get(ChainCursor, self.chain.chain_id)
-                assert cursor is not None
+            with self.engine.connect() as connection:
+                rewound = read_cursor(connection, self.chain.chain_id)
+                assert rewound is not None
+                cursor = rewound
         next_block, range_size = cursor.next_block, cursor.range_size
         last = view.head.number
         if max_blocks is not None:
             last = min(last, next_block + max_blocks - 1)
         finalized_with_range = False
+        first_block = next_block  # receipts from here on are written under this view
         while next_block <= last:
             end = min(last, next_block + range_size - 1)
             scan, range_size = self._scan_adaptive(next_block, end, range_size, view)
             finalized_with_range = scan.to_block >= last  # the last range carries finality
-            self._commit_range(report, scan, range_size, view, finalize=finalized_with_range)
+            self._commit_range(
+                report,
+                scan,
+                range_size,
+                view,
+                finalize=finalized_with_range,
+                written_from=first_block,
+            )
             report.scanned_from = next_block if report.scanned_from is None else report.scanned_from
             report.scanned_to = scan.to_block
             report.blocks_scanned += scan.to_block - scan.from_block + 1
@@ -222,41 +223,38 @@ class ChainWatcher(ReorgHandling):
             return None
         return int(answer["number"], 16) if answer else None
 
-    def _cursor(self, view: FinalityView) -> ChainCursor:
+    def _cursor(self, view: FinalityView) -> CursorState:
         """The chain's cursor, created on first use (safe when two workers start together)."""
+        chain_id, range_size = self.chain.chain_id, self.chain.max_block_range
         for _ in range(2):
             try:
-                with transaction(self.engine) as session:
-                    cursor = session.get(ChainCursor, self.chain.chain_id)
+                with self.engine.begin() as connection:
+                    cursor = read_cursor(connection, chain_id)
                     if cursor is None:
                         start = self.start_block
                         if start is None:
-                            start = self._first_block_to_scan(session, view)
-                        cursor = ChainCursor(
-                            chain_id=self.chain.chain_id,
-                            chain_name=self.chain.name,
-                            next_block=start,
-                            range_size=self.chain.max_block_range,
-                            updated_at=self.clock(),
+                            start = self._first_block_to_scan(connection, view)
+                        create_cursor(
+                            connection, chain_id, self.chain.name, start, range_size, self.clock()
                         )
-                        session.add(cursor)
+                        cursor = CursorState(start, range_size, None, None)
                     return cursor
             except sa.exc.IntegrityError:
                 continue  # another worker created it first: read theirs
         raise RuntimeError(f"could not create the cursor of chain {self.chain.name}")
 
-    def _first_block_to_scan(self, session: Session, view: FinalityView) -> int:
+    def _first_block_to_scan(self, connection: sa.Connection, view: FinalityView) -> int:
         """Where a chain's first scan starts: no later than the block of the oldest monitored
         request's creation (a payment can't precede its request), nor than head - finality."""
         start = max(0, view.head.number - self.chain.finality.finality_depth)
         now = self.clock()
-        current = session.scalar(
+        current = connection.scalar(
             sa.select(sa.func.min(PaymentRequest.created_at)).where(
                 PaymentRequest.chain_id == self.chain.chain_id,
                 PaymentRequest.monitor_until >= now,
             )
         )
-        replaced = session.scalar(  # a quote moved to another chain was payable here since then
+        replaced = connection.scalar(  # a quote moved to another chain was payable here since then
             sa.select(sa.func.min(PaymentRequest.created_at))
             .join(SupersededQuote, SupersededQuote.payment_request_id == PaymentRequest.id)
             .where(SupersededQuote.chain_id == self.chain.chain_id)
@@ -325,14 +323,18 @@ class ChainWatcher(ReorgHandling):
         view: FinalityView,
         *,
         finalize: bool,
+        written_from: int,
     ) -> None:
         """The range's receipts, headers and cursor advance in one transaction; with
-        ``finalize`` (the poll's last range) the finality step too, in the same transaction."""
+        ``finalize`` (the poll's last range) the finality step too, in the same transaction
+        (the receipts from ``written_from``, the poll's first block, on were written under
+        ``view``: in their state already)."""
         chain_id = self.chain.chain_id
         now = self.clock()
         watched = self._current_watched
         with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, chain_id, with_for_update=True)
+            connection = session.connection()
+            cursor = read_cursor(connection, chain_id, for_update=True)
             assert cursor is not None
             if cursor.next_block != scan.from_block:
                 raise ChainMovedDuringScan(
@@ -340,26 +342,32 @@ class ChainWatcher(ReorgHandling):
                 )
             first = scan.headers.get(scan.from_block)
             if first is not None:
-                parent = session.get(ChainBlock, (chain_id, scan.from_block - 1))
-                if parent is not None and parent.hash.lower() != first.parent_hash.lower():
+                parent = stored_hash(connection, chain_id, scan.from_block - 1)
+                if parent is not None and parent.lower() != first.parent_hash.lower():
                     raise _ParentMismatch(
-                        f"block {first.number} parent {first.parent_hash} != stored {parent.hash}"
+                        f"block {first.number} parent {first.parent_hash} != stored {parent}"
                     )
-            added, touched = insert_receipts(session, chain_id, scan.transfers, watched, view, now)
+            added, touched = insert_receipts(
+                connection, chain_id, scan.transfers, watched, view, now
+            )
             kept = [
                 h
                 for h in scan.headers.values()
                 if h.number > view.finalized or h.number == scan.to_block
             ]
-            store_headers(session, chain_id, kept)
-            cursor.next_block = scan.to_block + 1
-            cursor.range_size = range_size
-            cursor.head_block = view.head.number
-            cursor.updated_at = now
-            session.flush()
+            store_headers(connection, chain_id, kept)
+            advance_cursor(
+                connection, chain_id, scan.to_block + 1, range_size, view.head.number, now
+            )
             if self.update_payments and touched:
                 report.audit_events += len(refresh_requests(session, touched, now=now))
-            changed = self._finalize(session, cursor, report, view, now) if finalize else 0
+            changed = (
+                self._finalize(
+                    session, cursor, scan.to_block, report, view, now, written_from=written_from
+                )
+                if finalize
+                else 0
+            )
         report.receipts_added += added
         report.state_changes += changed
 
@@ -367,53 +375,45 @@ class ChainWatcher(ReorgHandling):
     def _apply_finality(self, report: PollReport, view: FinalityView) -> None:
         """The finality step on its own (a poll that scanned no range)."""
         with transaction(self.engine) as session:
-            cursor = session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
+            cursor = read_cursor(session.connection(), self.chain.chain_id, for_update=True)
             assert cursor is not None
-            changed = self._finalize(session, cursor, report, view, self.clock())
+            scanned_to = cursor.next_block - 1
+            changed = self._finalize(session, cursor, scanned_to, report, view, self.clock())
         report.state_changes += changed
 
     def _finalize(
         self,
         session: Session,
-        cursor: ChainCursor,
+        cursor: CursorState,
+        scanned_to: int,
         report: PollReport,
         view: FinalityView,
         now: datetime,
+        *,
+        written_from: int | None = None,
     ) -> int:
-        """Receipts follow the view's safe and finalized blocks (up to what is scanned), the
-        cursor records them, headers below the newest finalized one are dropped; inside the
-        caller's transaction, holding the cursor. Returns the receipts whose state changed."""
+        """Receipts follow the view's safe and finalized blocks (up to ``scanned_to``; those
+        from ``written_from`` on were written under ``view``), the cursor records them,
+        headers below the newest finalized one are dropped; inside the caller's transaction,
+        holding the cursor (``cursor``: as read at its start). Returns the receipts whose
+        state changed."""
         chain_id = self.chain.chain_id
-        scanned_to = cursor.next_block - 1
+        connection = session.connection()
         finalized = min(view.finalized, scanned_to)
         safe = min(view.safe, scanned_to)
         changed, touched = advance_states(
-            session,
+            connection,
             chain_id,
             finalized,
             safe,
             now,
             finalized_before=cursor.finalized_block,
+            written_from=written_from,
             want_touched=self.update_payments,
         )
-        cursor.head_block = view.head.number
-        cursor.safe_block = view.safe
-        cursor.finalized_block = (
-            max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
-        )
-        cursor.updated_at = now
-        anchor = session.scalar(
-            sa.select(sa.func.max(ChainBlock.number)).where(
-                ChainBlock.chain_id == chain_id, ChainBlock.number <= finalized
-            )
-        )
-        if anchor is not None:
-            session.execute(
-                sa.delete(ChainBlock).where(
-                    ChainBlock.chain_id == chain_id, ChainBlock.number < anchor
-                )
-            )
-        session.flush()
+        newest = max(cursor.finalized_block or -1, finalized) if finalized >= 0 else None
+        record_finality(connection, chain_id, view.head.number, view.safe, newest, now)
+        drop_finalized_blocks(connection, chain_id, finalized)
         if self.update_payments and touched:
             report.audit_events += len(refresh_requests(session, touched, now=now))
         return changed

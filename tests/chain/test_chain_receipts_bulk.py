@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from paybridge_connectors.chain.records import BlockHeader, ObservedTransfer
 from sqlalchemy.engine import Engine
 
+from paybridge.chain_sync.receipt_writer import ROWS_PER_STATEMENT, writer_for
 from paybridge.chain_sync.receipts import (
     FinalityView,
     advance_states,
@@ -178,3 +179,86 @@ def test_an_amount_outside_uint256_is_refused(store: Engine, amount: int) -> Non
     with pytest.raises(ValueError, match="uint256"), transaction(store) as session:
         insert_receipts(session, 7, [bad], WATCHED, VIEW, NOW)
     assert _receipts(store) == []
+
+
+def test_block_times_are_stored_as_the_column_processor_stores_them(store: Engine) -> None:
+    """The writer's block-time shortcut (SQLite: the minute formatted once, the seconds looked
+    up) gives the processor's text for every second of a span crossing minutes, hours, days
+    and a year, for times out of order, and after its cache of minutes was cleared."""
+    writer = writer_for(store.dialect)
+    processor = writer.process["block_timestamp"]
+    new_year = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    times = [*range(new_year - 3_700, new_year + 3_700), 0, 59, 60, 4_102_444_799, 1_700_000_000]
+    times += [new_year + 86_400 * day + 61 * day for day in range(2_000)]  # clears the cache
+    assert [writer.block_time(t) for t in times] == [
+        processor(datetime.fromtimestamp(t, UTC)) for t in times
+    ]
+
+
+def _many(count: int) -> list[ObservedTransfer]:
+    """``count`` transfers from an unwatched sender to A or B, three a block from block 30."""
+    return [_transfer(30 + i // 3, i % 3, C, A if i % 2 else B, 1_000 + i) for i in range(count)]
+
+
+def test_many_rows_store_what_core_stores_in_order_once(store: Engine) -> None:
+    """More rows than one multi-row INSERT holds (SQLite: ``ROWS_PER_STATEMENT`` a statement,
+    the rest one by one): every row stored as Core's ``insert`` stores it, in the order given,
+    a key met twice in one statement or stored already skipped, the new ones counted."""
+    transfers = _many(2 * ROWS_PER_STATEMENT + 7)
+    transfers.insert(10, transfers[3])  # the same key twice in the first statement
+    with transaction(store) as session:
+        added, touched = insert_receipts(session, 7, transfers, WATCHED, VIEW, NOW)
+    assert (added, touched) == (len(transfers) - 1, {"req-a"})
+    with transaction(store) as session:
+        again = insert_receipts(session, 7, [*transfers, TRANSFERS[0]], WATCHED, VIEW, NOW)
+    assert again == (2, {"req-a"})  # TRANSFERS[0]'s in and out only
+    with store.connect() as conn:
+        stored = conn.execute(
+            sa.select(ChainReceipt.tx_hash, ChainReceipt.event_key).order_by(ChainReceipt.id)
+        ).all()
+    unique = list(dict.fromkeys((t.tx_hash, t.event_key) for t in transfers))
+    both_sides = (TRANSFERS[0].tx_hash, "log:0")  # its in and out
+    assert [tuple(row) for row in stored] == [*unique, both_sides, both_sides]
+    bulk = _raw_rows(store)
+    with transaction(store) as session:
+        rows = [
+            {c.name: getattr(r, c.name) for c in ChainReceipt.__table__.c if c.name != "id"}
+            for r in session.scalars(sa.select(ChainReceipt))
+        ]
+        session.execute(sa.delete(ChainReceipt))
+        session.execute(sa.insert(ChainReceipt.__table__), rows)
+    assert _raw_rows(store) == bulk
+
+
+def test_a_row_the_store_refuses_fails_the_insert_and_stores_nothing(store: Engine) -> None:
+    """A NOT NULL violation inside a multi-row INSERT raises (only a stored or repeated key is
+    skipped), and the caller's transaction keeps none of the rows."""
+    transfers = _many(ROWS_PER_STATEMENT + 3)
+    transfers[5] = transfers[5]._replace(tx_hash=None)
+    with pytest.raises(sa.exc.IntegrityError), transaction(store) as session:
+        insert_receipts(session, 7, transfers, WATCHED, VIEW, NOW)
+    assert _receipts(store) == []
+
+
+def test_finality_leaves_the_receipts_written_under_the_same_view(store: Engine) -> None:
+    """``written_from`` (the poll's first block): receipts from there on were written with the
+    poll's states and are left alone; those below it advance; nothing to advance, nothing run."""
+    early = FinalityView(head=HEAD, safe=4, finalized=2)  # everything detected
+    with transaction(store) as session:
+        insert_receipts(session, 7, TRANSFERS, WATCHED, early, NOW)
+    later = datetime(2026, 11, 30, 11, tzinfo=UTC)
+    with transaction(store) as session:
+        assert advance_states(session, 7, 20, 30, later, written_from=0) == (0, set())
+        changed, touched = advance_states(session, 7, 20, 30, later, written_from=15)
+    assert (changed, touched) == (2, {"req-a"})  # block 5's in and out; 15 and 25 left
+    states = {(r.block_number, r.direction): r.state for r in _receipts(store)}
+    assert states == {
+        (5, "in"): "finalized",
+        (5, "out"): "finalized",
+        (15, "in"): "detected",
+        (25, "in"): "detected",
+    }
+    with transaction(store) as session:  # below 26: block 15 finalized, 25 confirmed
+        assert advance_states(session, 7, 20, 30, later, written_from=26) == (2, {"req-a"})
+    states = {(r.block_number, r.direction): r.state for r in _receipts(store)}
+    assert (states[(15, "in")], states[(25, "in")]) == ("finalized", "confirmed")

@@ -174,6 +174,8 @@ class RangeScanner:
         blocks: dict[str, tuple[int, str, int, str]] = {}
         keys: dict[str, tuple[int, str]] = {}  # logIndex hex -> index, event key
         last_hex, last_token, block = "", None, (0, "", 0, "")
+        # a batch payout's logs repeat the sender and the transaction: kept as last decoded
+        last_topic, last_sender, last_tx, last_tx_lower = "", "", "", ""
         seen_count = 0
         for entry in logs:
             if entry.get("removed"):
@@ -210,7 +212,10 @@ class RangeScanner:
                     )
                 seen.add((block[0], token[0]))
                 last_hex, last_token = block_hex, token
-            sender = "0x" + topics[1][-40:].lower()
+            topic = topics[1]
+            if topic != last_topic:
+                last_topic, last_sender = topic, "0x" + topic[-40:].lower()
+            sender = last_sender
             recipient = "0x" + topics[2][-40:].lower()
             if sender not in watched and recipient not in watched:
                 continue
@@ -223,8 +228,11 @@ class RangeScanner:
             if key is None:
                 index = int(index_hex, 16)
                 key = keys[index_hex] = (index, f"log:{index}")
+            tx_hash = entry["transactionHash"]
+            if tx_hash != last_tx:
+                last_tx, last_tx_lower = tx_hash, tx_hash.lower()
             transfer = (
-                entry["transactionHash"].lower(),
+                last_tx_lower,
                 key[1],
                 "erc20",
                 token[1],

@@ -51,7 +51,7 @@ class ChainReceipt(Base):
     __table_args__ = (
         UniqueConstraint("chain_id", "tx_hash", "event_key", "direction"),
         Index("ix_chain_receipts_chain_block", "chain_id", "block_number"),
-        Index("ix_chain_receipts_watched", "watched_address"),
+        # none by watched address: nothing reads receipts by it (migration 0011)
         # a payment's receipts (portal status, GET /v1/payments/{id}, re-quotes): partial, so
         # the many receipts matched to no request cost the scanner's bulk insert nothing
         Index(
