@@ -10,7 +10,6 @@ milliseconds, so it is done only for large tables.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -20,11 +19,11 @@ LARGE = 100_000
 
 
 def _libc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, where there is one (not on musl, macOS or Windows)."""
-    name = ctypes.util.find_library("c")
+    """glibc's malloc_trim, where there is one (not on musl, macOS or Windows): looked up
+    among the symbols the process already has (no ``ldconfig`` run to find libc)."""
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
         return None
 
 
