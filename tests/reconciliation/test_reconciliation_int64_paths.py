@@ -16,10 +16,12 @@ from paybridge_reconciliation.amounts import (
     as_object,
     div_round_half_even,
     int64_split,
+    minor_to_str,
     mul_div_half_even,
     pow10,
     strip_pow10,
 )
+from paybridge_reconciliation.fixed_point import int_text, minor_to_text
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 I64 = 2**63
@@ -140,3 +142,39 @@ def test_pow10_int64_and_beyond() -> None:
     assert pow10(np.array([19, 2])).tolist() == [10**19, 100]
     with pytest.raises(ValueError):
         pow10(np.array([-1]))
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(st.integers(-(2**63) + 1, 2**63 - 1), edges.filter(lambda v: abs(v) < I64)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 18),
+)
+def test_minor_to_text_int64_point_insert(values: list[int], exp: int) -> None:
+    """int64 amounts are formatted by one cast and a point inserted exp digits from the end
+    (zero-padded first when a value has no whole digit): the same text as str() per value."""
+    pads = [0, 1, 10**exp - 1, 10**exp, -(10**exp) + 1]
+    values = values + [v for v in pads if abs(v) < I64]
+    got = minor_to_text(np.array(values, dtype=np.int64), np.full(len(values), exp)).tolist()
+    assert got == minor_to_str(np.array(values, dtype=object), np.full(len(values), exp))
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 2**64 - 1),
+            st.sampled_from([0, I64 - 1, I64, 2**64 - 1, 2**64, -1, -I64]),
+            st.integers(-(2**70), 2**70),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_int_text_beyond_int64_is_str(values: list[int]) -> None:
+    """Object arrays of Python ints (all in [0, 2**64) take one uint64 cast; any other value
+    sends the array through the int64 / big-int split): str() of each value either way."""
+    assert int_text(np.array(values, dtype=object)).to_pylist() == [str(v) for v in values]
