@@ -111,7 +111,9 @@ def minor_to_text(minor: np.ndarray, exponents: np.ndarray) -> pd.Series:
     magnitude = np.where(negative, -values, values) if negative.any() else values
     magnitude = np.asarray(magnitude)
     exps = np.asarray(exponents, dtype=np.int64)
-    unique = np.unique(exps)
+    # one currency exponent (the usual case): min == max, no sort of millions of exponents
+    low, high = int(exps.min()), int(exps.max())
+    unique = np.array([low]) if low == high else np.unique(exps)
     if len(unique) == 1:
         text = _fixed(magnitude, int(unique[0]))
     else:
