@@ -28,6 +28,7 @@ from paybridge_reconciliation.amounts import (
     pow10,
     small_ints,
     strip_pow10,
+    unify,
 )
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
@@ -169,15 +170,20 @@ def build_journals(
     due = rq["amount_due"].to_numpy()[idx]
     applied = np.asarray(applied_eq)[idx]
     st = pd.Series(np.asarray(status)[idx], dtype=object)
-    # the only product of token units (int64 where it cannot overflow); the rest are fiat units
-    at_quote = mul_div_half_even(applied, invoice, due)
-    del due, applied
+    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
+    within = (st == "paid_within_tolerance").to_numpy(bool)
+    # the invoice amount at the applied amount is read only where the invoice is not settled in
+    # full (A/R credited at it) or within tolerance (the write-off): computed there only, the
+    # invoice amount elsewhere. The only product of token units (int64 where it cannot overflow)
+    quoted = np.flatnonzero(~settled | within)
+    part = small_ints(mul_div_half_even(applied[quoted], invoice[quoted], due[quoted]))
+    at_quote, part = unify(np.array(invoice, copy=True), part)
+    at_quote[quoted] = part
+    del due, applied, part
     invoice, at_quote, received, cust_credit = _small_or_object(
         invoice, at_quote, received[idx], credit[idx]
     )
-    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
     ar_credit = np.where(settled, invoice, at_quote)
-    within = (st == "paid_within_tolerance").to_numpy(bool)
     write_off = np.where(within, invoice - at_quote, np.zeros_like(invoice))
     fair_value = received + cust_credit
     clearing = ar_credit - write_off + cust_credit
