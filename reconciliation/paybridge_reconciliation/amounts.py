@@ -2,8 +2,9 @@
 
 Measured on 1M rows (this machine): int64 groupby-sum 0.08 s, object (Python int) groupby-sum
 0.12 s, object cumsum 0.04 s, object multiply/floor-divide ~0.05 s. So products (amount x rate),
-which overflow int64 for 18-decimal tokens, always run on object arrays; plain sums and
-comparisons stay int64 when the column is small enough that no sum can overflow.
+which can overflow int64 for 18-decimal tokens, run on object arrays except for the rows that
+`mul_div_half_even` proves safe; plain sums and comparisons stay int64 when the column is small
+enough that no sum can overflow.
 """
 
 from __future__ import annotations
