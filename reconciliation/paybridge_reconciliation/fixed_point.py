@@ -7,6 +7,8 @@ built as Arrow arrays and wrapped once, so no per-row Python string objects are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,14 +29,37 @@ def int_text(values: np.ndarray) -> pa.Array:
     if arr.dtype != object:
         return pc.cast(pa.array(arr.astype(np.int64)), pa.large_string())
     try:  # all in [0, 2**64) (token amounts just beyond int64): one C cast, no comparisons
-        return pc.cast(pa.array(arr.astype(np.uint64)), pa.large_string())
+        return _uint64_text(arr)
     except (OverflowError, TypeError):  # a negative value or one of 2**64 and more
         pass
+    # amounts are not negative, and those beyond int64 nearly all below 2**64: a uint64 cast
+    in_uint64 = np.asarray((arr >= 0) & (arr < 2**64), dtype=bool)
+    return _split_text(arr, in_uint64, _uint64_text, _signed_text)
+
+
+def _uint64_text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values.astype(np.uint64)), pa.large_string())
+
+
+def _signed_text(arr: np.ndarray) -> pa.Array:
+    """Text of Python ints: int64 ones by an Arrow cast, the others by ``_big_int_text``."""
     fits = np.asarray((arr <= INT64_MAX) & (arr >= INT64_MIN), dtype=bool)
-    small_rows = np.flatnonzero(fits)
-    big_rows = np.flatnonzero(~fits)
-    small = pc.cast(pa.array(arr[small_rows].astype(np.int64)), pa.large_string())
-    big = _big_int_text(arr[big_rows])
+    return _split_text(
+        arr, fits, lambda v: pc.cast(pa.array(v.astype(np.int64)), pa.large_string()), _big_int_text
+    )
+
+
+def _split_text(
+    arr: np.ndarray,
+    inside: np.ndarray,
+    format_inside: Callable[[np.ndarray], pa.Array],
+    format_outside: Callable[[np.ndarray], pa.Array],
+) -> pa.Array:
+    """Text of each value, the rows ``inside`` and the others formatted apart, in row order."""
+    small_rows = np.flatnonzero(inside)
+    big_rows = np.flatnonzero(~inside)
+    small = format_inside(arr[small_rows])
+    big = format_outside(arr[big_rows])
     inverse = np.empty(len(arr), dtype=np.int64)
     inverse[np.concatenate([small_rows, big_rows])] = np.arange(len(arr))
     return pa.concat_arrays([small, big]).take(pa.array(inverse))
@@ -96,7 +121,7 @@ def _with_point_int64(magnitude: np.ndarray, exp: int) -> pa.Array:
 
 def _fixed(magnitude: np.ndarray, exp: int) -> pa.Array:
     if magnitude.dtype != object and exp <= 18:
-        return _with_point_int64(magnitude.astype(np.int64), exp)
+        return _with_point_int64(magnitude.astype(np.int64, copy=False), exp)
     return _with_point(_digits(magnitude), exp)
 
 
