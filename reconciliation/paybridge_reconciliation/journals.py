@@ -74,7 +74,7 @@ def fair_values(
         }
     )
     found = lookup_rates(keys, rates, "currency", "at")
-    has_rate = found["source"].to_numpy(dtype=object) != ""
+    has_rate = (found["source"] != "").to_numpy(dtype=bool)  # compared in Arrow, no str objects
     exponent = rq["currency_exponent"].to_numpy()[ri].astype(np.int64)
     amt = as_object(amounts)
     value = np.zeros(len(amt), dtype=object)
