@@ -7,6 +7,8 @@ built as Arrow arrays and wrapped once, so no per-row Python string objects are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,11 +28,38 @@ def int_text(values: np.ndarray) -> pa.Array:
     arr = small_ints(np.asarray(values))
     if arr.dtype != object:
         return pc.cast(pa.array(arr.astype(np.int64)), pa.large_string())
+    try:  # all in [0, 2**64) (token amounts just beyond int64): one C cast, no comparisons
+        return _uint64_text(arr)
+    except (OverflowError, TypeError):  # a negative value or one of 2**64 and more
+        pass
+    # amounts are not negative, and those beyond int64 nearly all below 2**64: a uint64 cast
+    in_uint64 = np.asarray((arr >= 0) & (arr < 2**64), dtype=bool)
+    return _split_text(arr, in_uint64, _uint64_text, _signed_text)
+
+
+def _uint64_text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values.astype(np.uint64)), pa.large_string())
+
+
+def _signed_text(arr: np.ndarray) -> pa.Array:
+    """Text of Python ints: int64 ones by an Arrow cast, the others by ``_big_int_text``."""
     fits = np.asarray((arr <= INT64_MAX) & (arr >= INT64_MIN), dtype=bool)
-    small_rows = np.flatnonzero(fits)
-    big_rows = np.flatnonzero(~fits)
-    small = pc.cast(pa.array(arr[small_rows].astype(np.int64)), pa.large_string())
-    big = _big_int_text(arr[big_rows])
+    return _split_text(
+        arr, fits, lambda v: pc.cast(pa.array(v.astype(np.int64)), pa.large_string()), _big_int_text
+    )
+
+
+def _split_text(
+    arr: np.ndarray,
+    inside: np.ndarray,
+    format_inside: Callable[[np.ndarray], pa.Array],
+    format_outside: Callable[[np.ndarray], pa.Array],
+) -> pa.Array:
+    """Text of each value, the rows ``inside`` and the others formatted apart, in row order."""
+    small_rows = np.flatnonzero(inside)
+    big_rows = np.flatnonzero(~inside)
+    small = format_inside(arr[small_rows])
+    big = format_outside(arr[big_rows])
     inverse = np.empty(len(arr), dtype=np.int64)
     inverse[np.concatenate([small_rows, big_rows])] = np.arange(len(arr))
     return pa.concat_arrays([small, big]).take(pa.array(inverse))
@@ -80,20 +109,19 @@ def _with_point(digits: pa.Array, exp: int) -> pa.Array:
 
 def _with_point_int64(magnitude: np.ndarray, exp: int) -> pa.Array:
     """Same text as `_with_point` for non-negative int64 values, by integer arithmetic."""
+    text = pc.cast(pa.array(magnitude), pa.large_string())
     if exp == 0:
-        return pc.cast(pa.array(magnitude), pa.large_string())
-    scale = 10**exp
-    whole = pc.cast(pa.array(magnitude // scale), pa.large_string())
-    # scale + remainder has exactly exp+1 digits; dropping the leading '1' zero-pads the fraction
-    frac = pc.utf8_slice_codeunits(
-        pc.cast(pa.array(magnitude % scale + scale), pa.large_string()), 1
-    )
-    return pc.binary_join_element_wise(whole, frac, pa.scalar(".", pa.large_string()))
+        return text
+    if len(magnitude) and bool((magnitude < 10**exp).any()):
+        text = pc.utf8_lpad(text, width=exp + 1, padding="0")  # at least one whole digit
+    # the point goes exp digits from the end (ASCII digits: byte positions are characters);
+    # one cast and one insert (splitting at 10**exp took two casts and a join: ~3x the time)
+    return pc.binary_replace_slice(text, start=-exp, stop=-exp, replacement=".")
 
 
 def _fixed(magnitude: np.ndarray, exp: int) -> pa.Array:
     if magnitude.dtype != object and exp <= 18:
-        return _with_point_int64(magnitude.astype(np.int64), exp)
+        return _with_point_int64(magnitude.astype(np.int64, copy=False), exp)
     return _with_point(_digits(magnitude), exp)
 
 
@@ -108,7 +136,9 @@ def minor_to_text(minor: np.ndarray, exponents: np.ndarray) -> pd.Series:
     magnitude = np.where(negative, -values, values) if negative.any() else values
     magnitude = np.asarray(magnitude)
     exps = np.asarray(exponents, dtype=np.int64)
-    unique = np.unique(exps)
+    # one currency exponent (the usual case): min == max, no sort of millions of exponents
+    low, high = int(exps.min()), int(exps.max())
+    unique = np.array([low]) if low == high else np.unique(exps)
     if len(unique) == 1:
         text = _fixed(magnitude, int(unique[0]))
     else:

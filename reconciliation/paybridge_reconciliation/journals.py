@@ -24,7 +24,11 @@ from paybridge_reconciliation.amounts import (
     div_round_half_even,
     exact_ints,
     group_sum,
+    mul_div_half_even,
+    pow10,
     small_ints,
+    strip_pow10,
+    unify,
 )
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
@@ -70,24 +74,35 @@ def fair_values(
         }
     )
     found = lookup_rates(keys, rates, "currency", "at")
-    has_rate = found["source"].to_numpy(dtype=object) != ""
+    has_rate = (found["source"] != "").to_numpy(dtype=bool)  # compared in Arrow, no str objects
     exponent = rq["currency_exponent"].to_numpy()[ri].astype(np.int64)
     amt = as_object(amounts)
     value = np.zeros(len(amt), dtype=object)
     quoted = ~has_rate
     if quoted.any():
-        due = as_object(rq["amount_due"].to_numpy()[ri][quoted])
-        invoice = as_object(rq["invoice_minor"].to_numpy()[ri][quoted])
-        value[quoted] = div_round_half_even(amt[quoted] * invoice, due)
+        due = rq["amount_due"].to_numpy()[ri][quoted]
+        invoice = rq["invoice_minor"].to_numpy()[ri][quoted]
+        value[quoted] = mul_div_half_even(amt[quoted], invoice, due)
     if has_rate.any():
         scaled = found["rate_scaled"].to_numpy(dtype=object)
         decimals = found["decimals"].to_numpy().astype(np.int64)
+        rate_row = found["rate_row"].to_numpy(np.int64)
         # few distinct (currency exponent, token decimals): scalar powers of ten per group
         combos = pd.DataFrame({"e": exponent[has_rate], "d": decimals[has_rate]}).drop_duplicates()
         for e, d in combos.itertuples(index=False):
             sel = has_rate & (exponent == e) & (decimals == d)
-            num = amt[sel] * scaled[sel] * (10 ** int(e))
-            value[sel] = div_round_half_even(num, 10 ** (config.rate_scale + int(d)))
+            # value = amt * rate / 10**shift, half-even; the rate's trailing zeros (rate file
+            # rows, a small table) cancel against 10**shift, so amt x mantissa fits int64 more
+            shift = config.rate_scale + int(d) - int(e)
+            if shift < 0:  # an exact product (a currency with more decimals than the token)
+                num = amt[sel] * scaled[sel] * (10 ** int(e))
+                value[sel] = div_round_half_even(num, 10 ** (config.rate_scale + int(d)))
+                continue
+            zeros, mantissa = strip_pow10(rates["rate_scaled"].to_numpy(), shift)
+            rows = rate_row[sel]
+            value[sel] = mul_div_half_even(
+                amt[sel], small_ints(mantissa)[rows], pow10(shift - zeros[rows])
+            )
     # lookup_rates leaves rate_text '' where there is no rate; the quote is the source then
     source = pc.if_else(
         pa.array(has_rate),
@@ -152,18 +167,23 @@ def build_journals(
     if len(idx) == 0:
         return pd.DataFrame(columns=JOURNAL_COLUMNS)
     invoice = rq["invoice_minor"].to_numpy()[idx]
-    due = as_object(rq["amount_due"].to_numpy()[idx])
-    applied = as_object(np.asarray(applied_eq)[idx])
+    due = rq["amount_due"].to_numpy()[idx]
+    applied = np.asarray(applied_eq)[idx]
     st = pd.Series(np.asarray(status)[idx], dtype=object)
-    # the only product of token units: Python ints; the rest are fiat minor units
-    at_quote = div_round_half_even(applied * as_object(invoice), due)
-    del due, applied
+    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
+    within = (st == "paid_within_tolerance").to_numpy(bool)
+    # the invoice amount at the applied amount is read only where the invoice is not settled in
+    # full (A/R credited at it) or within tolerance (the write-off): computed there only, the
+    # invoice amount elsewhere. The only product of token units (int64 where it cannot overflow)
+    quoted = np.flatnonzero(~settled | within)
+    part = small_ints(mul_div_half_even(applied[quoted], invoice[quoted], due[quoted]))
+    at_quote, part = unify(np.array(invoice, copy=True), part)
+    at_quote[quoted] = part
+    del due, applied, part
     invoice, at_quote, received, cust_credit = _small_or_object(
         invoice, at_quote, received[idx], credit[idx]
     )
-    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
     ar_credit = np.where(settled, invoice, at_quote)
-    within = (st == "paid_within_tolerance").to_numpy(bool)
     write_off = np.where(within, invoice - at_quote, np.zeros_like(invoice))
     fair_value = received + cust_credit
     clearing = ar_credit - write_off + cust_credit

@@ -48,6 +48,7 @@ def lookup_rates(
                 "decimals": np.full(n, -1, dtype=np.int64),
                 "source": np.full(n, "", dtype=object),
                 "valid_from": pd.Series(pd.NaT, index=range(n), dtype="datetime64[us]"),
+                "rate_row": np.full(n, -1, dtype=np.int64),
             }
         )
     left_chain, right_chain, _ = _codes(
@@ -87,5 +88,6 @@ def lookup_rates(
             "decimals": np.where(found, rates["decimals"].to_numpy(np.int64)[idx], -1),
             "source": _text(rates["source"], idx, found),
             "valid_from": np.where(found, valid_from[idx], np.datetime64("NaT", "us")),
+            "rate_row": np.where(found, idx, -1),  # position in rates (fair values use it)
         }
     )
