@@ -170,7 +170,6 @@ def small_ints(values: np.ndarray) -> np.ndarray:
 
 
 # --- int64 fast paths for exact products and half-even divisions ---------------------------
-# (added at the end, self-contained: the functions above keep their behaviour)
 
 _I64_MAX = 2**63 - 1
 _I64_MIN = -(2**63)
