@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paybridge.domain.money import MAX_UINT256
+from paybridge.store.db import dialect_kind, insert_for
 from paybridge.store.models.chain import ChainReceipt
 
 #: a receipt's identity: the unique constraint ``INSERT ... ON CONFLICT DO NOTHING`` relies on
@@ -73,7 +74,7 @@ class _Writer:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         table = ChainReceipt.__table__
-        insert = _insert_for(dialect.name)(table).on_conflict_do_nothing(index_elements=KEY)
+        insert = insert_for(dialect)(table).on_conflict_do_nothing(index_elements=KEY)
         compiled = insert.compile(dialect=dialect, column_keys=list(COLUMNS))
         if dialect.positional and tuple(compiled.positiontup or ()) != COLUMNS:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
@@ -215,21 +216,13 @@ _SECONDS = tuple(f"{second:02d}.000000" for second in range(60))
 _MINUTES_KEPT = 1440
 
 
-def _insert_for(dialect_name: str) -> Callable[..., Any]:
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 _WRITERS: dict[tuple[Any, ...], _Writer] = {}
 
 
 def writer_for(dialect: sa.Dialect) -> _Writer:
     """The receipt writer of this kind of dialect: its class, parameter style and server
     version decide the statement's text and the processors, so engines alike share one."""
-    key = (type(dialect), dialect.paramstyle, dialect.server_version_info)
+    key = dialect_kind(dialect)
     writer = _WRITERS.get(key)
     if writer is None:
         writer = _WRITERS[key] = _Writer(dialect)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from paybridge.chain_sync.receipt_writer import Groups, writer_for
 from paybridge.store.bulk import bulk_insert
+from paybridge.store.db import connection_of
 from paybridge.store.models.chain import ChainBlock, ChainReceipt
 from paybridge.store.prepared import run
 
@@ -55,7 +56,7 @@ def insert_receipts(
     twice in one call, is skipped by the database (``ON CONFLICT DO NOTHING``, no lookup
     first), so re-scanning a range adds nothing; its requests are still named as touched
     (their status is recomputed, unchanged)."""
-    connection = _connection(session)
+    connection = connection_of(session)
     writer = writer_for(connection.dialect)
     amount_of, time_of = writer.base_units, writer.block_time
     groups: Groups = {}
@@ -157,7 +158,7 @@ def store_headers(
     rows = [(chain_id, h.number, h.hash.lower(), h.parent_hash.lower(), h.time) for h in headers]
     if not rows:
         return
-    connection = _connection(session)
+    connection = connection_of(session)
     upsert = bulk_insert(
         ChainBlock.__table__,
         connection.dialect,
@@ -169,10 +170,6 @@ def store_headers(
 
 
 _HEADER_COLUMNS = ("chain_id", "number", "hash", "parent_hash", "timestamp")
-
-
-def _connection(db: Session | sa.Connection) -> sa.Connection:
-    return db.connection() if isinstance(db, Session) else db
 
 
 _RECEIPTS = ChainReceipt.__table__
@@ -279,7 +276,7 @@ def advance_states(
     this transaction or an earlier one of the same poll), so they are in their state
     already; a catch-up poll does not read back the thousands it just wrote. An UPDATE that
     can match nothing is not run."""
-    connection = _connection(session)
+    connection = connection_of(session)
     final_to, safe_to = finalized, safe
     if written_from is not None:
         final_to, safe_to = min(finalized, written_from - 1), min(safe, written_from - 1)
@@ -321,7 +318,7 @@ def delete_above(
     session: Session | sa.Connection, chain_id: int, ancestor: int
 ) -> tuple[int, set[str]]:
     """Remove the receipts of orphaned blocks (above ``ancestor``) in one DELETE."""
-    connection = _connection(session)
+    connection = connection_of(session)
     touched = set(
         run(connection, _orphaned_requests, chain_id=chain_id, ancestor=ancestor).scalars()
     )

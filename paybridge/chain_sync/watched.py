@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from paybridge.store.db import connection_of
 from paybridge.store.models import PaymentRequest, SupersededQuote
 from paybridge.store.prepared import run
 
@@ -30,8 +31,7 @@ def load_watched(session: Session | sa.Connection, chain_id: int, now: datetime)
     """Deposit addresses still monitored on this chain (lowercase) -> payment request id,
     including those of quotes a payer replaced (another asset or network) whose own
     late-payment window is still open: a transfer sent to the old quote is recorded too."""
-    connection = session.connection() if isinstance(session, Session) else session
-    rows = run(connection, _select_watched, chain_id=chain_id, now=now)
+    rows = run(connection_of(session), _select_watched, chain_id=chain_id, now=now)
     return {address.lower(): request_id for address, request_id in rows}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from paybridge.store.db import after_rollback, before_commit
+from paybridge.store.db import after_rollback, before_commit, dialect_kind, insert_for
 
 Processor = Callable[[Any], Any]
 
@@ -37,11 +37,7 @@ class BulkInsert:
         if conflict is None:
             insert: Any = sa.insert(table)
         else:
-            if dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            insert = dialect_insert(table)
+            insert = insert_for(dialect)(table)
             if update:
                 insert = insert.on_conflict_do_update(
                     index_elements=list(conflict),
@@ -108,9 +104,7 @@ def bulk_insert(
         tuple(columns),
         None if conflict is None else tuple(conflict),
         tuple(update),
-        type(dialect),
-        dialect.paramstyle,
-        dialect.server_version_info,
+        *dialect_kind(dialect),
     )
     insert = _CACHE.get(key)
     if insert is None:

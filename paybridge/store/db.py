@@ -219,13 +219,30 @@ def get_for_update(session: Session, model: type[T], key: Any) -> T | None:
     return session.get(model, key, with_for_update=True)
 
 
-def dialect_insert(session: Session) -> Callable[..., Any]:
-    """The session's dialect ``insert`` (SQLite or PostgreSQL): the one with ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
+def insert_for(dialect: sa.Dialect) -> Callable[..., Any]:
+    """The dialect's ``insert`` (SQLite or PostgreSQL): the one with ON CONFLICT."""
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The session's dialect ``insert`` (`insert_for`)."""
+    return insert_for(session.get_bind().dialect)
+
+
+def dialect_kind(dialect: sa.Dialect) -> tuple[Any, ...]:
+    """What decides a compiled statement's text and its parameters' processors: the dialect's
+    class, parameter style and server version. Statements compiled once per kind are shared by
+    every engine alike (``store.bulk``, ``store.prepared``, the chain receipt writer)."""
+    return (type(dialect), dialect.paramstyle, dialect.server_version_info)
+
+
+def connection_of(db: Session | sa.Connection) -> sa.Connection:
+    """The connection a session works on (a connection is its own)."""
+    return db.connection() if isinstance(db, Session) else db
 
 
 def insert_ignore(session: Session, model: type, values: dict[str, Any]) -> sa.Executable:

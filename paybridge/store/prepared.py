@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paybridge.store.db import dialect_kind
+
 Processor = Callable[[Any], Any]
 #: a module-level function returning the statement: its identity names the statement
 Builder = Callable[[], Any]
@@ -76,7 +78,7 @@ _CACHE: dict[tuple[Any, ...], Prepared] = {}
 
 def prepared(build: Builder, dialect: sa.Dialect) -> Prepared:
     """The statement ``build`` returns, prepared for this kind of dialect (built once)."""
-    key = (build, type(dialect), dialect.paramstyle, dialect.server_version_info)
+    key = (build, *dialect_kind(dialect))
     statement = _CACHE.get(key)
     if statement is None:
         statement = _CACHE[key] = Prepared(build(), dialect)
