@@ -77,18 +77,17 @@ def create_cursor(
     )
 
 
-def _update_advance() -> sa.Update:
-    c = _CURSORS.c
+def _cursor_update(*names: str) -> sa.Update:
+    """UPDATE of one chain's cursor (``chain_id``): each named column to ``new_<name>``."""
     return (
         sa.update(_CURSORS)
-        .where(c.chain_id == sa.bindparam("chain_id"))
-        .values(
-            next_block=sa.bindparam("new_next_block"),
-            range_size=sa.bindparam("new_range_size"),
-            head_block=sa.bindparam("new_head_block"),
-            updated_at=sa.bindparam("new_updated_at"),
-        )
+        .where(_CURSORS.c.chain_id == sa.bindparam("chain_id"))
+        .values({name: sa.bindparam(f"new_{name}") for name in names})
     )
+
+
+def _update_advance() -> sa.Update:
+    return _cursor_update("next_block", "range_size", "head_block", "updated_at")
 
 
 def advance_cursor(
@@ -112,17 +111,7 @@ def advance_cursor(
 
 
 def _update_finality() -> sa.Update:
-    c = _CURSORS.c
-    return (
-        sa.update(_CURSORS)
-        .where(c.chain_id == sa.bindparam("chain_id"))
-        .values(
-            head_block=sa.bindparam("new_head_block"),
-            safe_block=sa.bindparam("new_safe_block"),
-            finalized_block=sa.bindparam("new_finalized_block"),
-            updated_at=sa.bindparam("new_updated_at"),
-        )
-    )
+    return _cursor_update("head_block", "safe_block", "finalized_block", "updated_at")
 
 
 def record_finality(
