@@ -158,13 +158,7 @@ def run_files(
                 config,
                 {name: (Path(inputs[name]), h.result()) for name, h in input_hashes.items()},
                 {name: h.result() for name, h in outputs.items()},
-                {
-                    "requests": counts["requests_status"],
-                    "matches": counts["matches"],
-                    "matches_auto": counts["matches_auto"],
-                    "exceptions": counts["exceptions"],
-                    "journal_lines": counts["journals"],
-                },
+                manifest_counts(counts),
             )
             text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
             (staging / "manifest.json").write_text(text)
@@ -208,14 +202,23 @@ def build_manifest(
         config,
         {name: (Path(path), sha256_file(Path(path))) for name, path in inputs.items()},
         {name: sha256_file(out / name) for name in produced},
-        {
-            "requests": len(result.requests_status),
-            "matches": len(result.matches),
-            "matches_auto": int((result.matches["decision"] == "auto").sum()),
-            "exceptions": len(result.exceptions),
-            "journal_lines": len(result.journals),
-        },
+        manifest_counts(
+            {attr: len(getattr(result, attr)) for attr in OUTPUT_TABLES.values()}
+            | {"matches_auto": int((result.matches["decision"] == "auto").sum())}
+        ),
     )
+
+
+def manifest_counts(rows: dict[str, int]) -> dict[str, int]:
+    """The manifest's counts from the rows of each published table (by its ReconResult name)
+    and of auto-applied matches (``matches_auto``)."""
+    return {
+        "requests": rows["requests_status"],
+        "matches": rows["matches"],
+        "matches_auto": rows["matches_auto"],
+        "exceptions": rows["exceptions"],
+        "journal_lines": rows["journals"],
+    }
 
 
 def manifest_from(
