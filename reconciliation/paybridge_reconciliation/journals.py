@@ -120,6 +120,7 @@ def fair_values(
 
 
 def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``series`` at positions ``idx``, indexed from 0 (publishing's gather of a column)."""
     return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 

@@ -26,7 +26,7 @@ from paybridge_reconciliation.engine import (
     run_rules,
 )
 from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
-from paybridge_reconciliation.journals import build_journals, fair_values
+from paybridge_reconciliation.journals import build_journals, fair_values, take
 from paybridge_reconciliation.labels import category, mapped
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
@@ -158,10 +158,6 @@ def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
     """Text column from small integer codes (one Arrow take)."""
     text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
     return pd.Series(text, dtype="str")
-
-
-def take(series: pd.Series, idx: np.ndarray) -> pd.Series:
-    return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 
 def _amounts_by_chain_asset(
