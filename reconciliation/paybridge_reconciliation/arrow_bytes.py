@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 BLOCK = 1 << 18
 _WIDTH = {pa.string(): np.int32, pa.large_string(): np.int64}
@@ -50,6 +51,67 @@ def any_in_range(data: np.ndarray, low: int, high: int) -> bool:
         if here.min() <= high - low:
             return True
     return False
+
+
+def all_in_range(data: np.ndarray, low: int, high: int) -> bool:
+    """Every byte b with low <= b <= high (one pass: b - low wraps around below low)."""
+    scratch = np.empty(min(BLOCK, len(data)), dtype=np.uint8)
+    for start in range(0, len(data), BLOCK):
+        part = data[start : start + BLOCK]
+        here = scratch[: len(part)]
+        np.subtract(part, np.uint8(low), out=here)
+        if here.max() > high - low:
+            return False
+    return True
+
+
+def cell_lengths_within(offsets: np.ndarray, shortest: int, longest: int) -> bool:
+    """Every cell is ``shortest`` to ``longest`` bytes long."""
+    lengths = np.diff(offsets)
+    return len(lengths) == 0 or (lengths.min() >= shortest and lengths.max() <= longest)
+
+
+def all_digits(values: pa.Array | pa.ChunkedArray, longest: int) -> bool:
+    """True only when every cell is 1 to ``longest`` ASCII digits (``^[0-9]{1,longest}$``);
+    False also for what cannot be read as bytes (the caller's regex then decides)."""
+    try:
+        return all(
+            cell_lengths_within(offsets, 1, longest) and all_in_range(data, 0x30, 0x39)
+            for data, offsets in text_bytes(values)
+        )
+    except TypeError:
+        return False
+
+
+def all_decimals(values: pa.Array | pa.ChunkedArray) -> bool:
+    """True only when every cell is digits with at most one inner point
+    (``^[0-9]+(\\.[0-9]+)?$``): digits and points only, a digit at each end, one point at
+    most per cell. False also for what cannot be read as bytes."""
+    try:
+        for data, offsets in text_bytes(values):
+            if not cell_lengths_within(offsets, 1, len(data)):
+                return False
+            point = data == 0x2E
+            if not all_in_range(np.where(point, np.uint8(0x30), data), 0x30, 0x39):
+                return False
+            if point[offsets[:-1]].any() or point[offsets[1:] - 1].any():
+                return False
+            before = np.concatenate([[0], np.cumsum(point, dtype=np.int64)])
+            if (np.diff(before[offsets]) > 1).any():
+                return False
+    except TypeError:
+        return False
+    return True
+
+
+def strictly_ascending(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Text in strictly ascending order with no nulls (so unique and already sorted): an
+    ordered column (ids in id order) needs no hash pass to show that no value repeats."""
+    if values.null_count or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return False
+    return len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()
 
 
 def edge_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

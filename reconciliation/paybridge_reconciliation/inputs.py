@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from paybridge_reconciliation.amounts import as_object, exact_ints
-from paybridge_reconciliation.arrow_bytes import any_in_range, edge_bytes, text_bytes
+from paybridge_reconciliation.arrow_bytes import (
+    all_decimals,
+    all_digits,
+    any_in_range,
+    edge_bytes,
+    strictly_ascending,
+    text_bytes,
+)
 from paybridge_reconciliation.hex_text import hex_cells, hex_keys
 from paybridge_reconciliation.identity import event_keys_from_log_index, valid_event_keys
 from paybridge_reconciliation.safe_text import recover_array
@@ -61,8 +69,21 @@ ADDRESS_RE = r"^0x[0-9a-f]{40}$"
 ASSET_RE = r"^(native|0x[0-9a-f]{40})$"
 TX_HASH_RE = r"^0x[0-9a-f]{64}$"
 UINT_RE = r"^[0-9]{1,78}$"
+SMALL_UINT_RE = r"^[0-9]{1,18}$"
 DECIMAL_RE = r"^[0-9]+(\.[0-9]+)?$"
-HEX_PATTERN_DIGITS = {ADDRESS_RE: 40, TX_HASH_RE: 64}  # checked as bytes first (hex_text)
+CURRENCY_RE = r"^[A-Z]{3}$"
+#: patterns first checked as bytes, which can only say "every cell matches" (hex_text,
+#: arrow_bytes); when one cannot, the regex runs and finds the first bad row
+MATCH_ALL_AS_BYTES: dict[str, Callable[[pa.ChunkedArray], bool]] = {
+    ADDRESS_RE: lambda values: hex_cells(values, 40) is not None,
+    TX_HASH_RE: lambda values: hex_cells(values, 64) is not None,
+    UINT_RE: lambda values: all_digits(values, 78),
+    SMALL_UINT_RE: lambda values: all_digits(values, 18),
+    DECIMAL_RE: all_decimals,
+}
+#: patterns of columns with a handful of distinct values (assets, currencies): the regex runs
+#: on the distinct values, not on every row
+FEW_VALUES = {ASSET_RE, CURRENCY_RE}
 
 
 @dataclass(frozen=True)
@@ -173,15 +194,20 @@ class _Table:
 
     def matching(self, column: str, pattern: str, message: str, lower: bool = True):
         values = self.text(column, lower=lower)
-        digits = HEX_PATTERN_DIGITS.get(pattern)
-        if digits is not None and hex_cells(values, digits) is not None:
-            return values  # every cell is 0x + that many hex digits: the regex would pass
+        as_bytes = MATCH_ALL_AS_BYTES.get(pattern)
+        if as_bytes is not None and as_bytes(values):
+            return values
+        if (
+            pattern in FEW_VALUES
+            and pc.all(pc.match_substring_regex(pc.unique(values), pattern)).as_py()
+        ):
+            return values
         ok = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
         self.fail(~ok, column, message)
         return values
 
     def small_int(self, column: str) -> np.ndarray:
-        values = self.matching(column, r"^[0-9]{1,18}$", "expected a non-negative integer")
+        values = self.matching(column, SMALL_UINT_RE, "expected a non-negative integer")
         return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
 
     def big_int(self, column: str) -> np.ndarray:
@@ -316,7 +342,7 @@ def currency_exponents(currencies: pd.Series, table: _Table, column: str) -> np.
 
 def read_requests(path: Path) -> pd.DataFrame:
     t = _Table(path, REQUEST_COLUMNS)
-    currency = t.matching("invoice_currency", r"^[A-Z]{3}$", "expected an ISO 4217 code", False)
+    currency = t.matching("invoice_currency", CURRENCY_RE, "expected an ISO 4217 code", False)
     currency_text = _str(currency)
     exponents = currency_exponents(currency_text, t, "invoice_currency")
     df = pd.DataFrame(
@@ -338,7 +364,8 @@ def read_requests(path: Path) -> pd.DataFrame:
             "monitor_until": t.timestamp("monitor_until"),
         }
     )
-    t.fail(df["request_id"].duplicated().to_numpy(), "request_id", "duplicate request_id")
+    if not strictly_ascending(pa.array(df["request_id"])):  # files in id order need no hashing
+        t.fail(df["request_id"].duplicated().to_numpy(), "request_id", "duplicate request_id")
     if not _distinct_addresses(df["deposit_address"]):
         t.fail(
             df["deposit_address"].duplicated().to_numpy(),
@@ -406,7 +433,7 @@ def read_rates(path: Path, rate_scale: int) -> pd.DataFrame:
             "chain_id": t.small_int("chain_id"),
             "asset": _str(t.matching("asset", ASSET_RE, "expected 'native' or a token address")),
             "currency": _str(
-                t.matching("currency", r"^[A-Z]{3}$", "expected an ISO 4217 code", False)
+                t.matching("currency", CURRENCY_RE, "expected an ISO 4217 code", False)
             ),
             "valid_from": t.timestamp("valid_from"),
             "rate_scaled": t.fixed_point("rate", np.full(n, rate_scale, dtype=np.int64)),

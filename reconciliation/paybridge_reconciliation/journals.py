@@ -30,6 +30,7 @@ from paybridge_reconciliation.amounts import (
     strip_pow10,
     unify,
 )
+from paybridge_reconciliation.arrow_bytes import strictly_ascending
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
 from paybridge_reconciliation.labels import category
@@ -309,7 +310,7 @@ def _per_request(values: pd.Series, rows: np.ndarray) -> pd.Series:
     Categorical over the request column's distinct values: each id is stored once, not once
     per line (about 4M lines for 1M requests). The categories are in text order, so sorting
     the column sorts it as text; the CSV writer writes the values."""
-    if _strictly_ascending(values):  # request ids (requests are in request_id order)
+    if strictly_ascending(pa.array(values)):  # request ids (requests are in request_id order)
         codes, categories = np.arange(len(values)), _text_index(values)
     else:
         codes, uniques = pd.factorize(values, sort=True)
@@ -341,23 +342,13 @@ def _text_index(values: pd.Series | pd.api.extensions.ExtensionArray | pa.Array)
     return pd.Index(pd.Series(text, dtype="str"))
 
 
-def _strictly_ascending(values: pd.Series | pa.Array) -> bool:
-    """Text in strictly ascending order with no nulls (so unique and already sorted)."""
-    text = pa.array(values) if isinstance(values, pd.Series) else values
-    if text.null_count or not (
-        pa.types.is_string(text.type) or pa.types.is_large_string(text.type)
-    ):
-        return False
-    return len(text) < 2 or pc.all(pc.less(text[:-1], text[1:])).as_py()
-
-
 def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> pd.Series:
     """'<request_id>:payment' / '<request_id>:deposit' per line, as a Categorical of the two
     ids of every request (built once per request, not once per line)."""
     ids = pa.array(request_id, pa.large_string())
     if isinstance(ids, pa.ChunkedArray):  # large columns come in chunks
         ids = ids.combine_chunks()
-    if not _strictly_ascending(ids):  # not unique (frames built in code): plain text
+    if not strictly_ascending(ids):  # not unique (frames built in code): plain text
         text = pc.take(pa.array([":payment", ":deposit"], pa.large_string()), pa.array(kind))
         return take(request_id, rows) + pd.Series(text, dtype="str")
     both = [
@@ -370,7 +361,7 @@ def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> p
     interleaved = pa.concat_arrays(both).take(
         pa.array(np.arange(2 * len(ids)).reshape(2, -1).T.ravel())
     )
-    if _strictly_ascending(interleaved):  # unless one id is another's prefix: '1:' > '10'
+    if strictly_ascending(interleaved):  # unless one id is another's prefix: '1:' > '10'
         rank, categories = np.arange(len(interleaved)), interleaved
     else:
         rank = np.asarray(pc.rank(interleaved, sort_keys="ascending", tiebreaker="first")) - 1

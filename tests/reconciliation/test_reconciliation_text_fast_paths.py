@@ -15,9 +15,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from paybridge_reconciliation.arrow_bytes import all_decimals, all_digits, strictly_ascending
 from paybridge_reconciliation.files import write_csv
 from paybridge_reconciliation.fixed_point import int_text
-from paybridge_reconciliation.inputs import _may_need_lower, _may_need_trim, _uint_objects
+from paybridge_reconciliation.inputs import (
+    DECIMAL_RE,
+    SMALL_UINT_RE,
+    _may_need_lower,
+    _may_need_trim,
+    _uint_objects,
+)
 from paybridge_reconciliation.labels import category, mapped
 from paybridge_reconciliation.safe_text import (
     NEEDS_CHANGE_RE,
@@ -53,6 +60,43 @@ def test_byte_checks_agree_with_the_passes_they_skip():
             assert pc.utf8_lower(column).equals(column), cells
         # the rule and its inverse, through the shortcuts, give the text back
         assert recover_array(safe_array(column)).to_pylist() == column.to_pylist(), cells
+
+
+def _number_columns(seed: int, count: int):
+    """Columns of number-like text: digits, points, and now and then a byte that is not."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        odd = ["a", " ", "-", "+", "e", "\u0663", "\x00", ",", "/", ":"]
+        cells = [
+            "".join(
+                rng.choice(["0", "7", "9", "."] + (odd if rng.random() < 0.1 else []))
+                for _ in range(rng.randint(0, 20))
+            )
+            for _ in range(rng.randint(1, 5))
+        ]
+        kind = rng.choice([pa.string(), pa.large_string()])
+        arr = pa.array(cells, kind).slice(rng.randint(0, len(cells) - 1))
+        yield cells, pa.chunked_array([arr, pa.array(cells[:1], kind)], kind)
+
+
+def test_digit_and_decimal_byte_checks_agree_with_the_regexes_they_skip():
+    """All-cells-match by bytes (reading's shortcut) equals Arrow's regex on every column, and
+    a column the regex rejects is never passed; sorted, unique ids are recognised as such."""
+    seen = {True: 0, False: 0}
+    for cells, column in _number_columns(seed=21, count=4000):
+        for check, pattern in (
+            (all_decimals, DECIMAL_RE),
+            (lambda c: all_digits(c, 18), SMALL_UINT_RE),
+        ):
+            expected = bool(pc.all(pc.match_substring_regex(column, pattern)).as_py())
+            assert check(column) == expected, (pattern, cells)
+            seen[expected] += 1
+        assert not all_digits(pa.chunked_array([pa.array(["1" * 19])]), 18)
+    assert min(seen.values()) > 200  # both answers were exercised
+    assert strictly_ascending(pa.array(["R1", "R2", "R3"]))
+    assert not strictly_ascending(pa.array(["R1", "R1", "R3"]))
+    assert not strictly_ascending(pa.array(["R2", "R1"]))
+    assert not strictly_ascending(pa.array(["R1", None]))
 
 
 def test_big_amounts_parse_and_format_exactly():
