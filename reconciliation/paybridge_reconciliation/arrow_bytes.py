@@ -104,6 +104,19 @@ def all_decimals(values: pa.Array | pa.ChunkedArray) -> bool:
     return True
 
 
+def no_leading_zeros(values: pa.Array | pa.ChunkedArray) -> bool:
+    """True only when no cell of digits starts with 0 unless it is "0" itself, so that each is
+    the canonical text of its integer (what ``str(int(cell))`` gives back)."""
+    try:
+        for data, offsets in text_bytes(values):
+            starts = offsets[:-1][np.diff(offsets) > 1]
+            if (data[starts] == 0x30).any():
+                return False
+    except TypeError:
+        return False
+    return True
+
+
 def strictly_ascending(values: pa.Array | pa.ChunkedArray) -> bool:
     """Text in strictly ascending order with no nulls (so unique and already sorted): an
     ordered column (ids in id order) needs no hash pass to show that no value repeats."""

@@ -32,6 +32,9 @@ class ChainOrderReceipts:
     def __setitem__(self, name: str, values: np.ndarray | pd.Series) -> None:
         self.numeric[name] = values
 
+    def has(self, name: str) -> bool:
+        return name in self.numeric.columns or name in self.text.columns
+
     def text_at(self, name: str, rpos: np.ndarray) -> pd.Series:
         """Values of a column at chain positions rpos (text taken straight from input rows)."""
         rpos = np.asarray(rpos, dtype=np.int64)

@@ -25,7 +25,7 @@ from paybridge_reconciliation.engine import (
     Frames,
     run_rules,
 )
-from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
+from paybridge_reconciliation.fixed_point import int_text, int_text_series, minor_to_text
 from paybridge_reconciliation.journals import build_journals, fair_values, take
 from paybridge_reconciliation.labels import category, mapped
 from paybridge_reconciliation.memory import give_back_memory
@@ -148,6 +148,20 @@ def _text(values: np.ndarray) -> pd.Series:
     return int_text_series(np.asarray(values))
 
 
+def _text_like(values: np.ndarray, like: np.ndarray, like_text: pd.Series) -> pd.Series:
+    """Text of ``values`` where most equal ``like`` (whose text is known): the known text, and
+    only the other rows formatted (amounts applied in full are the receipt's amount)."""
+    differs = np.asarray(values != like, dtype=bool)
+    if not differs.any():
+        return like_text
+    text = pc.replace_with_mask(
+        pa.array(like_text, pa.large_string()),
+        pa.array(differs),
+        int_text(np.asarray(values)[differs]).cast(pa.large_string()),
+    )
+    return pd.Series(text, dtype="str")
+
+
 def _confidence_text(confidence: np.ndarray) -> pd.Series:
     """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
     values, codes = np.unique(confidence, return_inverse=True)
@@ -219,6 +233,7 @@ PUBLISHED_REQUEST_COLUMNS = (
     "chain_id",
     "asset",
     "amount_due",
+    "amount_due_text",
     "invoice_currency",
     "currency_exponent",
     "invoice_minor",
@@ -231,6 +246,7 @@ PUBLISHED_RECEIPT_COLUMNS = (
     "block_time",
     "block_number",
     "amount",
+    "amount_text",
     "late",
     "tx_hash",
     "event_key",
@@ -319,10 +335,16 @@ def publish_tables(
     block_time = utc_naive(rc["block_time"])
 
     receipt_amount = as_object(rc["amount"].to_numpy())[m_rpos]
-    due_text_all = _text(rq["amount_due"].to_numpy())
-    receipt_text = _text(receipt_amount)
+    if "amount_due_text" in rq.columns:  # read from a file: the text as read (inputs.big_int)
+        due_text_all = rq["amount_due_text"].reset_index(drop=True)
+    else:
+        due_text_all = _text(rq["amount_due"].to_numpy())
+    if rc.has("amount_text"):
+        receipt_text = rc.text_at("amount_text", m_rpos)
+    else:
+        receipt_text = _text(receipt_amount)
     due_text = take(due_text_all, m_ri)
-    applied_text = _text(applied)
+    applied_text = _text_like(applied, receipt_amount, receipt_text)
     paid_late = late[m_rpos] & own
     request_id = take(rq["request_id"], m_ri)
     tx_hash = rc.text_at("tx_hash", m_rpos)

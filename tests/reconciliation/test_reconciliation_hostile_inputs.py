@@ -96,6 +96,29 @@ def test_amounts_are_plain_ascii_decimals(files, tmp_path, amount):
     assert (info.value.line, info.value.column) == (3, "amount")
 
 
+def test_amounts_with_leading_zeros_publish_as_their_integers(files, tmp_path):
+    """Amounts are published from the text as read only when it is canonical: '007' is 7."""
+    receipts = pd.read_csv(files["receipts"], dtype=str, keep_default_na=False)
+    requests = pd.read_csv(files["requests"], dtype=str, keep_default_na=False)
+    receipts["amount"] = "00" + receipts["amount"]
+    requests["amount_due"] = "0" + requests["amount_due"]
+    receipts.to_csv(tmp_path / "receipts.csv", index=False)
+    requests.to_csv(tmp_path / "requests.csv", index=False)
+    padded_rc, plain_rc = read_receipts(tmp_path / "receipts.csv"), read_receipts(files["receipts"])
+    padded_rq, plain_rq = read_requests(tmp_path / "requests.csv"), read_requests(files["requests"])
+    assert padded_rc.equals(plain_rc) and padded_rq.equals(plain_rq)
+    assert not plain_rc["amount_text"].str.startswith("0").any()
+    rates = read_rates(files["rates"], ReconConfig().rate_scale)
+    padded, plain = reconcile(padded_rq, padded_rc, rates), reconcile(plain_rq, plain_rc, rates)
+    assert (plain.matches["receipt_amount"] == plain.matches["amount_applied"]).any()
+    for name in ("matches", "requests_status", "exceptions", "journals"):
+        pd.testing.assert_frame_equal(getattr(padded, name), getattr(plain, name))
+    # and both equal the text of the integers the engine worked with
+    due = plain_rq.set_index("request_id")["amount_due"]
+    status = plain.requests_status.set_index("request_id")["amount_due"]
+    assert status.to_dict() == {k: str(v) for k, v in due.items()}
+
+
 # --- ordinary states ------------------------------------------------------------------------
 
 
