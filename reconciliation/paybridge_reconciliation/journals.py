@@ -355,9 +355,10 @@ def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> p
         pc.binary_join_element_wise(
             ids, pa.scalar(suffix, pa.large_string()), pa.scalar("", pa.large_string())
         )
-        for suffix in (":payment", ":deposit")
+        for suffix in (":deposit", ":payment")  # in text order: 'd' < 'p'
     ]
-    # code 2i + k: request position i, kind k; ordered by text for sorting like text
+    # code 2i + (1 - k): request position i, kind k (0 payment, 1 deposit); in text order
+    # whenever the ids are, so the categories need no ranking (sorting like text)
     interleaved = pa.concat_arrays(both).take(
         pa.array(np.arange(2 * len(ids)).reshape(2, -1).T.ravel())
     )
@@ -367,5 +368,5 @@ def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> p
         rank = np.asarray(pc.rank(interleaved, sort_keys="ascending", tiebreaker="first")) - 1
         categories = interleaved.take(pa.array(np.argsort(rank)))
     categories = _text_index(categories)
-    codes = rank[2 * np.asarray(rows, dtype=np.int64) + kind]
+    codes = rank[2 * np.asarray(rows, dtype=np.int64) + 1 - kind]
     return _categorical(codes, categories)

@@ -26,6 +26,7 @@ from paybridge_reconciliation.engine import (
     run_rules,
 )
 from paybridge_reconciliation.fixed_point import int_text, int_text_series, minor_to_text
+from paybridge_reconciliation.iso_text import iso_text
 from paybridge_reconciliation.journals import build_journals, fair_values, take
 from paybridge_reconciliation.labels import category, mapped
 from paybridge_reconciliation.memory import give_back_memory
@@ -129,18 +130,22 @@ class ReconResult:
 
 
 def _iso(values: np.ndarray | pd.Series) -> pd.Series:
-    """ISO 8601 UTC text ('' for missing), formatted by Arrow casts (fast, C++)."""
-    naive = utc_naive(pd.Series(values))
-    seconds = pa.array(naive, pa.timestamp("us")).cast(pa.timestamp("s"), safe=False)
-    text = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T")
-    text = pc.binary_join_element_wise(text, pa.scalar("Z"), "")
-    return pd.Series(pc.fill_null(text, ""), dtype="str")
+    """ISO 8601 UTC text to the second ('' for missing)."""
+    return pd.Series(iso_text(utc_naive(pd.Series(values))), dtype="str")
 
 
 def _explorer(config: ReconConfig, chain_id: np.ndarray, tx_hash: pd.Series) -> pd.Series:
-    prefix = pd.Series(chain_id).map(config.explorers).fillna("").astype("str")
-    url = prefix + tx_hash.reset_index(drop=True)
-    return url.where(prefix != "", "")
+    """The explorer link of each transfer ('' on a chain without a configured explorer):
+    one prefix per distinct chain, joined to the hashes by Arrow."""
+    codes, chains = pd.factorize(np.asarray(chain_id))
+    links = [config.explorers.get(c) or None for c in chains.tolist()]  # "" = no link
+    prefixes = pa.array(links, pa.large_string())
+    url = pc.binary_join_element_wise(
+        prefixes.take(pa.array(codes)),
+        pa.array(tx_hash, pa.large_string()),
+        pa.scalar("", pa.large_string()),
+    )
+    return pd.Series(pc.fill_null(url, ""), dtype="str")
 
 
 def _text(values: np.ndarray) -> pd.Series:
@@ -160,6 +165,26 @@ def _text_like(values: np.ndarray, like: np.ndarray, like_text: pd.Series) -> pd
         int_text(np.asarray(values)[differs]).cast(pa.large_string()),
     )
     return pd.Series(text, dtype="str")
+
+
+def _first_last_count(
+    group: np.ndarray, times: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group 0..size-1: earliest and latest time (NaT where none is known) and the number
+    of rows, as a pandas groupby min/max/size gives them, without building the groupby."""
+    stamps = np.asarray(times, dtype="datetime64[us]").view(np.int64)
+    known = stamps != np.datetime64("NaT", "us").view(np.int64)
+    first = np.full(size, np.iinfo(np.int64).max)
+    last = np.full(size, np.iinfo(np.int64).min)
+    np.minimum.at(first, group[known], stamps[known])
+    np.maximum.at(last, group[known], stamps[known])
+    nat = np.datetime64("NaT", "us")
+    seen = last != np.iinfo(np.int64).min
+    return (
+        np.where(seen, first.view("datetime64[us]"), nat),
+        np.where(seen, last.view("datetime64[us]"), nat),
+        np.bincount(group, minlength=size).astype(np.int64),
+    )
 
 
 def _confidence_text(confidence: np.ndarray) -> pd.Series:
@@ -470,16 +495,7 @@ def publish_tables(
     del exceptions
 
     # per request: counts and payment times from auto matches
-    per = pd.DataFrame({"ri": m_ri[auto], "t": block_time[m_rpos[auto]]})
-    agg = per.groupby("ri")["t"].agg(["min", "max", "size"])
-    first = np.full(len(rq), np.datetime64("NaT"), dtype="datetime64[us]")
-    last = first.copy()
-    count = np.zeros(len(rq), dtype=np.int64)
-    if len(agg):
-        pos = agg.index.to_numpy()
-        first[pos] = agg["min"].to_numpy()
-        last[pos] = agg["max"].to_numpy()
-        count[pos] = agg["size"].to_numpy()
+    first, last, count = _first_last_count(m_ri[auto], block_time[m_rpos[auto]], len(rq))
     created = utc_naive(rq["created_at"])
     day = np.timedelta64(1, "D")
     paid = count > 0

@@ -124,3 +124,53 @@ def test_categorical_columns_write_the_same_bytes_as_text(tmp_path):
     write_csv(pd.DataFrame({"x": as_text, "n": np.arange(6)}), tmp_path / "text.csv")
     assert (tmp_path / "cat.csv").read_bytes() == (tmp_path / "text.csv").read_bytes()
     assert b"'=cmd" in (tmp_path / "cat.csv").read_bytes()
+
+
+def test_iso_text_is_arrows_text_of_the_same_seconds():
+    """Times written from date and time-of-day tables equal Arrow's cast text, for spans short
+    and long, fractions of a second, NaT, and times before 1970 (which take Arrow's path)."""
+    from paybridge_reconciliation.iso_text import _arrow_iso_text, iso_text
+
+    rng = np.random.default_rng(5)
+    base = np.datetime64("2026-01-01T00:00:00", "us")
+    cases = [
+        base + rng.integers(0, 400 * 86_400 * 10**6, 50_000).astype("timedelta64[us]"),
+        np.datetime64("1970-01-01", "us")
+        + rng.integers(0, 253_402_300_799 * 10**6, 5_000).astype("timedelta64[us]"),
+        np.array(
+            ["1970-01-01T00:00:00.999999", "9999-12-31T23:59:59.9", "NaT", "2000-02-29T23:59:59"],
+            dtype="datetime64[us]",
+        ),
+        np.array(["1969-12-31T23:59:59.5", "2026-01-01T00:00:00"], dtype="datetime64[us]"),
+        np.array(["NaT", "NaT"], dtype="datetime64[us]"),
+        np.array([], dtype="datetime64[us]"),
+    ]
+    cases[0][rng.random(50_000) < 0.3] = np.datetime64("NaT")
+    for values in cases:
+        missing = np.isnat(values)
+        assert iso_text(values).to_pylist() == _arrow_iso_text(values, missing).to_pylist()
+    assert iso_text(cases[2]).to_pylist() == [
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "",
+        "2000-02-29T23:59:59Z",
+    ]
+
+
+def test_first_last_count_equal_a_pandas_groupby():
+    from paybridge_reconciliation.result import _first_last_count
+
+    rng = np.random.default_rng(8)
+    group = rng.integers(0, 500, 3_000)
+    times = np.datetime64("2026-01-01", "us") + rng.integers(0, 10**12, 3_000).astype(
+        "timedelta64[us]"
+    )
+    times[rng.random(3_000) < 0.05] = np.datetime64("NaT")
+    times[group == 7] = np.datetime64("NaT")  # a group with no known time
+    first, last, count = _first_last_count(group, times, 600)
+    agg = pd.DataFrame({"g": group, "t": times}).groupby("g")["t"].agg(["min", "max", "size"])
+    full = agg.reindex(range(600))
+    assert np.array_equal(first, full["min"].to_numpy("datetime64[us]"), equal_nan=True)
+    assert np.array_equal(last, full["max"].to_numpy("datetime64[us]"), equal_nan=True)
+    assert count.tolist() == full["size"].fillna(0).astype(int).tolist()
+    assert np.isnat(first[7]) and count[7] == (group == 7).sum() > 0
