@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from paybridge_reconciliation.labels import coded
+
 
 class ChainOrderReceipts:
     """Receipts in chain order, column by column.
@@ -41,6 +43,14 @@ class ChainOrderReceipts:
         if name in self.numeric.columns:
             return self.numeric[name].take(rpos).reset_index(drop=True)
         return self.text[name].take(self.order[rpos]).reset_index(drop=True)
+
+    def coded_at(self, name: str, rpos: np.ndarray) -> pd.Series:
+        """Like `text_at`, as a Categorical: for columns of a few distinct values (assets),
+        coded once and the codes gathered, not the text."""
+        rpos = np.asarray(rpos, dtype=np.int64)
+        if name in self.numeric.columns:
+            return coded(self.numeric[name], rpos)
+        return coded(self.text[name], self.order[rpos])
 
     def in_input_order(self, name: str) -> pd.Series:
         """A text column as given: row i is input row i (`order` maps chain positions to it)."""

@@ -33,7 +33,7 @@ from paybridge_reconciliation.amounts import (
 from paybridge_reconciliation.arrow_bytes import strictly_ascending
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
-from paybridge_reconciliation.labels import category
+from paybridge_reconciliation.labels import category, coded
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.rates import lookup_rates
 from paybridge_reconciliation.times import utc_naive
@@ -69,8 +69,8 @@ def fair_values(
     keys = pd.DataFrame(
         {
             "chain_id": rc["chain_id"].to_numpy()[rpos],
-            "asset": rc.text_at("asset", rpos),
-            "currency": take(rq["invoice_currency"], ri),
+            "asset": rc.coded_at("asset", rpos),
+            "currency": coded(rq["invoice_currency"], ri),
             "at": utc_naive(rc["block_time"])[rpos],
         }
     )

@@ -25,6 +25,15 @@ def category(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, pd.Index(unique, dtype="str")))
 
 
+def coded(values: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``values`` at positions ``idx`` as a Categorical (categories not in text order): a
+    column of few distinct values (assets, currencies) is factorized once and its codes
+    gathered, instead of gathering and hashing its text again."""
+    codes, uniques = pd.factorize(values)
+    picked = codes[np.asarray(idx, dtype=np.int64)]
+    return pd.Series(pd.Categorical.from_codes(picked, pd.Index(uniques, dtype="str")))
+
+
 def mapped(values: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     """``values.map(mapping)`` for a column of few distinct values, as a Categorical (each
     distinct value looked up once)."""

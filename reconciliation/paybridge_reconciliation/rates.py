@@ -19,7 +19,16 @@ RATE_FIELDS = ["rate_scaled", "rate_text", "decimals", "source", "valid_from"]
 
 
 def _codes(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
-    """Shared integer codes for the values of two columns (factorized together)."""
+    """Shared integer codes for the values of two columns (factorized together). A Categorical
+    ``left`` (keys coded by the caller) keeps its codes; only the small ``right`` is coded."""
+    if isinstance(left.dtype, pd.CategoricalDtype):
+        categories = left.cat.categories
+        right_codes = categories.get_indexer(right.astype(categories.dtype)).astype(np.int64)
+        unseen = right_codes < 0
+        extra, extra_values = pd.factorize(right[unseen])
+        right_codes[unseen] = len(categories) + extra
+        left_codes = left.cat.codes.to_numpy(np.int64)
+        return left_codes, right_codes, len(categories) + len(extra_values)
     both = pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], ignore_index=True)
     codes, uniques = pd.factorize(both)
     return codes[: len(left)].astype(np.int64), codes[len(left) :].astype(np.int64), len(uniques)
@@ -32,12 +41,17 @@ def _text(values: pd.Series, idx: np.ndarray, found: np.ndarray) -> pd.Series:
     return pd.Series(pc.fill_null(picked, ""), dtype="str")
 
 
+def _text_or_coded(values: pd.Series) -> pd.Series:
+    return values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("str")
+
+
 def lookup_rates(
     keys: pd.DataFrame, rates: pd.DataFrame | None, currency_column: str, time_column: str
 ) -> pd.DataFrame:
     """For each row of keys (chain_id, asset, currency, time) the applicable rate, aligned.
 
-    Rows without a rate get rate_scaled None and source ''.
+    Rows without a rate get rate_scaled None and source ''. The asset and currency keys may be
+    Categoricals of text (coded once by the caller, not hashed again here).
     """
     n = len(keys)
     if rates is None or len(rates) == 0 or n == 0:
@@ -55,12 +69,8 @@ def lookup_rates(
         pd.Series(keys["chain_id"].to_numpy(np.int64)),
         pd.Series(rates["chain_id"].to_numpy(np.int64)),
     )
-    left_asset, right_asset, n_asset = _codes(
-        keys["asset"].astype("str"), rates["asset"].astype("str")
-    )
-    left_cur, right_cur, n_cur = _codes(
-        keys[currency_column].astype("str"), rates["currency"].astype("str")
-    )
+    left_asset, right_asset, n_asset = _codes(_text_or_coded(keys["asset"]), rates["asset"])
+    left_cur, right_cur, n_cur = _codes(_text_or_coded(keys[currency_column]), rates["currency"])
     left_block = (left_chain * n_asset + left_asset) * n_cur + left_cur
     right_block = (right_chain * n_asset + right_asset) * n_cur + right_cur
     left_at = utc_naive(keys[time_column]).astype(np.int64)

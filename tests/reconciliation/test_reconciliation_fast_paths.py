@@ -173,6 +173,16 @@ def test_rate_lookup_is_latest_rate_at_or_before_each_time() -> None:
         }
     )
     found = lookup_rates(keys, rates, "currency", "at")
+    # keys coded by the caller (Categoricals, as fair_values passes them) find the same rates
+    coded = keys.assign(
+        asset=pd.Categorical(keys["asset"]), currency=pd.Categorical(keys["currency"])
+    )
+    pd.testing.assert_frame_equal(lookup_rates(coded, rates, "currency", "at"), found)
+    only_a = keys["asset"] == "a"  # rates of asset "b" then have no key value to share
+    pd.testing.assert_frame_equal(
+        lookup_rates(coded[only_a].reset_index(drop=True), rates, "currency", "at"),
+        found[only_a].reset_index(drop=True),
+    )
     records = rates.to_dict("records")
     for i, key in enumerate(keys.to_dict("records")):
         usable = [
