@@ -129,7 +129,7 @@ def run_files(
                 as_of = result.as_of
             else:
                 as_of = frames.as_of
-                publish_tables(frames, rates, config, emit)
+                publish_tables(frames, rates, config, emit, totals=False)  # reports only
                 del frames
             outputs = {name: written[name] for name in OUTPUT_TABLES}
             if reports:

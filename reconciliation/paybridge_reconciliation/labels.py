@@ -26,10 +26,10 @@ def category(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
 
 
 def coded(values: pd.Series, idx: np.ndarray) -> pd.Series:
-    """``values`` at positions ``idx`` as a Categorical (categories not in text order): a
-    column of few distinct values (assets, currencies) is factorized once and its codes
-    gathered, instead of gathering and hashing its text again."""
-    codes, uniques = pd.factorize(values)
+    """``values`` at positions ``idx`` as a Categorical (categories in text order): a column
+    of few distinct values (assets, currencies) is factorized once and its codes gathered,
+    instead of gathering and hashing its text again."""
+    codes, uniques = pd.factorize(values, sort=True)
     picked = codes[np.asarray(idx, dtype=np.int64)]
     return pd.Series(pd.Categorical.from_codes(picked, pd.Index(uniques, dtype="str")))
 

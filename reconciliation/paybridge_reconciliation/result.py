@@ -28,7 +28,7 @@ from paybridge_reconciliation.engine import (
 from paybridge_reconciliation.fixed_point import int_text, int_text_series, minor_to_text
 from paybridge_reconciliation.iso_text import iso_text
 from paybridge_reconciliation.journals import build_journals, fair_values, take
-from paybridge_reconciliation.labels import category, mapped
+from paybridge_reconciliation.labels import category, coded, mapped
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
 from paybridge_reconciliation.times import utc_naive
@@ -202,7 +202,8 @@ def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
 def _amounts_by_chain_asset(
     chain: np.ndarray, asset: pd.Series, currency: pd.Series, exponent: np.ndarray, fv: np.ndarray
 ) -> pd.DataFrame:
-    """Exact fair-value totals of auto-applied matches per (chain, asset, currency)."""
+    """Exact fair-value totals of auto-applied matches per (chain, asset, currency), in that
+    order (asset and currency as text, or Categoricals with categories in text order)."""
     frame = pd.DataFrame(
         {
             "chain_id": chain,
@@ -213,10 +214,12 @@ def _amounts_by_chain_asset(
         }
     )
     grouped = (
-        frame.groupby(["chain_id", "asset", "currency", "exponent"], sort=True)
+        frame.groupby(["chain_id", "asset", "currency", "exponent"], sort=True, observed=True)
         .agg(matches=("minor", "size"), minor=("minor", "sum"))
         .reset_index()
     )
+    for column in ("asset", "currency"):  # coded keys (categories in text order) as text
+        grouped[column] = grouped[column].astype("str")
     grouped["fair_value"] = minor_to_text(
         grouped["minor"].to_numpy(), grouped["exponent"].to_numpy()
     )
@@ -300,7 +303,8 @@ def publish_tables(
     rates: pd.DataFrame | None,
     config: ReconConfig,
     emit: Callable[[str, pd.DataFrame], None],
-) -> pd.DataFrame:
+    totals: bool = True,
+) -> pd.DataFrame | None:
     """Build the published tables one at a time and hand each to ``emit`` as soon as it is
     done (journals, matches, exceptions, requests_status), keeping no reference to it; returns
     the fair-value totals per chain and asset.
@@ -347,12 +351,16 @@ def publish_tables(
     del journals
     exps = rq["currency_exponent"].to_numpy()
     chain = rc["chain_id"].to_numpy()
-    totals = _amounts_by_chain_asset(
-        chain[m_rpos[auto]],
-        rc.text_at("asset", m_rpos[auto]),
-        take(rq["invoice_currency"], m_ri[auto]),
-        exps[m_ri[auto]],
-        fv[auto],
+    by_chain_asset = (
+        _amounts_by_chain_asset(
+            chain[m_rpos[auto]],
+            rc.coded_at("asset", m_rpos[auto]),
+            coded(rq["invoice_currency"], m_ri[auto]),
+            exps[m_ri[auto]],
+            fv[auto],
+        )
+        if totals
+        else None
     )
     late = rc["late"].to_numpy()
     rule_code = m["rule"].to_numpy(np.int64)
@@ -529,4 +537,4 @@ def publish_tables(
         }
     )
     emit("requests_status", requests_status[STATUS_COLUMNS])
-    return totals
+    return by_chain_asset
