@@ -522,7 +522,11 @@ def publish_tables(
             "asset": rq["asset"].reset_index(drop=True),
             "status": status,
             "amount_due": due_text_all,
-            "amount_applied": _text(st["amount_applied"].to_numpy(dtype=object)),
+            "amount_applied": _text_like(  # most requests are paid exactly: applied = due
+                st["amount_applied"].to_numpy(dtype=object),
+                rq["amount_due"].to_numpy(),
+                due_text_all,
+            ),
             "remaining_due": _text(remaining),
             "write_off_units": _text(st["write_off_units"].to_numpy(dtype=object)),
             "paid_late": st["paid_late"].to_numpy(bool),
