@@ -115,6 +115,8 @@ def run_files(
                 counts[attr] = len(frame)
                 if attr == "matches":
                     counts["matches_auto"] = int((frame["decision"] == "auto").sum())
+                for earlier in written.values():  # one table in the writer at a time: when
+                    earlier.result()  # writing lags, tables must not queue up (peak memory)
                 written[TABLE_FILES[attr]] = writer.submit(
                     _write_and_hash, [frame], staging / TABLE_FILES[attr]
                 )
