@@ -11,6 +11,8 @@ Only times from 1970 to 9999 spanning fewer days than a quarter of the rows take
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,24 +21,13 @@ WIDTH = 20  # YYYY-MM-DDThh:mm:ssZ
 _FIRST = np.datetime64("1970-01-01", "D")
 _PAST_LAST = np.datetime64("10000-01-01", "D")
 _ROW = np.dtype([("date", "S10"), ("t", "S1"), ("time", "S8"), ("z", "S1")])  # 20 bytes
-_times_of_day: np.ndarray | None = None
 
 
+@functools.cache
 def _time_of_day_text() -> np.ndarray:
     """'hh:mm:ss' of every second of a day (86,400 x 8 bytes), built on first use."""
-    global _times_of_day
-    if _times_of_day is None:
-        stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s")
-        _times_of_day = (
-            np.char.encode(stamps)
-            .astype("S19")
-            .view("S1")
-            .reshape(-1, 19)[:, 11:]
-            .copy()
-            .view("S8")
-            .ravel()
-        )
-    return _times_of_day
+    stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), unit="s")
+    return np.array([stamp[11:] for stamp in stamps.tolist()], dtype="S8")
 
 
 def iso_text(values: np.ndarray) -> pa.LargeStringArray:
