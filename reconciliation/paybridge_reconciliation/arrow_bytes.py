@@ -41,28 +41,26 @@ def text_bytes(values: pa.Array | pa.ChunkedArray) -> Iterator[tuple[np.ndarray,
         yield data, (offsets - offsets[0]).astype(np.int64)
 
 
-def any_in_range(data: np.ndarray, low: int, high: int) -> bool:
-    """Any byte b with low <= b <= high (uint8 wrap-around: b - low <= high - low)."""
+def _shifted_blocks(data: np.ndarray, low: int) -> Iterator[np.ndarray]:
+    """``data - low`` (uint8, wrapping around below ``low``) in cache-sized blocks, each
+    written into the same scratch buffer: a byte b lies in [low, high] exactly when its
+    shifted value is at most high - low."""
     scratch = np.empty(min(BLOCK, len(data)), dtype=np.uint8)
     for start in range(0, len(data), BLOCK):
         part = data[start : start + BLOCK]
         here = scratch[: len(part)]
         np.subtract(part, np.uint8(low), out=here)
-        if here.min() <= high - low:
-            return True
-    return False
+        yield here
+
+
+def any_in_range(data: np.ndarray, low: int, high: int) -> bool:
+    """Any byte b with low <= b <= high."""
+    return any(block.min() <= high - low for block in _shifted_blocks(data, low))
 
 
 def all_in_range(data: np.ndarray, low: int, high: int) -> bool:
-    """Every byte b with low <= b <= high (one pass: b - low wraps around below low)."""
-    scratch = np.empty(min(BLOCK, len(data)), dtype=np.uint8)
-    for start in range(0, len(data), BLOCK):
-        part = data[start : start + BLOCK]
-        here = scratch[: len(part)]
-        np.subtract(part, np.uint8(low), out=here)
-        if here.max() > high - low:
-            return False
-    return True
+    """Every byte b with low <= b <= high."""
+    return all(block.max() <= high - low for block in _shifted_blocks(data, low))
 
 
 def cell_lengths_within(offsets: np.ndarray, shortest: int, longest: int) -> bool:

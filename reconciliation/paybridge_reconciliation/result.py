@@ -307,7 +307,8 @@ def publish_tables(
 ) -> pd.DataFrame | None:
     """Build the published tables one at a time and hand each to ``emit`` as soon as it is
     done (journals, matches, exceptions, requests_status), keeping no reference to it; returns
-    the fair-value totals per chain and asset.
+    the fair-value totals per chain and asset (None with ``totals=False``: only the reports
+    show them, so reconcile-files without reports skips them).
 
     Why: a caller that writes each table and lets it go (reconcile-files without reports) then
     holds one output table at a time, not all four (about 1 GB less at 1M requests)."""
