@@ -248,3 +248,24 @@ def test_hostile_corpus_exits_cleanly(files, tmp_path):
         assert accepted in outcomes[0], outcomes
     for refused in ("rate_zero", "rate_negative", "binary", "utf16", "directory", "empty"):
         assert refused in outcomes[2], outcomes
+
+
+def test_errors_keep_their_order_when_requests_and_receipts_are_prepared_side_by_side():
+    """run_rules prepares requests and receipts on two threads; a run with faults on both
+    sides still reports what one thread would: the requests' fault, then the receipts', and
+    a missing receipts column only once the receipts themselves are sound."""
+    from paybridge_reconciliation.engine import run_rules
+    from recon_frames import addr, receipts_frame, requests_frame
+
+    requests = requests_frame([{"request_id": "R1", "due": 1_000_000}])
+    receipts = receipts_frame([{"to": addr(1), "amount": 1_000_000}])
+    no_event_key = receipts.assign(event_key=[None])
+    unknown_group = ReconConfig(customer_groups={"C1": "no-such-group"})
+
+    with pytest.raises(ValueError, match="unknown tolerance groups"):
+        run_rules(requests, no_event_key, config=unknown_group)
+    with pytest.raises(ValueError, match="event_key is missing"):
+        run_rules(requests.drop(columns="deposit_address"), no_event_key)
+    with pytest.raises(KeyError, match="to_address"):
+        run_rules(requests, receipts.drop(columns="to_address"))
+    assert len(run_rules(requests, receipts).matches) == 1
