@@ -12,6 +12,7 @@ figure, so each journal balances to the cent by construction (and tests check it
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -279,24 +280,35 @@ def build_journals(
             grid[:, j] = s[column]
         return grid.ravel()[cell]
 
-    reason_grid = np.zeros((len(idx), width), dtype=np.int64)
-    reason_grid[:, 1] = write_off_reason
-    reason = reason_grid.ravel()[cell]
-    del reason_grid
+    reason = np.zeros(len(cell), dtype=np.min_scalar_type(len(reason_labels)))
+    written_off = np.flatnonzero(spec == 1)  # spec 1: the write-off line, its group's reason
+    reason[written_off] = write_off_reason[cell[written_off] // width]
     exponent = rq["currency_exponent"].to_numpy()[rows]
-    debit = minor_to_text(cells(3, clearing.dtype), exponent)
-    credit = minor_to_text(cells(4, clearing.dtype), exponent)
-    del exponent
+
+    def amounts_text() -> tuple[pd.Series, pd.Series]:
+        return (
+            minor_to_text(cells(3, clearing.dtype), exponent),
+            minor_to_text(cells(4, clearing.dtype), exponent),
+        )
+
     currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])
-    return pd.DataFrame(
-        {
+    # the amounts' text on a second thread beside the ids' here: both are numpy and Arrow work
+    # that releases the GIL, about half a second each at 1M requests
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-journal-amounts") as pool:
+        amounts = pool.submit(amounts_text)
+        ids = {
             "journal_id": _journal_ids(rq["request_id"], rows, spec // 4),
             "request_id": _per_request(rq["request_id"], rows),
             "invoice_id": _per_request(rq["invoice_id"], rows),
             "customer_id": _per_request(rq["customer_id"], rows),
+        }
+        debit, credit = amounts.result()
+    return pd.DataFrame(
+        {
+            **ids,
             "currency": category(currency_codes[rows], currency_uniques.tolist()),
             "line": (spec % 4 + 1).astype(np.int64),
-            "account": category(cells(2, np.int64), account_labels),
+            "account": category(cells(2, np.min_scalar_type(len(account_labels))), account_labels),
             "debit": debit,
             "credit": credit,
             "reason_code": category(reason, reason_labels),

@@ -20,8 +20,13 @@ def category(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
     """``labels[codes[i]]`` per row, as a Categorical (labels may repeat)."""
     unique = sorted(set(labels))
     at = {label: i for i, label in enumerate(unique)}
-    remap = np.array([at[label] for label in labels], dtype=np.int64)
-    codes = remap[np.asarray(codes, dtype=np.int64)] if len(remap) else np.zeros(0, np.int64)
+    # codes in the smallest integer type that holds them (millions of journal lines: no int64
+    # copies of codes that pandas would narrow again anyway)
+    remap = np.array([at[label] for label in labels], dtype=np.min_scalar_type(-len(unique)))
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":  # booleans would index as a mask
+        codes = codes.astype(np.int64)
+    codes = remap[codes] if len(remap) else np.zeros(0, np.int8)
     return pd.Series(pd.Categorical.from_codes(codes, pd.Index(unique, dtype="str")))
 
 

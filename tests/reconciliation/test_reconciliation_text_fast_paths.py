@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from paybridge_reconciliation.arrow_bytes import all_decimals, all_digits, strictly_ascending
 from paybridge_reconciliation.files import write_csv
 from paybridge_reconciliation.fixed_point import int_text
@@ -174,3 +175,13 @@ def test_first_last_count_equal_a_pandas_groupby():
     assert np.array_equal(last, full["max"].to_numpy("datetime64[us]"), equal_nan=True)
     assert count.tolist() == full["size"].fillna(0).astype(int).tolist()
     assert np.isnat(first[7]) and count[7] == (group == 7).sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int64, bool])
+def test_category_takes_codes_of_any_integer_type_and_booleans_as_codes(dtype) -> None:
+    labels = ["paid", "open", "paid"] if dtype is not bool else ["no", "yes"]
+    codes = np.array([0, 1, 1, 0, 2] if dtype is not bool else [1, 0, 1], dtype=dtype)
+    expected = [labels[int(c)] for c in codes]
+    column = category(codes, labels)
+    assert column.tolist() == expected
+    assert list(column.cat.categories) == sorted(set(labels))  # text order, each value once
