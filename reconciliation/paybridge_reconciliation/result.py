@@ -306,7 +306,7 @@ def publish_tables(
     totals: bool = True,
 ) -> pd.DataFrame | None:
     """Build the published tables one at a time and hand each to ``emit`` as soon as it is
-    done (journals, matches, exceptions, requests_status), keeping no reference to it; returns
+    done (requests_status, journals, matches, exceptions), keeping no reference to it; returns
     the fair-value totals per chain and asset (None with ``totals=False``: only the reports
     show them, so reconcile-files without reports skips them).
 
@@ -323,6 +323,17 @@ def publish_tables(
         rc = ChainOrderReceipts(rc.reset_index(drop=True), rc.iloc[:0], np.arange(len(rc)))
     m_ri = m["ri"].to_numpy(np.int64)
     m_rpos = m["rpos"].to_numpy(np.int64)
+    auto = m["auto"].to_numpy(bool)
+    block_time = utc_naive(rc["block_time"])
+    if "amount_due_text" in rq.columns:  # read from a file: the text as read (inputs.big_int)
+        due_text_all = rq["amount_due_text"].reset_index(drop=True)
+    else:
+        due_text_all = _text(rq["amount_due"].to_numpy())
+    # first: it needs no fair values, so the writer has it while the journals are built
+    emit(
+        "requests_status",
+        _requests_status(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
+    )
     applied = m["amount_applied"].to_numpy(dtype=object)
     fv, evidence = fair_values(applied, m_ri, m_rpos, rq, rc, rates, config)
     over = exc[exc["reason"] == Reason.OVERPAYMENT.value]
@@ -335,12 +346,10 @@ def publish_tables(
         rates,
         config,
     )
-    auto = m["auto"].to_numpy(bool)
-    status = st["status"].to_numpy(dtype=object)
     give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
     journals = build_journals(
         rq,
-        status,
+        st["status"].to_numpy(dtype=object),
         st["amount_applied"].to_numpy(dtype=object),
         m_ri[auto],
         fv[auto],
@@ -366,13 +375,8 @@ def publish_tables(
     late = rc["late"].to_numpy()
     rule_code = m["rule"].to_numpy(np.int64)
     own = rule_code == RULE_OWN
-    block_time = utc_naive(rc["block_time"])
 
     receipt_amount = as_object(rc["amount"].to_numpy())[m_rpos]
-    if "amount_due_text" in rq.columns:  # read from a file: the text as read (inputs.big_int)
-        due_text_all = rq["amount_due_text"].reset_index(drop=True)
-    else:
-        due_text_all = _text(rq["amount_due"].to_numpy())
     if rc.has("amount_text"):
         receipt_text = rc.text_at("amount_text", m_rpos)
     else:
@@ -503,8 +507,19 @@ def publish_tables(
     emit("exceptions", exceptions[EXCEPTION_COLUMNS])
     del exceptions
 
+    return by_chain_asset
+
+
+def _requests_status(
+    frames: Frames, paid_ri: np.ndarray, paid_at: np.ndarray, due_text: pd.Series
+) -> pd.DataFrame:
+    """The published per-request status (STATUS_COLUMNS); ``paid_ri`` and ``paid_at`` are the
+    request and block time of each auto-applied match, ``due_text`` each amount due's text."""
+    rq, st = frames.requests, frames.status
+    remaining = st["remaining_due"].to_numpy(dtype=object)
+    exps = rq["currency_exponent"].to_numpy()
     # per request: counts and payment times from auto matches
-    first, last, count = _first_last_count(m_ri[auto], block_time[m_rpos[auto]], len(rq))
+    first, last, count = _first_last_count(paid_ri, paid_at, len(rq))
     created = utc_naive(rq["created_at"])
     day = np.timedelta64(1, "D")
     paid = count > 0
@@ -521,12 +536,12 @@ def publish_tables(
             "invoice_id": rq["invoice_id"].reset_index(drop=True),
             "chain_id": rq["chain_id"].to_numpy(),
             "asset": rq["asset"].reset_index(drop=True),
-            "status": status,
-            "amount_due": due_text_all,
+            "status": st["status"].to_numpy(dtype=object),
+            "amount_due": due_text,
             "amount_applied": _text_like(  # most requests are paid exactly: applied = due
                 st["amount_applied"].to_numpy(dtype=object),
                 rq["amount_due"].to_numpy(),
-                due_text_all,
+                due_text,
             ),
             "remaining_due": _text(remaining),
             "write_off_units": _text(st["write_off_units"].to_numpy(dtype=object)),
@@ -541,5 +556,4 @@ def publish_tables(
             "invoice_amount": minor_to_text(rq["invoice_minor"].to_numpy(), exps),
         }
     )
-    emit("requests_status", requests_status[STATUS_COLUMNS])
-    return by_chain_asset
+    return requests_status[STATUS_COLUMNS]
