@@ -7,6 +7,7 @@ amounts, rate and its source) and a one-line explanation built column-wise.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -329,23 +330,19 @@ def publish_tables(
         due_text_all = rq["amount_due_text"].reset_index(drop=True)
     else:
         due_text_all = _text(rq["amount_due"].to_numpy())
-    # first: it needs no fair values, so the writer has it while the journals are built
-    emit(
-        "requests_status",
-        _requests_status(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
-    )
     applied = m["amount_applied"].to_numpy(dtype=object)
-    fv, evidence = fair_values(applied, m_ri, m_rpos, rq, rc, rates, config)
     over = exc[exc["reason"] == Reason.OVERPAYMENT.value]
-    credit_value, _ = fair_values(
-        over["amount"].to_numpy(dtype=object),
-        over["ri"].to_numpy(np.int64),
-        over["rpos"].to_numpy(np.int64),
-        rq,
-        rc,
-        rates,
-        config,
-    )
+
+    # the status table first: it needs no fair values, so it is built here while a second
+    # thread looks up the rates (the two overlap: numpy, pandas and Arrow release the GIL),
+    # and the writer has it while the journals are built
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-fair-values") as pool:
+        valuing = pool.submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
+        emit(
+            "requests_status",
+            _requests_status(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
+        )
+        fv, evidence, credit_value = valuing.result()
     give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
     journals = build_journals(
         rq,
@@ -508,6 +505,31 @@ def publish_tables(
     del exceptions
 
     return by_chain_asset
+
+
+def _fair_values(
+    applied: np.ndarray,
+    m_ri: np.ndarray,
+    m_rpos: np.ndarray,
+    over: pd.DataFrame,
+    rq: pd.DataFrame,
+    rc: ChainOrderReceipts,
+    rates: pd.DataFrame | None,
+    config: ReconConfig,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Fair values (minor units) and rate evidence of the matches' applied amounts, and the
+    fair values of the overpayments ``over`` (exceptions) left as customer credit."""
+    fv, evidence = fair_values(applied, m_ri, m_rpos, rq, rc, rates, config)
+    credit_value, _ = fair_values(
+        over["amount"].to_numpy(dtype=object),
+        over["ri"].to_numpy(np.int64),
+        over["rpos"].to_numpy(np.int64),
+        rq,
+        rc,
+        rates,
+        config,
+    )
+    return fv, evidence, credit_value
 
 
 def _requests_status(
