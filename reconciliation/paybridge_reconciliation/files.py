@@ -147,7 +147,8 @@ def run_files(
                 as_of = result.as_of
             else:
                 as_of = frames.as_of
-                publish_tables(frames, rates, config, emit, totals=False)  # reports only
+                # totals: reports only; not parallel: the writer and hasher have the other core
+                publish_tables(frames, rates, config, emit, totals=False, parallel=False)
                 del frames
             outputs = {name: hashed[name] for name in OUTPUT_TABLES}
             if reports:

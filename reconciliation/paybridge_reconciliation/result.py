@@ -1,122 +1,49 @@
 """Turn engine decisions into the published tables: matches, exceptions, status, journals.
 
-Explain step: every match carries its rule, confidence, decision, evidence (tx hash, block,
-amounts, rate and its source) and a one-line explanation built column-wise.
+`publish_tables` decides what is built when and hands each table over as soon as it is done
+(`published` builds the text of matches, exceptions and status; `journals` the journal lines);
+`reconcile` runs the rules and publishes everything at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from paybridge_reconciliation.amounts import as_object, exact_ints
 from paybridge_reconciliation.chain_order import ChainOrderReceipts, own_columns
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.engine import (
-    ENGINE_VERSION,
-    RULE_NAMES,
-    RULE_OWN,
-    Frames,
-    run_rules,
-)
-from paybridge_reconciliation.fixed_point import int_text, int_text_series, minor_to_text
-from paybridge_reconciliation.iso_text import iso_text
-from paybridge_reconciliation.journals import build_journals, fair_values, take
-from paybridge_reconciliation.labels import category, coded, mapped
+from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
+from paybridge_reconciliation.fixed_point import minor_to_text
+from paybridge_reconciliation.journals import build_journals, fair_values
+from paybridge_reconciliation.labels import coded
 from paybridge_reconciliation.memory import give_back_memory
-from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
+from paybridge_reconciliation.published import (
+    EXCEPTION_COLUMNS,
+    MATCH_COLUMNS,
+    STATUS_COLUMNS,
+    amounts_text,
+    exceptions_table,
+    matches_table,
+    requests_status_table,
+)
+from paybridge_reconciliation.reasons import Reason
+from paybridge_reconciliation.side_thread import side_thread
 from paybridge_reconciliation.times import utc_naive
 
-MATCH_COLUMNS = [
-    "request_id",
-    "invoice_id",
-    "customer_id",
-    "chain_id",
-    "tx_hash",
-    "event_key",
-    "block_number",
-    "block_time",
-    "asset",
-    "receipt_amount",
-    "amount_applied",
-    "amount_due",
-    "rule",
-    "confidence",
-    "decision",
-    "paid_late",
-    "invoice_currency",
-    "fair_value",
-    "rate",
-    "rate_source",
-    "rate_valid_from",
-    "explorer_url",
-    "explanation",
+__all__ = [  # the published column orders, imported from here by callers and tests
+    "EXCEPTION_COLUMNS",
+    "MATCH_COLUMNS",
+    "STATUS_COLUMNS",
+    "ReconResult",
+    "publish",
+    "publish_tables",
+    "reconcile",
 ]
-EXCEPTION_COLUMNS = [
-    "exception_id",
-    "reason",
-    "chain_id",
-    "tx_hash",
-    "event_key",
-    "block_time",
-    "asset",
-    "from_address",
-    "to_address",
-    "amount",
-    "request_id",
-    "customer_id",
-    "remaining_due",
-    "detail",
-    "suggested_action",
-    "explorer_url",
-]
-STATUS_COLUMNS = [
-    "request_id",
-    "customer_id",
-    "invoice_id",
-    "chain_id",
-    "asset",
-    "status",
-    "amount_due",
-    "amount_applied",
-    "remaining_due",
-    "write_off_units",
-    "paid_late",
-    "paid_over",
-    "receipts",
-    "first_paid_at",
-    "last_paid_at",
-    "days_to_pay",
-    "age_days",
-    "invoice_currency",
-    "invoice_amount",
-]
-
-DETAIL: dict[str, str] = {
-    Reason.DUPLICATE_EVENT: "the same transfer (chain, tx hash, event key, recipient, asset, "
-    "amount) seen before; ignored",
-    Reason.REPLAY_CONFLICT: "same (chain, tx hash, event key) as an earlier receipt, but a "
-    "different recipient, asset or amount; not applied",
-    Reason.NOT_FINAL: "receipt status is below the finality policy",
-    Reason.UNKNOWN_ADDRESS: "no payment request has this deposit address",
-    Reason.WRONG_CHAIN: "sent on a different chain than the request's",
-    Reason.WRONG_ASSET: "sent a different asset than the request's",
-    Reason.LATE_NO_RATE: "paid after quote expiry and no rate at block time to re-quote",
-    Reason.AFTER_WINDOW: "paid after the monitoring window; no open request matches",
-    Reason.DUPLICATE_PAYMENT: "same amount again to an already settled request",
-    Reason.SETTLED_ADDRESS: "money at a settled request's address; no open request matches",
-    Reason.OVERPAYMENT: "excess over the amount due; held as customer credit",
-    Reason.AMBIGUOUS: "two or more candidates qualify equally; not auto-applied",
-    Reason.NEEDS_REVIEW: "match below the auto-apply confidence",
-    Reason.UNDERPAID: "partial payment; invoice stays open",
-}
 
 
 @dataclass
@@ -128,76 +55,6 @@ class ReconResult:
     as_of: pd.Timestamp
     amounts_by_chain_asset: pd.DataFrame | None = None
     engine_version: str = ENGINE_VERSION
-
-
-def _iso(values: np.ndarray | pd.Series) -> pd.Series:
-    """ISO 8601 UTC text to the second ('' for missing)."""
-    return pd.Series(iso_text(utc_naive(pd.Series(values))), dtype="str")
-
-
-def _explorer(config: ReconConfig, chain_id: np.ndarray, tx_hash: pd.Series) -> pd.Series:
-    """The explorer link of each transfer ('' on a chain without a configured explorer):
-    one prefix per distinct chain, joined to the hashes by Arrow."""
-    codes, chains = pd.factorize(np.asarray(chain_id))
-    links = [config.explorers.get(c) or None for c in chains.tolist()]  # "" = no link
-    prefixes = pa.array(links, pa.large_string())
-    url = pc.binary_join_element_wise(
-        prefixes.take(pa.array(codes)),
-        pa.array(tx_hash, pa.large_string()),
-        pa.scalar("", pa.large_string()),
-    )
-    return pd.Series(pc.fill_null(url, ""), dtype="str")
-
-
-def _text(values: np.ndarray) -> pd.Series:
-    """Exact decimal text of integer amounts; Arrow formats the int64-sized ones."""
-    return int_text_series(np.asarray(values))
-
-
-def _text_like(values: np.ndarray, like: np.ndarray, like_text: pd.Series) -> pd.Series:
-    """Text of ``values`` where most equal ``like`` (whose text is known): the known text, and
-    only the other rows formatted (amounts applied in full are the receipt's amount)."""
-    differs = np.asarray(values != like, dtype=bool)
-    if not differs.any():
-        return like_text
-    text = pc.replace_with_mask(
-        pa.array(like_text, pa.large_string()),
-        pa.array(differs),
-        int_text(np.asarray(values)[differs]).cast(pa.large_string()),
-    )
-    return pd.Series(text, dtype="str")
-
-
-def _first_last_count(
-    group: np.ndarray, times: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group 0..size-1: earliest and latest time (NaT where none is known) and the number
-    of rows, as a pandas groupby min/max/size gives them, without building the groupby."""
-    stamps = np.asarray(times, dtype="datetime64[us]").view(np.int64)
-    known = stamps != np.datetime64("NaT", "us").view(np.int64)
-    first = np.full(size, np.iinfo(np.int64).max)
-    last = np.full(size, np.iinfo(np.int64).min)
-    np.minimum.at(first, group[known], stamps[known])
-    np.maximum.at(last, group[known], stamps[known])
-    nat = np.datetime64("NaT", "us")
-    seen = last != np.iinfo(np.int64).min
-    return (
-        np.where(seen, first.view("datetime64[us]"), nat),
-        np.where(seen, last.view("datetime64[us]"), nat),
-        np.bincount(group, minlength=size).astype(np.int64),
-    )
-
-
-def _confidence_text(confidence: np.ndarray) -> pd.Series:
-    """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
-    values, codes = np.unique(confidence, return_inverse=True)
-    return category(codes, [f"{v:.2f}" for v in values.tolist()])
-
-
-def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
-    """Text column from small integer codes (one Arrow take)."""
-    text = pc.take(pa.array(labels, pa.large_string()), pa.array(np.asarray(codes, dtype=np.int64)))
-    return pd.Series(text, dtype="str")
 
 
 def _amounts_by_chain_asset(
@@ -305,11 +162,13 @@ def publish_tables(
     config: ReconConfig,
     emit: Callable[[str, pd.DataFrame], None],
     totals: bool = True,
+    parallel: bool = True,
 ) -> pd.DataFrame | None:
     """Build the published tables one at a time and hand each to ``emit`` as soon as it is
     done (requests_status, journals, matches, exceptions), keeping no reference to it; returns
     the fair-value totals per chain and asset (None with ``totals=False``: only the reports
-    show them, so reconcile-files without reports skips them).
+    show them, so reconcile-files without reports skips them). ``parallel``: independent
+    parts on a second thread (`side_thread`).
 
     Why: a caller that writes each table and lets it go (reconcile-files without reports) then
     holds one output table at a time, not all four (about 1 GB less at 1M requests)."""
@@ -329,18 +188,17 @@ def publish_tables(
     if "amount_due_text" in rq.columns:  # read from a file: the text as read (inputs.big_int)
         due_text_all = rq["amount_due_text"].reset_index(drop=True)
     else:
-        due_text_all = _text(rq["amount_due"].to_numpy())
+        due_text_all = amounts_text(rq["amount_due"].to_numpy())
     applied = m["amount_applied"].to_numpy(dtype=object)
     over = exc[exc["reason"] == Reason.OVERPAYMENT.value]
 
-    # the status table first: it needs no fair values, so it is built here while a second
-    # thread looks up the rates (the two overlap: numpy, pandas and Arrow release the GIL),
-    # and the writer has it while the journals are built
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-fair-values") as pool:
-        valuing = pool.submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
+    # the status table first: it needs no fair values, so the writer has it while the
+    # journals are built; when parallel, the rates are looked up beside it
+    with side_thread(parallel, "recon-fair-values") as submit:
+        valuing = submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
         emit(
             "requests_status",
-            _requests_status(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
+            requests_status_table(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
         )
         fv, evidence, credit_value = valuing.result()
     give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
@@ -369,141 +227,15 @@ def publish_tables(
         if totals
         else None
     )
-    late = rc["late"].to_numpy()
-    rule_code = m["rule"].to_numpy(np.int64)
-    own = rule_code == RULE_OWN
-
-    receipt_amount = as_object(rc["amount"].to_numpy())[m_rpos]
-    if rc.has("amount_text"):
-        receipt_text = rc.text_at("amount_text", m_rpos)
-    else:
-        receipt_text = _text(receipt_amount)
-    due_text = take(due_text_all, m_ri)
-    applied_text = _text_like(applied, receipt_amount, receipt_text)
-    paid_late = late[m_rpos] & own
-    request_id = take(rq["request_id"], m_ri)
-    tx_hash = rc.text_at("tx_hash", m_rpos)
-    rule = _labels(rule_code, RULE_NAMES)
-    parts = [
-        rule,
-        ": receipt of ",
-        receipt_text,
-        " base units, ",
-        applied_text,
-        " applied to ",
-        request_id,
-        " (due ",
-        due_text,
-        ")",
-        _labels(paid_late.astype(np.int64), ["", "; late, re-quoted at block time"]),
-        _labels(
-            m["tie"].to_numpy(bool).astype(np.int64),
-            ["", "; tie with another candidate, needs a person"],
-        ),
-    ]
-    give_back_memory(len(m))  # the amounts' texts are built; before the long texts
-    explanation = pd.Series(
-        pc.binary_join_element_wise(
-            *[
-                pa.scalar(p, pa.large_string())
-                if isinstance(p, str)
-                else pa.array(p).cast(pa.large_string())
-                for p in parts
-            ],
-            pa.scalar("", pa.large_string()),
-        ),
-        dtype="str",
-    )
-    matches = pd.DataFrame(
-        {
-            "request_id": request_id,
-            "invoice_id": take(rq["invoice_id"], m_ri),
-            "customer_id": take(rq["customer_id"], m_ri),
-            "chain_id": chain[m_rpos],
-            "tx_hash": tx_hash,
-            "event_key": rc.text_at("event_key", m_rpos),
-            "block_number": rc["block_number"].to_numpy()[m_rpos],
-            "block_time": _iso(block_time[m_rpos]),
-            "asset": rc.coded_at("asset", m_rpos),
-            "receipt_amount": receipt_text,
-            "amount_applied": applied_text,
-            "amount_due": due_text,
-            "rule": category(rule_code, RULE_NAMES),
-            "confidence": _confidence_text(m["confidence"].to_numpy(float)),
-            "decision": category(auto.astype(np.int64), ["proposed", "auto"]),
-            "paid_late": paid_late,
-            "invoice_currency": coded(rq["invoice_currency"], m_ri),
-            "fair_value": minor_to_text(fv, exps[m_ri]),
-            "rate": evidence["rate"],
-            "rate_source": evidence["rate_source"],
-            "rate_valid_from": _iso(evidence["rate_valid_from"]),
-            "explorer_url": _explorer(config, chain[m_rpos], tx_hash),
-            "explanation": explanation,
-        }
-    )
-    emit("matches", matches[MATCH_COLUMNS])
-    # the columns built for matches only, let go before the next tables (peak memory)
-    del matches, explanation, parts, request_id, tx_hash, rule, receipt_text, due_text
-    del applied_text, receipt_amount, paid_late, fv, evidence, applied
-
-    e_rpos = exc["rpos"].to_numpy(np.int64)
-    e_ri = exc["ri"].to_numpy(np.int64)
-    has_r = pd.Series(e_rpos >= 0)
-    has_q = pd.Series(e_ri >= 0)
-    rp = np.where(has_r, e_rpos, 0)
-    qi = np.where(has_q, e_ri, 0)
-    reason = pd.Series(exc["reason"].to_numpy(dtype=object), dtype="str")
-    remaining = st["remaining_due"].to_numpy(dtype=object)
-
-    def pick(values: pd.Series, mask: pd.Series, idx: np.ndarray, size: int) -> pd.Series:
-        if size == 0:
-            return pd.Series([""] * len(exc), dtype="str")
-        return take(values, idx).astype("str").where(mask, "")
-
-    def pick_receipt(name: str) -> pd.Series:
-        if len(rc) == 0:
-            return pd.Series([""] * len(exc), dtype="str")
-        return rc.text_at(name, rp).astype("str").where(has_r, "")
-
-    chain_text = pick_receipt("chain_id")
-    tx_text = pick_receipt("tx_hash")
-    event_text = pick_receipt("event_key")
-    request_text = pick(rq["request_id"], has_q, qi, len(rq))
-    under = (reason == Reason.UNDERPAID.value).to_numpy()
-    remaining_text = _text(remaining[qi] if len(rq) else np.zeros(len(exc), dtype=np.int64))
-    exceptions = pd.DataFrame(
-        {
-            "exception_id": reason
-            + ":"
-            + (chain_text + ":" + tx_text + ":" + event_text + ":" + _text(e_rpos)).where(
-                has_r, request_text
-            ),
-            "reason": reason,
-            "chain_id": chain_text,
-            "tx_hash": tx_text,
-            "event_key": event_text,
-            "block_time": _iso(block_time[rp] if len(rc) else np.zeros(0, "datetime64[us]")).where(
-                has_r, ""
-            )
-            if len(rc)
-            else pd.Series([""] * len(exc), dtype="str"),
-            "asset": pick_receipt("asset"),
-            "from_address": pick_receipt("from_address"),
-            "to_address": pick_receipt("to_address"),
-            "amount": _text(exc["amount"].to_numpy(dtype=object)),
-            "request_id": request_text,
-            "customer_id": pick(rq["customer_id"], has_q, qi, len(rq)),
-            "remaining_due": remaining_text.where(pd.Series(under), ""),
-            "detail": mapped(reason, {k.value: v for k, v in DETAIL.items()}),
-            "suggested_action": mapped(reason, {k.value: v for k, v in SUGGESTED_ACTION.items()}),
-        }
-    )
-    exceptions["explorer_url"] = _explorer(
-        config, np.where(has_r, chain[rp] if len(rc) else 0, 0), tx_text
-    ).where(has_r, "")
-    emit("exceptions", exceptions[EXCEPTION_COLUMNS])
-    del exceptions
-
+    # the exceptions handed over after the matches; when parallel, built beside them
+    with side_thread(parallel, "recon-exceptions") as submit:
+        exceptions = submit(exceptions_table, frames, rc, block_time, config)
+        emit(
+            "matches",
+            matches_table(frames, rc, applied, fv, evidence, block_time, due_text_all, config),
+        )
+        del fv, evidence, applied  # before the exceptions are handed over (peak memory)
+        emit("exceptions", exceptions.result())
     return by_chain_asset
 
 
@@ -530,52 +262,3 @@ def _fair_values(
         config,
     )
     return fv, evidence, credit_value
-
-
-def _requests_status(
-    frames: Frames, paid_ri: np.ndarray, paid_at: np.ndarray, due_text: pd.Series
-) -> pd.DataFrame:
-    """The published per-request status (STATUS_COLUMNS); ``paid_ri`` and ``paid_at`` are the
-    request and block time of each auto-applied match, ``due_text`` each amount due's text."""
-    rq, st = frames.requests, frames.status
-    remaining = st["remaining_due"].to_numpy(dtype=object)
-    exps = rq["currency_exponent"].to_numpy()
-    # per request: counts and payment times from auto matches
-    first, last, count = _first_last_count(paid_ri, paid_at, len(rq))
-    created = utc_naive(rq["created_at"])
-    day = np.timedelta64(1, "D")
-    paid = count > 0
-    days = np.zeros(len(rq), dtype=np.int64)
-    days[paid] = (last[paid] - created[paid]) // day
-    days_to_pay = pd.array(np.where(paid, days, 0), dtype="Int64")
-    days_to_pay[~paid] = pd.NA
-    as_of = frames.as_of.tz_convert("UTC").tz_localize(None).to_datetime64()
-    age = (np.datetime64(as_of, "us") - created) // day
-    requests_status = pd.DataFrame(
-        {
-            "request_id": rq["request_id"].reset_index(drop=True),
-            "customer_id": rq["customer_id"].reset_index(drop=True),
-            "invoice_id": rq["invoice_id"].reset_index(drop=True),
-            "chain_id": rq["chain_id"].to_numpy(),
-            "asset": rq["asset"].reset_index(drop=True),
-            "status": st["status"].to_numpy(dtype=object),
-            "amount_due": due_text,
-            "amount_applied": _text_like(  # most requests are paid exactly: applied = due
-                st["amount_applied"].to_numpy(dtype=object),
-                rq["amount_due"].to_numpy(),
-                due_text,
-            ),
-            "remaining_due": _text(remaining),
-            "write_off_units": _text(st["write_off_units"].to_numpy(dtype=object)),
-            "paid_late": st["paid_late"].to_numpy(bool),
-            "paid_over": st["paid_over"].to_numpy(bool),
-            "receipts": count,
-            "first_paid_at": _iso(first),
-            "last_paid_at": _iso(last),
-            "days_to_pay": days_to_pay,
-            "age_days": age.astype(np.int64),
-            "invoice_currency": rq["invoice_currency"].reset_index(drop=True),
-            "invoice_amount": minor_to_text(rq["invoice_minor"].to_numpy(), exps),
-        }
-    )
-    return requests_status[STATUS_COLUMNS]

@@ -4,6 +4,8 @@ and the journals' id columns are valid Categoricals over unique, text-ordered ca
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,10 @@ from paybridge_reconciliation.result import (
     PUBLISHED_RECEIPT_COLUMNS,
     PUBLISHED_REQUEST_COLUMNS,
     publish,
+    publish_tables,
     published_only,
 )
+from paybridge_reconciliation.side_thread import side_thread
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +89,39 @@ def test_journal_id_columns_are_categoricals_over_sorted_unique_ids(scenario) ->
         )
     )
     assert (journals["journal_id"].astype(str) == ids).all()
+
+
+def test_publishing_on_one_thread_or_two_hands_over_the_same_tables_in_the_same_order(
+    scenario,
+) -> None:
+    """reconcile-files publishes with parallel=False (its writer has the other core), the
+    engine and reports with parallel=True: same tables, same order."""
+    handed: dict[bool, list[tuple[str, pd.DataFrame]]] = {False: [], True: []}
+    for parallel in (False, True):
+        publish_tables(
+            published_only(_frames(scenario)),
+            scenario.rates,
+            ReconConfig(),
+            lambda name, frame, into=handed[parallel]: into.append((name, frame)),
+            parallel=parallel,
+        )
+    order = ["requests_status", "journals", "matches", "exceptions"]
+    assert [name for name, _ in handed[False]] == order == [name for name, _ in handed[True]]
+    for (name, one), (_, two) in zip(handed[False], handed[True], strict=True):
+        assert len(one) > 0, name
+        pd.testing.assert_frame_equal(one, two, obj=name)
+
+
+def test_side_thread_defers_the_call_when_not_parallel_and_passes_errors_on() -> None:
+    calls: list[int] = []
+    with side_thread(False, "recon-test") as submit:
+        later = submit(calls.append, 1)
+        assert calls == []  # nothing runs until the result is asked for
+        later.result()
+        later.result()
+        assert calls == [1]  # and then once
+    with side_thread(True, "recon-test") as submit:
+        assert submit(lambda: threading.current_thread().name).result().startswith("recon-test")
+    for parallel in (False, True):
+        with pytest.raises(ZeroDivisionError), side_thread(parallel, "recon-test") as submit:
+            submit(lambda: 1 // 0).result()

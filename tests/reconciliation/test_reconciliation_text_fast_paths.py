@@ -159,7 +159,7 @@ def test_iso_text_is_arrows_text_of_the_same_seconds():
 
 
 def test_first_last_count_equal_a_pandas_groupby():
-    from paybridge_reconciliation.result import _first_last_count
+    from paybridge_reconciliation.published import _first_last_count
 
     rng = np.random.default_rng(8)
     group = rng.integers(0, 500, 3_000)
