@@ -39,6 +39,7 @@ from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.hex_text import hex_cells, hex_keys, same_rows
 from paybridge_reconciliation.identity import event_position, with_event_key
+from paybridge_reconciliation.memory import share_one_heap
 from paybridge_reconciliation.rates import lookup_rates
 from paybridge_reconciliation.reasons import Reason
 from paybridge_reconciliation.rules_batch import find_batches
@@ -343,6 +344,7 @@ def run_rules(
     as_of: datetime | None = None,
 ) -> Frames:
     config = config or ReconConfig()
+    share_one_heap()
     rq, rc, input_tx_code, input_owner = _prepared(requests, receipts, config)
     order = rc.order
     rq_asset, rc_asset = _shared_codes(rq["asset"], rc.in_input_order("asset"))

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
-from paybridge_reconciliation.memory import give_back_memory
+from paybridge_reconciliation.memory import give_back_memory, share_one_heap
 from paybridge_reconciliation.pack import staged_pack
 from paybridge_reconciliation.result import (
     ReconResult,
@@ -91,6 +91,7 @@ def run_files(
     one table now runs while the next is written, on the core that publishing leaves idle
     while it waits for the writer."""
     note = step or (lambda _msg: None)
+    share_one_heap()  # before the inputs are read
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
     inputs = {"requests": requests_path, "receipts": receipts_path}
     for name, path in (

@@ -125,3 +125,17 @@ def test_side_thread_defers_the_call_when_not_parallel_and_passes_errors_on() ->
     for parallel in (False, True):
         with pytest.raises(ZeroDivisionError), side_thread(parallel, "recon-test") as submit:
             submit(lambda: 1 // 0).result()
+
+
+def test_the_engine_puts_arrow_on_the_one_heap_it_shares_with_numpy(scenario) -> None:
+    """run_rules (and reconcile-files) make new Arrow buffers come from glibc's heap, which
+    numpy shares, instead of Arrow's own pool (memory.share_one_heap); results are unchanged
+    (the other tests), and asking again changes nothing."""
+    import pyarrow as pa
+    from paybridge_reconciliation.memory import share_one_heap
+
+    _frames(scenario)
+    assert pa.default_memory_pool().backend_name == "system"
+    share_one_heap()
+    assert pa.default_memory_pool().backend_name == "system"
+    assert pa.array(["x"] * 1000).buffers()[2].size > 0  # allocations still work
