@@ -222,13 +222,14 @@ print(json.dumps(result))
 
 
 # How long writing and hashing our four output CSVs takes on their own, once built: text
-# already in Arrow tables (read back from a CSV-only run), Arrow's CSV writer and sha256 on one
-# thread, as run_files' writer does. No engine work is in it, so it is a floor under
-# reconcile-files' time that depends only on how much the outputs hold.
+# already in Arrow tables (read back from a CSV-only run), Arrow's CSV writer with our options
+# and sha256, one after the other on one thread (run_files hashes on a second). No engine work
+# is in it: a floor under reconcile-files' time that depends only on how much the outputs hold.
 _WRITE_FLOOR = """
 import hashlib, json, time
 from pathlib import Path
 import pyarrow as pa, pyarrow.csv as pacsv
+from paybridge_reconciliation.files import CSV_BATCH_ROWS
 from paybridge_reconciliation.inputs import header_columns
 src, dst = Path({outputs!r}), Path({scratch!r})
 dst.mkdir(parents=True, exist_ok=True)
@@ -238,7 +239,8 @@ for name in ("matches.csv", "exceptions.csv", "requests_status.csv", "journals.c
     table = pacsv.read_csv(src / name, convert_options=pacsv.ConvertOptions(
         column_types=text, strings_can_be_null=False))
     began = time.perf_counter()
-    pacsv.write_csv(table, dst / name, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    options = pacsv.WriteOptions(quoting_style="needed", batch_size=CSV_BATCH_ROWS)  # as ours
+    pacsv.write_csv(table, dst / name, write_options=options)
     digest = hashlib.sha256()
     with (dst / name).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
