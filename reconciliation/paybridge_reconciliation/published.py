@@ -8,6 +8,8 @@ amounts, rate and its source) and a one-line explanation built column-wise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +25,7 @@ from paybridge_reconciliation.journals import take
 from paybridge_reconciliation.labels import category, coded, mapped
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
+from paybridge_reconciliation.side_thread import Pending
 from paybridge_reconciliation.times import utc_naive
 
 MATCH_COLUMNS = [
@@ -303,9 +306,11 @@ def matches_table(
     block_time: np.ndarray,
     due_text_all: pd.Series,
     config: ReconConfig,
+    beside: Callable[..., Pending[pd.Series]],
 ) -> pd.DataFrame:
     """The published matches (MATCH_COLUMNS): each with its receipt, request, amounts as
-    text, decision, fair value with its rate evidence, link and explanation."""
+    text, decision, fair value with its rate evidence, link and explanation. The explanations
+    are joined by ``beside`` (`side_thread`'s submit: a second thread when parallel)."""
     rq, m = frames.requests, frames.matches
     m_ri = m["ri"].to_numpy(np.int64)
     m_rpos = m["rpos"].to_numpy(np.int64)
@@ -345,18 +350,7 @@ def matches_table(
         ),
     ]
     give_back_memory(len(m))  # the amounts' texts are built; before the long texts
-    explanation = pd.Series(
-        pc.binary_join_element_wise(
-            *[
-                pa.scalar(p, pa.large_string())
-                if isinstance(p, str)
-                else pa.array(p).cast(pa.large_string())
-                for p in parts
-            ],
-            pa.scalar("", pa.large_string()),
-        ),
-        dtype="str",
-    )
+    explanation = beside(_joined, parts)  # while the other columns are built here
     matches = pd.DataFrame(
         {
             "request_id": request_id,
@@ -381,7 +375,23 @@ def matches_table(
             "rate_source": evidence["rate_source"],
             "rate_valid_from": _iso(evidence["rate_valid_from"]),
             "explorer_url": _explorer(config, chain[m_rpos], tx_hash),
-            "explanation": explanation,
+            "explanation": explanation.result(),
         }
     )
     return matches[MATCH_COLUMNS]
+
+
+def _joined(parts: list[str | pd.Series]) -> pd.Series:
+    """Row-wise concatenation of text columns and constants (one Arrow pass)."""
+    return pd.Series(
+        pc.binary_join_element_wise(
+            *[
+                pa.scalar(p, pa.large_string())
+                if isinstance(p, str)
+                else pa.array(p).cast(pa.large_string())
+                for p in parts
+            ],
+            pa.scalar("", pa.large_string()),
+        ),
+        dtype="str",
+    )

@@ -227,12 +227,15 @@ def publish_tables(
         if totals
         else None
     )
-    # the exceptions handed over after the matches; when parallel, built beside them
-    with side_thread(parallel, "recon-exceptions") as submit:
+    # the exceptions handed over after the matches; when parallel, built beside them, and
+    # the matches' explanations joined there next
+    with side_thread(parallel, "recon-tables") as submit:
         exceptions = submit(exceptions_table, frames, rc, block_time, config)
         emit(
             "matches",
-            matches_table(frames, rc, applied, fv, evidence, block_time, due_text_all, config),
+            matches_table(
+                frames, rc, applied, fv, evidence, block_time, due_text_all, config, submit
+            ),
         )
         del fv, evidence, applied  # before the exceptions are handed over (peak memory)
         emit("exceptions", exceptions.result())
