@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,12 @@ from sap_sim_helpers import (
 
 from simulators.sap import SAPSimulator
 
-TODAY = datetime.now(UTC).date()
+
+@pytest.fixture
+def today() -> date:
+    """The day the test runs on, given to every posting it later looks for: a suite that runs
+    across midnight UTC otherwise posts on one day and asks about the other (seen in CI)."""
+    return datetime.now(UTC).date()
 
 
 @pytest.fixture
@@ -45,14 +50,15 @@ def call(
     )
 
 
-def test_check_then_post_then_commit_in_one_session(sim: SAPSimulator) -> None:
+def test_check_then_post_then_commit_in_one_session(sim: SAPSimulator, today: date) -> None:
     http = session()
-    checked = rfc_return(call(sim, "BAPI_ACC_DOCUMENT_CHECK", bapi_post_body(), http, "open"))
+    body = bapi_post_body(posting_date=today)
+    checked = rfc_return(call(sim, "BAPI_ACC_DOCUMENT_CHECK", body, http, "open"))
     assert [(r["TYPE"], r["ID"], r["NUMBER"]) for r in checked] == [("S", "RW", "614")]
     assert "sap-contextid" in http.cookies
-    posted = call(sim, "BAPI_ACC_DOCUMENT_POST", bapi_post_body(), http)
+    posted = call(sim, "BAPI_ACC_DOCUMENT_POST", body, http)
     key = rfc_export(posted, "OBJ_KEY")
-    assert key == f"01000000001010{TODAY.year}"
+    assert key == f"01000000001010{today.year}"
     assert rfc_export(posted, "OBJ_TYPE") == "BKPFF"
     assert rfc_return(posted)[-1]["NUMBER"] == "605"
     assert sim.ledger.committed_documents() == []  # not visible before the commit
@@ -76,9 +82,10 @@ def test_idle_session_is_rolled_back_and_its_cookie_refused(sim: SAPSimulator) -
     assert sim.ledger.committed_documents() == []
 
 
-def test_business_errors_are_return_rows_not_faults(sim: SAPSimulator) -> None:
-    sim.ledger.set_period_open("1010", TODAY.year, TODAY.month, open=False)
-    answer = call(sim, "BAPI_ACC_DOCUMENT_POST", bapi_post_body(customer="0017100009"))
+def test_business_errors_are_return_rows_not_faults(sim: SAPSimulator, today: date) -> None:
+    sim.ledger.set_period_open("1010", today.year, today.month, open=False)
+    body = bapi_post_body(customer="0017100009", posting_date=today)
+    answer = call(sim, "BAPI_ACC_DOCUMENT_POST", body)
     assert answer.status_code == 200
     rows = rfc_return(answer)
     assert rows[0]["TYPE"] == "E" and rows[0]["MESSAGE"].startswith("Error in document")
@@ -101,9 +108,9 @@ def test_field_lengths_and_unknown_fields_are_faults(sim: SAPSimulator) -> None:
     assert call(sim, "BAPI_ACC_DOCUMENT_CHECK", decimals).status_code == 500
 
 
-def test_jpy_amount_is_external_in_the_bapi(sim: SAPSimulator) -> None:
+def test_jpy_amount_is_external_in_the_bapi(sim: SAPSimulator, today: date) -> None:
     http = session()
-    body = bapi_post_body(company="2910", currency="JPY", amount="1000")
+    body = bapi_post_body(company="2910", currency="JPY", amount="1000", posting_date=today)
     call(sim, "BAPI_ACC_DOCUMENT_POST", body, http, "open")
     call(sim, "BAPI_TRANSACTION_COMMIT", "<WAIT>X</WAIT>", http, "close")
     line = sim.ledger.committed_documents("2910")[0].lines[0]
@@ -111,7 +118,7 @@ def test_jpy_amount_is_external_in_the_bapi(sim: SAPSimulator) -> None:
     items = call(
         sim,
         "BAPI_AR_ACC_GETOPENITEMS",
-        f"<COMPANYCODE>2910</COMPANYCODE><CUSTOMER>0017100001</CUSTOMER><KEYDATE>{TODAY}</KEYDATE>",
+        f"<COMPANYCODE>2910</COMPANYCODE><CUSTOMER>0017100001</CUSTOMER><KEYDATE>{today}</KEYDATE>",
     )
     from lxml import etree
 
@@ -142,10 +149,14 @@ def test_getopenitems_unknown_customer(sim: SAPSimulator) -> None:
     assert etree.fromstring(answer.content).findtext(".//RETURN/TYPE") == "E"
 
 
-def test_statement_shows_items_cleared_by_automatic_clearing(sim: SAPSimulator) -> None:
-    invoice = sim.seed_open_item("1010", "17100001", Decimal("1190.00"), "EUR", assignment="INV-1")
+def test_statement_shows_items_cleared_by_automatic_clearing(
+    sim: SAPSimulator, today: date
+) -> None:
+    invoice = sim.seed_open_item(
+        "1010", "17100001", Decimal("1190.00"), "EUR", assignment="INV-1", posting_date=today
+    )
     http = session()
-    call(sim, "BAPI_ACC_DOCUMENT_POST", bapi_post_body(), http, "open")
+    call(sim, "BAPI_ACC_DOCUMENT_POST", bapi_post_body(posting_date=today), http, "open")
     call(sim, "BAPI_TRANSACTION_COMMIT", "<WAIT>X</WAIT>", http, "close")
     assert len(sim.run_automatic_clearing("1010")) == 1
     customer = "<COMPANYCODE>1010</COMPANYCODE><CUSTOMER>0017100001</CUSTOMER>"
@@ -157,7 +168,7 @@ def test_statement_shows_items_cleared_by_automatic_clearing(sim: SAPSimulator) 
         call(
             sim,
             "BAPI_AR_ACC_GETSTATEMENT",
-            f"{customer}<DATE_FROM>{TODAY.year}-01-01</DATE_FROM><DATE_TO>{TODAY}</DATE_TO>",
+            f"{customer}<DATE_FROM>{today.year}-01-01</DATE_FROM><DATE_TO>{today}</DATE_TO>",
         ).content
     )
     rows = statement.findall(".//LINEITEMS/item")
