@@ -32,7 +32,7 @@ from paybridge_reconciliation.published import (
     requests_status_table,
 )
 from paybridge_reconciliation.reasons import Reason
-from paybridge_reconciliation.side_thread import side_thread
+from paybridge_reconciliation.side_thread import Pending, on_demand, side_thread
 from paybridge_reconciliation.times import utc_naive
 
 __all__ = [  # the published column orders, imported from here by callers and tests
@@ -172,13 +172,7 @@ def publish_tables(
 
     Why: a caller that writes each table and lets it go (reconcile-files without reports) then
     holds one output table at a time, not all four (about 1 GB less at 1M requests)."""
-    rq, rc, m, exc, st = (
-        frames.requests,
-        frames.receipts,
-        frames.matches,
-        frames.exceptions,
-        frames.status,
-    )
+    rq, rc, m, exc = frames.requests, frames.receipts, frames.matches, frames.exceptions
     if isinstance(rc, pd.DataFrame):  # receipts already in chain order, all columns
         rc = ChainOrderReceipts(rc.reset_index(drop=True), rc.iloc[:0], np.arange(len(rc)))
     m_ri = m["ri"].to_numpy(np.int64)
@@ -192,52 +186,32 @@ def publish_tables(
     applied = m["amount_applied"].to_numpy(dtype=object)
     over = exc[exc["reason"] == Reason.OVERPAYMENT.value]
 
-    # the status table first: it needs no fair values, so the writer has it while the
-    # journals are built; when parallel, the rates are looked up beside it
-    with side_thread(parallel, "recon-fair-values") as submit:
+    # Order of work: the status table needs no fair values, so it is built (and written) while
+    # they are looked up; the journals and totals need them, the matches too, the exceptions
+    # not. When parallel, the second thread looks up the fair values and then builds the
+    # journals and totals, while this one builds the status, exceptions and matches; the
+    # tables are handed over in the same order either way.
+    with side_thread(parallel, "recon-publish") as submit:
         valuing = submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
         emit(
             "requests_status",
             requests_status_table(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
         )
-        fv, evidence, credit_value = valuing.result()
-    give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
-    journals = build_journals(
-        rq,
-        st["status"].to_numpy(dtype=object),
-        st["amount_applied"].to_numpy(dtype=object),
-        m_ri[auto],
-        fv[auto],
-        over["ri"].to_numpy(np.int64),
-        credit_value,
-        config,
-    )
-    emit("journals", journals)
-    del journals
-    exps = rq["currency_exponent"].to_numpy()
-    chain = rc["chain_id"].to_numpy()
-    by_chain_asset = (
-        _amounts_by_chain_asset(
-            chain[m_rpos[auto]],
-            rc.coded_at("asset", m_rpos[auto]),
-            coded(rq["invoice_currency"], m_ri[auto]),
-            exps[m_ri[auto]],
-            fv[auto],
+        journaling = submit(_journals_and_totals, valuing, frames, rc, over, totals, config)
+        matching = on_demand(
+            _matches_valued, valuing, frames, rc, applied, block_time, due_text_all, config
         )
-        if totals
-        else None
-    )
-    # the exceptions handed over after the matches; when parallel, built beside them, and
-    # the matches' explanations joined there next
-    with side_thread(parallel, "recon-tables") as submit:
-        exceptions = submit(exceptions_table, frames, rc, block_time, config)
-        emit(
-            "matches",
-            matches_table(
-                frames, rc, applied, fv, evidence, block_time, due_text_all, config, submit
-            ),
-        )
-        del fv, evidence, applied  # before the exceptions are handed over (peak memory)
+        exceptions = on_demand(exceptions_table, frames, rc, block_time, config)
+        del valuing, applied  # held by the work pending on them only (peak memory)
+        if parallel:  # this thread's share while the second one builds the journals
+            exceptions.result()
+            matching.result()
+        journals, by_chain_asset = journaling.result()
+        del journaling
+        emit("journals", journals)
+        del journals
+        emit("matches", matching.result())
+        del matching  # the fair values with it, before the exceptions are built when serial
         emit("exceptions", exceptions.result())
     return by_chain_asset
 
@@ -265,3 +239,56 @@ def _fair_values(
         config,
     )
     return fv, evidence, credit_value
+
+
+def _journals_and_totals(
+    valuing: Pending[tuple[np.ndarray, pd.DataFrame, np.ndarray]],
+    frames: Frames,
+    rc: ChainOrderReceipts,
+    over: pd.DataFrame,
+    totals: bool,
+    config: ReconConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The journal lines, and the fair-value totals per chain and asset when ``totals``."""
+    rq, m, st = frames.requests, frames.matches, frames.status
+    fv, _, credit_value = valuing.result()
+    give_back_memory(len(m))  # the rate lookups' leftovers, before the journals
+    auto = m["auto"].to_numpy(bool)
+    m_ri = m["ri"].to_numpy(np.int64)[auto]
+    m_rpos = m["rpos"].to_numpy(np.int64)[auto]
+    journals = build_journals(
+        rq,
+        st["status"].to_numpy(dtype=object),
+        st["amount_applied"].to_numpy(dtype=object),
+        m_ri,
+        fv[auto],
+        over["ri"].to_numpy(np.int64),
+        credit_value,
+        config,
+    )
+    if not totals:
+        return journals, None
+    by_chain_asset = _amounts_by_chain_asset(
+        rc["chain_id"].to_numpy()[m_rpos],
+        rc.coded_at("asset", m_rpos),
+        coded(rq["invoice_currency"], m_ri),
+        rq["currency_exponent"].to_numpy()[m_ri],
+        fv[auto],
+    )
+    return journals, by_chain_asset
+
+
+def _matches_valued(
+    valuing: Pending[tuple[np.ndarray, pd.DataFrame, np.ndarray]],
+    frames: Frames,
+    rc: ChainOrderReceipts,
+    applied: np.ndarray,
+    block_time: np.ndarray,
+    due_text_all: pd.Series,
+    config: ReconConfig,
+) -> pd.DataFrame:
+    """The matches table once the fair values are in (explanations joined on this thread)."""
+    fv, evidence, _ = valuing.result()
+    return matches_table(
+        frames, rc, applied, fv, evidence, block_time, due_text_all, config, on_demand
+    )

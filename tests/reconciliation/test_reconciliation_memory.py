@@ -95,10 +95,12 @@ def test_publishing_on_one_thread_or_two_hands_over_the_same_tables_in_the_same_
     scenario,
 ) -> None:
     """reconcile-files publishes with parallel=False (its writer has the other core), the
-    engine and reports with parallel=True: same tables, same order."""
+    engine and reports with parallel=True (the journals and totals then built on the second
+    thread): same tables, same order, same totals."""
     handed: dict[bool, list[tuple[str, pd.DataFrame]]] = {False: [], True: []}
+    totals: dict[bool, pd.DataFrame | None] = {}
     for parallel in (False, True):
-        publish_tables(
+        totals[parallel] = publish_tables(
             published_only(_frames(scenario)),
             scenario.rates,
             ReconConfig(),
@@ -110,6 +112,8 @@ def test_publishing_on_one_thread_or_two_hands_over_the_same_tables_in_the_same_
     for (name, one), (_, two) in zip(handed[False], handed[True], strict=True):
         assert len(one) > 0, name
         pd.testing.assert_frame_equal(one, two, obj=name)
+    assert totals[False] is not None and len(totals[False]) > 0
+    pd.testing.assert_frame_equal(totals[False], totals[True], obj="totals")
 
 
 def test_side_thread_defers_the_call_when_not_parallel_and_passes_errors_on() -> None:
