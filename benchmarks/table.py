@@ -78,7 +78,11 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
         ("publishing s", "scale.publishing_s"),
         ("engine with all outputs / its matching (time)", "scale.engine_all_outputs_vs_matching"),
         ("matching / pandas merge of the simple join (time)", "scale.matching_vs_pandas_merge"),
-        ("reconcile-files CSV-only s (median)", "scale.reconcile_files_csv_only_s"),
+        ("reconcile-files CSV-only s (median, new folder)", "scale.reconcile_files_csv_only_s"),
+        (
+            "reconcile-files CSV-only s, replacing an existing pack",
+            "scale.reconcile_files_csv_only_into_existing_pack_s",
+        ),
         ("DuckDB pipeline s (median)", "scale.duckdb_pipeline_s"),
         ("reconcile-files CSV-only / DuckDB pipeline (time)", "scale.time_vs_duckdb"),
         ("reconcile-files CSV-only / DuckDB pipeline (CPU time)", "scale.cpu_time_vs_duckdb"),
