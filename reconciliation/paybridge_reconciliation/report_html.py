@@ -200,12 +200,14 @@ def _with_request_asset(result: ReconResult, exceptions: pd.DataFrame) -> list[d
     """Exceptions about a request (UNDERPAID) carry no receipt: take its chain and asset from
     the request so that amounts read in token units."""
     status = result.requests_status
+    records = exceptions.to_dict("records")
+    wanted = {r["request_id"] for r in records if not r["chain_id"]}
+    status = status[status["request_id"].isin(wanted)]  # only those shown (not 1M of them)
     by_request = dict(
         zip(
             status["request_id"], zip(status["chain_id"], status["asset"], strict=True), strict=True
         )
     )
-    records = exceptions.to_dict("records")
     for record in records:
         if not record["chain_id"] and record["request_id"] in by_request:
             chain_id, asset = by_request[record["request_id"]]
@@ -333,12 +335,16 @@ def section_tables(
     }
 
 
-def summary_html(result: ReconResult, config: ReconConfig) -> tuple[str, str]:
+def summary_html(
+    result: ReconResult, config: ReconConfig, totals: pd.DataFrame | None = None
+) -> tuple[str, str]:
+    """The summary counts and the grand totals (``totals``: `grand_totals`, if already made)."""
     counts = [
         [text(i.label), number(f"{i.value:,}" if i.kind == "count" else f"{i.value * 100:.1f}%")]
         for i in summary_items(result)
     ]
-    totals = grand_totals(result, config)
+    if totals is None:
+        totals = grand_totals(result, config)
     total_rows = [
         [text(r["currency"]), number(f"{r['requests']:,}")]
         + [_fiat(r[c], r["currency"]) for c in TOTAL_COLUMNS[2:]]
@@ -359,8 +365,9 @@ def render_html(
     resolutions: pd.DataFrame,
     rows: int = HTML_ROWS,
     figures: str | None = None,
+    totals: pd.DataFrame | None = None,
 ) -> str:
-    counts, totals = summary_html(result, config)
+    counts, totals_table = summary_html(result, config, totals)
     tables = section_tables(result, labels, amounts, tie_outs, resolutions, rows)
     if figures is None:
         figures = chart_figures(result, labels, amounts)
@@ -388,7 +395,7 @@ inputs). Amounts in token units with their symbol; fiat in the invoice currency 
 <h2>Grand totals by invoice currency</h2>
 <p class="muted">From the journals: received at fair value at block time; applied = accounts
 receivable credited (including amounts written off within tolerance); open = invoiced - applied.</p>
-{totals}
+{totals_table}
 <div class="charts">{figures}</div>
 <h2>Amounts by chain and token (fair value, auto-applied)</h2>
 {tables["amounts"]}

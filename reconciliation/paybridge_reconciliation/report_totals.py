@@ -10,10 +10,12 @@ All sums are exact ``Decimal``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import MAX_PREC, Decimal, localcontext
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.result import ReconResult
@@ -50,8 +52,48 @@ class SummaryItem:
     kind: str  # "count" or "ratio"
 
 
-def _sum(values: pd.Series) -> Decimal:
-    return sum((Decimal(str(v)) for v in values if str(v) not in ("", "nan")), Decimal(0))
+def decimal_sum(values: pd.Series, rows: np.ndarray | None = None) -> Decimal:
+    """Exact sum of the decimal text cells of ``values`` (where ``rows`` is True), blank and
+    'nan' cells skipped.
+
+    Why Arrow: the reports sum the journals' debit and credit text several times per currency;
+    a Decimal per cell took 8-10 s at 1M requests (3.2M lines). Arrow parses the cells into
+    decimal128 at their widest scale and sums them exactly; cells Arrow does not read the way
+    Decimal does (exponents, spaces) or totals that could pass 37 digits are summed by Decimal.
+    """
+    cells = _text_cells(values)
+    if rows is not None:
+        cells = cells.filter(pa.array(rows, pa.bool_()))
+    keep = pc.fill_null(pc.and_(pc.not_equal(cells, ""), pc.not_equal(cells, "nan")), False)
+    cells = cells.filter(keep)
+    if len(cells) == 0:
+        return Decimal(0)
+    longest = pc.max(pc.utf8_length(cells)).as_py()
+    if (
+        longest + len(str(len(cells))) <= 37
+        and not pc.any(pc.match_substring_regex(cells, r"[eE\s]")).as_py()
+    ):
+        point = pc.find_substring(cells, ".")
+        decimals = pc.if_else(
+            pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(cells), point), 1)
+        )
+        try:
+            parsed = cells.cast(pa.decimal128(38, pc.max(decimals).as_py()))
+        except pa.ArrowInvalid:
+            pass  # not a plain decimal: Decimal decides (and names what it cannot read)
+        else:
+            return pc.sum(parsed).as_py()
+    with localcontext() as exact:
+        exact.prec = MAX_PREC
+        return sum((Decimal(v) for v in cells.to_pylist()), Decimal(0))
+
+
+def _text_cells(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow text: Arrow-backed ``str`` columns as they are (no copy)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values)
+    return pa.array(values.astype(str).to_numpy(dtype=object), pa.large_string())
 
 
 def _is_payment(journal_id: pd.Series) -> pd.Series:
@@ -75,33 +117,36 @@ def grand_totals(result: ReconResult, config: ReconConfig) -> pd.DataFrame:
     accounts = config.accounts
     status = result.requests_status
     journals = result.journals
-    digital = set(accounts.digital_asset.values())
+
+    def account_in(names: set[str]) -> np.ndarray:
+        return journals["account"].isin(names).to_numpy(bool)
+
+    receivable = account_in({accounts.accounts_receivable})
+    digital = account_in(set(accounts.digital_asset.values()))
+    pnl = account_in({accounts.settlement_gain, accounts.settlement_loss})
+    write_offs = account_in(
+        {accounts.write_off}
+        | {g.write_off_account for g in config.tolerance_groups.values() if g.write_off_account}
+    )
+    # an overpayment's unapplied rest is credited to A/R too (the customer's credit there):
+    # the payment journal's line 4 (reconciliation/paybridge_reconciliation/journals.py)
+    unapplied = (_is_payment(journals["journal_id"]) & _is_line(journals["line"], 4)).to_numpy(bool)
+    currencies = set(status["invoice_currency"].unique()) | set(journals["currency"].unique())
     rows = []
-    for currency in sorted(set(status["invoice_currency"]) | set(journals["currency"])):
-        mine = status[status["invoice_currency"] == currency]
-        lines = journals[journals["currency"] == currency]
+    for currency in sorted(currencies):
+        mine = (status["invoice_currency"] == currency).to_numpy(bool)
+        lines = (journals["currency"] == currency).to_numpy(bool)
 
-        def on(names: set[str], side: str, lines: pd.DataFrame = lines) -> Decimal:
-            return _sum(lines.loc[lines["account"].isin(names), side])
+        def on(account: np.ndarray, side: str, lines: np.ndarray = lines) -> Decimal:
+            return decimal_sum(journals[side], lines & account)
 
-        invoiced = _sum(mine["invoice_amount"])
-        # an overpayment's unapplied rest is credited to A/R too (the customer's credit there):
-        # the payment journal's line 4 (reconciliation/paybridge_reconciliation/journals.py)
-        unapplied = _is_payment(lines["journal_id"]) & _is_line(lines["line"], 4)
-        credit = _sum(lines.loc[unapplied, "credit"])
-        applied = (
-            on({accounts.accounts_receivable}, "credit")
-            - on({accounts.accounts_receivable}, "debit")
-            - credit
-        )
-        pnl = {accounts.settlement_gain, accounts.settlement_loss}
-        write_offs = {accounts.write_off} | {
-            g.write_off_account for g in config.tolerance_groups.values() if g.write_off_account
-        }
+        invoiced = decimal_sum(status["invoice_amount"], mine)
+        credit = decimal_sum(journals["credit"], lines & unapplied)
+        applied = on(receivable, "credit") - on(receivable, "debit") - credit
         rows.append(
             {
                 "currency": currency,
-                "requests": len(mine),
+                "requests": int(mine.sum()),
                 "invoiced": invoiced,
                 "received_fair_value": on(digital, "debit") - on(digital, "credit"),
                 "applied": applied,

@@ -253,8 +253,7 @@ def _summary(workbook: Any, result: ReconResult, notes: list[str]) -> None:
     SheetWriter(workbook, "summary").write(["item", "value"], rows, {})
 
 
-def _totals(workbook: Any, result: ReconResult, config: ReconConfig) -> None:
-    totals = grand_totals(result, config)
+def _totals(workbook: Any, totals: pd.DataFrame) -> None:
     rows = []
     for record in totals.to_dict("records"):
         money = fiat_format(record["currency"])
@@ -275,7 +274,9 @@ def write_xlsx(
     tie_outs: pd.DataFrame | None = None,
     resolutions: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
+    totals: pd.DataFrame | None = None,
 ) -> None:
+    """report.xlsx (``totals``: `grand_totals`, if already made for the other reports)."""
     from openpyxl import Workbook
 
     labels = labels or ReportLabels()
@@ -294,7 +295,7 @@ def write_xlsx(
             f"Tie-out rows: {len(tie)} ({'none run' if tie.empty else 'latest run per kind'}).",
         ],
     )
-    _totals(workbook, result, config)
+    _totals(workbook, totals if totals is not None else grand_totals(result, config))
     tables = [
         ("request_status", result.requests_status),
         ("matches", result.matches.drop(columns=["explanation"], errors="ignore")),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.report_labels import ReportLabels
+from paybridge_reconciliation.report_totals import grand_totals
 from paybridge_reconciliation.result import ReconResult
 from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
 from paybridge_reconciliation.workflow import RESOLUTION_COLUMNS
@@ -38,8 +39,10 @@ def write_html(
     resolutions: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
     pdf_path: Path | None = None,
+    totals: pd.DataFrame | None = None,
 ) -> str:
-    """report.html; with ``pdf_path`` also the PDF (same page, first PDF_ROWS table rows)."""
+    """report.html; with ``pdf_path`` also the PDF (same page, first PDF_ROWS table rows).
+    ``totals``: `report_totals.grand_totals`, if already made for the other reports."""
     from paybridge_reconciliation.report_html import PDF_ROWS, chart_figures, render_html, write_pdf
 
     labels = labels or ReportLabels()
@@ -47,11 +50,23 @@ def write_html(
     ties = tie_outs if tie_outs is not None else pd.DataFrame(columns=TIE_OUT_COLUMNS)
     manual = resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS)
     figures = chart_figures(result, labels, amounts)
-    page = render_html(result, config, labels, amounts, ties, manual, figures=figures)
+    if totals is None:
+        totals = grand_totals(result, config)
+    page = render_html(
+        result, config, labels, amounts, ties, manual, figures=figures, totals=totals
+    )
     path.write_text(page, encoding="utf-8")
     if pdf_path is not None:
         printed = render_html(
-            result, config, labels, amounts, ties, manual, rows=PDF_ROWS, figures=figures
+            result,
+            config,
+            labels,
+            amounts,
+            ties,
+            manual,
+            rows=PDF_ROWS,
+            figures=figures,
+            totals=totals,
         )
         write_pdf(printed, pdf_path, result.as_of)
     return page
@@ -64,10 +79,11 @@ def write_xlsx(
     tie_outs: pd.DataFrame | None = None,
     resolutions: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
+    totals: pd.DataFrame | None = None,
 ) -> None:
     from paybridge_reconciliation import report_xlsx
 
-    report_xlsx.write_xlsx(result, config, path, tie_outs, resolutions, labels)
+    report_xlsx.write_xlsx(result, config, path, tie_outs, resolutions, labels, totals)
 
 
 def write_reports(
@@ -78,9 +94,18 @@ def write_reports(
     resolutions: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
 ) -> list[str]:
-    """report.html, report.pdf and report.xlsx; tie-outs and manual resolutions in all three."""
+    """report.html, report.pdf and report.xlsx; tie-outs and manual resolutions in all three,
+    and the grand totals, summed once for the three."""
+    totals = grand_totals(result, config)
     write_html(
-        result, config, out / "report.html", tie_outs, resolutions, labels, out / "report.pdf"
+        result,
+        config,
+        out / "report.html",
+        tie_outs,
+        resolutions,
+        labels,
+        out / "report.pdf",
+        totals,
     )
-    write_xlsx(result, config, out / "report.xlsx", tie_outs, resolutions, labels)
+    write_xlsx(result, config, out / "report.xlsx", tie_outs, resolutions, labels, totals)
     return list(REPORT_FILES)
