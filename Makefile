@@ -14,8 +14,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==0.13.8
 
+# --compile-bytecode: uv installs sources only, and where PYTHONDONTWRITEBYTECODE is set (as on
+# these machines) Python then compiles pandas, Airflow, WeasyPrint... again in every process
+# (`import pandas` 1.85 -> 0.6 s, `paybridge --help` 0.43 -> 0.15 s here); pip compiles too.
 $(STAMP): $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra airflow
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --extra airflow
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json
