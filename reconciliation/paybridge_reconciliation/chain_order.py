@@ -1,4 +1,4 @@
-"""Receipts in chain order: the engine builds it (`engine.prepare_receipts`), the rule modules
+"""Receipts in chain order: `prepare.prepare_receipts` builds it, the rule modules
 read it. Its own module so that the rules need not import the engine that calls them."""
 
 from __future__ import annotations

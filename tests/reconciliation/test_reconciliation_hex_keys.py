@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from paybridge_reconciliation.engine import address_owner, transaction_codes
 from paybridge_reconciliation.hex_text import hex_cells, hex_keys
+from paybridge_reconciliation.prepare import address_owner, transaction_codes
 
 X, Y, MID = "1" * 16, "2" * 16, "ab" * 4  # X + MID + Y and Y + MID + X share a key (X ^ Y)
 
