@@ -17,6 +17,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from paybridge_reconciliation.report_labels import ReportLabels, fiat_exponent
 from paybridge_reconciliation.report_totals import (
     TOTAL_COLUMNS,
     TOTAL_LABELS,
+    SummaryItem,
     grand_totals,
     summary_items,
 )
@@ -163,9 +165,11 @@ def _shown(value: Any) -> str:
 
 
 def table_rows(
-    frame: pd.DataFrame, labels: ReportLabels, limit: int
+    frame: pd.DataFrame, labels: ReportLabels, limit: int, total: int | None = None
 ) -> tuple[list[str], list[list[Any]], dict[str, str]]:
-    """Headers, typed rows and header notes for one engine table."""
+    """Headers, typed rows and header notes for one engine table (``frame`` may be only its
+    first rows: ``total`` is then how many it has)."""
+    total = len(frame) if total is None else total
     shown = frame.head(limit)
     plain = shown.astype(object).where(shown.notna(), "").astype(str)
     text = safe_text_frame(plain) if len(plain) else plain
@@ -218,8 +222,8 @@ def table_rows(
             plan.append(("token", lambda r, _t: labels.asset(r["chain_id"], r["asset"]) or None))
     texts = text.to_dict("records")
     rows = [[make(r, t) for _h, make in plan] for r, t in zip(raw, texts, strict=True)]
-    if len(frame) > limit:
-        rows.append([f"... {len(frame) - limit} more rows in the CSV output"])
+    if total > limit:
+        rows.append([f"... {total - limit} more rows in the CSV output"])
     return [h for h, _m in plan], rows, notes
 
 
@@ -244,9 +248,9 @@ def _tokens(record: dict, column: str, labels: ReportLabels) -> Typed | None:
     return Typed(value, token_format(token.symbol, token.decimals))
 
 
-def _summary(workbook: Any, result: ReconResult, notes: list[str]) -> None:
+def _summary(workbook: Any, items: list[SummaryItem], notes: list[str]) -> None:
     rows: list[list[Any]] = []
-    for item in summary_items(result):
+    for item in items:
         rows.append([item.label, Typed(item.value, "0.0%" if item.kind == "ratio" else "#,##0")])
     rows.append([None, None])
     rows.extend([["Note", note] for note in notes])
@@ -267,6 +271,52 @@ def _totals(workbook: Any, totals: pd.DataFrame) -> None:
     SheetWriter(workbook, "totals").write([TOTAL_LABELS[c] for c in TOTAL_COLUMNS], rows, {})
 
 
+@dataclass
+class WorkbookInput:
+    """What report.xlsx shows of a result: the summary, the grand totals and each detail
+    table's first rows with its length. Small whatever the result's size, so that it can be
+    handed to a second process (`reports.write_reports`)."""
+
+    summary: list[SummaryItem]
+    totals: pd.DataFrame
+    tables: list[tuple[str, pd.DataFrame, int]]  # sheet title, first rows, all rows
+    tie_out_rows: int
+    labels: ReportLabels
+    limit: int
+    as_of: pd.Timestamp
+
+
+def workbook_input(
+    result: ReconResult,
+    config: ReconConfig,
+    tie_outs: pd.DataFrame | None = None,
+    resolutions: pd.DataFrame | None = None,
+    labels: ReportLabels | None = None,
+    totals: pd.DataFrame | None = None,
+) -> WorkbookInput:
+    """``totals``: `grand_totals`, if already made for the other reports."""
+    limit = config.xlsx_max_rows
+    tie = tie_outs if tie_outs is not None else pd.DataFrame(columns=TIE_OUT_COLUMNS)
+    manual = resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS)
+    tables = [
+        ("request_status", result.requests_status),
+        ("matches", result.matches.drop(columns=["explanation"], errors="ignore")),
+        ("exceptions", result.exceptions),
+        ("journals", result.journals),
+        ("tie_outs", _tie_out_frame(tie)),
+        ("manual_resolutions", manual.astype(str)),
+    ]
+    return WorkbookInput(
+        summary=summary_items(result),
+        totals=totals if totals is not None else grand_totals(result, config),
+        tables=[(title, frame.head(limit), len(frame)) for title, frame in tables],
+        tie_out_rows=len(tie),
+        labels=labels or ReportLabels(),
+        limit=limit,
+        as_of=result.as_of,
+    )
+
+
 def write_xlsx(
     result: ReconResult,
     config: ReconConfig,
@@ -277,43 +327,36 @@ def write_xlsx(
     totals: pd.DataFrame | None = None,
 ) -> None:
     """report.xlsx (``totals``: `grand_totals`, if already made for the other reports)."""
+    write_workbook(workbook_input(result, config, tie_outs, resolutions, labels, totals), path)
+
+
+def write_workbook(data: WorkbookInput, path: Path) -> None:
     from openpyxl import Workbook
 
-    labels = labels or ReportLabels()
-    limit = config.xlsx_max_rows
-    tie = tie_outs if tie_outs is not None else pd.DataFrame(columns=TIE_OUT_COLUMNS)
-    manual = resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS)
     workbook = Workbook(write_only=True)
+    ties = data.tie_out_rows
     _summary(
         workbook,
-        result,
+        data.summary,
         [
             "Amounts in (base units) columns are exact integers; above 15 significant digits "
             "they are stored as text (Excel would round them).",
             "Fiat cells are numbers in the invoice currency's format; the CSV outputs are exact.",
             "Times are UTC.",
-            f"Tie-out rows: {len(tie)} ({'none run' if tie.empty else 'latest run per kind'}).",
+            f"Tie-out rows: {ties} ({'none run' if not ties else 'latest run per kind'}).",
         ],
     )
-    _totals(workbook, totals if totals is not None else grand_totals(result, config))
-    tables = [
-        ("request_status", result.requests_status),
-        ("matches", result.matches.drop(columns=["explanation"], errors="ignore")),
-        ("exceptions", result.exceptions),
-        ("journals", result.journals),
-        ("tie_outs", _tie_out_frame(tie)),
-        ("manual_resolutions", manual.astype(str)),
-    ]
-    for title, frame in tables:
-        headers, rows, notes = table_rows(frame, labels, limit)
+    _totals(workbook, data.totals)
+    for title, frame, total in data.tables:
+        headers, rows, notes = table_rows(frame, data.labels, data.limit, total)
         SheetWriter(workbook, title).write(headers, rows, notes)
-    fixed = result.as_of.tz_convert("UTC").tz_localize(None).to_pydatetime()
+    fixed = data.as_of.tz_convert("UTC").tz_localize(None).to_pydatetime()
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
     workbook.properties.creator = "PayBridge"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    rezip_deterministic(buffer.getvalue(), path, result.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    rezip_deterministic(buffer.getvalue(), path, data.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def rezip_deterministic(data: bytes, path: Path, stamp: str) -> None:

@@ -10,7 +10,14 @@ Heavy libraries (matplotlib, openpyxl, WeasyPrint) are imported where used.
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,6 +27,9 @@ from paybridge_reconciliation.report_totals import grand_totals
 from paybridge_reconciliation.result import ReconResult
 from paybridge_reconciliation.tieouts import TIE_OUT_COLUMNS
 from paybridge_reconciliation.workflow import RESOLUTION_COLUMNS
+
+if TYPE_CHECKING:
+    from paybridge_reconciliation.report_xlsx import WorkbookInput
 
 REPORT_FILES = ["report.html", "report.pdf", "report.xlsx"]
 
@@ -95,17 +105,56 @@ def write_reports(
     labels: ReportLabels | None = None,
 ) -> list[str]:
     """report.html, report.pdf and report.xlsx; tie-outs and manual resolutions in all three,
-    and the grand totals, summed once for the three."""
+    and the grand totals, summed once for the three.
+
+    report.xlsx is written by a second process while this one writes the HTML and PDF: openpyxl
+    and WeasyPrint are pure Python, so on threads they would take turns on the GIL, while two
+    processes use both cores (the workbook's input is small: the first rows of each table)."""
+    from paybridge_reconciliation.report_xlsx import workbook_input
+
     totals = grand_totals(result, config)
-    write_html(
-        result,
-        config,
-        out / "report.html",
-        tie_outs,
-        resolutions,
-        labels,
-        out / "report.pdf",
-        totals,
-    )
-    write_xlsx(result, config, out / "report.xlsx", tie_outs, resolutions, labels, totals)
+    data = workbook_input(result, config, tie_outs, resolutions, labels, totals)
+    with _in_second_process(data, out / "report.xlsx"):
+        write_html(
+            result,
+            config,
+            out / "report.html",
+            tie_outs,
+            resolutions,
+            labels,
+            out / "report.pdf",
+            totals,
+        )
     return list(REPORT_FILES)
+
+
+#: the command that writes report.xlsx from a pickled WorkbookInput (tests replace it)
+XLSX_WORKER = [sys.executable, "-m", "paybridge_reconciliation.xlsx_worker"]
+
+
+@contextmanager
+def _in_second_process(data: WorkbookInput, path: Path) -> Iterator[None]:
+    """``data`` written to ``path`` by `XLSX_WORKER` while the block runs. An error in the block
+    stops the worker and is raised; a worker that fails raises naming the file and its error."""
+    with tempfile.TemporaryDirectory(prefix="paybridge-xlsx-") as scratch:
+        handoff, log = Path(scratch) / "input.pickle", Path(scratch) / "stderr.txt"
+        with handoff.open("wb") as file:
+            pickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
+        with log.open("wb") as errors:
+            worker = subprocess.Popen(
+                [*XLSX_WORKER, str(handoff), str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
+        try:
+            yield
+        except BaseException:
+            worker.kill()
+            worker.wait()
+            raise
+        if worker.wait() != 0:
+            lines = log.read_text(errors="replace").strip().splitlines() or ["no message"]
+            raise RuntimeError(
+                f"{path.name} was not written (exit {worker.returncode}): {lines[-1]}"
+            )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import psutil
 import pytest
 from paybridge_reconciliation.files import run_files
 from paybridge_reconciliation.generate import generate, write_csvs
@@ -118,7 +120,10 @@ def _pack_is_consistent(out: Path) -> dict:
     return manifest
 
 
-def test_failure_mid_write_leaves_the_old_pack(clean_files, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["html", "xlsx process"])
+def test_failure_mid_write_leaves_the_old_pack(clean_files, tmp_path, monkeypatch, where):
+    """A report that fails half way, here (the HTML and PDF) or in the second process that
+    writes report.xlsx, fails the run and leaves the previous pack as it was."""
     out = tmp_path / "pack"
     first = run_files(
         clean_files["requests"], clean_files["receipts"], out, rates_path=clean_files["rates"]
@@ -127,13 +132,21 @@ def test_failure_mid_write_leaves_the_old_pack(clean_files, tmp_path, monkeypatc
 
     import paybridge_reconciliation.reports as reports
 
-    def broken(*_args, **_kwargs):
-        raise OSError("disk full")
+    if where == "html":
 
-    monkeypatch.setattr(reports, "write_xlsx", broken)
+        def broken(*_args, **_kwargs):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(reports, "write_html", broken)
+        expected = pytest.raises(OSError, match="disk full")
+    else:  # the worker writes part of the file, then dies
+        script = "import sys; open(sys.argv[2], 'wb').write(b'PK'); sys.exit('OSError: disk full')"
+        monkeypatch.setattr(reports, "XLSX_WORKER", [sys.executable, "-c", script])
+        expected = pytest.raises(RuntimeError, match=r"report.xlsx was not written .*disk full")
     hostile = hostile_requests(clean_files, tmp_path, "C-other", "INV-other")
-    with pytest.raises(OSError, match="disk full"):
+    with expected:
         run_files(hostile, clean_files["receipts"], out, rates_path=clean_files["rates"])
+    assert psutil.Process().children(recursive=True) == []  # the worker is gone either way
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert _pack_is_consistent(out) == first
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
