@@ -317,20 +317,8 @@ def workbook_input(
     )
 
 
-def write_xlsx(
-    result: ReconResult,
-    config: ReconConfig,
-    path: Path,
-    tie_outs: pd.DataFrame | None = None,
-    resolutions: pd.DataFrame | None = None,
-    labels: ReportLabels | None = None,
-    totals: pd.DataFrame | None = None,
-) -> None:
-    """report.xlsx (``totals``: `grand_totals`, if already made for the other reports)."""
-    write_workbook(workbook_input(result, config, tie_outs, resolutions, labels, totals), path)
-
-
 def write_workbook(data: WorkbookInput, path: Path) -> None:
+    """report.xlsx from `workbook_input` (in `reports.write_reports`, by a second process)."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

@@ -4,7 +4,8 @@ by WeasyPrint) and report.xlsx (typed cells, formats, filters): see report_html 
 All three are deterministic (fixed SVG hash salt and no dates in SVG metadata; the XLSX zip is
 rewritten with fixed entry timestamps and document dates set to the run's as_of; the PDF's
 dates and identifier come from the run), so they are covered by the manifest's byte-identical
-guarantee. Amounts are summed exactly (Decimal, integer base units); only bar heights are floats.
+guarantee. Amounts are summed exactly (decimal128 or Decimal, integer base units); only bar
+heights are floats.
 Heavy libraries (matplotlib, openpyxl, WeasyPrint) are imported where used.
 """
 
@@ -80,20 +81,6 @@ def write_html(
         )
         write_pdf(printed, pdf_path, result.as_of)
     return page
-
-
-def write_xlsx(
-    result: ReconResult,
-    config: ReconConfig,
-    path: Path,
-    tie_outs: pd.DataFrame | None = None,
-    resolutions: pd.DataFrame | None = None,
-    labels: ReportLabels | None = None,
-    totals: pd.DataFrame | None = None,
-) -> None:
-    from paybridge_reconciliation import report_xlsx
-
-    report_xlsx.write_xlsx(result, config, path, tie_outs, resolutions, labels, totals)
 
 
 def write_reports(
