@@ -305,7 +305,7 @@ def text_array(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
 
 def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """Arrow text of a column: the Arrow-backed ``str`` columns of `inputs` as they are (no
-    copy), anything else converted as `_text` does."""
+    copy), anything else converted as `text_array` does."""
     dtype = getattr(values, "dtype", None)
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pa.array(values)

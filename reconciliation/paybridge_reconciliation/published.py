@@ -8,8 +8,6 @@ amounts, rate and its source) and a one-line explanation built column-wise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -25,7 +23,6 @@ from paybridge_reconciliation.journals import take
 from paybridge_reconciliation.labels import category, coded, mapped
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason
-from paybridge_reconciliation.side_thread import Pending
 from paybridge_reconciliation.times import utc_naive
 
 MATCH_COLUMNS = [
@@ -306,11 +303,10 @@ def matches_table(
     block_time: np.ndarray,
     due_text_all: pd.Series,
     config: ReconConfig,
-    beside: Callable[..., Pending[pd.Series]],
 ) -> pd.DataFrame:
     """The published matches (MATCH_COLUMNS): each with its receipt, request, amounts as
-    text, decision, fair value with its rate evidence, link and explanation. The explanations
-    are joined by ``beside`` (`side_thread`'s submit: a second thread when parallel)."""
+    text, decision, fair value with its rate evidence, link and explanation (joined last, once
+    the other columns are built)."""
     rq, m = frames.requests, frames.matches
     m_ri = m["ri"].to_numpy(np.int64)
     m_rpos = m["rpos"].to_numpy(np.int64)
@@ -350,7 +346,6 @@ def matches_table(
         ),
     ]
     give_back_memory(len(m))  # the amounts' texts are built; before the long texts
-    explanation = beside(_joined, parts)  # while the other columns are built here
     matches = pd.DataFrame(
         {
             "request_id": request_id,
@@ -375,7 +370,7 @@ def matches_table(
             "rate_source": evidence["rate_source"],
             "rate_valid_from": _iso(evidence["rate_valid_from"]),
             "explorer_url": _explorer(config, chain[m_rpos], tx_hash),
-            "explanation": explanation.result(),
+            "explanation": _joined(parts),
         }
     )
     return matches[MATCH_COLUMNS]

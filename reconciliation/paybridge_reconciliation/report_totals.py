@@ -68,15 +68,13 @@ def decimal_sum(values: pd.Series, rows: np.ndarray | None = None) -> Decimal:
     cells = cells.filter(keep)
     if len(cells) == 0:
         return Decimal(0)
-    longest = pc.max(pc.utf8_length(cells)).as_py()
+    lengths = pc.utf8_length(cells)
     if (
-        longest + len(str(len(cells))) <= 37
+        pc.max(lengths).as_py() + len(str(len(cells))) <= 37
         and not pc.any(pc.match_substring_regex(cells, r"[eE\s]")).as_py()
     ):
         point = pc.find_substring(cells, ".")
-        decimals = pc.if_else(
-            pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.utf8_length(cells), point), 1)
-        )
+        decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(lengths, point), 1))
         try:
             parsed = cells.cast(pa.decimal128(38, pc.max(decimals).as_py()))
         except pa.ArrowInvalid:

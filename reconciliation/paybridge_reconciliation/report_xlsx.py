@@ -31,7 +31,6 @@ from paybridge_reconciliation.report_totals import (
     TOTAL_COLUMNS,
     TOTAL_LABELS,
     SummaryItem,
-    grand_totals,
     summary_items,
 )
 from paybridge_reconciliation.result import ReconResult
@@ -289,12 +288,12 @@ class WorkbookInput:
 def workbook_input(
     result: ReconResult,
     config: ReconConfig,
+    totals: pd.DataFrame,
     tie_outs: pd.DataFrame | None = None,
     resolutions: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
-    totals: pd.DataFrame | None = None,
 ) -> WorkbookInput:
-    """``totals``: `grand_totals`, if already made for the other reports."""
+    """``totals``: `report_totals.grand_totals` of the result (summed once for the reports)."""
     limit = config.xlsx_max_rows
     tie = tie_outs if tie_outs is not None else pd.DataFrame(columns=TIE_OUT_COLUMNS)
     manual = resolutions if resolutions is not None else pd.DataFrame(columns=RESOLUTION_COLUMNS)
@@ -308,7 +307,7 @@ def workbook_input(
     ]
     return WorkbookInput(
         summary=summary_items(result),
-        totals=totals if totals is not None else grand_totals(result, config),
+        totals=totals,
         tables=[(title, frame.head(limit), len(frame)) for title, frame in tables],
         tie_out_rows=len(tie),
         labels=labels or ReportLabels(),

@@ -100,7 +100,7 @@ def write_reports(
     from paybridge_reconciliation.report_xlsx import workbook_input
 
     totals = grand_totals(result, config)
-    data = workbook_input(result, config, tie_outs, resolutions, labels, totals)
+    data = workbook_input(result, config, totals, tie_outs, resolutions, labels)
     with _in_second_process(data, out / "report.xlsx"):
         write_html(
             result,

@@ -289,6 +289,4 @@ def _matches_valued(
 ) -> pd.DataFrame:
     """The matches table once the fair values are in (explanations joined on this thread)."""
     fv, evidence, _ = valuing.result()
-    return matches_table(
-        frames, rc, applied, fv, evidence, block_time, due_text_all, config, on_demand
-    )
+    return matches_table(frames, rc, applied, fv, evidence, block_time, due_text_all, config)
