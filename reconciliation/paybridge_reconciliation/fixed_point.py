@@ -1,4 +1,4 @@
-"""Integers -> exact decimal text, vectorised with pyarrow (e.g. 1230, 2 -> '12.30').
+"""Integers <-> exact decimal text, vectorised with pyarrow (e.g. 1230, 2 <-> '12.30').
 
 Values that fit int64 (nearly all fiat minor units, most token amounts) are formatted by Arrow
 casts and integer arithmetic; only Python ints beyond int64 go through `str()`. The text is
@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import small_ints
+from paybridge_reconciliation.amounts import as_object, small_ints
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -156,3 +156,54 @@ def minor_to_text(minor: np.ndarray, exponents: np.ndarray) -> pd.Series:
         )
         text = pc.if_else(pa.array(negative), signed, text)
     return _as_series(text)
+
+
+DECIMAL128_DIGITS = 38
+
+
+def decimal_units(text: pa.Array | pa.ChunkedArray, exp: int) -> np.ndarray:
+    """Non-negative decimal text (``^[0-9]+(\\.[0-9]+)?$``, at most ``exp`` decimals, checked by
+    the caller) as integers in units of 10**-exp: int64 when every value fits, else Python ints.
+
+    Arrow's decimal128 cast parses and scales in C; a decimal128's unscaled value is the
+    integer sought, read from its two 64-bit words. Cells that would need more than 38 digits
+    (as written, or once scaled) are parsed one at a time: Arrow's cast does not refuse text of
+    more than 38 digits, it wraps around. Why: splitting at the point, padding and joining the
+    digits cost about 0.5 s per million invoice amounts."""
+    length = np.asarray(pc.utf8_length(text), dtype=np.int64)
+    point = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
+    whole = np.where(point >= 0, point, length)
+    digits = np.where(point >= 0, length - 1, length)
+    castable = (digits <= DECIMAL128_DIGITS) & (whole + exp <= DECIMAL128_DIGITS)
+    if castable.all():
+        return _cast_units(text, exp)
+    out = np.empty(len(text), dtype=object)
+    out[castable] = _cast_units(pc.filter(text, pa.array(castable)), exp)
+    rest = pc.filter(text, pa.array(~castable)).to_pylist()
+    out[~castable] = [_one_unit(cell, exp) for cell in rest]
+    return out
+
+
+def _cast_units(text: pa.Array | pa.ChunkedArray, exp: int) -> np.ndarray:
+    """`decimal_units` of cells of at most 38 digits, scaled too (by Arrow's cast)."""
+    scaled = pc.cast(text, pa.decimal128(DECIMAL128_DIGITS, exp))
+    chunks = scaled.chunks if isinstance(scaled, pa.ChunkedArray) else [scaled]
+    words = [
+        np.frombuffer(c.buffers()[1], dtype="<i8")[2 * c.offset : 2 * (c.offset + len(c))]
+        for c in chunks
+        if len(c)
+    ]
+    both = np.concatenate(words).reshape(-1, 2) if words else np.zeros((0, 2), np.int64)
+    low, high = both[:, 0], both[:, 1]
+    beyond = (high != 0) | (low < 0)  # 2**63 and more (the values are not negative)
+    if not beyond.any():
+        return low.copy()
+    out = low.astype(object)
+    rows = np.flatnonzero(beyond)  # high * 2**64 + low read as unsigned
+    out[rows] = as_object(high[rows]) * 2**64 + low[rows].view(np.uint64).astype(object)
+    return out
+
+
+def _one_unit(cell: str, exp: int) -> int:
+    whole, _, frac = cell.partition(".")
+    return int(whole + frac.ljust(exp, "0"))

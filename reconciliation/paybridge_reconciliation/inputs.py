@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from paybridge_reconciliation.amounts import as_object, exact_ints
+from paybridge_reconciliation.amounts import exact_ints
 from paybridge_reconciliation.arrow_bytes import (
     all_decimals,
     all_digits,
@@ -34,8 +34,8 @@ from paybridge_reconciliation.arrow_bytes import (
     strictly_ascending,
     text_bytes,
 )
-from paybridge_reconciliation.fixed_point import int_text_series
-from paybridge_reconciliation.hex_text import hex_cells, hex_keys
+from paybridge_reconciliation.fixed_point import decimal_units, int_text_series
+from paybridge_reconciliation.hex_text import byte_matrix, hex_cells, text_keys
 from paybridge_reconciliation.identity import event_keys_from_log_index, valid_event_keys
 from paybridge_reconciliation.safe_text import recover_array
 
@@ -224,7 +224,7 @@ class _Table:
         if len(lengths) == 0 or lengths.max() <= 18:
             ints = exact_ints(pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False))
         else:
-            as_ints = _uint_objects(values, lengths)
+            as_ints = decimal_units(values, 0)
             self.fail(as_ints >= 2**256, column, "amount exceeds 2**256-1")
             ints = exact_ints(as_ints)
         text = _str(values) if no_leading_zeros(values) else int_text_series(ints)
@@ -251,48 +251,23 @@ class _Table:
     def fixed_point(self, column: str, exponents: np.ndarray) -> np.ndarray:
         """Decimal text -> integer in units of 10**-exponent (per row); refuses lost digits."""
         values = self.matching(column, DECIMAL_RE, "expected a non-negative decimal", False)
-        parts = pc.split_pattern(values, ".", max_splits=1)
-        whole = pc.list_element(parts, 0)
-        frac = _second_or_empty(parts)
-        frac_len = pc.utf8_length(frac).to_numpy(zero_copy_only=False)
+        length = pc.utf8_length(values).to_numpy(zero_copy_only=False)
+        point = pc.find_substring(values, ".").to_numpy(zero_copy_only=False)
+        frac_len = np.where(point >= 0, length - point - 1, 0)
         self.fail(frac_len > exponents, column, "more decimals than the currency/scale allows")
+        one = len(exponents) and exponents.min() == exponents.max()  # the usual case: no sort
+        unique = [int(exponents[0])] if one else np.unique(exponents).tolist()
+        if len(unique) == 1:
+            return exact_ints(decimal_units(values, int(unique[0])))
         groups = []
-        for exp in np.unique(exponents).tolist():
+        for exp in unique:
             sel = exponents == exp
-            padded = pc.utf8_rpad(pc.filter(frac, sel), width=int(exp), padding="0")
-            digits = pc.binary_join_element_wise(pc.filter(whole, sel), padded, "")
-            lengths = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
-            if int(exp) + 18 <= 36 and (len(lengths) == 0 or lengths.max() <= 18):
-                ints = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
-            else:
-                ints = _uint_objects(digits, lengths)
-            groups.append((sel, ints))
+            groups.append((sel, decimal_units(pc.filter(values, sel), int(exp))))
         big = any(ints.dtype == object for _, ints in groups)
         out = np.zeros(len(exponents), dtype=object if big else np.int64)
         for sel, ints in groups:
             out[sel] = ints
         return exact_ints(out)
-
-
-def _uint_objects(digits: pa.Array | pa.ChunkedArray, lengths: np.ndarray) -> np.ndarray:
-    """Unsigned decimal digit strings -> Python ints, exactly, without a per-row Python loop
-    for values up to 36 digits (every uint256 an ERC-20 amount realistically holds): split into
-    two int64-sized halves parsed by Arrow, joined as high * 10**18 + low."""
-    out = np.empty(len(lengths), dtype=object)
-    short = lengths <= 18
-    out[short] = pc.cast(pc.filter(digits, short), pa.int64()).to_numpy(zero_copy_only=False)
-    mid = (lengths > 18) & (lengths <= 36)
-    if mid.any():
-        part = pc.filter(digits, mid)
-        high = pc.cast(pc.utf8_slice_codeunits(part, 0, -18), pa.int64())
-        low = pc.cast(pc.utf8_slice_codeunits(part, -18), pa.int64())
-        out[mid] = as_object(high.to_numpy(zero_copy_only=False)) * 10**18 + as_object(
-            low.to_numpy(zero_copy_only=False)
-        )
-    long = lengths > 36
-    if long.any():  # beyond 36 digits: rare, parsed one by one
-        out[long] = [int(d) for d in pc.filter(digits, long).to_pylist()]
-    return out
 
 
 # bytes a trim may remove: space and every control byte (Arrow counts U+001C-U+001F as space
@@ -328,13 +303,6 @@ def _str(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """Arrow text as a pandas ``str`` column, zero-copy (no Python string objects: building a
     column from an object array costs about 3 s per million values here)."""
     return pd.Series(values, dtype="str")
-
-
-def _second_or_empty(parts: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Element 1 of each split list, or null where there is none."""
-    lengths = pc.list_value_length(parts)
-    padded = pc.if_else(pc.greater(lengths, 1), parts, pa.scalar(["", ""], pa.list_(pa.string())))
-    return pc.list_element(padded, 1)
 
 
 def currency_exponents(currencies: pd.Series, table: _Table, column: str) -> np.ndarray:
@@ -398,8 +366,8 @@ def read_requests(path: Path) -> pd.DataFrame:
 def _distinct_addresses(addresses: pd.Series) -> bool:
     """True when no address repeats, decided by 64-bit keys (`hex_text`); False also when the
     keys cannot tell (two addresses sharing a key): the text check then finds the row."""
-    cells = hex_cells(pa.array(addresses), 40)
-    return cells is not None and pd.Index(hex_keys(cells)).is_unique
+    cells = byte_matrix(pa.array(addresses), 42)  # checked as addresses before this
+    return cells is not None and pd.Index(text_keys(cells)).is_unique
 
 
 def read_receipts(path: Path) -> pd.DataFrame:

@@ -150,7 +150,7 @@ def _small_or_object(*arrays: np.ndarray) -> list[np.ndarray]:
 
 def build_journals(
     rq: pd.DataFrame,
-    status: np.ndarray,
+    status: pd.Series,
     applied_eq: np.ndarray,
     alloc_ri: np.ndarray,
     alloc_value: np.ndarray,
@@ -172,9 +172,9 @@ def build_journals(
     invoice = rq["invoice_minor"].to_numpy()[idx]
     due = rq["amount_due"].to_numpy()[idx]
     applied = np.asarray(applied_eq)[idx]
-    st = pd.Series(np.asarray(status)[idx], dtype=object)
-    settled = st.isin(["paid", "paid_within_tolerance", "overpaid"]).to_numpy(bool)
-    within = (st == "paid_within_tolerance").to_numpy(bool)
+    st = pa.array(take(status, idx))  # compared as Arrow text: no Python str per request
+    settled = np.asarray(pc.is_in(st, pa.array(["paid", "paid_within_tolerance", "overpaid"])))
+    within = np.asarray(pc.equal(st, "paid_within_tolerance"))
     # the invoice amount at the applied amount is read only where the invoice is not settled in
     # full (A/R credited at it) or within tolerance (the write-off): computed there only, the
     # invoice amount elsewhere. The only product of token units (int64 where it cannot overflow)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from paybridge_reconciliation.amounts import as_object, exact_ints
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.hex_text import hex_cells, hex_keys, same_rows
+from paybridge_reconciliation.hex_text import byte_matrix, same_rows, text_keys
 from paybridge_reconciliation.identity import event_position, with_event_key
 from paybridge_reconciliation.times import utc_naive
 from paybridge_reconciliation.tolerance import PPM, percent_to_ppm, tolerance_units_vec
@@ -221,29 +221,33 @@ def address_owner(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarr
 
 
 def _owner_by_key(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarray | None:
-    """`address_owner` for 0x addresses of 40 hex digits: 64-bit keys joined through a pandas
-    hash index, every hit confirmed byte for byte. None when the text path must answer (a cell
-    that is not such an address, or two deposit addresses sharing a key)."""
-    deposits = hex_cells(_arrow_text(deposit_address), ADDRESS_DIGITS)
-    receivers = hex_cells(_arrow_text(to_address), ADDRESS_DIGITS) if deposits is not None else None
+    """`address_owner` for cells of one address's width (42 characters): 64-bit keys
+    (`text_keys`) joined through a pandas hash index, every hit confirmed byte for byte. None
+    when the text path must answer (a cell of another width, or two deposit addresses sharing
+    a key). The cells need not be valid addresses here: the readers checked them, and a key
+    only proposes."""
+    width = 2 + ADDRESS_DIGITS
+    deposits = byte_matrix(_arrow_text(deposit_address), width)
+    receivers = byte_matrix(_arrow_text(to_address), width) if deposits is not None else None
     if receivers is None:
         return None
-    index = pd.Index(hex_keys(deposits))
+    index = pd.Index(text_keys(deposits))
     if not index.is_unique:
         return None
-    owner = index.get_indexer(hex_keys(receivers)).astype(np.int64)
+    owner = index.get_indexer(text_keys(receivers)).astype(np.int64)
     hits = np.flatnonzero(owner >= 0)
     owner[hits[~same_rows(receivers[hits], deposits[owner[hits]])]] = -1
     return owner
 
 
 def transaction_codes(tx_hash: pd.Series) -> np.ndarray:
-    """pd.factorize codes of the tx hashes (by first appearance). 32-byte 0x hashes are coded
-    by 64-bit key, each row confirmed equal to its code's first row byte for byte; the text is
-    hashed only when a cell is not such a hash or two hashes share a key."""
-    cells = hex_cells(_arrow_text(tx_hash), TX_HASH_DIGITS)
+    """pd.factorize codes of the tx hashes (by first appearance). Cells of a 32-byte hash's
+    width (66 characters) are coded by 64-bit key (`text_keys`), each row confirmed equal to
+    its code's first row byte for byte; the text is hashed only when a cell has another width
+    or two hashes share a key."""
+    cells = byte_matrix(_arrow_text(tx_hash), 2 + TX_HASH_DIGITS)
     if cells is not None and len(cells):
-        codes = pd.factorize(hex_keys(cells))[0].astype(np.int64)
+        codes = pd.factorize(text_keys(cells))[0].astype(np.int64)
         first_row = np.empty(int(codes.max()) + 1, dtype=np.int64)
         first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # last write: first row
         again = np.flatnonzero(first_row[codes] != np.arange(len(codes)))  # repeated keys

@@ -206,7 +206,7 @@ def requests_status_table(
             "invoice_id": rq["invoice_id"].reset_index(drop=True),
             "chain_id": rq["chain_id"].to_numpy(),
             "asset": rq["asset"].reset_index(drop=True),
-            "status": st["status"].to_numpy(dtype=object),
+            "status": st["status"].reset_index(drop=True),
             "amount_due": due_text,
             "amount_applied": _text_like(  # most requests are paid exactly: applied = due
                 st["amount_applied"].to_numpy(dtype=object),

@@ -258,7 +258,7 @@ def _journals_and_totals(
     m_rpos = m["rpos"].to_numpy(np.int64)[auto]
     journals = build_journals(
         rq,
-        st["status"].to_numpy(dtype=object),
+        st["status"],
         st["amount_applied"].to_numpy(dtype=object),
         m_ri,
         fv[auto],

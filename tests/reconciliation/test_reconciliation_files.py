@@ -189,3 +189,26 @@ def test_cli_invalid_config_exits_2(scenario_files, tmp_path):
     )
     assert result.exit_code == 2
     assert "rules" in result.output and not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_invoice_amounts_read_exactly_in_each_currencys_units(scenario_files, tmp_path):
+    """JPY has no decimals, USD two, KWD three; amounts beyond decimal128's 38 digits too."""
+    frame = pd.read_csv(scenario_files["requests"], dtype=str)
+    cells = {
+        0: ("JPY", "1234", 1234),
+        1: ("USD", "10.5", 1050),
+        2: ("KWD", "7.125", 7125),
+        3: ("USD", "0010.00", 1000),
+        4: ("USD", "9" * 37 + ".99", int("9" * 39)),
+        5: (
+            "KWD",
+            "123456789012345678901234567890123456789012345.1",
+            int("1234567890" * 4 + "123451") * 100,
+        ),
+    }
+    for row, (currency, amount, _) in cells.items():
+        frame.loc[row, ["invoice_currency", "invoice_amount"]] = [currency, amount]
+    frame.to_csv(tmp_path / "requests.csv", index=False)
+    read = read_requests(tmp_path / "requests.csv").set_index("request_id")["invoice_minor"]
+    for row, (_, _, minor) in cells.items():
+        assert read[frame.loc[row, "request_id"]] == minor

@@ -7,10 +7,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from paybridge_reconciliation.hex_text import hex_cells, hex_keys
+import pytest
+from paybridge_reconciliation import prepare
+from paybridge_reconciliation.hex_text import byte_matrix, text_keys
 from paybridge_reconciliation.prepare import address_owner, transaction_codes
 
-X, Y, MID = "1" * 16, "2" * 16, "ab" * 4  # X + MID + Y and Y + MID + X share a key (X ^ Y)
+
+@pytest.fixture
+def one_key(monkeypatch):
+    """Every cell gets the same key: each key proposes a wrong row unless confirmed."""
+    monkeypatch.setattr(prepare, "text_keys", lambda cells: np.zeros(len(cells), np.uint64))
 
 
 def text(values: list[str]) -> pd.Series:
@@ -22,14 +28,24 @@ def by_text(deposits: list[str], receivers: list[str]) -> list[int]:
     return pc.fill_null(found, -1).to_pylist()
 
 
-def test_swapped_ends_share_a_key_but_not_an_owner():
-    a, b = f"0x{X}{MID}{Y}", f"0x{Y}{MID}{X}"
-    keys = hex_keys(hex_cells(pa.array([a, b]), 40))
-    assert keys[0] == keys[1]  # the collision this test is about
+def test_a_shared_key_is_not_an_owner(one_key):
+    a, b = "0x" + "1" * 40, "0x" + "2" * 40
     # only a is a deposit: b has its key, yet owns nothing
     assert address_owner(text([a]), text([b, a])).tolist() == [-1, 0]
     # both are deposits (keys not unique): the text lookup answers
     assert address_owner(text([a, b]), text([b, a, "0x" + "3" * 40])).tolist() == [1, 0, -1]
+
+
+def test_keys_are_equal_for_equal_text_and_spread_otherwise():
+    rng = np.random.default_rng(3)
+    random = ["0x" + bytes(rng.integers(0, 256, 20, dtype=np.uint8)).hex() for _ in range(50000)]
+    counted = [f"0x{i:040x}" for i in range(50000)] + [f"0x{i:040x}"[::-1] for i in range(50000)]
+    for cells in (random, counted):
+        keys = text_keys(byte_matrix(pa.array(cells + cells[:10]), 42))
+        assert (keys[-10:] == keys[:10]).all()
+        assert len(np.unique(keys)) == len(set(cells))  # no two different cells share a key
+    hashes = text_keys(byte_matrix(pa.array([f"0x{i:064x}" for i in range(1000)]), 66))
+    assert len(np.unique(hashes)) == 1000
 
 
 def test_random_addresses_match_the_text_lookup():
@@ -47,8 +63,8 @@ def test_addresses_that_are_not_plain_lower_hex_take_the_text_path():
     assert address_owner(text(deposits), text(receivers)).tolist() == [1, 0, -1]
 
 
-def test_transaction_codes_equal_factorize_with_colliding_keys():
-    a, b = f"0x{X}{MID * 5}{Y}", f"0x{Y}{MID * 5}{X}"
+def test_transaction_codes_equal_factorize_with_colliding_keys(one_key):
+    a, b = "0x" + "1" * 64, "0x" + "2" * 64
     hashes = [a, "0x" + "f" * 64, b, a, b, "0x" + "f" * 64]
     assert transaction_codes(text(hashes)).tolist() == pd.factorize(pd.Series(hashes))[0].tolist()
     assert transaction_codes(text(hashes)).tolist() == [0, 1, 2, 0, 2, 1]

@@ -18,13 +18,12 @@ import pyarrow.compute as pc
 import pytest
 from paybridge_reconciliation.arrow_bytes import all_decimals, all_digits, strictly_ascending
 from paybridge_reconciliation.files import write_csv
-from paybridge_reconciliation.fixed_point import int_text
+from paybridge_reconciliation.fixed_point import decimal_units, int_text
 from paybridge_reconciliation.inputs import (
     DECIMAL_RE,
     SMALL_UINT_RE,
     _may_need_lower,
     _may_need_trim,
-    _uint_objects,
 )
 from paybridge_reconciliation.labels import category, mapped
 from paybridge_reconciliation.safe_text import (
@@ -105,7 +104,7 @@ def test_big_amounts_parse_and_format_exactly():
     values = [rng.randrange(10 ** rng.randint(1, 78)) for _ in range(3000)]
     values += [0, 2**63 - 1, 2**63, 10**18, 10**36 - 1, 10**36, 2**256 - 1]
     digits = [str(v).rjust(rng.choice([0, len(str(v)) + 2]), "0") for v in values]  # lead 0s
-    parsed = _uint_objects(pa.array(digits), np.array([len(d) for d in digits]))
+    parsed = decimal_units(pa.array(digits), 0)
     assert parsed.tolist() == values
     signed = np.array([v * rng.choice([1, -1]) for v in values] + [-(2**63)], dtype=object)
     assert int_text(signed).to_pylist() == [str(v) for v in signed.tolist()]
@@ -185,3 +184,22 @@ def test_category_takes_codes_of_any_integer_type_and_booleans_as_codes(dtype) -
     column = category(codes, labels)
     assert column.tolist() == expected
     assert list(column.cat.categories) == sorted(set(labels))  # text order, each value once
+
+
+@pytest.mark.parametrize("exp", [0, 2, 3, 18, 38, 40])
+def test_decimal_text_parses_exactly_at_every_width(exp):
+    """Up to 50 whole digits, leading zeros, up to 12 decimals: Arrow's decimal128 cast wraps
+    around past 38 digits, so those cells must be parsed apart (and still exactly)."""
+    rng = random.Random(exp)
+    cells = []
+    for _ in range(5000):
+        width = rng.randint(1, 50)
+        cell = str(rng.randrange(10**width)).rjust(rng.choice([0, width + 2]), "0")
+        decimals = rng.randint(0, min(exp, 12))
+        if decimals:
+            cell += "." + str(rng.randrange(10**decimals)).rjust(decimals, "0")
+        cells.append(cell)
+    expected = [int(c.partition(".")[0] + c.partition(".")[2].ljust(exp, "0")) for c in cells]
+    parsed = decimal_units(pa.chunked_array([pa.array(cells[:7]), pa.array(cells[7:])]), exp)
+    assert parsed.tolist() == expected
+    assert max(expected) >= 10**38  # the cells Arrow cannot cast were among them
