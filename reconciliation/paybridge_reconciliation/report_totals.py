@@ -69,14 +69,18 @@ def decimal_sum(values: pd.Series, rows: np.ndarray | None = None) -> Decimal:
     if len(cells) == 0:
         return Decimal(0)
     lengths = pc.utf8_length(cells)
+    point = pc.find_substring(cells, ".")
+    decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(lengths, point), 1))
+    whole = pc.if_else(pc.less(point, 0), lengths, point)
+    scale = pc.max(decimals).as_py()
+    # every cell at the widest scale, and their sum, within 37 digits (decimal128 wraps around
+    # silently past 38, when parsing a cell and when summing)
     if (
-        pc.max(lengths).as_py() + len(str(len(cells))) <= 37
+        pc.max(whole).as_py() + scale + len(str(len(cells))) <= 37
         and not pc.any(pc.match_substring_regex(cells, r"[eE\s]")).as_py()
     ):
-        point = pc.find_substring(cells, ".")
-        decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(lengths, point), 1))
         try:
-            parsed = cells.cast(pa.decimal128(38, pc.max(decimals).as_py()))
+            parsed = cells.cast(pa.decimal128(38, scale))
         except pa.ArrowInvalid:
             pass  # not a plain decimal: Decimal decides (and names what it cannot read)
         else:

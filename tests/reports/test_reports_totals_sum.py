@@ -54,6 +54,7 @@ def test_decimal_sum_equals_adding_decimals_over_random_columns_and_masks(seed: 
         ["9" * 33 + ".99"] * 9,  # a total just inside decimal128's 38 digits
         ["9" * 30 + ".99"] * 20_000,  # totals that could pass it: added by Decimal
         ["9" * 36 + ".00"] * 200,  # would wrap around in decimal128
+        ["9" * 25, "9" * 25, "0.0000000000001"],  # short cells, but 38 digits at one scale
         [],
         ["", "nan"],
         ["-0.00", "0.00"],
