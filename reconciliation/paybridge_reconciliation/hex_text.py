@@ -5,9 +5,9 @@ joined as integers instead of as text.
 Why: validating, joining and de-duplicating 1M addresses and tx hashes as text (RE2 regexes,
 Arrow and pandas string hashing) was about a third of reading and matching. Every cell here has
 the same width, so a column is one ``(rows, width)`` byte matrix: checks are byte arithmetic
-and a key mixes the row's 8-byte words. A key only proposes; equal
-keys are confirmed on every byte before anything is decided, and when keys collide the callers
-take their text path, so results are exactly those of comparing the text.
+and a key mixes the row's 8-byte words. A key only proposes; equal keys are confirmed on every
+byte before anything is decided, and when keys collide the callers take their text path, so
+results are exactly those of comparing the text.
 """
 
 from __future__ import annotations
