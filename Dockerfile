@@ -7,6 +7,9 @@ USER root
 RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
     fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 USER airflow
+# glibc backs its large blocks with transparent huge pages (THP "madvise" hosts): a 1M-request
+# reconciliation faults a third as many pages (paybridge_reconciliation/huge_pages.py)
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /opt/paybridge
 COPY --chown=airflow:root pyproject.toml uv.lock README.md ./
 COPY --chown=airflow:root paybridge ./paybridge

@@ -11,9 +11,14 @@ from paybridge.cli.lazy import LazyRootGroup
 
 
 class _PayBridgeApp(typer.Typer):
-    """Errors any command can hit that are configuration, not failure, exit 2 with the fix."""
+    """Errors any command can hit that are configuration, not failure, exit 2 with the fix.
+    Heavy commands first start again with glibc's huge pages on (`paybridge.cli.relaunch`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs:  # the console script: the command line is sys.argv
+            from paybridge.cli.relaunch import relaunch_with_huge_pages
+
+            relaunch_with_huge_pages(sys.argv[1:])
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:

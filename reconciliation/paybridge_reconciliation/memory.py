@@ -13,6 +13,9 @@ Giving back (`give_back_memory`): between the steps of a large run the freed pag
 back to the OS explicitly, so they do not add up into the process's peak (the benchmark
 compares that peak with DuckDB's). Giving them back costs a few milliseconds, so it is done
 only for large tables.
+
+Huge pages (`huge_pages`): what glibc maps for these heaps can be backed by transparent huge
+pages, a setting a process must start with; the heavy CLI commands start again with it.
 """
 
 from __future__ import annotations
