@@ -161,20 +161,30 @@ def minor_to_text(minor: np.ndarray, exponents: np.ndarray) -> pd.Series:
 DECIMAL128_DIGITS = 38
 
 
-def decimal_units(text: pa.Array | pa.ChunkedArray, exp: int) -> np.ndarray:
+def decimal_widths(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Characters before the point (all of them when there is none) and after it, per cell."""
+    length = np.asarray(pc.utf8_length(text), dtype=np.int64)
+    point = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
+    has_point = point >= 0
+    return np.where(has_point, point, length), np.where(has_point, length - point - 1, 0)
+
+
+def decimal_units(
+    text: pa.Array | pa.ChunkedArray,
+    exp: int,
+    widths: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Non-negative decimal text (``^[0-9]+(\\.[0-9]+)?$``, at most ``exp`` decimals, checked by
     the caller) as integers in units of 10**-exp: int64 when every value fits, else Python ints.
+    ``widths``: the text's `decimal_widths`, when the caller has them already.
 
     Arrow's decimal128 cast parses and scales in C; a decimal128's unscaled value is the
     integer sought, read from its two 64-bit words. Cells that would need more than 38 digits
     (as written, or once scaled) are parsed one at a time: Arrow's cast does not refuse text of
     more than 38 digits, it wraps around. Why: splitting at the point, padding and joining the
     digits cost about 0.5 s per million invoice amounts."""
-    length = np.asarray(pc.utf8_length(text), dtype=np.int64)
-    point = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
-    whole = np.where(point >= 0, point, length)
-    digits = np.where(point >= 0, length - 1, length)
-    castable = (digits <= DECIMAL128_DIGITS) & (whole + exp <= DECIMAL128_DIGITS)
+    whole, decimals = widths if widths is not None else decimal_widths(text)
+    castable = (whole + decimals <= DECIMAL128_DIGITS) & (whole + exp <= DECIMAL128_DIGITS)
     if castable.all():
         return _cast_units(text, exp)
     out = np.empty(len(text), dtype=object)

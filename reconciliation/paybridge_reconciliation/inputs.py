@@ -34,7 +34,7 @@ from paybridge_reconciliation.arrow_bytes import (
     strictly_ascending,
     text_bytes,
 )
-from paybridge_reconciliation.fixed_point import decimal_units, int_text_series
+from paybridge_reconciliation.fixed_point import decimal_units, decimal_widths, int_text_series
 from paybridge_reconciliation.hex_text import byte_matrix, hex_cells, text_keys
 from paybridge_reconciliation.identity import event_keys_from_log_index, valid_event_keys
 from paybridge_reconciliation.safe_text import recover_array
@@ -251,18 +251,17 @@ class _Table:
     def fixed_point(self, column: str, exponents: np.ndarray) -> np.ndarray:
         """Decimal text -> integer in units of 10**-exponent (per row); refuses lost digits."""
         values = self.matching(column, DECIMAL_RE, "expected a non-negative decimal", False)
-        length = pc.utf8_length(values).to_numpy(zero_copy_only=False)
-        point = pc.find_substring(values, ".").to_numpy(zero_copy_only=False)
-        frac_len = np.where(point >= 0, length - point - 1, 0)
-        self.fail(frac_len > exponents, column, "more decimals than the currency/scale allows")
+        whole, decimals = decimal_widths(values)
+        self.fail(decimals > exponents, column, "more decimals than the currency/scale allows")
         one = len(exponents) and exponents.min() == exponents.max()  # the usual case: no sort
         unique = [int(exponents[0])] if one else np.unique(exponents).tolist()
         if len(unique) == 1:
-            return exact_ints(decimal_units(values, int(unique[0])))
+            return exact_ints(decimal_units(values, int(unique[0]), (whole, decimals)))
         groups = []
         for exp in unique:
             sel = exponents == exp
-            groups.append((sel, decimal_units(pc.filter(values, sel), int(exp))))
+            widths = (whole[sel], decimals[sel])
+            groups.append((sel, decimal_units(pc.filter(values, sel), int(exp), widths)))
         big = any(ints.dtype == object for _, ints in groups)
         out = np.zeros(len(exponents), dtype=object if big else np.int64)
         for sel, ints in groups:

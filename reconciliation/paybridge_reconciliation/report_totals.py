@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paybridge_reconciliation.config import ReconConfig
+from paybridge_reconciliation.fixed_point import decimal_widths
 from paybridge_reconciliation.result import ReconResult
 
 CLEARED = ("paid", "paid_within_tolerance", "overpaid")
@@ -68,15 +69,12 @@ def decimal_sum(values: pd.Series, rows: np.ndarray | None = None) -> Decimal:
     cells = cells.filter(keep)
     if len(cells) == 0:
         return Decimal(0)
-    lengths = pc.utf8_length(cells)
-    point = pc.find_substring(cells, ".")
-    decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(lengths, point), 1))
-    whole = pc.if_else(pc.less(point, 0), lengths, point)
-    scale = pc.max(decimals).as_py()
+    whole, decimals = decimal_widths(cells)
+    scale = int(decimals.max())
     # every cell at the widest scale, and their sum, within 37 digits (decimal128 wraps around
     # silently past 38, when parsing a cell and when summing)
     if (
-        pc.max(whole).as_py() + scale + len(str(len(cells))) <= 37
+        int(whole.max()) + scale + len(str(len(cells))) <= 37
         and not pc.any(pc.match_substring_regex(cells, r"[eE\s]")).as_py()
     ):
         try:

@@ -68,7 +68,8 @@ def test_the_console_script_starts_reconcile_files_again_with_huge_pages(tmp_pat
         f"with open({str(log)!r}, 'a') as f:\n"
         "    f.write(f\"{os.getpid()} {os.environ.get('GLIBC_TUNABLES', '-')}\\n\")\n"
     )
-    env = {**bare, "PYTHONPATH": os.pathsep.join([str(site), bare.get("PYTHONPATH", "")])}
+    paths = [str(site), *filter(None, [bare.get("PYTHONPATH")])]  # no empty entry: not the cwd
+    env = {**bare, "PYTHONPATH": os.pathsep.join(paths)}
     files = write_csvs(generate(3, 60), tmp_path / "in")
     done = subprocess.run(
         [
