@@ -9,6 +9,8 @@ enough that no sum can overflow.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -49,6 +51,38 @@ def as_object(values: np.ndarray | pd.Series) -> np.ndarray:
     if arr.dtype == object:
         return arr
     return arr.astype(np.int64).astype(object)
+
+
+class SplitInts(NamedTuple):
+    """An exact integer column with its `int64_split`: an int64 copy, exact where ``fits``,
+    and that mask of the values that fit int64 and can be negated."""
+
+    values: np.ndarray
+    int64: np.ndarray
+    fits: np.ndarray
+
+
+def split_ints(values: np.ndarray) -> SplitInts:
+    return SplitInts(values, *int64_split(values))
+
+
+def taken(values: np.ndarray, order: np.ndarray) -> SplitInts:
+    """``values[order]`` with its `int64_split`; an object column's Python ints are made anew,
+    in that order.
+
+    Why: a Python int stays where it was allocated, so after a permutation every pass over an
+    object column reads memory at random (at 1M rows: a comparison pass 0.44 s against 0.07 s,
+    a subtraction 0.10 against 0.03 s). The split is made before the permutation, in the
+    order the ints were made; the ints that fit int64 are then re-made, in the new order, from
+    the int64 copy, and only the others are taken as they are."""
+    small, fits = int64_split(values)
+    small, fits = small[order], fits[order]
+    if values.dtype != object:
+        return SplitInts(values[order], small, fits)
+    out = small.astype(object)
+    big = np.flatnonzero(~fits)
+    out[big] = values[order[big]]
+    return SplitInts(out, small, fits)
 
 
 def unify(*arrays: np.ndarray) -> list[np.ndarray]:

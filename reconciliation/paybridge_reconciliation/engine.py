@@ -10,9 +10,10 @@ Where the time goes is decided up front: text columns (addresses, tx hashes, sta
 turned into integer codes once (Arrow hashing) and the rules compare codes; receipts' text is
 only put in chain order when publishing needs it; rules, reasons and statuses are small integer
 codes until the end; amounts are int64 where a whole column fits, else Python ints, and the
-Python-int work is limited to the rows that need it (e.g. running sums only for requests with
-more than one receipt). `run_rules` returns decisions with their structured explanation (rule,
-confidence, decision, tie, late); `result.publish` renders text, evidence and journals.
+Python-int work is limited to the rows that need it (rule 1 runs in int64 for every request
+whose sums provably fit, `rules_own`). `run_rules` returns decisions with their structured
+explanation (rule, confidence, decision, tie, late); `result.publish` renders text, evidence
+and journals.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paybridge_reconciliation.amounts import (
+    SplitInts,
     as_object,
     code_argsort,
-    div_ceil,
     exact_ints,
     group_sum,
-    sorted_group_cumsum_before,
+    int64_split,
+    split_ints,
 )
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
@@ -40,6 +42,7 @@ from paybridge_reconciliation.prepare import prepare_inputs, text_array
 from paybridge_reconciliation.rates import lookup_rates
 from paybridge_reconciliation.reasons import Reason
 from paybridge_reconciliation.rules_batch import find_batches
+from paybridge_reconciliation.rules_own import allocate_in_block_order
 from paybridge_reconciliation.rules_reuse import EMPTY as EMPTY_REUSE
 from paybridge_reconciliation.rules_reuse import find_reuse_candidates
 from paybridge_reconciliation.times import utc_naive
@@ -201,30 +204,18 @@ def run_rules(
 
     r1 = np.flatnonzero(in_window)
     r1 = r1[code_argsort(ri[r1], len(rq))]  # grouped by request, in block order
-    r1_ri = ri[r1]
-    r1_eq = eq[r1]
-    r1_amount = amount[r1]
-    r1_due = due_all[r1_ri]
-    r1_due, r1_eq, r1_amount = (exact_ints(x) for x in (r1_due, r1_eq, r1_amount))
-    before = sorted_group_cumsum_before(r1_eq, r1_ri)
-    remaining_before = r1_due - before
-    settled_before = remaining_before <= 0
-    applied_eq = np.where(r1_eq < remaining_before, r1_eq, remaining_before)
-    excess_eq = r1_eq - applied_eq
-    full = excess_eq <= 0
-    applied_actual = np.where(full, r1_amount, applied_eq)
-    requoted = np.flatnonzero(~full & (r1_eq != r1_amount))
-    if len(requoted):
-        applied_actual = as_object(applied_actual).copy()
-        applied_actual[requoted] = div_ceil(
-            as_object(r1_amount[requoted]) * as_object(applied_eq)[requoted],
-            as_object(np.where(r1_eq[requoted] == 0, 1, r1_eq[requoted])),
-        )
+    # the amounts' int64 split was made as they were put in chain order (prepare_receipts);
+    # the equivalents differ from the amounts at late rows only
+    split = SplitInts(amount, rc["amount_int64"].to_numpy(), rc["amount_fits_int64"].to_numpy())
+    own = allocate_in_block_order(
+        r1, ri, _with_changes(split, eq, late_rows), split, split_ints(due_all)
+    )
+    settled_before = own.settled_before
     unpriced = no_rate[r1] & ~settled_before
     add_exceptions(_mask(n, r1[unpriced]), Reason.LATE_NO_RATE, amount, ri)
     keep = ~settled_before & ~no_rate[r1]
-    applied_actual = exact_ints(np.asarray(applied_actual)[keep])
-    applied_eq = exact_ints(np.asarray(applied_eq)[keep])
+    applied_actual = exact_ints(own.applied_actual[keep])
+    applied_eq = exact_ints(own.applied_eq[keep])
     r1_rows = r1[keep]
     r1_late = late[r1_rows]
     r1_conf = np.where(r1_late, conf.own_address_late, conf.own_address)
@@ -239,7 +230,7 @@ def run_rules(
             np.zeros(len(r1_rows), dtype=bool),
         )
     ]
-    excess_actual = exact_ints(as_object(amount[r1_rows]) - as_object(applied_actual))
+    excess_actual = exact_ints(own.excess_actual[keep])
     has_excess = excess_actual > 0
 
     # pool: money at an address whose request is settled, or after the monitoring window
@@ -554,6 +545,13 @@ def _owner(values: np.ndarray, ric: np.ndarray) -> np.ndarray:
 
 def _take(series: pd.Series, idx: np.ndarray) -> pd.Series:
     return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
+
+
+def _with_changes(split: SplitInts, values: np.ndarray, changed: np.ndarray) -> SplitInts:
+    """The split of ``values``, which equal ``split.values`` outside the rows ``changed``."""
+    small, fits = split.int64.copy(), split.fits.copy()
+    small[changed], fits[changed] = int64_split(values[changed])
+    return SplitInts(values, small, fits)
 
 
 def _mask(n: int, rows: np.ndarray) -> np.ndarray:

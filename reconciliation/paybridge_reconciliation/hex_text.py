@@ -78,12 +78,16 @@ def text_keys(cells: np.ndarray) -> np.ndarray:
     return key
 
 
-def same_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Row-wise byte equality of two equally shaped byte matrices (rows compared as fixed-width
-    byte strings: one comparison per row; the cells hold no NUL bytes)."""
-    if len(left) == 0:
+def same_rows(
+    left: np.ndarray, left_rows: np.ndarray, right: np.ndarray, right_rows: np.ndarray
+) -> np.ndarray:
+    """Byte equality of ``left[left_rows]`` and ``right[right_rows]``, row by row (byte
+    matrices of one width; rows compared as fixed-width byte strings, one comparison per row;
+    the cells hold no NUL bytes). The rows are gathered as byte strings: one item each, about
+    5x cheaper at 1M rows than gathering the rows of the matrix."""
+    if len(left_rows) == 0:
         return np.zeros(0, dtype=bool)
-    return as_byte_strings(left) == as_byte_strings(right)
+    return as_byte_strings(left)[left_rows] == as_byte_strings(right)[right_rows]
 
 
 def as_byte_strings(cells: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import as_object, exact_ints
+from paybridge_reconciliation.amounts import as_object, exact_ints, taken
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.hex_text import byte_matrix, same_rows, text_keys
@@ -196,9 +196,16 @@ def prepare_receipts(receipts: pd.DataFrame) -> ChainOrderReceipts:
         within = np.lexsort([rank, tx_rank, run_id[rows]])  # run, tx hash, event key
         order[rows] = order[rows][within]
     numeric = pd.DataFrame(
-        {name: receipts[name].array.take(order) for name in NUMERIC_RECEIPT_COLUMNS}, copy=False
+        {
+            name: receipts[name].array.take(order)
+            for name in NUMERIC_RECEIPT_COLUMNS
+            if name != "amount"
+        },
+        copy=False,
     )
-    numeric["amount"] = exact_ints(numeric["amount"].to_numpy())
+    amount = taken(exact_ints(receipts["amount"].to_numpy()), order)
+    numeric["amount"] = amount.values
+    numeric["amount_int64"], numeric["amount_fits_int64"] = amount.int64, amount.fits
     numeric["rpos"] = np.arange(len(numeric))
     text = receipts[[c for c in receipts.columns if c not in NUMERIC_RECEIPT_COLUMNS]]
     return ChainOrderReceipts(numeric, text, order)
@@ -236,7 +243,7 @@ def _owner_by_key(deposit_address: pd.Series, to_address: pd.Series) -> np.ndarr
         return None
     owner = index.get_indexer(text_keys(receivers)).astype(np.int64)
     hits = np.flatnonzero(owner >= 0)
-    owner[hits[~same_rows(receivers[hits], deposits[owner[hits]])]] = -1
+    owner[hits[~same_rows(receivers, hits, deposits, owner[hits])]] = -1
     return owner
 
 
@@ -251,7 +258,7 @@ def transaction_codes(tx_hash: pd.Series) -> np.ndarray:
         first_row = np.empty(int(codes.max()) + 1, dtype=np.int64)
         first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # last write: first row
         again = np.flatnonzero(first_row[codes] != np.arange(len(codes)))  # repeated keys
-        if same_rows(cells[again], cells[first_row[codes[again]]]).all():
+        if same_rows(cells, again, cells, first_row[codes[again]]).all():
             return codes
     return pd.factorize(tx_hash)[0].astype(np.int64)
 
