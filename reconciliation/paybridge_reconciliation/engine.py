@@ -34,6 +34,7 @@ from paybridge_reconciliation.amounts import (
     group_sum,
     int64_split,
     split_ints,
+    taken,
 )
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
@@ -326,7 +327,12 @@ def run_rules(
     auto_m["eq_applied"] = eq_applied_all[auto_all]
     kept = np.flatnonzero(kept_mask)
     order = kept[_order_matches(cols["rpos"][kept], cols["ri"][kept], cols["rule"][kept])]
-    cols = {name: values[order] for name, values in cols.items()}
+    # object columns re-made in this order: publishing reads every applied amount again
+    # (fair values, text, journals), 0.4-0.5 s faster at 1M than over permuted Python ints
+    cols = {
+        name: taken(values, order).values if values.dtype == object else values[order]
+        for name, values in cols.items()
+    }
     cols["auto"] = auto_all[order]
     m = pd.DataFrame(cols)
     is_auto = cols["auto"]
