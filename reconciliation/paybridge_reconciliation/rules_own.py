@@ -10,7 +10,7 @@ beyond 2**63) run the same formulas on Python ints. Both are exact, so the resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -60,12 +60,11 @@ def allocate_in_block_order(
         *_objects_at(rs, eq, amount), as_object(due.values)[codes[part_slow]], codes[part_slow]
     )
     n = len(rows)
-    return Allocation(
-        *(
-            _interleaved(n, part_fast, getattr(quick, name), part_slow, getattr(slow, name))
-            for name in ("settled_before", "applied_eq", "applied_actual", "excess_actual")
-        )
-    )
+    merged = {
+        f.name: _interleaved(n, part_fast, getattr(quick, f.name), part_slow, getattr(slow, f.name))
+        for f in fields(Allocation)
+    }
+    return Allocation(**merged)
 
 
 def _objects_at(rows: np.ndarray, *columns: SplitInts) -> list[np.ndarray]:
