@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from paybridge_reconciliation.labels import coded
+from paybridge_reconciliation.labels import coded, text_codes
 
 
 class ChainOrderReceipts:
@@ -22,6 +22,7 @@ class ChainOrderReceipts:
         self.numeric = numeric
         self.text = text
         self.order = order  # chain position -> input row
+        self._codes: dict[str, tuple[np.ndarray, pd.Index]] = {}  # `coded_at`'s, per column
 
     def __len__(self) -> int:
         return len(self.numeric)
@@ -48,9 +49,12 @@ class ChainOrderReceipts:
         """Like `text_at`, as a Categorical: for columns of a few distinct values (assets),
         coded once and the codes gathered, not the text."""
         rpos = np.asarray(rpos, dtype=np.int64)
-        if name in self.numeric.columns:
+        if name not in self.text.columns:
             return coded(self.numeric[name], rpos)
-        return coded(self.text[name], self.order[rpos])
+        if name not in self._codes:  # the text hashed once, however often it is asked for
+            self._codes[name] = text_codes(self.text[name])
+        codes, categories = self._codes[name]
+        return pd.Series(pd.Categorical.from_codes(codes[self.order[rpos]], categories))
 
     def in_input_order(self, name: str) -> pd.Series:
         """A text column as given: row i is input row i (`order` maps chain positions to it)."""

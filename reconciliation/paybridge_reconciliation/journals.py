@@ -363,18 +363,12 @@ def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> p
     if not strictly_ascending(ids):  # not unique (frames built in code): plain text
         text = pc.take(pa.array([":payment", ":deposit"], pa.large_string()), pa.array(kind))
         return take(request_id, rows) + pd.Series(text, dtype="str")
-    both = [
-        pc.binary_join_element_wise(
-            ids, pa.scalar(suffix, pa.large_string()), pa.scalar("", pa.large_string())
-        )
-        for suffix in (":deposit", ":payment")  # in text order: 'd' < 'p'
-    ]
     # code 2i + (1 - k): request position i, kind k (0 payment, 1 deposit); in text order
     # whenever the ids are, so the categories need no ranking (sorting like text)
-    interleaved = pa.concat_arrays(both).take(
-        pa.array(np.arange(2 * len(ids)).reshape(2, -1).T.ravel())
-    )
-    if strictly_ascending(interleaved):  # unless one id is another's prefix: '1:' > '10'
+    interleaved, same_width = _suffixed_pairs(ids, ":deposit", ":payment")  # 'd' < 'p'
+    # ids of one width in ascending order stay so with a suffix; else unless one id is another's
+    # prefix ('1:' > '10')
+    if same_width or strictly_ascending(interleaved):
         rank, categories = np.arange(len(interleaved)), interleaved
     else:
         rank = np.asarray(pc.rank(interleaved, sort_keys="ascending", tiebreaker="first")) - 1
@@ -382,3 +376,35 @@ def _journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> p
     categories = _text_index(categories)
     codes = rank[2 * np.asarray(rows, dtype=np.int64) + 1 - kind]
     return _categorical(codes, categories)
+
+
+def _suffixed_pairs(ids: pa.LargeStringArray, first: str, second: str) -> tuple[pa.Array, bool]:
+    """``id + first`` and ``id + second`` for every id, interleaved (rows 2i and 2i + 1), and
+    whether every id has the same width. Ids without nulls.
+
+    Why: ids of one width (ERP document numbers, generated ids) are a byte matrix, so their
+    pairs are two copies of it with a suffix column each, one numpy pass; joining the suffixes
+    and interleaving the halves by a 2M-row take cost about 0.1 s at 1M requests."""
+    n, tail = len(ids), len(first.encode())
+    widths = np.asarray(pc.binary_length(ids), dtype=np.int64)
+    width = int(widths[0]) if n else 0
+    if not width or len(second.encode()) != tail or int(widths.min()) != int(widths.max()):
+        both = [
+            pc.binary_join_element_wise(
+                ids, pa.scalar(suffix, pa.large_string()), pa.scalar("", pa.large_string())
+            )
+            for suffix in (first, second)
+        ]
+        interleaved = pa.concat_arrays(both).take(
+            pa.array(np.arange(2 * n).reshape(2, -1).T.ravel())
+        )
+        return interleaved, False
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + n + 1]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    pairs = np.empty((n, 2, width + tail), dtype=np.uint8)
+    pairs[:, :, :width] = data.reshape(n, 1, width)
+    pairs[:, 0, width:] = np.frombuffer(first.encode(), dtype=np.uint8)
+    pairs[:, 1, width:] = np.frombuffer(second.encode(), dtype=np.uint8)
+    pair_offsets = np.arange(2 * n + 1, dtype=np.int64) * (width + tail)
+    text = pa.LargeStringArray.from_buffers(2 * n, pa.py_buffer(pair_offsets), pa.py_buffer(pairs))
+    return text, True

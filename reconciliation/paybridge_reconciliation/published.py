@@ -148,6 +148,17 @@ def _text_like(values: np.ndarray, like: np.ndarray, like_text: pd.Series) -> pd
     return pd.Series(text, dtype="str")
 
 
+def _receipts_amount_text(
+    rc: ChainOrderReceipts, amounts: np.ndarray, rpos: np.ndarray
+) -> pd.Series:
+    """Text of amounts that are mostly the whole amount of their receipt (at chain positions
+    ``rpos``): that receipt's text as read, and only the other amounts formatted."""
+    if len(rc) == 0 or not rc.has("amount_text"):
+        return amounts_text(amounts)
+    receipt_amount = as_object(rc["amount"].to_numpy())[rpos]
+    return _text_like(amounts, receipt_amount, rc.text_at("amount_text", rpos))
+
+
 def _first_last_count(
     group: np.ndarray, times: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,8 +253,7 @@ def exceptions_table(
     has_q = pd.Series(e_ri >= 0)
     rp = np.where(has_r, e_rpos, 0)
     qi = np.where(has_q, e_ri, 0)
-    reason = pd.Series(exc["reason"].to_numpy(dtype=object), dtype="str")
-    remaining = st["remaining_due"].to_numpy(dtype=object)
+    reason = exc["reason"].astype("str").reset_index(drop=True)
 
     def pick(values: pd.Series, mask: pd.Series, idx: np.ndarray, size: int) -> pd.Series:
         if size == 0:
@@ -260,14 +270,16 @@ def exceptions_table(
     event_text = pick_receipt("event_key")
     request_text = pick(rq["request_id"], has_q, qi, len(rq))
     under = (reason == Reason.UNDERPAID.value).to_numpy()
-    remaining_text = amounts_text(remaining[qi] if len(rq) else np.zeros(len(exc), dtype=np.int64))
+    remaining_text = pa.repeat(pa.scalar("", pa.large_string()), len(exc))
+    if under.any():  # what is left due is shown for underpaid requests only
+        remaining = st["remaining_due"].to_numpy(dtype=object)[qi[under]]
+        remaining_text = pc.replace_with_mask(
+            remaining_text, pa.array(under), int_text(remaining).cast(pa.large_string())
+        )
+    receipt_key = _joined([chain_text, ":", tx_text, ":", event_text, ":", amounts_text(e_rpos)])
     exceptions = pd.DataFrame(
         {
-            "exception_id": reason
-            + ":"
-            + (chain_text + ":" + tx_text + ":" + event_text + ":" + amounts_text(e_rpos)).where(
-                has_r, request_text
-            ),
+            "exception_id": _joined([reason, ":", receipt_key.where(has_r, request_text)]),
             "reason": reason,
             "chain_id": chain_text,
             "tx_hash": tx_text,
@@ -280,10 +292,10 @@ def exceptions_table(
             "asset": pick_receipt("asset"),
             "from_address": pick_receipt("from_address"),
             "to_address": pick_receipt("to_address"),
-            "amount": amounts_text(exc["amount"].to_numpy(dtype=object)),
+            "amount": _receipts_amount_text(rc, exc["amount"].to_numpy(dtype=object), rp),
             "request_id": request_text,
             "customer_id": pick(rq["customer_id"], has_q, qi, len(rq)),
-            "remaining_due": remaining_text.where(pd.Series(under), ""),
+            "remaining_due": pd.Series(remaining_text, dtype="str"),
             "detail": mapped(reason, {k.value: v for k, v in DETAIL.items()}),
             "suggested_action": mapped(reason, {k.value: v for k, v in SUGGESTED_ACTION.items()}),
         }

@@ -65,7 +65,7 @@ def lookup_rates(
                 "rate_row": np.full(n, -1, dtype=np.int64),
             }
         )
-    left_chain, right_chain, _ = _codes(
+    left_chain, right_chain, n_chain = _codes(
         pd.Series(keys["chain_id"].to_numpy(np.int64)),
         pd.Series(rates["chain_id"].to_numpy(np.int64)),
     )
@@ -77,14 +77,17 @@ def lookup_rates(
     right_at = utc_naive(rates["valid_from"]).astype(np.int64)
     order = np.lexsort([right_at, right_block])  # by block, then valid_from (stable)
     sorted_block, sorted_at = right_block[order], right_at[order]
-    # position of the last rate with (block, valid_from) <= (key block, key time)
-    starts = np.searchsorted(sorted_block, left_block, side="left")
-    ends = np.searchsorted(sorted_block, left_block, side="right")
+    # position of the last rate with (block, valid_from) <= (key block, key time): the keys
+    # grouped by block, each block's rates found once. Blocks are few: as int16, numpy's
+    # stable sort is a radix sort (about 4x faster than sorting int64 at 1M keys)
     pos = np.empty(n, dtype=np.int64)
-    by_block = np.argsort(left_block, kind="stable")
+    small = n_chain * n_asset * n_cur <= np.iinfo(np.int16).max
+    by_block = np.argsort(left_block.astype(np.int16) if small else left_block, kind="stable")
     cuts = np.flatnonzero(np.diff(left_block[by_block])) + 1
     for rows in np.split(by_block, cuts):  # one search per (chain, asset, currency) block
-        lo, hi = int(starts[rows[0]]), int(ends[rows[0]])
+        block = left_block[rows[0]]
+        lo = int(np.searchsorted(sorted_block, block, side="left"))
+        hi = int(np.searchsorted(sorted_block, block, side="right"))
         found_at = lo + np.searchsorted(sorted_at[lo:hi], left_at[rows], side="right") - 1
         pos[rows] = np.where(found_at >= lo, found_at, -1)
     found = pos >= 0

@@ -20,7 +20,7 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
 from paybridge_reconciliation.fixed_point import minor_to_text
 from paybridge_reconciliation.journals import build_journals, fair_values
-from paybridge_reconciliation.labels import coded
+from paybridge_reconciliation.labels import as_categories, coded
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.published import (
     EXCEPTION_COLUMNS,
@@ -126,6 +126,8 @@ PUBLISHED_REQUEST_COLUMNS = (
     "created_at",
     "tolerance_group",
 )
+#: request columns of a few distinct values, coded once for publishing (`labels.as_categories`)
+FEW_VALUED_REQUEST_COLUMNS = ("asset", "invoice_currency", "tolerance_group")
 PUBLISHED_RECEIPT_COLUMNS = (
     "chain_id",
     "asset",
@@ -172,6 +174,7 @@ def publish_tables(
 
     Why: a caller that writes each table and lets it go (reconcile-files without reports) then
     holds one output table at a time, not all four (about 1 GB less at 1M requests)."""
+    frames = replace(frames, requests=as_categories(frames.requests, FEW_VALUED_REQUEST_COLUMNS))
     rq, rc, m, exc = frames.requests, frames.receipts, frames.matches, frames.exceptions
     if isinstance(rc, pd.DataFrame):  # receipts already in chain order, all columns
         rc = ChainOrderReceipts(rc.reset_index(drop=True), rc.iloc[:0], np.arange(len(rc)))

@@ -5,6 +5,7 @@ and the journals' id columns are valid Categoricals over unique, text-ordered ca
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,21 @@ def test_published_only_keeps_only_published_columns_in_memory_of_their_own(scen
                 assert not np.shares_memory(new[column].to_numpy(), old[column].to_numpy())
 
 
-def test_journal_id_columns_are_categoricals_over_sorted_unique_ids(scenario) -> None:
+def _variable_width_ids(scenario):
+    """The scenario with request ids of several widths, in text order, some a prefix of
+    others ('1', '10', '100', ...): the journal ids' general path, where a suffix can change
+    their order ('1:payment' > '10:deposit')."""
+    ids = sorted(str(i) for i in range(len(scenario.requests)))
+    requests = scenario.requests.assign(request_id=ids)
+    return replace(scenario, requests=requests)
+
+
+@pytest.mark.parametrize("ids", ["one width", "several widths"])
+def test_journal_id_columns_are_categoricals_over_sorted_unique_ids(scenario, ids) -> None:
+    if ids == "several widths":
+        scenario = _variable_width_ids(scenario)
     journals = publish(_frames(scenario), scenario.rates, ReconConfig()).journals
+    assert len(journals) > 0
     for column in ("journal_id", "request_id", "invoice_id", "customer_id"):
         values = journals[column]
         assert isinstance(values.dtype, pd.CategoricalDtype)
