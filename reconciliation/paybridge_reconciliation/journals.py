@@ -33,7 +33,8 @@ from paybridge_reconciliation.amounts import (
 )
 from paybridge_reconciliation.arrow_bytes import strictly_ascending
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.fixed_point import INT64_MIN, minor_to_text
+from paybridge_reconciliation.fixed_point import INT64_MIN
+from paybridge_reconciliation.journal_amounts import line_amounts_text
 from paybridge_reconciliation.labels import category, coded
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.rates import lookup_rates
@@ -283,12 +284,14 @@ def build_journals(
     reason = np.zeros(len(cell), dtype=np.min_scalar_type(len(reason_labels)))
     written_off = np.flatnonzero(spec == 1)  # spec 1: the write-off line, its group's reason
     reason[written_off] = write_off_reason[cell[written_off] // width]
-    exponent = rq["currency_exponent"].to_numpy()[rows]
 
-    def amounts_text() -> tuple[pd.Series, pd.Series]:
-        return (
-            minor_to_text(cells(3, clearing.dtype), exponent),
-            minor_to_text(cells(4, clearing.dtype), exponent),
+    def amounts_text() -> list[pd.Series]:
+        return line_amounts_text(
+            [[s[3] for s in specs], [s[4] for s in specs]],
+            zero,
+            cell // width,
+            spec,
+            rq["currency_exponent"].to_numpy()[idx],
         )
 
     currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])

@@ -191,11 +191,13 @@ def publish_tables(
 
     # Order of work: the status table needs no fair values, so it is built (and written) while
     # they are looked up; the journals and totals need them, the matches too, the exceptions
-    # not. When parallel, the second thread looks up the fair values and then builds the
-    # journals and totals, while this one builds the status, exceptions and matches; the
-    # tables are handed over in the same order either way.
+    # not. When parallel, the second thread looks up the fair values, builds the exceptions
+    # and then the journals and totals, while this one builds the status and the matches
+    # (about as much work: 1.0-1.2 s each at 1M requests); the tables are handed over in the
+    # same order either way.
     with side_thread(parallel, "recon-publish") as submit:
         valuing = submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
+        exceptions = submit(exceptions_table, frames, rc, block_time, config)
         emit(
             "requests_status",
             requests_status_table(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
@@ -204,10 +206,8 @@ def publish_tables(
         matching = on_demand(
             _matches_valued, valuing, frames, rc, applied, block_time, due_text_all, config
         )
-        exceptions = on_demand(exceptions_table, frames, rc, block_time, config)
         del valuing, applied  # held by the work pending on them only (peak memory)
         if parallel:  # this thread's share while the second one builds the journals
-            exceptions.result()
             matching.result()
         journals, by_chain_asset = journaling.result()
         del journaling

@@ -2,8 +2,8 @@
 asked for.
 
 Why: publishing builds independent tables whose numpy, pandas and Arrow work mostly releases
-the GIL: the second thread looks up the fair values and then builds the journals while this
-one builds the status, exceptions and matches, so on two cores they overlap (publish 2.8 ->
+the GIL: the second thread looks up the fair values and builds the exceptions and the journals
+while this one builds the status and matches, so on two cores they overlap (publish 2.8 ->
 2.3 s at 1M requests with only the fair values and exceptions beside; 2.85 -> 2.65 s in
 interleaved runs with the journals beside too). But reconcile-files already writes and hashes
 its CSVs on background threads beside publishing; there a third busy thread only competes for
