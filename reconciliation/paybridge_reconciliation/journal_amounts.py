@@ -44,7 +44,10 @@ def line_amounts_text(
     for numbered in line_source:
         shown[request, numbered] = True
     # text position of (request, amount): the amounts' texts are concatenated in amount order
-    position = np.zeros((len(exponents), len(amounts)), dtype=np.int64)
+    cells = len(exponents) * len(amounts)
+    position = np.zeros(
+        (len(exponents), len(amounts)), dtype=np.int32 if cells < 2**31 else np.int64
+    )
     texts: list[pa.Array] = []
     start = 0
     for number, values in enumerate(amounts):
@@ -60,6 +63,7 @@ def line_amounts_text(
         start += len(text)
     del shown
     all_text = pa.chunked_array(texts, pa.large_string()).combine_chunks()
+    del texts
     return [
         pd.Series(all_text.take(pa.array(position[request, numbered])), dtype="str")
         for numbered in line_source

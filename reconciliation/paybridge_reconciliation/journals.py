@@ -12,7 +12,6 @@ figure, so each journal balances to the cent by construction (and tests check it
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,6 +37,7 @@ from paybridge_reconciliation.journal_amounts import line_amounts_text
 from paybridge_reconciliation.labels import category, coded
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.rates import lookup_rates
+from paybridge_reconciliation.side_thread import side_thread
 from paybridge_reconciliation.times import utc_naive
 
 if TYPE_CHECKING:
@@ -158,9 +158,11 @@ def build_journals(
     credit_ri: np.ndarray,
     credit_value: np.ndarray,
     config: ReconConfig,
+    amounts_beside: bool = True,
 ) -> pd.DataFrame:
     """The published journal lines (JOURNAL_COLUMNS), amounts as exact decimal text: formatted
-    here so that the integer amounts of 3M lines are never held beside their text."""
+    here so that the integer amounts of 3M lines are never held beside their text.
+    ``amounts_beside``: the amounts' text on a thread of its own, beside the id columns'."""
     n = len(rq)
     received = group_sum(exact_ints(as_object(alloc_value)), alloc_ri, n)
     credit = group_sum(exact_ints(as_object(credit_value)), credit_ri, n)
@@ -296,9 +298,10 @@ def build_journals(
 
     currency_codes, currency_uniques = pd.factorize(rq["invoice_currency"])
     # the amounts' text on a second thread beside the ids' here: both are numpy and Arrow work
-    # that releases the GIL, about half a second each at 1M requests
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-journal-amounts") as pool:
-        amounts = pool.submit(amounts_text)
+    # that releases the GIL, 0.2-0.3 s each at 1M requests (not when the caller already keeps
+    # the other core busy: `result.publish_tables(parallel=True)`)
+    with side_thread(amounts_beside, "recon-journal-amounts") as submit:
+        amounts = submit(amounts_text)
         ids = {
             "journal_id": _journal_ids(rq["request_id"], rows, spec // 4),
             "request_id": _per_request(rq["request_id"], rows),
