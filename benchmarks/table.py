@@ -94,6 +94,10 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
             "scale.writing_floor_vs_duckdb",
         ),
         ("reports s (on their own)", "scale.reports_s"),
+        (
+            "memory written first, kernel s per GiB (this machine)",
+            "memory_first_touch_kernel_s_per_gib.median",
+        ),
         ("scaling exponent, CSV-only time", "scaling.exponents.reconcile_files_csv_only_s"),
         (
             "scaling exponent, CSV-only peak memory",
