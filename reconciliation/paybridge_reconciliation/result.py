@@ -203,8 +203,9 @@ def publish_tables(
             requests_status_table(frames, m_ri[auto], block_time[m_rpos[auto]], due_text_all),
         )
         # the journals' amounts on a third thread only when this one is not busy beside them
-        # (at 1M requests, alternated: 1.83-1.87x matching's time with all outputs on two
-        # threads against 1.95-2.0x on three)
+        # (at 1M requests, three alternated series of 6-8 pairs: medians of 1.83, 1.87 and
+        # 1.86x matching's time with all outputs on two threads against 2.0, 1.95 and 1.92x
+        # on three)
         journaling = submit(
             _journals_and_totals, valuing, frames, rc, over, totals, config, not parallel
         )
