@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from paybridge_reconciliation.labels import coded, text_codes
+from paybridge_reconciliation.labels import coded, coded_from, text_codes
 
 
 class ChainOrderReceipts:
@@ -53,8 +53,7 @@ class ChainOrderReceipts:
             return coded(self.numeric[name], rpos)
         if name not in self._codes:  # the text hashed once, however often it is asked for
             self._codes[name] = text_codes(self.text[name])
-        codes, categories = self._codes[name]
-        return pd.Series(pd.Categorical.from_codes(codes[self.order[rpos]], categories))
+        return coded_from(*self._codes[name], self.order[rpos])
 
     def in_input_order(self, name: str) -> pd.Series:
         """A text column as given: row i is input row i (`order` maps chain positions to it)."""

@@ -34,7 +34,11 @@ def coded(values: pd.Series, idx: np.ndarray) -> pd.Series:
     """``values`` at positions ``idx`` as a Categorical (categories in text order): a column
     of few distinct values (assets, currencies) is factorized once and its codes gathered,
     instead of gathering and hashing its text again."""
-    codes, categories = text_codes(values)
+    return coded_from(*text_codes(values), idx)
+
+
+def coded_from(codes: np.ndarray, categories: pd.Index, idx: np.ndarray) -> pd.Series:
+    """`coded` from a column's `text_codes` already made: the codes at ``idx``."""
     picked = codes[np.asarray(idx, dtype=np.int64)]
     return pd.Series(pd.Categorical.from_codes(picked, categories))
 
