@@ -24,6 +24,7 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, run_rules
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
 from paybridge_reconciliation.memory import give_back_memory, share_one_heap
+from paybridge_reconciliation.output_file import HashedOutput
 from paybridge_reconciliation.pack import staged_pack
 from paybridge_reconciliation.result import (
     ReconResult,
@@ -56,13 +57,17 @@ def sha256_file(path: Path) -> str:
 CSV_BATCH_ROWS = 8192
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Text cells made safe for spreadsheets (safe_text); numeric columns stay numbers."""
+def write_csv(frame: pd.DataFrame, path: Path) -> str:
+    """Write the frame as CSV and return the file's sha256. Text cells made safe for
+    spreadsheets (safe_text); numeric columns stay numbers. The file is on disk when this
+    returns, and hashed on the way there (`HashedOutput`)."""
     table = safe_table(pa.Table.from_pandas(frame, preserve_index=False))
     options = pacsv.WriteOptions(
         include_header=True, quoting_style="needed", batch_size=CSV_BATCH_ROWS
     )
-    pacsv.write_csv(table, path, write_options=options)
+    with HashedOutput(path) as sink:
+        pacsv.write_csv(table, sink, write_options=options)
+    return sink.hexdigest()
 
 
 def run_files(
@@ -81,15 +86,12 @@ def run_files(
     ``tie_outs_path`` / ``resolutions_path``: the tie-outs and manual resolutions a store pack
     exported beside its inputs, shown in the reports (and hashed in the manifest).
 
-    Writing each output table runs on a background thread and hashing (inputs, then each
-    output once written) on another (Arrow's CSV writer and hashlib release the GIL), beside
-    reading, matching and publishing on this one; the receipts are read beside the requests.
-    Without reports each table is written as soon as it is built and then let go, so at most
-    about one output table is held at a time. Hashing apart from writing: at 1M requests the
-    writer is the slower half of publishing (about 3.4 s of CSV against 2.4 s to build the
-    journals), and a quarter of its time was hashing what it had just written; the hash of
-    one table now runs while the next is written, on the core that publishing leaves idle
-    while it waits for the writer."""
+    Writing each output table runs on a background thread, which hashes the bytes on their
+    way to the file and syncs them to disk a slice at a time (`output_file.HashedOutput`), and
+    hashing the inputs (and the reports) on another (Arrow's CSV writer and hashlib release the
+    GIL), beside reading, matching and publishing on this one; the receipts are read beside the
+    requests. Without reports each table is written as soon as it is built and then let go, so
+    at most about one output table is held at a time."""
     note = step or (lambda _msg: None)
     share_one_heap()  # before the inputs are read
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
@@ -124,7 +126,7 @@ def run_files(
         del requests, receipts  # the frames hold what publishing needs
         give_back_memory(len(frames.requests) + len(frames.receipts))
         with staged_pack(out) as staging:
-            written: list[Future[None]] = []
+            written: list[Future[str]] = []  # each table's sha256 once written
             hashed: dict[str, Future[str]] = {}
             counts: dict[str, int] = {}
 
@@ -136,7 +138,7 @@ def run_files(
                     earlier.result()  # lags, tables must not queue up (peak memory)
                 path = staging / TABLE_FILES[attr]
                 written.append(writer.submit(_write, [frame], path))
-                hashed[TABLE_FILES[attr]] = hasher.submit(_hash_once_written, written[-1], path)
+                hashed[TABLE_FILES[attr]] = written[-1]
                 give_back_memory(len(frame))  # what building it freed, before the next
 
             note("publishing")
@@ -188,19 +190,14 @@ def run_files(
 TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
 
 
-def _write(box: list[pd.DataFrame], path: Path) -> None:
-    """Write the one frame in ``box``; the frame is let go once written (the box is its only
-    other reference, beside the caller's, which lets go as soon as it has handed it over);
-    then what this thread freed is given back."""
+def _write(box: list[pd.DataFrame], path: Path) -> str:
+    """Write the one frame in ``box`` and return the file's sha256; the frame is let go once
+    written (the box is its only other reference, beside the caller's, which lets go as soon
+    as it has handed it over); then what this thread freed is given back."""
     rows = len(box[0])
-    write_csv(box.pop(), path)
+    digest = write_csv(box.pop(), path)
     give_back_memory(rows)
-
-
-def _hash_once_written(written: Future[None], path: Path) -> str:
-    """The file's sha256 once the writer has written it (its error, if writing failed)."""
-    written.result()
-    return sha256_file(path)
+    return digest
 
 
 def read_text_table(path: Path | None) -> pd.DataFrame | None:
