@@ -22,7 +22,7 @@ Environment knobs: RECON_BENCH_SCALE (default 1000000; the benchmark also runs 1
 it and reports the scaling exponent), RECON_BENCH_COMPARE (default 100000),
 RECON_BENCH_QUALITY (default 10000). Timings are medians of RECON_BENCH_REPEAT runs (default 3;
 RECON_BENCH_REPEAT_1M at 1M, default 3) for the engine, every run recorded beside the median:
-the first run in a fresh process also pays for its memory's first touch, which costs 0.5-2.5 s
+the first run in a fresh process also pays for its memory's first touch, which costs up to 2.5 s
 of kernel time per GiB on this kind of virtual machine; the reference matcher runs
 RECON_BENCH_REFERENCE_REPEAT times (default 2), interleaved with the engine runs so both see the
 same machine load. reconcile-files with CSV outputs only and the DuckDB pipeline run alternately,
@@ -266,8 +266,8 @@ print(json.dumps({{"seconds": seconds, "output_bytes": size}}))
 # What a GiB of memory this machine has not handed out lately costs a process that writes it
 # first: kernel time, in a fresh interpreter, after the machine has been idle for a moment.
 # On a virtual machine whose host takes back the guest's free memory (free page reporting),
-# this is 0.5-2.5 s here against about 0.15 s for memory freed a moment ago; every GiB of peak
-# memory (and of output written to the page cache) pays it once per run, DuckDB's pipeline too.
+# this is up to 2.5 s here against 0.05-0.15 s for memory freed a moment ago; every GiB of peak
+# memory (and of output left in the page cache) pays it once per run, DuckDB's pipeline too.
 _FIRST_TOUCH = """
 import json, resource
 import numpy as np
