@@ -233,11 +233,18 @@ def int64_split(values: np.ndarray | int, n: int | None = None) -> tuple[np.ndar
     return out, fits
 
 
-def mul_div_half_even(a: np.ndarray, b: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
+def mul_div_half_even(
+    a: np.ndarray,
+    b: np.ndarray,
+    denominator: np.ndarray | int,
+    int64_if_all_fit: bool = False,
+) -> np.ndarray:
     """``div_round_half_even(a * b, denominator)`` (Python ints), computed in int64 on the rows
     where nothing can overflow: a, b and the denominator fit int64, 0 < denominator <= 2**62
     (so twice a remainder fits) and |a| * |b| < 2**63 (checked per row without multiplying).
     The other rows run the Python-int formula; both are exact, so the results are equal.
+    ``int64_if_all_fit``: an int64 array when every row took the int64 path (no Python int is
+    made for a caller that reads the values as int64 again), else Python ints as always.
 
     Why: fair values and quotes of 1M allocations as Python-int object arrays cost ~0.5 s."""
     n = len(a)
@@ -248,20 +255,26 @@ def mul_div_half_even(a: np.ndarray, b: np.ndarray, denominator: np.ndarray | in
     a_abs = np.abs(np.where(fast, a64, 0))
     b_abs = np.abs(np.where(fast, b64, 0))
     fast &= a_abs <= _I64_MAX // np.maximum(b_abs, 1)
+    if int64_if_all_fit and fast.all():
+        return _mul_div_int64(a64, b64, d64)
     out = np.empty(n, dtype=object)
     rows = np.flatnonzero(fast)
     if len(rows):
-        product = a64[rows] * b64[rows]
-        den = d64[rows]
-        quotient = product // den  # floor, as Python's //
-        twice = (product - quotient * den) * 2
-        round_up = (twice > den) | ((twice == den) & (quotient % 2 == 1))
-        out[rows] = (quotient + round_up).astype(object)
+        out[rows] = _mul_div_int64(a64[rows], b64[rows], d64[rows]).astype(object)
     slow = np.flatnonzero(~fast)
     if len(slow):
         den_slow = denominator if isinstance(denominator, int) else as_object(denominator)[slow]
         out[slow] = div_round_half_even(as_object(a)[slow] * as_object(b)[slow], den_slow)
     return out
+
+
+def _mul_div_int64(a: np.ndarray, b: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Half-even a * b / den in int64, for rows `mul_div_half_even` proved safe."""
+    product = a * b
+    quotient = product // den  # floor, as Python's //
+    twice = (product - quotient * den) * 2
+    round_up = (twice > den) | ((twice == den) & (quotient % 2 == 1))
+    return quotient + round_up
 
 
 def strip_pow10(values: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:

@@ -52,9 +52,9 @@ def line_amounts_text(
     start = 0
     for number, values in enumerate(amounts):
         if values is zero:  # one text per currency exponent
-            distinct, inverse = np.unique(exponents, return_inverse=True)
+            inverse, distinct = pd.factorize(exponents, sort=True)  # hashed: no 1M-row sort
             text = minor_to_text(np.zeros(len(distinct), dtype=np.int64), distinct)
-            position[:, number] = start + inverse.reshape(-1)
+            position[:, number] = start + inverse
         else:
             rows = np.flatnonzero(shown[:, number])
             text = minor_to_text(values[rows], exponents[rows])

@@ -67,7 +67,8 @@ def fair_values(
     rates: pd.DataFrame | None,
     config: ReconConfig,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Fair value (minor units, half-even) of each allocation, and the rate evidence used."""
+    """Fair value (minor units, half-even) of each allocation, and the rate evidence used.
+    The values are int64 when every one is, else Python ints."""
     keys = pd.DataFrame(
         {
             "chain_id": rc["chain_id"].to_numpy()[rpos],
@@ -80,12 +81,12 @@ def fair_values(
     has_rate = (found["source"] != "").to_numpy(dtype=bool)  # compared in Arrow, no str objects
     exponent = rq["currency_exponent"].to_numpy()[ri].astype(np.int64)
     amt = as_object(amounts)
-    value = np.zeros(len(amt), dtype=object)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, their fair values)
     quoted = ~has_rate
     if quoted.any():
         due = rq["amount_due"].to_numpy()[ri][quoted]
         invoice = rq["invoice_minor"].to_numpy()[ri][quoted]
-        value[quoted] = mul_div_half_even(amt[quoted], invoice, due)
+        parts.append((quoted, mul_div_half_even(amt[quoted], invoice, due, True)))
     if has_rate.any():
         scaled = found["rate_scaled"].to_numpy(dtype=object)
         decimals = found["decimals"].to_numpy().astype(np.int64)
@@ -99,13 +100,27 @@ def fair_values(
             shift = config.rate_scale + int(d) - int(e)
             if shift < 0:  # an exact product (a currency with more decimals than the token)
                 num = amt[sel] * scaled[sel] * (10 ** int(e))
-                value[sel] = div_round_half_even(num, 10 ** (config.rate_scale + int(d)))
+                parts.append((sel, div_round_half_even(num, 10 ** (config.rate_scale + int(d)))))
                 continue
             zeros, mantissa = strip_pow10(rates["rate_scaled"].to_numpy(), shift)
             rows = rate_row[sel]
-            value[sel] = mul_div_half_even(
-                amt[sel], small_ints(mantissa)[rows], pow10(shift - zeros[rows])
+            parts.append(
+                (
+                    sel,
+                    mul_div_half_even(
+                        amt[sel], small_ints(mantissa)[rows], pow10(shift - zeros[rows]), True
+                    ),
+                )
             )
+    # int64 when every fair value fits (fiat minor units nearly always do, even where amount x
+    # rate needed Python ints): its readers then take it as it is, without a Python int per
+    # allocation made here and read back there
+    parts = [(rows, small_ints(values)) for rows, values in parts]
+    value = np.zeros(len(amt), dtype=np.int64)
+    if any(values.dtype == object for _, values in parts):
+        value = value.astype(object)
+    for rows, values in parts:
+        value[rows] = values
     # lookup_rates leaves rate_text '' where there is no rate; the quote is the source then
     source = pc.if_else(
         pa.array(has_rate),
@@ -164,8 +179,8 @@ def build_journals(
     here so that the integer amounts of 3M lines are never held beside their text.
     ``amounts_beside``: the amounts' text on a thread of its own, beside the id columns'."""
     n = len(rq)
-    received = group_sum(exact_ints(as_object(alloc_value)), alloc_ri, n)
-    credit = group_sum(exact_ints(as_object(credit_value)), credit_ri, n)
+    received = group_sum(exact_ints(np.asarray(alloc_value)), alloc_ri, n)
+    credit = group_sum(exact_ints(np.asarray(credit_value)), credit_ri, n)
     touched = np.zeros(n, dtype=bool)
     touched[alloc_ri] = True
     touched[credit_ri] = True
@@ -182,7 +197,7 @@ def build_journals(
     # full (A/R credited at it) or within tolerance (the write-off): computed there only, the
     # invoice amount elsewhere. The only product of token units (int64 where it cannot overflow)
     quoted = np.flatnonzero(~settled | within)
-    part = small_ints(mul_div_half_even(applied[quoted], invoice[quoted], due[quoted]))
+    part = small_ints(mul_div_half_even(applied[quoted], invoice[quoted], due[quoted], True))
     at_quote, part = unify(np.array(invoice, copy=True), part)
     at_quote[quoted] = part
     del due, applied, part

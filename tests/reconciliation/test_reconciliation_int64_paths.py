@@ -74,6 +74,14 @@ def test_mul_div_half_even_equals_python_ints(cases, a_int64: bool, den_int64: b
     assert all(type(v) is int for v in got)
     expected = [_reference(*c) for c in cases]
     assert got.tolist() == expected
+    # asked for int64: int64 exactly when every row can be computed in int64, same values
+    as_int64 = mul_div_half_even(a, b, den, int64_if_all_fit=True)
+    assert as_int64.tolist() == expected
+    all_safe = all(
+        -I64 < x < I64 and -I64 < y < I64 and 0 < d <= 2**62 and abs(x) * abs(y) < I64
+        for x, y, d in cases
+    )
+    assert as_int64.dtype == (np.int64 if all_safe else object)
     plain = div_round_half_even(as_object(a) * as_object(b), as_object(den))
     assert plain.tolist() == expected
 

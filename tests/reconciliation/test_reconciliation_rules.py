@@ -171,6 +171,25 @@ def test_rate_move_between_quote_and_block_is_settlement_gain():
     assert_balanced(result)
 
 
+def test_fair_values_beyond_int64_minor_units_stay_exact():
+    # 10**20 USD per token: 100 tokens are worth 10**22 USD, 10**24 cents (beyond int64), beside
+    # a request whose fair value fits: both exact, the journals balanced
+    result = run(
+        [
+            {"request_id": "R1", "due": 100 * M},
+            {"request_id": "R2", "due": 100 * M, "asset": OTHER},
+        ],
+        [{"to": addr(1), "amount": 100 * M}, {"to": addr(2), "amount": 100 * M, "asset": OTHER}],
+        rates=[{"rate": "1.02"}, {"rate": "100000000000000000000.00", "asset": OTHER}],
+    )
+    fair = result.matches.set_index("request_id")["fair_value"]
+    assert fair.to_dict() == {"R1": "102.00", "R2": "10000000000000000000000.00"}
+    gain = journal_lines(result, "R2")
+    gain = gain[gain["account"].str.contains("Settlement gain")]
+    assert gain["credit"].tolist() == ["9999999999999999999900.00"]
+    assert_balanced(result)
+
+
 def test_late_payment_is_requoted_at_block_time():
     # price rose to 1.25 after expiry: 80 USDC now settles the 100.00 invoice
     result = run(
