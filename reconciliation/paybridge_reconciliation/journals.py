@@ -115,11 +115,8 @@ def fair_values(
     # int64 when every fair value fits (fiat minor units nearly always do, even where amount x
     # rate needed Python ints): its readers then take it as it is, without a Python int per
     # allocation made here and read back there
-    parts = [(rows, small_ints(values)) for rows, values in parts]
-    value = np.zeros(len(amt), dtype=np.int64)
-    if any(values.dtype == object for _, values in parts):
-        value = value.astype(object)
-    for rows, values in parts:
+    value, *filled = unify(np.zeros(len(amt), np.int64), *[small_ints(v) for _, v in parts])
+    for (rows, _), values in zip(parts, filled, strict=True):
         value[rows] = values
     # lookup_rates leaves rate_text '' where there is no rate; the quote is the source then
     source = pc.if_else(
