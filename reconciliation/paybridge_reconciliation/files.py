@@ -87,7 +87,7 @@ def run_files(
     exported beside its inputs, shown in the reports (and hashed in the manifest).
 
     Writing each output table runs on a background thread, which hashes the bytes on their
-    way to the file and syncs them to disk a slice at a time (`output_file.HashedOutput`), and
+    way to the file and writes them to disk a slice at a time (`output_file.HashedOutput`), and
     hashing the inputs (and the reports) on another (Arrow's CSV writer and hashlib release the
     GIL), beside reading, matching and publishing on this one; the receipts are read beside the
     requests. Without reports each table is written as soon as it is built and then let go, so

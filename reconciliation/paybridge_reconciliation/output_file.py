@@ -2,35 +2,77 @@
 
 Why: a pack's manifest vouches for the files beside it, so their bytes should be on disk
 before the manifest is, and their sha256 is needed anyway. Taking the hash from the bytes on
-their way out saves reading every file back. Syncing each slice and dropping it from the page
-cache keeps the cache from growing by the size of the outputs: on virtual machines whose host
-takes back the guest's free memory (free page reporting), every page the cache grows by costs
-kernel time on first touch.
+their way out saves reading every file back. Writing each slice back to disk and dropping it
+from the page cache keeps the cache from growing by the size of the outputs: on virtual
+machines whose host takes back the guest's free memory (free page reporting), every page the
+cache grows by costs kernel time on first touch.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 
-#: bytes written between two syncs; 8-64 MiB measured the same here, a slice is never held
+#: bytes written between two writebacks; 8-64 MiB measured the same here, a slice is never held
 SLICE_BYTES = 32 << 20
 
 _sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
+# sync_file_range(2) flags (linux/fs.h)
+WAIT_BEFORE, WRITE, WAIT_AFTER = 1, 2, 4
+
+
+@cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's sync_file_range(2) from the C library this process runs on, or None where
+    there is none (macOS): Python's os module does not offer it."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _sync_range(fd: int, start: int, length: int, flags: int) -> None:
+    """sync_file_range on bytes [start, start + length); a full sync where it is refused
+    (a file system without it): slower, never less durable."""
+    function = _sync_file_range()
+    if function is None or function(fd, start, length, flags) != 0:
+        _sync(fd)
+
+
+def _drop(fd: int, start: int, length: int) -> None:
+    if hasattr(os, "posix_fadvise"):  # not on macOS: there the cache keeps the pages
+        os.posix_fadvise(fd, start, length, os.POSIX_FADV_DONTNEED)
+
 
 class HashedOutput:
     """A write-only binary file (what Arrow's writers take as a file-like object) that keeps
-    the sha256 of everything written and, every `SLICE_BYTES`, syncs the file and lets the page
-    cache drop what is on disk. `close()` syncs the rest; `hexdigest()` is final once closed.
-    The file is created (or truncated) with mode 0o666 less the umask, as `open()` would."""
+    the sha256 of everything written and, every `SLICE_BYTES`, starts writing that slice to
+    disk, waits for the slice before it and lets the page cache drop it. `close()` syncs the
+    whole file; `hexdigest()` is final once closed. The file is created (or truncated) with
+    mode 0o666 less the umask, as `open()` would.
+
+    Why one slice in flight: the disk writes a slice while the next one is formatted and
+    hashed, where syncing each slice in turn left the writer waiting for the disk, and a
+    file-system journal commit per slice cost kernel time. At 1M requests, in two series of 6
+    alternated runs of reconcile-files: publishing 3.43 against 3.70 s and 3.70 against 3.86 s
+    (medians), kernel time 2.7 against 3.1 s in the second. Where the C library has no
+    sync_file_range (macOS), each slice is synced in turn."""
 
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         self._digest = hashlib.sha256()
-        self._unsynced = 0
+        self._size = 0  # bytes in the file
+        self._slice_start = 0  # the first byte not yet handed to the disk
+        self._in_flight: tuple[int, int] | None = None  # (start, length) being written back
         self.closed = False
 
     def write(self, data: bytes | memoryview) -> int:
@@ -39,16 +81,23 @@ class HashedOutput:
         written = 0
         while written < len(view):  # os.write may write less than asked
             written += os.write(self._fd, view[written:])
-        self._unsynced += written
-        if self._unsynced >= SLICE_BYTES:
-            self._sync_and_drop()
+        self._size += written
+        if self._size - self._slice_start >= SLICE_BYTES:
+            self._slice_written()
         return written
 
-    def _sync_and_drop(self) -> None:
-        _sync(self._fd)
-        if hasattr(os, "posix_fadvise"):  # not on macOS: there the cache keeps the pages
-            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        self._unsynced = 0
+    def _slice_written(self) -> None:
+        start, length = self._slice_start, self._size - self._slice_start
+        if _sync_file_range() is None:
+            _sync(self._fd)
+            _drop(self._fd, start, length)
+        else:
+            _sync_range(self._fd, start, length, WRITE)  # starts the writes, does not wait
+            if self._in_flight is not None:
+                _sync_range(self._fd, *self._in_flight, WAIT_BEFORE | WRITE | WAIT_AFTER)
+                _drop(self._fd, *self._in_flight)
+            self._in_flight = (start, length)
+        self._slice_start = self._size
 
     def flush(self) -> None:
         """Nothing is buffered here (each write goes to the file)."""
@@ -60,7 +109,8 @@ class HashedOutput:
         if self.closed:
             return
         try:
-            self._sync_and_drop()
+            _sync(self._fd)  # every byte and the file's size on disk, whatever was in flight
+            _drop(self._fd, 0, 0)
         finally:
             os.close(self._fd)
             self.closed = True

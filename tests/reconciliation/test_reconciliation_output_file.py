@@ -1,6 +1,7 @@
-"""Output files hashed on the way out and synced a slice at a time (output_file.HashedOutput):
-the bytes are exactly what Arrow's writer makes, the digest is the file's, every slice is
-synced, and the file is created as open() would create it."""
+"""Output files hashed on the way out and written to disk a slice at a time
+(output_file.HashedOutput): the bytes are exactly what Arrow's writer makes, the digest is the
+file's, every slice is written back and the whole file synced at close, and the file is
+created as open() would create it."""
 
 from __future__ import annotations
 
@@ -28,28 +29,71 @@ def _table(rows: int) -> pa.Table:
     )
 
 
-def test_bytes_and_digest_match_arrows_writer_across_many_slices(
+def _write_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes, str]:
+    """Arrow's CSV of 20,000 rows through a HashedOutput with 4 KiB slices (about 12 KB a
+    write: every write passes a slice), and the bytes Arrow's own writer makes."""
+    monkeypatch.setattr(output_file, "SLICE_BYTES", 4096)
+    table = _table(20_000)
+    options = pacsv.WriteOptions(quoting_style="needed", batch_size=256)
+    expected = pa.BufferOutputStream()
+    pacsv.write_csv(table, expected, write_options=options)
+    path = tmp_path / "t.csv"
+    with HashedOutput(path) as sink:
+        pacsv.write_csv(table, sink, write_options=options)
+    return path.read_bytes(), expected.getvalue().to_pybytes(), sink.hexdigest()
+
+
+def test_bytes_and_digest_match_arrows_writer_and_every_slice_reaches_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if output_file._sync_file_range() is None:
+        pytest.skip("no sync_file_range in this C library (the fallback is tested below)")
+    ranges: list[tuple[int, int, int]] = []
+    syncs: list[int] = []
+    real_range, real_sync = output_file._sync_range, output_file._sync
+    monkeypatch.setattr(
+        output_file,
+        "_sync_range",
+        lambda fd, start, length, flags: (
+            ranges.append((start, length, flags)),
+            real_range(fd, start, length, flags),
+        ),
+    )
+    monkeypatch.setattr(output_file, "_sync", lambda fd: (syncs.append(fd), real_sync(fd)))
+
+    written, expected, digest = _write_slices(tmp_path, monkeypatch)
+
+    assert written == expected
+    assert digest == hashlib.sha256(expected).hexdigest()
+    started = [(start, length) for start, length, flags in ranges if flags == output_file.WRITE]
+    waited = [(start, length) for start, length, flags in ranges if flags != output_file.WRITE]
+    # the 78 full batches each end a slice: their writes are started in order, back to back
+    # from the first byte, and each is waited for once the next one is started ...
+    assert len(started) == 20_000 // 256
+    assert [start for start, _ in started] == [0] + [s + n for s, n in started[:-1]]
+    assert waited == started[:-1]
+    assert all(
+        flags == output_file.WAIT_BEFORE | output_file.WRITE | output_file.WAIT_AFTER
+        for _, _, flags in ranges
+        if flags != output_file.WRITE
+    )
+    # ... and the last slice in flight and the last 32 rows are made durable by one sync
+    assert len(syncs) == 1
+
+
+def test_without_sync_file_range_each_slice_is_synced_in_turn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     syncs: list[int] = []
     real_sync = output_file._sync
-    monkeypatch.setattr(output_file, "SLICE_BYTES", 4096)
+    monkeypatch.setattr(output_file, "_sync_file_range", lambda: None)
     monkeypatch.setattr(output_file, "_sync", lambda fd: (syncs.append(fd), real_sync(fd)))
-    table = _table(20_000)
-    options = pacsv.WriteOptions(quoting_style="needed", batch_size=256)  # ~12 KB a write
-    expected = pa.BufferOutputStream()
-    pacsv.write_csv(table, expected, write_options=options)
-    expected_bytes = expected.getvalue().to_pybytes()
 
-    path = tmp_path / "t.csv"
-    with HashedOutput(path) as sink:
-        pacsv.write_csv(table, sink, write_options=options)
+    written, expected, digest = _write_slices(tmp_path, monkeypatch)
 
-    assert path.read_bytes() == expected_bytes
-    assert sink.hexdigest() == hashlib.sha256(expected_bytes).hexdigest()
-    # each of the 78 full batches passes the 4 KiB slice (one sync each); the last 32 rows
-    # are synced at close
-    assert len(syncs) == 20_000 // 256 + 1
+    assert written == expected
+    assert digest == hashlib.sha256(expected).hexdigest()
+    assert len(syncs) == 20_000 // 256 + 1  # one per full batch's slice, one at close
 
 
 def test_an_existing_longer_file_is_replaced_whole(tmp_path: Path) -> None:
