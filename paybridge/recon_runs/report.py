@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.files import OUTPUT_TABLES, build_manifest, write_csv
+from paybridge_reconciliation.files import OUTPUT_TABLES, build_manifest, sha256_file, write_csv
 from paybridge_reconciliation.inputs import read_rates, read_receipts, read_requests
 from paybridge_reconciliation.pack import staged_pack
 from paybridge_reconciliation.report_labels import ReportLabels, Token
@@ -61,30 +61,36 @@ def write_report(
     config = config or ReconConfig()
     with staged_pack(out) as staging:
         paths = export_inputs(engine, staging / "inputs")
+        digests = file_hashes(paths)  # each file of the pack is hashed once
         result = reconcile(
             read_requests(paths["requests"]),
             read_receipts(paths["receipts"]),
             read_rates(paths["rates"], config.rate_scale),
             config,
         )
-        for name, attr in OUTPUT_TABLES.items():
-            write_csv(getattr(result, attr), staging / name)
-        produced = [*OUTPUT_TABLES]
+        outputs = {
+            name: write_csv(getattr(result, attr), staging / name)
+            for name, attr in OUTPUT_TABLES.items()
+        }
         tie_outs = latest_tie_outs(engine)
         resolutions = resolutions_frame(engine)
         # beside the inputs, so `reconcile-files --tie-outs/--resolutions` shows them too
-        paths["tie_outs"] = staging / "inputs" / "tie_outs.csv"
-        paths["resolutions"] = staging / "inputs" / "manual_resolutions.csv"
-        write_csv(tie_outs.astype(str), paths["tie_outs"])
-        write_csv(resolutions.astype(str), paths["resolutions"])
-        produced += write_reports(
+        for name, file, frame in (
+            ("tie_outs", "tie_outs.csv", tie_outs),
+            ("resolutions", "manual_resolutions.csv", resolutions),
+        ):
+            paths[name] = staging / "inputs" / file
+            digests[name] = write_csv(frame.astype(str), paths[name])
+        for name in write_reports(
             result, config, staging, tie_outs=tie_outs, resolutions=resolutions, labels=labels
+        ):
+            outputs[name] = sha256_file(staging / name)
+        manifest = build_manifest(
+            result,
+            config,
+            {name: (f"inputs/{paths[name].name}", digest) for name, digest in digests.items()},
+            outputs,
         )
-        manifest = build_manifest(result, config, paths, staging, produced)
-        manifest["inputs"] = {
-            name: {"file": f"inputs/{paths[name].name}", "sha256": digest}
-            for name, digest in file_hashes(paths).items()
-        }
         manifest["tie_out_rows"] = len(tie_outs)
         with transaction(engine) as session:  # the audit log's state, signed, outside the DB
             manifest["audit_checkpoint"] = audit_checkpoint.take(session).to_json()

@@ -178,7 +178,7 @@ def run_files(
             manifest = manifest_from(
                 as_of,
                 config,
-                {name: (Path(inputs[name]), h.result()) for name, h in input_hashes.items()},
+                {name: (Path(inputs[name]).name, h.result()) for name, h in input_hashes.items()},
                 {name: h.result() for name, h in outputs.items()},
                 manifest_counts(counts),
             )
@@ -214,16 +214,16 @@ def read_text_table(path: Path | None) -> pd.DataFrame | None:
 def build_manifest(
     result: ReconResult,
     config: ReconConfig,
-    inputs: dict[str, Path],
-    out: Path,
-    produced: list[str],
+    inputs: dict[str, tuple[str, str]],
+    outputs: dict[str, str],
 ) -> dict:
-    """The manifest of a pack whose files are all in ``out`` (hashed here)."""
+    """The manifest of a pack from hashes already taken (each file hashed once, most on their
+    way out: `write_csv`): inputs as (file name shown, sha256), outputs' sha256 by name."""
     return manifest_from(
         result.as_of,
         config,
-        {name: (Path(path), sha256_file(Path(path))) for name, path in inputs.items()},
-        {name: sha256_file(out / name) for name in produced},
+        inputs,
+        outputs,
         manifest_counts(
             {attr: len(getattr(result, attr)) for attr in OUTPUT_TABLES.values()}
             | {"matches_auto": int((result.matches["decision"] == "auto").sum())}
@@ -246,19 +246,19 @@ def manifest_counts(rows: dict[str, int]) -> dict[str, int]:
 def manifest_from(
     as_of: pd.Timestamp,
     config: ReconConfig,
-    inputs: dict[str, tuple[Path, str]],
+    inputs: dict[str, tuple[str, str]],
     outputs: dict[str, str],
     counts: dict[str, int],
 ) -> dict:
-    """The manifest from hashes already taken: inputs as (path, sha256), outputs' sha256 by
-    name, row counts."""
+    """The manifest from hashes already taken: inputs as (file name shown, sha256), outputs'
+    sha256 by name, row counts."""
     return {
         "engine": "paybridge.reconciliation",
         "engine_version": ENGINE_VERSION,
         "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "inputs": {
-            name: {"file": path.name, "sha256": digest}
-            for name, (path, digest) in sorted(inputs.items())
+            name: {"file": file, "sha256": digest}
+            for name, (file, digest) in sorted(inputs.items())
         },
         "config_sha256": hashlib.sha256(config.canonical_json().encode()).hexdigest(),
         "outputs": dict(sorted(outputs.items())),
