@@ -34,8 +34,8 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 HEAP_BLOCK_LIMIT, TRIM_ABOVE = 32 << 20, 1 << 30
 
 
-def _libc(name: str) -> Callable[..., int] | None:
-    """A glibc function, where there is one (not on musl, macOS or Windows): looked up among
+def libc_function(name: str) -> Callable[..., int] | None:
+    """A C library function, where there is one (not on musl, macOS or Windows): looked up among
     the symbols the process already has (no ``ldconfig`` run to find libc)."""
     try:
         return getattr(ctypes.CDLL(None), name)
@@ -43,8 +43,8 @@ def _libc(name: str) -> Callable[..., int] | None:
         return None
 
 
-_MALLOC_TRIM = _libc("malloc_trim")
-_MALLOPT = _libc("mallopt")
+_MALLOC_TRIM = libc_function("malloc_trim")
+_MALLOPT = libc_function("mallopt")
 
 
 @functools.cache

@@ -13,38 +13,28 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from types import TracebackType
+
+from paybridge_reconciliation.memory import libc_function
 
 #: bytes written between two writebacks; 8-64 MiB measured the same here, a slice is never held
 SLICE_BYTES = 32 << 20
 
 _sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
-# sync_file_range(2) flags (linux/fs.h)
+#: Linux's sync_file_range(2), which Python's os module does not offer (None on macOS), and its
+#: flags (linux/fs.h)
+SYNC_FILE_RANGE = libc_function("sync_file_range")
+if SYNC_FILE_RANGE is not None:
+    SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
 WAIT_BEFORE, WRITE, WAIT_AFTER = 1, 2, 4
-
-
-@cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's sync_file_range(2) from the C library this process runs on, or None where
-    there is none (macOS): Python's os module does not offer it."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
 
 
 def _sync_range(fd: int, start: int, length: int, flags: int) -> None:
     """sync_file_range on bytes [start, start + length); a full sync where it is refused
     (a file system without it): slower, never less durable."""
-    function = _sync_file_range()
-    if function is None or function(fd, start, length, flags) != 0:
+    if SYNC_FILE_RANGE is None or SYNC_FILE_RANGE(fd, start, length, flags) != 0:
         _sync(fd)
 
 
@@ -88,7 +78,7 @@ class HashedOutput:
 
     def _slice_written(self) -> None:
         start, length = self._slice_start, self._size - self._slice_start
-        if _sync_file_range() is None:
+        if SYNC_FILE_RANGE is None:
             _sync(self._fd)
             _drop(self._fd, start, length)
         else:

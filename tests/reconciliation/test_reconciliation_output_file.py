@@ -46,7 +46,7 @@ def _write_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[byte
 def test_bytes_and_digest_match_arrows_writer_and_every_slice_reaches_the_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if output_file._sync_file_range() is None:
+    if output_file.SYNC_FILE_RANGE is None:
         pytest.skip("no sync_file_range in this C library (the fallback is tested below)")
     ranges: list[tuple[int, int, int]] = []
     syncs: list[int] = []
@@ -86,7 +86,7 @@ def test_without_sync_file_range_each_slice_is_synced_in_turn(
 ) -> None:
     syncs: list[int] = []
     real_sync = output_file._sync
-    monkeypatch.setattr(output_file, "_sync_file_range", lambda: None)
+    monkeypatch.setattr(output_file, "SYNC_FILE_RANGE", None)
     monkeypatch.setattr(output_file, "_sync", lambda fd: (syncs.append(fd), real_sync(fd)))
 
     written, expected, digest = _write_slices(tmp_path, monkeypatch)
