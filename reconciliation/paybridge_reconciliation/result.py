@@ -21,7 +21,7 @@ from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
 from paybridge_reconciliation.fixed_point import minor_to_text
 from paybridge_reconciliation.journals import build_journals, fair_values
 from paybridge_reconciliation.labels import as_categories, coded
-from paybridge_reconciliation.memory import give_back_memory
+from paybridge_reconciliation.memory import give_back_memory, memory_kept
 from paybridge_reconciliation.published import (
     EXCEPTION_COLUMNS,
     MATCH_COLUMNS,
@@ -195,7 +195,7 @@ def publish_tables(
     # and then the journals and totals, while this one builds the status and the matches
     # (about as much work: 1.0-1.2 s each at 1M requests); the tables are handed over in the
     # same order either way.
-    with side_thread(parallel, "recon-publish") as submit:
+    with memory_kept(parallel), side_thread(parallel, "recon-publish") as submit:
         valuing = submit(_fair_values, applied, m_ri, m_rpos, over, rq, rc, rates, config)
         exceptions = submit(exceptions_table, frames, rc, block_time, config)
         emit(

@@ -1,6 +1,7 @@
 """reconcile-files' memory measures change no output: publishing from the slimmed frames
 (`published_only`) gives the same tables, the slimmed frames share no memory with the engine's,
-and the journals' id columns are valid Categoricals over unique, text-ordered categories."""
+and the journals' id columns are valid Categoricals over unique, text-ordered categories; freed
+memory is given back between steps, but not while two threads publish side by side."""
 
 from __future__ import annotations
 
@@ -157,3 +158,46 @@ def test_the_engine_puts_arrow_on_the_one_heap_it_shares_with_numpy(scenario) ->
     share_one_heap()
     assert pa.default_memory_pool().backend_name == "system"
     assert pa.array(["x"] * 1000).buffers()[2].size > 0  # allocations still work
+
+
+def test_parallel_publishing_keeps_freed_memory_and_serial_publishing_gives_it_back(
+    scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Giving back is process-wide: while two threads publish side by side, neither hands
+    the OS pages the other is about to reuse; reconcile-files' serial publishing (where the
+    peak is compared with DuckDB's) still gives back after each large step."""
+    from paybridge_reconciliation import memory
+
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "LARGE", 1)  # the scenario's tables count as large
+    monkeypatch.setattr(memory, "_MALLOC_TRIM", lambda pad: trims.append(pad) or 1)
+    frames = published_only(_frames(scenario))
+    for parallel, gives_back in ((True, False), (False, True)):
+        trims.clear()
+        publish_tables(frames, scenario.rates, ReconConfig(), lambda *_: None, parallel=parallel)
+        assert bool(trims) is gives_back, parallel
+    memory.give_back_memory(10)  # outside publishing: given back again
+    assert trims[-1:] == [0]
+
+
+def test_memory_kept_blocks_count_across_threads() -> None:
+    from paybridge_reconciliation import memory
+
+    entered, leave = threading.Event(), threading.Event()
+
+    def keep_in_other_thread() -> None:
+        with memory.memory_kept():
+            entered.set()
+            leave.wait(5)
+
+    other = threading.Thread(target=keep_in_other_thread)
+    other.start()
+    assert entered.wait(5)
+    with memory.memory_kept():
+        assert memory._keeping[0] == 2
+    assert memory._keeping[0] == 1  # the other thread's block still runs
+    with memory.memory_kept(active=False):
+        assert memory._keeping[0] == 1
+    leave.set()
+    other.join(5)
+    assert memory._keeping[0] == 0
