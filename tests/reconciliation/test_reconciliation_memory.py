@@ -194,10 +194,10 @@ def test_memory_kept_blocks_count_across_threads() -> None:
     other.start()
     assert entered.wait(5)
     with memory.memory_kept():
-        assert memory._keeping[0] == 2
-    assert memory._keeping[0] == 1  # the other thread's block still runs
+        assert memory._kept_blocks == 2
+    assert memory._kept_blocks == 1  # the other thread's block still runs
     with memory.memory_kept(active=False):
-        assert memory._keeping[0] == 1
+        assert memory._kept_blocks == 1
     leave.set()
     other.join(5)
-    assert memory._keeping[0] == 0
+    assert memory._kept_blocks == 0
