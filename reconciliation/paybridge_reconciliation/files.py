@@ -126,19 +126,17 @@ def run_files(
         del requests, receipts  # the frames hold what publishing needs
         give_back_memory(len(frames.requests) + len(frames.receipts))
         with staged_pack(out) as staging:
-            written: list[Future[str]] = []  # each table's sha256 once written
-            hashed: dict[str, Future[str]] = {}
+            written: dict[str, Future[str]] = {}  # each table's sha256 once written, by file
             counts: dict[str, int] = {}
 
             def emit(attr: str, frame: pd.DataFrame) -> None:
                 counts[attr] = len(frame)
                 if attr == "matches":
                     counts["matches_auto"] = int((frame["decision"] == "auto").sum())
-                for earlier in written:  # one table in the writer at a time: when writing
-                    earlier.result()  # lags, tables must not queue up (peak memory)
-                path = staging / TABLE_FILES[attr]
-                written.append(writer.submit(_write, [frame], path))
-                hashed[TABLE_FILES[attr]] = written[-1]
+                for earlier in written.values():  # one table in the writer at a time: when
+                    earlier.result()  # writing lags, tables must not queue up (peak memory)
+                name = TABLE_FILES[attr]
+                written[name] = writer.submit(_write, [frame], staging / name)
                 give_back_memory(len(frame))  # what building it freed, before the next
 
             note("publishing")
@@ -153,9 +151,9 @@ def run_files(
                 # totals: reports only; not parallel: the writer and hasher have the other core
                 publish_tables(frames, rates, config, emit, totals=False, parallel=False)
                 del frames
-            outputs = {name: hashed[name] for name in OUTPUT_TABLES}
+            outputs = dict(written)
             if reports:
-                for table in written:  # tables written before the reports are built: the
+                for table in written.values():  # tables written before the reports are built: the
                     table.result()  # writer's Arrow copies are gone by then (peak memory)
                 note("writing reports")
                 from paybridge_reconciliation.report_labels import ReportLabels
