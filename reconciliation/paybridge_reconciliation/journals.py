@@ -86,7 +86,7 @@ def fair_values(
     if quoted.any():
         due = rq["amount_due"].to_numpy()[ri][quoted]
         invoice = rq["invoice_minor"].to_numpy()[ri][quoted]
-        parts.append((quoted, mul_div_half_even(amt[quoted], invoice, due, True)))
+        parts.append((quoted, mul_div_half_even(amt[quoted], invoice, due, int64_if_all_fit=True)))
     if has_rate.any():
         scaled = found["rate_scaled"].to_numpy(dtype=object)
         decimals = found["decimals"].to_numpy().astype(np.int64)
@@ -108,7 +108,10 @@ def fair_values(
                 (
                     sel,
                     mul_div_half_even(
-                        amt[sel], small_ints(mantissa)[rows], pow10(shift - zeros[rows]), True
+                        amt[sel],
+                        small_ints(mantissa)[rows],
+                        pow10(shift - zeros[rows]),
+                        int64_if_all_fit=True,
                     ),
                 )
             )
@@ -194,7 +197,9 @@ def build_journals(
     # full (A/R credited at it) or within tolerance (the write-off): computed there only, the
     # invoice amount elsewhere. The only product of token units (int64 where it cannot overflow)
     quoted = np.flatnonzero(~settled | within)
-    part = small_ints(mul_div_half_even(applied[quoted], invoice[quoted], due[quoted], True))
+    part = small_ints(
+        mul_div_half_even(applied[quoted], invoice[quoted], due[quoted], int64_if_all_fit=True)
+    )
     at_quote, part = unify(np.array(invoice, copy=True), part)
     at_quote[quoted] = part
     del due, applied, part
