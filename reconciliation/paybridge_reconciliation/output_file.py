@@ -32,9 +32,10 @@ WAIT_BEFORE, WRITE, WAIT_AFTER = 1, 2, 4
 
 
 def _sync_range(fd: int, start: int, length: int, flags: int) -> None:
-    """sync_file_range on bytes [start, start + length); a full sync where it is refused
-    (a file system without it): slower, never less durable."""
-    if SYNC_FILE_RANGE is None or SYNC_FILE_RANGE(fd, start, length, flags) != 0:
+    """sync_file_range on bytes [start, start + length) (only called where the C library has
+    it); a full sync where it is refused (a file system without it): slower, never less
+    durable."""
+    if SYNC_FILE_RANGE(fd, start, length, flags) != 0:
         _sync(fd)
 
 
