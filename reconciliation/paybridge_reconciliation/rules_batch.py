@@ -228,3 +228,12 @@ def _frame(
             "tie": np.asarray(tie, dtype=bool),
         }
     )
+
+
+def tie_contested(batch: pd.DataFrame, auto_band: float) -> pd.DataFrame:
+    """A receipt whose automatic batch shares a request with another receipt's has all its
+    candidates made ties: which transfer paid that invoice is for a person to choose."""
+    auto = batch[(batch["confidence"] >= auto_band) & ~batch["tie"]]
+    contested = auto["ri"].duplicated(keep=False)
+    bad_receipts = set(auto.loc[contested, "rpos"].tolist())
+    return batch.assign(tie=batch["tie"] | batch["rpos"].isin(bad_receipts))

@@ -115,3 +115,12 @@ def find_reuse_candidates(
         }
     )
     return out.sort_values(["rpos", "ri"], kind="stable").reset_index(drop=True)
+
+
+def tie_contested(reuse: pd.DataFrame, auto_band: float) -> pd.DataFrame:
+    """Candidates that would each be applied automatically to the same request are all ties:
+    two receipts cannot both be that request's missing payment without a person choosing."""
+    eligible = (reuse["confidence"] >= auto_band) & ~reuse["tie"]
+    claimed = reuse.loc[eligible, "ri"]
+    contested = eligible & reuse["ri"].isin(claimed[claimed.duplicated()])
+    return reuse.assign(tie=reuse["tie"] | contested)

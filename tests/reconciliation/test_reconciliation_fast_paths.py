@@ -16,11 +16,11 @@ import paybridge_reconciliation.rules_batch as rules_batch
 import pytest
 from paybridge_reconciliation.amounts import code_argsort, exact_ints
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.engine import STATUS_NAMES, status_codes
 from paybridge_reconciliation.fixed_point import int_text_series, minor_to_text
 from paybridge_reconciliation.generate import generate
 from paybridge_reconciliation.prepare import tolerance_units
 from paybridge_reconciliation.rates import lookup_rates
+from paybridge_reconciliation.request_status import STATUS_NAMES, status_codes
 from paybridge_reconciliation.result import reconcile
 from paybridge_reconciliation.tolerance import classify_amount, tolerance_units_vec
 
