@@ -15,11 +15,11 @@ import pyarrow.compute as pc
 
 from paybridge_reconciliation.amounts import as_object
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
+from paybridge_reconciliation.columns import take
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import RULE_NAMES, RULE_OWN, Frames
 from paybridge_reconciliation.fixed_point import int_text, int_text_series, minor_to_text
 from paybridge_reconciliation.iso_text import iso_text
-from paybridge_reconciliation.journals import take
 from paybridge_reconciliation.labels import category, coded, mapped
 from paybridge_reconciliation.memory import give_back_memory
 from paybridge_reconciliation.reasons import SUGGESTED_ACTION, Reason

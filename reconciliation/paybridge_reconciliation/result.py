@@ -18,8 +18,9 @@ from paybridge_reconciliation.amounts import exact_ints
 from paybridge_reconciliation.chain_order import ChainOrderReceipts, own_columns
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
+from paybridge_reconciliation.fair_values import fair_values
 from paybridge_reconciliation.fixed_point import minor_to_text
-from paybridge_reconciliation.journals import build_journals, fair_values
+from paybridge_reconciliation.journals import build_journals
 from paybridge_reconciliation.labels import as_categories, coded
 from paybridge_reconciliation.memory import give_back_memory, memory_kept
 from paybridge_reconciliation.published import (

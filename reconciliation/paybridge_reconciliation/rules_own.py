@@ -31,6 +31,7 @@ from paybridge_reconciliation.amounts import (
     split_ints,
 )
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
+from paybridge_reconciliation.columns import take
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.exception_rows import ExceptionRows
 from paybridge_reconciliation.gate import RoutedReceipts
@@ -134,8 +135,8 @@ def _quote_equivalents(
         pd.DataFrame(
             {
                 "chain_id": rc["chain_id"].to_numpy()[late_rows],
-                "asset": _take(rc.in_input_order("asset"), rc.order[late_rows]),
-                "currency": _take(rq["invoice_currency"], owner),
+                "asset": take(rc.in_input_order("asset"), rc.order[late_rows]),
+                "currency": take(rq["invoice_currency"], owner),
                 "at": routed.block_time[late_rows],
             }
         ),
@@ -166,10 +167,6 @@ def _quote_equivalents(
         eq[no_rate] = 0
         eq = exact_ints(eq)
     return eq, no_rate
-
-
-def _take(series: pd.Series, idx: np.ndarray) -> pd.Series:
-    return series.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
 
 
 def _with_changes(split: SplitInts, values: np.ndarray, changed: np.ndarray) -> SplitInts:
