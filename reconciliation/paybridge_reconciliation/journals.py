@@ -106,6 +106,8 @@ def settlement_amounts(
     touched[alloc_ri] = True
     touched[credit_ri] = True
     idx = np.flatnonzero(touched)
+    if len(idx) == 0:
+        return SettlementAmounts(idx, *[np.zeros(0, dtype=np.int64)] * 6)
     invoice = rq["invoice_minor"].to_numpy()[idx]
     due = rq["amount_due"].to_numpy()[idx]
     applied = np.asarray(applied_eq)[idx]
@@ -240,28 +242,20 @@ WRITE_OFF_LINE = 1  # position in `_lines` of the only line with a reason code
 
 def build_journals(
     rq: pd.DataFrame,
-    status: pd.Series,
-    applied_eq: np.ndarray,
-    alloc_ri: np.ndarray,
-    alloc_value: np.ndarray,
-    credit_ri: np.ndarray,
-    credit_value: np.ndarray,
+    amounts: SettlementAmounts,
     config: ReconConfig,
     amounts_beside: bool = True,
 ) -> pd.DataFrame:
-    """The published journal lines (JOURNAL_COLUMNS), amounts as exact decimal text: formatted
-    here so that the integer amounts of 3M lines are never held beside their text.
+    """The published journal lines (JOURNAL_COLUMNS) of ``amounts`` (`settlement_amounts`),
+    amounts as exact decimal text: formatted here so that the integer amounts of 3M lines are
+    never held beside their text.
     ``amounts_beside``: the amounts' text on a thread of its own, beside the id columns'."""
-    if not (len(alloc_ri) or len(credit_ri)):
+    if len(amounts.idx) == 0:
         return pd.DataFrame(columns=JOURNAL_COLUMNS)
-    amounts = settlement_amounts(
-        rq, status, applied_eq, alloc_ri, alloc_value, credit_ri, credit_value
-    )
     give_back_memory(len(rq))  # the Python-int amounts of every request, before the lines
     idx = amounts.idx
     accounts = _accounts(rq, idx, config)
     lines, zero = _lines(amounts, accounts)
-    del amounts
     # one row per touched request, one column per possible line: the kept cells read row by row
     # are the lines in (request, kind, line) order, with no sort. Cell c of the flattened grid
     # is request c // 8, line c % 8; one index array for all, small dtypes (peak memory: 3.2M

@@ -20,7 +20,7 @@ from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.engine import ENGINE_VERSION, Frames, run_rules
 from paybridge_reconciliation.fair_values import fair_values
 from paybridge_reconciliation.fixed_point import minor_to_text
-from paybridge_reconciliation.journals import build_journals
+from paybridge_reconciliation.journals import build_journals, settlement_amounts
 from paybridge_reconciliation.labels import as_categories, coded
 from paybridge_reconciliation.memory import give_back_memory, memory_kept
 from paybridge_reconciliation.published import (
@@ -268,7 +268,7 @@ def _journals_and_totals(
     auto = m["auto"].to_numpy(bool)
     m_ri = m["ri"].to_numpy(np.int64)[auto]
     m_rpos = m["rpos"].to_numpy(np.int64)[auto]
-    journals = build_journals(
+    amounts = settlement_amounts(
         rq,
         st["status"],
         st["amount_applied"].to_numpy(dtype=object),
@@ -276,9 +276,9 @@ def _journals_and_totals(
         fv[auto],
         over["ri"].to_numpy(np.int64),
         credit_value,
-        config,
-        amounts_beside,
     )
+    journals = build_journals(rq, amounts, config, amounts_beside)
+    del amounts
     if not totals:
         return journals, None
     by_chain_asset = _amounts_by_chain_asset(
