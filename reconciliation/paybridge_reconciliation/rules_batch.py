@@ -14,6 +14,7 @@ Targets in very large blocks, or beyond what two limbs hold, take the per-target
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -83,6 +84,44 @@ def _block_codes(*columns: np.ndarray) -> np.ndarray:
     return pd.factorize(key)[0].astype(np.int64)
 
 
+@dataclass
+class _Blocks:
+    """Open requests grouped by (customer, chain, asset) block, oldest first inside each, and
+    each target's block as a slice of them (``start``, ``size``: 0 for a block with none)."""
+
+    ri: np.ndarray
+    remaining: np.ndarray  # Python ints
+    start: np.ndarray  # per target
+    size: np.ndarray  # per target
+
+
+@dataclass
+class _Found:
+    """The requests of the subsets found, per target: target index, candidate rank (order
+    inside the target's block), request, its remaining amount, and whether the target had
+    more than one subset (a tie)."""
+
+    target: list[np.ndarray] = field(default_factory=list)
+    rank: list[np.ndarray] = field(default_factory=list)
+    ri: list[np.ndarray] = field(default_factory=list)
+    amount: list[np.ndarray] = field(default_factory=list)
+    tie: list[np.ndarray] = field(default_factory=list)
+
+    def add(
+        self,
+        target: np.ndarray,
+        rank: np.ndarray,
+        ri: np.ndarray,
+        amount: np.ndarray,
+        tie: np.ndarray,
+    ) -> None:
+        self.target.append(target)
+        self.rank.append(rank.astype(np.int64))
+        self.ri.append(ri)
+        self.amount.append(amount)
+        self.tie.append(tie)
+
+
 def find_batches(
     rq: pd.DataFrame,
     rc: ChainOrderReceipts,
@@ -95,13 +134,55 @@ def find_batches(
     tol: np.ndarray,
     config: ReconConfig,
 ) -> pd.DataFrame:
-    n_targets = len(target_rows)
+    """Candidates (rpos, ri, amount, confidence, tie) of every subset of a target's open
+    requests whose remaining amounts sum exactly to the target amount, with at least its
+    ``target_min_size`` members: targets at receipt positions ``target_rows``, each paid by
+    its owner ``ri`` (whose own request is never a candidate)."""
     owners = ri[target_rows]
+    blocks = _blocks(rq, rc, target_rows, owners, due, paid, tol)
+    amounts = as_object(np.asarray(target_amounts, dtype=object))
+    min_size = np.asarray(target_min_size, dtype=np.int64)
+    shift = _limb_shift(config.subset_max_size)
+    if len(target_rows):
+        too_big = np.asarray(amounts >= (1 << (2 * shift)), dtype=bool)
+    else:
+        too_big = blocks.size > 0
+    slow = (blocks.size > BLOCK_MAX) | too_big
+    found = _Found()
+    _search_together(
+        np.flatnonzero((blocks.size > 0) & ~slow), blocks, owners, amounts, min_size, config, found
+    )
+    for k in np.flatnonzero(slow & (blocks.size > 0)).tolist():
+        _search_one(k, blocks, owners, amounts, min_size, config, found)
+    if not found.target:
+        return _frame(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [], config)
+    k_all, j_all = np.concatenate(found.target), np.concatenate(found.rank)
+    order = np.lexsort([j_all, k_all])  # target order, then candidate order (as a loop would)
+    return _frame(
+        np.asarray(target_rows, dtype=np.int64)[k_all[order]],
+        np.concatenate(found.ri)[order],
+        as_object(np.concatenate(found.amount).astype(object))[order],
+        np.concatenate(found.tie)[order],
+        config,
+    )
+
+
+def _blocks(
+    rq: pd.DataFrame,
+    rc: ChainOrderReceipts,
+    target_rows: np.ndarray,
+    owners: np.ndarray,
+    due: np.ndarray,
+    paid: np.ndarray,
+    tol: np.ndarray,
+) -> _Blocks:
+    """The targets' customers' open requests, one block per (customer, chain, asset), oldest
+    first inside (ri follows request_id)."""
+    n_targets = len(target_rows)
     customers = rq["cust_code"].to_numpy()[owners].astype(np.int64)
     chains = rc["chain_id"].to_numpy()[target_rows].astype(np.int64)
     assets = rc["asset_code"].to_numpy()[target_rows].astype(np.int64)
     opens = open_requests(rq, due, paid, tol, pd.unique(customers))
-    # one block per (customer, chain, asset), oldest first inside (ri follows request_id)
     block_of = _block_codes(
         np.concatenate([opens["cust_code"].to_numpy(np.int64), customers]),
         np.concatenate([opens["chain_id"].to_numpy(np.int64), chains]),
@@ -115,43 +196,46 @@ def find_batches(
             open_block,
         ]
     )
-    open_ri = opens["ri"].to_numpy(np.int64)[order]
-    open_remaining = as_object(opens["remaining"].to_numpy(dtype=object))[order]
-    open_block = open_block[order]
     n_blocks = int(block_of.max()) + 1 if len(block_of) else 0
-    block_size = np.bincount(open_block, minlength=n_blocks)
+    block_size = np.bincount(open_block[order], minlength=n_blocks)
     block_start = np.concatenate([[0], np.cumsum(block_size)[:-1]]).astype(np.int64)
-    size = block_size[target_block] if n_targets else np.zeros(0, np.int64)
-    start = block_start[target_block] if n_targets else np.zeros(0, np.int64)
-    amounts = as_object(np.asarray(target_amounts, dtype=object))
-    min_size = np.asarray(target_min_size, dtype=np.int64)
-    max_size = config.subset_max_size
-    shift = _limb_shift(max_size)
-    too_big = np.asarray(amounts >= (1 << (2 * shift)), dtype=bool) if n_targets else size > 0
-    slow = (size > BLOCK_MAX) | too_big
-    fast = np.flatnonzero((size > 0) & ~slow)
+    none = np.zeros(0, np.int64)
+    return _Blocks(
+        ri=opens["ri"].to_numpy(np.int64)[order],
+        remaining=as_object(opens["remaining"].to_numpy(dtype=object))[order],
+        start=block_start[target_block] if n_targets else none,
+        size=block_size[target_block] if n_targets else none,
+    )
 
-    out_k: list[np.ndarray] = []
-    out_j: list[np.ndarray] = []
-    out_ri: list[np.ndarray] = []
-    out_amount: list[np.ndarray] = []
-    out_tie: list[np.ndarray] = []
 
-    # expand fast targets against their blocks, keep the first subset_max_candidates that fit
+def _search_together(
+    fast: np.ndarray,
+    blocks: _Blocks,
+    owners: np.ndarray,
+    amounts: np.ndarray,
+    min_size: np.ndarray,
+    config: ReconConfig,
+    found: _Found,
+) -> None:
+    """Targets ``fast`` (blocks of at most BLOCK_MAX, amounts within two limbs) expanded
+    against their blocks, keeping the first subset_max_candidates requests that fit; then all
+    targets with the same candidate count and minimum size at once, one matrix product."""
+    size, start = blocks.size, blocks.start
     pair_t = np.repeat(fast, size[fast])
     first = np.repeat(np.cumsum(size[fast]) - size[fast], size[fast])
     within = np.arange(len(pair_t)) - first
     pair_o = start[pair_t] + within
-    keep = (open_ri[pair_o] != owners[pair_t]) & np.asarray(
-        open_remaining[pair_o] <= amounts[pair_t], dtype=bool
+    keep = (blocks.ri[pair_o] != owners[pair_t]) & np.asarray(
+        blocks.remaining[pair_o] <= amounts[pair_t], dtype=bool
     )
     pair_t, pair_o = pair_t[keep], pair_o[keep]
     seg_start = np.r_[True, pair_t[1:] != pair_t[:-1]] if len(pair_t) else np.zeros(0, bool)
     seg_first = np.maximum.accumulate(np.where(seg_start, np.arange(len(pair_t)), 0))
     rank = np.arange(len(pair_t)) - seg_first
     keep = rank < config.subset_max_candidates
-    pair_t, pair_o, rank = pair_t[keep], pair_o[keep], rank[keep]
-    count = np.bincount(pair_t, minlength=n_targets)
+    pair_t, pair_o = pair_t[keep], pair_o[keep]
+    count = np.bincount(pair_t, minlength=len(owners))
+    max_size = config.subset_max_size
     for k in np.unique(count[count > 0]).tolist():
         for m in np.unique(min_size[(count == k)]).tolist():
             rows = np.flatnonzero((count == k) & (min_size == m))
@@ -167,52 +251,54 @@ def find_batches(
             for lo in range(0, len(rows), chunk):
                 part = slice(lo, lo + chunk)
                 hits = _subset_hits(
-                    open_remaining[cand_o[part]], amounts[rows[part]], masks, max_size
+                    blocks.remaining[cand_o[part]], amounts[rows[part]], masks, max_size
                 )
                 n_hits = hits.sum(axis=1)
                 chosen = (hits.astype(np.int64) @ masks) > 0
                 t_idx, j_idx = np.nonzero(chosen)
                 o_idx = cand_o[part][t_idx, j_idx]
-                out_k.append(rows[part][t_idx])
-                out_j.append(j_idx.astype(np.int64))
-                out_ri.append(open_ri[o_idx])
-                out_amount.append(open_remaining[o_idx])
-                out_tie.append(n_hits[t_idx] > 1)
+                found.add(
+                    rows[part][t_idx],
+                    j_idx,
+                    blocks.ri[o_idx],
+                    blocks.remaining[o_idx],
+                    n_hits[t_idx] > 1,
+                )
 
-    # per-target path: huge blocks (bounded by the candidate cap) and amounts beyond two limbs
-    for k in np.flatnonzero(slow & (size > 0)).tolist():
-        block = slice(int(start[k]), int(start[k] + size[k]))
-        target = int(amounts[k])
-        cand_ri = open_ri[block]
-        cand_rem = open_remaining[block]
-        keep = (cand_ri != owners[k]) & np.asarray(cand_rem <= target, dtype=bool)
-        cand_ri = cand_ri[keep][: config.subset_max_candidates]
-        cand_rem = cand_rem[keep][: config.subset_max_candidates]
-        if len(cand_ri) < min_size[k]:
-            continue
-        masks = subset_masks(len(cand_ri), int(min_size[k]), max_size)
-        if masks.shape[0] == 0:
-            continue
-        hits = np.flatnonzero((masks.astype(object) @ cand_rem) == target)
-        if len(hits) == 0:
-            continue
-        chosen = np.flatnonzero(masks[hits].any(axis=0))
-        out_k.append(np.full(len(chosen), k, dtype=np.int64))
-        out_j.append(chosen.astype(np.int64))
-        out_ri.append(cand_ri[chosen])
-        out_amount.append(cand_rem[chosen])
-        out_tie.append(np.full(len(chosen), len(hits) > 1))
 
-    if not out_k:
-        return _frame(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [], config)
-    k_all, j_all = np.concatenate(out_k), np.concatenate(out_j)
-    order = np.lexsort([j_all, k_all])  # target order, then candidate order (as a loop would)
-    return _frame(
-        np.asarray(target_rows, dtype=np.int64)[k_all[order]],
-        np.concatenate(out_ri)[order],
-        as_object(np.concatenate(out_amount).astype(object))[order],
-        np.concatenate(out_tie)[order],
-        config,
+def _search_one(
+    k: int,
+    blocks: _Blocks,
+    owners: np.ndarray,
+    amounts: np.ndarray,
+    min_size: np.ndarray,
+    config: ReconConfig,
+    found: _Found,
+) -> None:
+    """Target ``k`` alone, in Python ints: a huge block (bounded by the candidate cap) or an
+    amount beyond two limbs."""
+    block = slice(int(blocks.start[k]), int(blocks.start[k] + blocks.size[k]))
+    target = int(amounts[k])
+    cand_ri = blocks.ri[block]
+    cand_rem = blocks.remaining[block]
+    keep = (cand_ri != owners[k]) & np.asarray(cand_rem <= target, dtype=bool)
+    cand_ri = cand_ri[keep][: config.subset_max_candidates]
+    cand_rem = cand_rem[keep][: config.subset_max_candidates]
+    if len(cand_ri) < min_size[k]:
+        return
+    masks = subset_masks(len(cand_ri), int(min_size[k]), config.subset_max_size)
+    if masks.shape[0] == 0:
+        return
+    hits = np.flatnonzero((masks.astype(object) @ cand_rem) == target)
+    if len(hits) == 0:
+        return
+    chosen = np.flatnonzero(masks[hits].any(axis=0))
+    found.add(
+        np.full(len(chosen), k, dtype=np.int64),
+        chosen,
+        cand_ri[chosen],
+        cand_rem[chosen],
+        np.full(len(chosen), len(hits) > 1),
     )
 
 
