@@ -95,15 +95,15 @@ def run_files(
     note = step or (lambda _msg: None)
     share_one_heap()  # before the inputs are read
     config = ReconConfig.from_toml(config_path) if config_path else ReconConfig()
-    inputs = {"requests": requests_path, "receipts": receipts_path}
-    for name, path in (
-        ("tie_outs", tie_outs_path),
-        ("resolutions", resolutions_path),
-        ("rates", rates_path),
-        ("config", config_path),
-    ):
-        if path is not None:
-            inputs[name] = path
+    given = {
+        "requests": requests_path,
+        "receipts": receipts_path,
+        "tie_outs": tie_outs_path,
+        "resolutions": resolutions_path,
+        "rates": rates_path,
+        "config": config_path,
+    }
+    inputs = {name: path for name, path in given.items() if path is not None}
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-writer") as writer,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-hasher") as hasher,
@@ -156,20 +156,8 @@ def run_files(
                 for table in written.values():  # tables written before the reports are built: the
                     table.result()  # writer's Arrow copies are gone by then (peak memory)
                 note("writing reports")
-                from paybridge_reconciliation.report_labels import ReportLabels
-                from paybridge_reconciliation.reports import write_reports
-
-                labels = ReportLabels()
-                if rates is not None:
-                    known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
-                    labels = labels.with_decimals(known.itertuples(index=False))
-                for name in write_reports(
-                    result,
-                    config,
-                    staging,
-                    tie_outs=read_text_table(tie_outs_path),
-                    resolutions=read_text_table(resolutions_path),
-                    labels=labels,
+                for name in _write_reports(
+                    result, config, rates, staging, tie_outs_path, resolutions_path
                 ):
                     outputs[name] = hasher.submit(sha256_file, staging / name)
             note("writing tables")
@@ -186,6 +174,33 @@ def run_files(
 
 
 TABLE_FILES = {attr: name for name, attr in OUTPUT_TABLES.items()}
+
+
+def _write_reports(
+    result: ReconResult,
+    config: ReconConfig,
+    rates: pd.DataFrame | None,
+    folder: Path,
+    tie_outs_path: Path | None,
+    resolutions_path: Path | None,
+) -> list[str]:
+    """The report files written into ``folder``, by name; tokens named in the rate file are
+    shown with its decimals. Imported here: a run without reports never loads their libraries."""
+    from paybridge_reconciliation.report_labels import ReportLabels
+    from paybridge_reconciliation.reports import write_reports
+
+    labels = ReportLabels()
+    if rates is not None:
+        known = rates[["chain_id", "asset", "decimals"]].drop_duplicates()
+        labels = labels.with_decimals(known.itertuples(index=False))
+    return write_reports(
+        result,
+        config,
+        folder,
+        tie_outs=read_text_table(tie_outs_path),
+        resolutions=read_text_table(resolutions_path),
+        labels=labels,
+    )
 
 
 def _write(box: list[pd.DataFrame], path: Path) -> str:
