@@ -22,18 +22,26 @@ import pandas as pd
 
 from paybridge_reconciliation.amounts import as_object, div_ceil, exact_ints
 from paybridge_reconciliation.fixed_point import minor_to_text
+from paybridge_reconciliation.generate_payments import (
+    GROUP,
+    RATE_SCALE,
+    START,
+    Invoices,
+    Receipts,
+    hex_ids,
+    on_chain,
+    pay_patterns,
+    pay_singles,
+    truth_of,
+)
 from paybridge_reconciliation.inputs import RECEIPT_COLUMNS
 
-RATE_SCALE = 18
-GROUP = 5
 USDC = {
     1: "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
     137: "0x3c499c542cef5e3811e1192ce70d8cc03d5c3359",
     8453: "0x833589fcd6f2ad9a6d5ad1e4bcf3b1e6ec1b2e3f",
 }
-OTHER_TOKEN = "0xdac17f958d2ee523a2206206994597c13d831ec7"
 CHAINS = np.array([1, 137, 8453])
-START = pd.Timestamp("2026-01-05T00:00:00Z")
 
 SINGLE_KINDS = [
     "exact",
@@ -82,11 +90,6 @@ class Scenario:
     truth_status: pd.DataFrame  # request_id, kind, clearable (bool), ambiguous (bool)
 
 
-def _hex(prefix: int, values: np.ndarray, width: int) -> np.ndarray:
-    head = f"0x{prefix:08x}"
-    return np.array([head + format(int(v), f"0{width - 8}x") for v in values], dtype=object)
-
-
 def _rates(rng: np.random.Generator, hours: int) -> pd.DataFrame:
     """Hourly rates per (chain, asset, currency): USDC ~1 USD / ~0.92 EUR, ETH ~3000 USD."""
     rows = []
@@ -132,11 +135,53 @@ def _rates(rng: np.random.Generator, hours: int) -> pd.DataFrame:
 
 
 def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> Scenario:
+    """A scenario of ``n_requests`` (rounded down to whole customers) over ``days``; the same
+    seed always gives the same scenario."""
     rng = np.random.default_rng(seed)
     n = (n_requests // GROUP) * GROUP
-    hours = days * 24 + 48
-    rates = _rates(rng, hours)
+    rates = _rates(rng, days * 24 + 48)
+    inv = _invoices(rng, seed, n, mix, days, rates)
+    paid = Receipts(rng, inv)
+    on_time = pd.to_timedelta(rng.integers(30, 14 * 60, n), unit="s")
+    pay_singles(paid, rng, seed, on_time)
+    heads = pay_patterns(paid, on_time)
+    rc, receipts = on_chain(rng, seed, pd.concat(paid.frames, ignore_index=True), inv.kind)
+    truth = truth_of(receipts, rc, heads, paid.truth, inv.request_id)
+    clearable = np.isin(
+        inv.kind,
+        [
+            "exact",
+            "tolerance",
+            "split",
+            "over",
+            "late",
+            "duplicate_payment",
+            "duplicate_event",
+            "batch",
+            "batch_short",
+            "reuse",
+        ],
+    )
+    truth_status = pd.DataFrame(
+        {
+            "request_id": inv.request_id,
+            "kind": inv.kind,
+            "clearable": clearable,
+            "ambiguous": inv.kind == "tie",
+        }
+    )
+    receipts = receipts[RECEIPT_COLUMNS].copy()
+    receipts["amount"] = exact_ints(receipts["amount"].to_numpy(dtype=object))
+    receipts["chain_id"] = receipts["chain_id"].astype(np.int64)
+    receipts["block_number"] = receipts["block_number"].astype(np.int64)
+    return Scenario(inv.requests, receipts, rates, truth, truth_status)
 
+
+def _invoices(
+    rng: np.random.Generator, seed: int, n: int, mix: str, days: int, rates: pd.DataFrame
+) -> Invoices:
+    """Requests of n // GROUP customers, each customer on one chain and asset, each request
+    quoted at the rate of its creation hour, and how each is to be paid."""
     i = np.arange(n)
     customer = i // GROUP
     chain = CHAINS[rng.integers(0, 3, n // GROUP)][customer]
@@ -145,42 +190,13 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     decimals = np.where(native, 18, 6)
     currency = np.where((rng.random(n // GROUP) < 0.2)[customer], "EUR", "USD").astype(object)
     minutes = rng.integers(0, days * 24 * 60, n)
-    created = START + pd.to_timedelta(minutes, unit="min")
     invoice_minor = rng.integers(1_000, 5_000_000, n)
-
-    # pattern per customer
-    batch_p, reuse_p, tie_p, short_p = PATTERNS[mix]
-    draw = rng.random(n // GROUP)
-    pattern = np.select(
-        [
-            draw < batch_p,
-            draw < batch_p + reuse_p,
-            draw < batch_p + reuse_p + tie_p,
-            draw < batch_p + reuse_p + tie_p + short_p,
-        ],
-        ["batch", "reuse", "tie", "batch_short"],
-        "single",
-    )
-    kinds_p = MIXES[mix]
-    kind = rng.choice(list(kinds_p), size=n, p=np.array(list(kinds_p.values())))
-    kind = kind.astype(object)
     slot = i % GROUP
-    pat = pattern[customer]
-    kind[(pat == "batch") & (slot <= 2)] = "batch"
-    kind[(pat == "batch") & (slot > 2)] = "exact"
-    kind[(pat == "batch_short") & (slot <= 2)] = "batch_short"
-    kind[(pat == "batch_short") & (slot > 2)] = "exact"
-    kind[(pat == "reuse") & (slot == 0)] = "exact"
-    kind[(pat == "reuse") & (slot == 1)] = "reuse"
-    kind[(pat == "reuse") & (slot > 1)] = "exact"
-    kind[(pat == "tie") & (slot == 0)] = "exact"
-    kind[(pat == "tie") & (slot <= 2) & (slot >= 1)] = "tie"
-    kind[(pat == "tie") & (slot > 2)] = "exact"
+    kind, pat = _kinds(rng, n, mix, customer, slot)
     # tie twins: same invoice amount, created in the same minute as slot 1
     twin = (pat == "tie") & (slot == 2)
     invoice_minor[twin] = invoice_minor[np.flatnonzero(twin) - 1]
     minutes[twin] = minutes[np.flatnonzero(twin) - 1]
-    created = START + pd.to_timedelta(minutes, unit="min")
     # later slots of reuse / tie customers are created after slot 0 is paid
     later = ((pat == "reuse") | (pat == "tie")) & (slot >= 1)
     base_minutes = minutes[customer * GROUP]
@@ -208,7 +224,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     )
 
     request_id = np.array([f"R{v:08d}" for v in i], dtype=object)
-    address = _hex(seed, i, 40)
+    address = hex_ids(seed, i, 40)
     expires = created + pd.Timedelta(minutes=15)
     monitor = created + pd.Timedelta(hours=24)
     requests = pd.DataFrame(
@@ -228,206 +244,57 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
             "monitor_until": monitor.astype("datetime64[us, UTC]"),
         }
     )
-
-    # receipts: (request index the money goes to, address, amount, time offset, chain, asset,
-    # status) built per kind; truth rows say which request the money really pays
-    recs: list[pd.DataFrame] = []
-    truth: list[pd.DataFrame] = []
-    on_time = pd.to_timedelta(rng.integers(30, 14 * 60, n), unit="s")
-    due_o = as_object(due)
-
-    def emit(
-        rows: np.ndarray,
-        amounts,
-        offsets,
-        *,
-        to=None,
-        ch=None,
-        asset_=None,
-        status=None,
-        pays=None,
-        pay_amounts=None,
-    ) -> None:
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) == 0:
-            return
-        recs.append(
-            pd.DataFrame(
-                {
-                    "req": rows,
-                    "to_address": address[rows] if to is None else to,
-                    "amount": as_object(np.asarray(amounts, dtype=object)),
-                    "block_time": created[rows] + offsets,
-                    "chain_id": chain[rows] if ch is None else ch,
-                    "asset": asset[rows] if asset_ is None else asset_,
-                    "status": np.where(rng.random(len(rows)) < 0.5, "finalized", "confirmed")
-                    if status is None
-                    else status,
-                    "pays": rows if pays is None else pays,
-                    "pay_amount": as_object(
-                        np.asarray(amounts if pay_amounts is None else pay_amounts, dtype=object)
-                    ),
-                }
-            )
-        )
-
-    sel = lambda k: np.flatnonzero(kind == k)  # noqa: E731
-    rows = np.flatnonzero(np.isin(kind, ["exact", "duplicate_event"]))
-    emit(rows, due_o[rows], on_time[rows])
-    rows = sel("tolerance")
-    short = np.array(
-        [int(rng.integers(1, max(2, int(t)))) if t > 1 else 0 for t in as_object(tol_units)[rows]],
-        dtype=object,
-    )
-    emit(rows, due_o[rows] - short, on_time[rows])
-    rows = sel("partial")
-    frac = rng.integers(30, 80, len(rows))
-    emit(rows, due_o[rows] * as_object(frac) // 100, on_time[rows])
-    rows = sel("split")
-    first = due_o[rows] * as_object(rng.integers(20, 70, len(rows))) // 100
-    emit(rows, first, on_time[rows] - pd.Timedelta(seconds=20))
-    emit(rows, due_o[rows] - first, on_time[rows])
-    rows = sel("over")
-    extra = due_o[rows] * as_object(rng.integers(5, 40, len(rows))) // 100 + 7
-    emit(rows, due_o[rows] + extra, on_time[rows], pay_amounts=due_o[rows])
-    rows = sel("late")
-    late_offset = pd.to_timedelta(rng.integers(30 * 60, 20 * 3600, len(rows)), unit="s")
-    late_hour = ((created[rows] + late_offset) - START) // pd.Timedelta(hours=1)
-    late_rate = np.empty(len(rows), dtype=object)
-    for j, r in enumerate(rows.tolist()):
-        late_rate[j] = rate_index.loc[(chain[r], asset[r], currency[r]), "rate_scaled"].to_numpy(
-            dtype=object
-        )[late_hour[j]]
-    requote = div_ceil(
-        as_object(invoice_minor[rows]) * (10 ** (RATE_SCALE + as_object(decimals[rows]))),
-        late_rate * (10 ** as_object(exponent[rows])),
-    )
-    emit(rows, requote, late_offset)
-    rows = sel("wrong_token")
-    emit(
-        rows,
-        due_o[rows],
-        on_time[rows],
-        asset_=np.full(len(rows), OTHER_TOKEN, dtype=object),
-        pays=np.full(len(rows), -1),
-    )
-    rows = sel("wrong_chain")
-    other = np.where(chain[rows] == 1, 137, 1)
-    emit(rows, due_o[rows], on_time[rows], ch=other, pays=np.full(len(rows), -1))
-    rows = sel("unknown_address")
-    emit(rows, due_o[rows], on_time[rows], to=_hex(seed + 1, rows, 40), pays=np.full(len(rows), -1))
-    rows = sel("duplicate_payment")
-    emit(rows, due_o[rows], on_time[rows])
-    emit(rows, due_o[rows], on_time[rows] + pd.Timedelta(hours=2), pays=np.full(len(rows), -1))
-    rows = sel("not_final")
-    emit(
-        rows,
-        due_o[rows],
-        on_time[rows],
-        status=np.full(len(rows), "detected", dtype=object),
-        pays=np.full(len(rows), -1),
-    )
-    # batch: slot 0's address receives the sum of slots 0..2
-    # batch_short: the same, less a small fee inside the last invoice's tolerance; a person
-    # would clear it with a write-off, the engine only proposes nothing (exact subset sums)
-    tol_o = as_object(tol_units)
-    heads = np.flatnonzero(np.isin(kind, ["batch", "batch_short"]) & (slot == 0))
-    short = np.where(
-        kind[heads] == "batch_short",
-        np.array([max(1, int(t) // 2) for t in tol_o[heads + 2]], dtype=object),
-        0,
-    )
-    total = due_o[heads] + due_o[heads + 1] + due_o[heads + 2] - short
-    emit(heads, total, on_time[heads], pays=heads, pay_amounts=due_o[heads])
-    for extra_slot in (1, 2):
-        paid = due_o[heads + extra_slot] - (short if extra_slot == 2 else 0)
-        truth.append(pd.DataFrame({"rec_of": heads, "req": heads + extra_slot, "amount": paid}))
-    # reuse: slot 1 paid to slot 0's (settled) address, inside slot 1's quote window
-    rows = sel("reuse")
-    emit(
-        rows - 1,
-        due_o[rows],
-        (created[rows] - created[rows - 1]) + on_time[rows],
-        pays=rows,
-        pay_amounts=due_o[rows],
-    )
-    # tie: slot 1 paid to slot 0's address, and slot 2 has the same amount -> ambiguous
-    rows = np.flatnonzero((kind == "tie") & (slot == 1))
-    emit(
-        rows - 1,
-        due_o[rows],
-        (created[rows] - created[rows - 1]) + on_time[rows],
-        pays=rows,
-        pay_amounts=due_o[rows],
+    return Invoices(
+        requests=requests,
+        customer=customer,
+        slot=slot,
+        kind=kind,
+        chain=chain,
+        asset=asset,
+        decimals=decimals,
+        currency=currency,
+        exponent=exponent,
+        invoice_minor=invoice_minor,
+        created=created,
+        due=due,
+        tol_units=tol_units,
+        address=address,
+        request_id=request_id,
+        rate_index=rate_index,
     )
 
-    rc = pd.concat(recs, ignore_index=True)
-    rc["block_time"] = rc["block_time"].astype("datetime64[us, UTC]")
-    m = len(rc)
-    rc["tx_hash"] = _hex(seed, rng.permutation(m) + 1, 64)
-    # token transfers are logs; native ones the top-level value or an internal call
-    position = rng.integers(0, 300, m).astype(str)
-    trace_key = "trace:" + (position.astype(int) % 4).astype(str)
-    native_key = np.where(rng.random(m) < 0.5, "tx", trace_key)
-    rc["event_key"] = np.where(
-        rc["asset"].to_numpy(dtype=object) == "native", native_key, "log:" + position
-    ).astype(object)
-    seconds = (rc["block_time"] - START).dt.total_seconds().astype(np.int64)
-    rc["block_number"] = 20_000_000 + seconds // 12
-    rc["from_address"] = _hex(seed + 2, rc["req"].to_numpy() // GROUP, 40)
-    dup_rows = np.flatnonzero(kind == "duplicate_event")
-    replay = rc[rc["req"].isin(dup_rows) & (rc["pays"] >= 0)]
-    receipts = pd.concat([rc, replay.assign(pays=-1)], ignore_index=True)
 
-    key = receipts[["chain_id", "tx_hash", "event_key"]]
-    real = receipts["pays"].to_numpy() >= 0
-    t = [
-        pd.DataFrame(
-            {
-                **{c: key[c].to_numpy()[real] for c in key},
-                "request_id": request_id[receipts["pays"].to_numpy()[real]],
-                "amount": receipts["pay_amount"].to_numpy(dtype=object)[real],
-            }
-        )
-    ]
-    rc_by_req = rc[rc["req"].isin(heads) & (rc["pays"] == rc["req"])].set_index("req")
-    for part in truth:
-        src = rc_by_req.loc[part["rec_of"].to_numpy()]
-        t.append(
-            pd.DataFrame(
-                {
-                    "chain_id": src["chain_id"].to_numpy(),
-                    "tx_hash": src["tx_hash"].to_numpy(),
-                    "event_key": src["event_key"].to_numpy(),
-                    "request_id": request_id[part["req"].to_numpy()],
-                    "amount": part["amount"].to_numpy(dtype=object),
-                }
-            )
-        )
-    truth_df = pd.concat(t, ignore_index=True)
-    clearable = np.isin(
-        kind,
+def _kinds(
+    rng: np.random.Generator, n: int, mix: str, customer: np.ndarray, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each request's kind of payment, and its customer's pattern."""
+    batch_p, reuse_p, tie_p, short_p = PATTERNS[mix]
+    draw = rng.random(n // GROUP)
+    pattern = np.select(
         [
-            "exact",
-            "tolerance",
-            "split",
-            "over",
-            "late",
-            "duplicate_payment",
-            "duplicate_event",
-            "batch",
-            "batch_short",
-            "reuse",
+            draw < batch_p,
+            draw < batch_p + reuse_p,
+            draw < batch_p + reuse_p + tie_p,
+            draw < batch_p + reuse_p + tie_p + short_p,
         ],
+        ["batch", "reuse", "tie", "batch_short"],
+        "single",
     )
-    truth_status = pd.DataFrame(
-        {"request_id": request_id, "kind": kind, "clearable": clearable, "ambiguous": kind == "tie"}
-    )
-    receipts = receipts[RECEIPT_COLUMNS].copy()
-    receipts["amount"] = exact_ints(receipts["amount"].to_numpy(dtype=object))
-    receipts["chain_id"] = receipts["chain_id"].astype(np.int64)
-    receipts["block_number"] = receipts["block_number"].astype(np.int64)
-    return Scenario(requests, receipts, rates, truth_df, truth_status)
+    kinds_p = MIXES[mix]
+    kind = rng.choice(list(kinds_p), size=n, p=np.array(list(kinds_p.values())))
+    kind = kind.astype(object)
+    pat = pattern[customer]
+    kind[(pat == "batch") & (slot <= 2)] = "batch"
+    kind[(pat == "batch") & (slot > 2)] = "exact"
+    kind[(pat == "batch_short") & (slot <= 2)] = "batch_short"
+    kind[(pat == "batch_short") & (slot > 2)] = "exact"
+    kind[(pat == "reuse") & (slot == 0)] = "exact"
+    kind[(pat == "reuse") & (slot == 1)] = "reuse"
+    kind[(pat == "reuse") & (slot > 1)] = "exact"
+    kind[(pat == "tie") & (slot == 0)] = "exact"
+    kind[(pat == "tie") & (slot <= 2) & (slot >= 1)] = "tie"
+    kind[(pat == "tie") & (slot > 2)] = "exact"
+    return kind, pat
 
 
 def _iso(series: pd.Series) -> pd.Series:
