@@ -72,6 +72,9 @@ def run_rules(
     config: ReconConfig | None = None,
     as_of: datetime | None = None,
 ) -> Frames:
+    """Every receipt matched to requests or sent to a person, each request's status, and the
+    matches' structured explanation: the decisions publishing renders (`result.publish`).
+    ``as_of`` (default: the latest block time) decides which unpaid requests have expired."""
     config = config or ReconConfig()
     share_one_heap()
     rq, rc, input_tx_code, input_owner = prepare_inputs(requests, receipts, config)
