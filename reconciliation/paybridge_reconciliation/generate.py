@@ -143,7 +143,7 @@ def generate(seed: int, n_requests: int, mix: str = "hard", days: int = 30) -> S
     inv = _invoices(rng, seed, n, mix, days, rates)
     paid = Receipts(rng, inv)
     on_time = pd.to_timedelta(rng.integers(30, 14 * 60, n), unit="s")
-    pay_singles(paid, rng, seed, on_time)
+    pay_singles(paid, seed, on_time)
     heads = pay_patterns(paid, on_time)
     rc, receipts = on_chain(rng, seed, pd.concat(paid.frames, ignore_index=True), inv.kind)
     truth = truth_of(receipts, rc, heads, paid.truth, inv.request_id)

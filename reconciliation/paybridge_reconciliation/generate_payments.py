@@ -99,11 +99,9 @@ class Receipts:
         )
 
 
-def pay_singles(
-    out: Receipts, rng: np.random.Generator, seed: int, on_time: pd.TimedeltaIndex
-) -> None:
+def pay_singles(out: Receipts, seed: int, on_time: pd.TimedeltaIndex) -> None:
     """The payments of requests paid on their own, kind by kind (SINGLE_KINDS)."""
-    inv = out.inv
+    inv, rng = out.inv, out.rng
     kind, due_o = inv.kind, as_object(inv.due)
     emit = out.emit
     sel = lambda k: np.flatnonzero(kind == k)  # noqa: E731

@@ -85,14 +85,19 @@ def _block_codes(*columns: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class _Blocks:
-    """Open requests grouped by (customer, chain, asset) block, oldest first inside each, and
-    each target's block as a slice of them (``start``, ``size``: 0 for a block with none)."""
+class _Targets:
+    """The targets (per target: the request paid at its address, its amount, its smallest
+    subset, and its block of candidates as a slice of the open requests: ``start``, ``size``,
+    0 for a block with none), and the open requests grouped by (customer, chain, asset)
+    block, oldest first inside each."""
 
-    ri: np.ndarray
-    remaining: np.ndarray  # Python ints
-    start: np.ndarray  # per target
-    size: np.ndarray  # per target
+    owner: np.ndarray
+    amount: np.ndarray  # Python ints
+    min_size: np.ndarray
+    start: np.ndarray
+    size: np.ndarray
+    ri: np.ndarray  # per open request
+    remaining: np.ndarray  # per open request, Python ints
 
 
 @dataclass
@@ -138,22 +143,17 @@ def find_batches(
     requests whose remaining amounts sum exactly to the target amount, with at least its
     ``target_min_size`` members: targets at receipt positions ``target_rows``, each paid by
     its owner ``ri`` (whose own request is never a candidate)."""
-    owners = ri[target_rows]
-    blocks = _blocks(rq, rc, target_rows, owners, due, paid, tol)
-    amounts = as_object(np.asarray(target_amounts, dtype=object))
-    min_size = np.asarray(target_min_size, dtype=np.int64)
+    targets = _targets(rq, rc, target_rows, target_amounts, target_min_size, ri, due, paid, tol)
     shift = _limb_shift(config.subset_max_size)
     if len(target_rows):
-        too_big = np.asarray(amounts >= (1 << (2 * shift)), dtype=bool)
+        too_big = np.asarray(targets.amount >= (1 << (2 * shift)), dtype=bool)
     else:
-        too_big = blocks.size > 0
-    slow = (blocks.size > BLOCK_MAX) | too_big
+        too_big = targets.size > 0
+    slow = (targets.size > BLOCK_MAX) | too_big
     found = _Found()
-    _search_together(
-        np.flatnonzero((blocks.size > 0) & ~slow), blocks, owners, amounts, min_size, config, found
-    )
-    for k in np.flatnonzero(slow & (blocks.size > 0)).tolist():
-        _search_one(k, blocks, owners, amounts, min_size, config, found)
+    _search_together(np.flatnonzero((targets.size > 0) & ~slow), targets, config, found)
+    for k in np.flatnonzero(slow & (targets.size > 0)).tolist():
+        _search_one(k, targets, config, found)
     if not found.target:
         return _frame(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [], config)
     k_all, j_all = np.concatenate(found.target), np.concatenate(found.rank)
@@ -167,18 +167,21 @@ def find_batches(
     )
 
 
-def _blocks(
+def _targets(
     rq: pd.DataFrame,
     rc: ChainOrderReceipts,
     target_rows: np.ndarray,
-    owners: np.ndarray,
+    target_amounts: np.ndarray,
+    target_min_size: np.ndarray,
+    ri: np.ndarray,
     due: np.ndarray,
     paid: np.ndarray,
     tol: np.ndarray,
-) -> _Blocks:
-    """The targets' customers' open requests, one block per (customer, chain, asset), oldest
-    first inside (ri follows request_id)."""
+) -> _Targets:
+    """The targets with their blocks of candidates: their customers' open requests, one
+    block per (customer, chain, asset), oldest first inside (ri follows request_id)."""
     n_targets = len(target_rows)
+    owners = ri[target_rows]
     customers = rq["cust_code"].to_numpy()[owners].astype(np.int64)
     chains = rc["chain_id"].to_numpy()[target_rows].astype(np.int64)
     assets = rc["asset_code"].to_numpy()[target_rows].astype(np.int64)
@@ -200,7 +203,10 @@ def _blocks(
     block_size = np.bincount(open_block[order], minlength=n_blocks)
     block_start = np.concatenate([[0], np.cumsum(block_size)[:-1]]).astype(np.int64)
     none = np.zeros(0, np.int64)
-    return _Blocks(
+    return _Targets(
+        owner=owners,
+        amount=as_object(np.asarray(target_amounts, dtype=object)),
+        min_size=np.asarray(target_min_size, dtype=np.int64),
         ri=opens["ri"].to_numpy(np.int64)[order],
         remaining=as_object(opens["remaining"].to_numpy(dtype=object))[order],
         start=block_start[target_block] if n_targets else none,
@@ -209,24 +215,19 @@ def _blocks(
 
 
 def _search_together(
-    fast: np.ndarray,
-    blocks: _Blocks,
-    owners: np.ndarray,
-    amounts: np.ndarray,
-    min_size: np.ndarray,
-    config: ReconConfig,
-    found: _Found,
+    fast: np.ndarray, targets: _Targets, config: ReconConfig, found: _Found
 ) -> None:
     """Targets ``fast`` (blocks of at most BLOCK_MAX, amounts within two limbs) expanded
     against their blocks, keeping the first subset_max_candidates requests that fit; then all
     targets with the same candidate count and minimum size at once, one matrix product."""
-    size, start = blocks.size, blocks.start
+    owners, amounts, min_size = targets.owner, targets.amount, targets.min_size
+    size, start = targets.size, targets.start
     pair_t = np.repeat(fast, size[fast])
     first = np.repeat(np.cumsum(size[fast]) - size[fast], size[fast])
     within = np.arange(len(pair_t)) - first
     pair_o = start[pair_t] + within
-    keep = (blocks.ri[pair_o] != owners[pair_t]) & np.asarray(
-        blocks.remaining[pair_o] <= amounts[pair_t], dtype=bool
+    keep = (targets.ri[pair_o] != owners[pair_t]) & np.asarray(
+        targets.remaining[pair_o] <= amounts[pair_t], dtype=bool
     )
     pair_t, pair_o = pair_t[keep], pair_o[keep]
     seg_start = np.r_[True, pair_t[1:] != pair_t[:-1]] if len(pair_t) else np.zeros(0, bool)
@@ -251,7 +252,7 @@ def _search_together(
             for lo in range(0, len(rows), chunk):
                 part = slice(lo, lo + chunk)
                 hits = _subset_hits(
-                    blocks.remaining[cand_o[part]], amounts[rows[part]], masks, max_size
+                    targets.remaining[cand_o[part]], amounts[rows[part]], masks, max_size
                 )
                 n_hits = hits.sum(axis=1)
                 chosen = (hits.astype(np.int64) @ masks) > 0
@@ -260,33 +261,25 @@ def _search_together(
                 found.add(
                     rows[part][t_idx],
                     j_idx,
-                    blocks.ri[o_idx],
-                    blocks.remaining[o_idx],
+                    targets.ri[o_idx],
+                    targets.remaining[o_idx],
                     n_hits[t_idx] > 1,
                 )
 
 
-def _search_one(
-    k: int,
-    blocks: _Blocks,
-    owners: np.ndarray,
-    amounts: np.ndarray,
-    min_size: np.ndarray,
-    config: ReconConfig,
-    found: _Found,
-) -> None:
+def _search_one(k: int, targets: _Targets, config: ReconConfig, found: _Found) -> None:
     """Target ``k`` alone, in Python ints: a huge block (bounded by the candidate cap) or an
     amount beyond two limbs."""
-    block = slice(int(blocks.start[k]), int(blocks.start[k] + blocks.size[k]))
-    target = int(amounts[k])
-    cand_ri = blocks.ri[block]
-    cand_rem = blocks.remaining[block]
-    keep = (cand_ri != owners[k]) & np.asarray(cand_rem <= target, dtype=bool)
+    block = slice(int(targets.start[k]), int(targets.start[k] + targets.size[k]))
+    target = int(targets.amount[k])
+    cand_ri = targets.ri[block]
+    cand_rem = targets.remaining[block]
+    keep = (cand_ri != targets.owner[k]) & np.asarray(cand_rem <= target, dtype=bool)
     cand_ri = cand_ri[keep][: config.subset_max_candidates]
     cand_rem = cand_rem[keep][: config.subset_max_candidates]
-    if len(cand_ri) < min_size[k]:
+    if len(cand_ri) < targets.min_size[k]:
         return
-    masks = subset_masks(len(cand_ri), int(min_size[k]), config.subset_max_size)
+    masks = subset_masks(len(cand_ri), int(targets.min_size[k]), config.subset_max_size)
     if masks.shape[0] == 0:
         return
     hits = np.flatnonzero((masks.astype(object) @ cand_rem) == target)

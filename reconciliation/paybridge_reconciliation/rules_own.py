@@ -148,7 +148,7 @@ def _quote_equivalents(
     no_rate = np.zeros(n, dtype=bool)
     no_rate[late_rows[~has_rate]] = True  # counts as nothing paid; settled addresses first
 
-    eq = as_object(amount).copy() if amount.dtype == object else amount.copy()
+    eq = amount.copy()
     priced = late_rows[has_rate]
     if len(priced):
         eq = as_object(eq)
