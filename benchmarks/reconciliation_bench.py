@@ -232,6 +232,25 @@ print(json.dumps(result))
 """
 
 
+# How long Arrow's CSV reader takes to parse the two inputs into text columns the way
+# reconcile-files reads them (`inputs.read_text_columns`, the receipts on a second thread), with
+# no cell checked or converted: a floor under reading that depends only on the inputs.
+_READ_FLOOR = """
+import json, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from paybridge_reconciliation.inputs import (
+    RECEIPT_COLUMNS, REQUEST_COLUMNS, header_columns, read_text_columns)
+def read(path, columns):
+    return read_text_columns(Path(path), header_columns(Path(path)), columns)
+began = time.perf_counter()
+with ThreadPoolExecutor(max_workers=1) as reader:
+    receipts = reader.submit(read, {receipts!r}, RECEIPT_COLUMNS)
+    rows = read({requests!r}, REQUEST_COLUMNS).num_rows + receipts.result().num_rows
+print(json.dumps({{"seconds": time.perf_counter() - began, "rows": rows}}))
+"""
+
+
 # How long writing and hashing our four output CSVs takes on their own, once built: text
 # already in Arrow tables (read back from a CSV-only run), written the way reconcile-files
 # writes them (Arrow's CSV writer with our options into `output_file.HashedOutput`, which hashes
@@ -318,7 +337,7 @@ def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
         full = _child(_FILES.format(out=f"{tmp}/out", reports=True, **files))
         # each run writes into a new folder, as a first run does: replacing a previous pack
         # (deleting 1.2 GB at 1M) is timed once on its own below, not inside the comparison
-        csv_only, duck = [], []
+        csv_only, duck, read_floor = [], [], []
         for run_no in range(files_repeat):
             for earlier in Path(tmp).glob("out-*"):
                 shutil.rmtree(earlier)
@@ -326,12 +345,14 @@ def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
                 _child(_FILES.format(out=f"{tmp}/out-csv-{run_no}", reports=False, **files))
             )
             duck.append(_child(_DUCKDB.format(out=f"{tmp}/out-duckdb-{run_no}", **files)))
+            read_floor.append(_child(_READ_FLOOR.format(**files)))
         last = files_repeat - 1
         floor = _child(_WRITE_FLOOR.format(outputs=f"{tmp}/out-csv-{last}", scratch=f"{tmp}/floor"))
         duck_bytes = _folder_bytes(Path(tmp) / f"out-duckdb-{last}")
         again = _child(_FILES.format(out=f"{tmp}/out-csv-{last}", reports=False, **files))
     csv_s = _median(csv_only, "seconds")
     duck_s = _median(duck, "duckdb_pipeline_s")
+    read_s = _median(read_floor, "seconds")
     csv_rss = _median(csv_only, "peak_rss_gb")
     duck_rss = _median(duck, "peak_rss_gb")
     phases = {
@@ -389,6 +410,12 @@ def scale(n_requests: int, repeat: int, files_repeat: int) -> dict:
         "duckdb_output_csv_mb": round(duck_bytes / 1e6, 1),
         "writing_outputs_floor_s": round(floor["seconds"], 2),
         "writing_floor_vs_duckdb": round(floor["seconds"] / duck_s, 2),
+        # parsing the inputs into text alone (no checks, no engine), against DuckDB's pipeline;
+        # with the write floor, what is left of the 2.5x target for everything else
+        "reading_inputs_floor_s": round(read_s, 2),
+        "reading_inputs_floor_runs_s": [round(r["seconds"], 2) for r in read_floor],
+        "reading_floor_vs_duckdb": round(read_s / duck_s, 2),
+        "reading_and_writing_floors_vs_duckdb": round((read_s + floor["seconds"]) / duck_s, 2),
     }
 
 

@@ -93,6 +93,11 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
             "writing + hashing our CSVs alone / DuckDB pipeline (time)",
             "scale.writing_floor_vs_duckdb",
         ),
+        ("parsing our inputs alone / DuckDB pipeline (time)", "scale.reading_floor_vs_duckdb"),
+        (
+            "parsing inputs + writing outputs alone / DuckDB pipeline (time)",
+            "scale.reading_and_writing_floors_vs_duckdb",
+        ),
         ("reports s (on their own)", "scale.reports_s"),
         (
             "memory written first, kernel s per GiB (this machine)",

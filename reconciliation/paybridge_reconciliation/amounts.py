@@ -207,6 +207,19 @@ def small_ints(values: np.ndarray) -> np.ndarray:
 
 _I64_MAX = 2**63 - 1
 _I64_MIN = -(2**63)
+
+
+def int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays as int64 when every value of every one fits (and can be negated), else as
+    Python-int object arrays: exact either way, and one dtype for arrays used together."""
+    small = [small_ints(np.asarray(a)) for a in arrays]
+    if all(a.dtype != object for a in small) and all(
+        len(a) == 0 or int(a.min()) > _I64_MIN for a in small
+    ):
+        return [a.astype(np.int64) for a in small]
+    return [as_object(np.asarray(a)) for a in arrays]
+
+
 _POW10_INT64 = np.array([10**k for k in range(19)], dtype=np.int64)
 
 

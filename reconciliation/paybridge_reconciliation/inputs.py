@@ -152,6 +152,22 @@ def _locate_csv_problem(path: Path, width: int) -> tuple[int | None, str]:
     return None, "not a valid CSV file"
 
 
+def read_text_columns(path: Path, present: list[str], columns: list[str]) -> pa.Table:
+    """``columns`` of a CSV whose header is ``present``, every cell as Arrow text, parsed on
+    Arrow's threads; nothing is checked here (`_Table` checks every cell)."""
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            use_threads=True, block_size=64 << 20, column_names=present, skip_rows=1
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in present},
+            include_columns=columns,
+            strings_can_be_null=False,
+        ),
+    )
+
+
 class _Table:
     """Text columns of one CSV plus the file name, for located errors."""
 
@@ -162,17 +178,7 @@ class _Table:
             if column not in present:
                 raise InputFileError(self.name, 1, column, "required column is missing")
         try:
-            self.table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(
-                    use_threads=True, block_size=64 << 20, column_names=present, skip_rows=1
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in present},
-                    include_columns=columns,
-                    strings_can_be_null=False,
-                ),
-            )
+            self.table = read_text_columns(path, present, columns)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             try:
                 line, message = _locate_csv_problem(path, len(present))

@@ -24,13 +24,13 @@ from paybridge_reconciliation.amounts import (
     as_object,
     exact_ints,
     group_sum,
+    int64_if_all_fit,
     mul_div_half_even,
     small_ints,
     unify,
 )
 from paybridge_reconciliation.columns import take
 from paybridge_reconciliation.config import ReconConfig
-from paybridge_reconciliation.fixed_point import INT64_MIN
 from paybridge_reconciliation.journal_amounts import line_amounts_text
 from paybridge_reconciliation.journal_ids import journal_ids, per_request
 from paybridge_reconciliation.labels import category
@@ -50,17 +50,6 @@ JOURNAL_COLUMNS = [
     "reason_code",
     "memo",
 ]
-
-
-def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
-    """The arrays as int64 when every value of every one fits (and can be negated), else as
-    Python-int object arrays (exact either way)."""
-    small = [small_ints(np.asarray(a)) for a in arrays]
-    if all(a.dtype != object for a in small) and all(
-        len(a) == 0 or int(a.min()) > INT64_MIN for a in small
-    ):
-        return [a.astype(np.int64) for a in small]
-    return [as_object(np.asarray(a)) for a in arrays]
 
 
 def _small_or_object(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -136,7 +125,7 @@ def settlement_amounts(
     # and formatted as int64, not as millions of Python ints); Python ints when one is not
     return SettlementAmounts(
         idx,
-        *_int64_if_all_fit(clearing, write_off, ar_credit, cust_credit, fair_value, gain),
+        *int64_if_all_fit(clearing, write_off, ar_credit, cust_credit, fair_value, gain),
     )
 
 

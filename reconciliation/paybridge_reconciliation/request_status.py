@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import as_object
+from paybridge_reconciliation.amounts import as_object, int64_if_all_fit
 
 STATUS_NAMES = ["open", "expired", "partial", "paid_within_tolerance", "paid", "overpaid"]
 STATUS_ARROW = pa.array(STATUS_NAMES, pa.large_string())
@@ -51,7 +51,7 @@ def status_codes(
     """Codes into STATUS_NAMES: `tolerance.classify_amount_vec` (remaining = due - applied),
     unpaid split into expired/open, and a flagged overpayment shown as overpaid unless the
     request is still partly open."""
-    applied, remaining, tolerance = _int64_if_all_fit(applied, remaining, tolerance)
+    applied, remaining, tolerance = int64_if_all_fit(applied, remaining, tolerance)
     code = np.select(
         [applied <= 0, remaining == 0, remaining < 0, remaining <= tolerance],
         [0, 4, 5, 3],
@@ -59,14 +59,3 @@ def status_codes(
     ).astype(np.int64)
     code = np.where((code == 0) & expired, 1, code)
     return np.where(over & (code != 2), 5, code)
-
-
-def _int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
-    """The same integers as int64 when every value of every array fits, else unchanged.
-
-    Only for comparisons (no arithmetic follows), so int64 sums cannot overflow here.
-    """
-    try:
-        return [np.asarray(a).astype(np.int64) for a in arrays]
-    except OverflowError:
-        return list(arrays)
