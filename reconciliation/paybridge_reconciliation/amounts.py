@@ -209,12 +209,15 @@ _I64_MAX = 2**63 - 1
 _I64_MIN = -(2**63)
 
 
-def int64_if_all_fit(*arrays: np.ndarray) -> list[np.ndarray]:
-    """The arrays as int64 when every value of every one fits (and can be negated), else as
-    Python-int object arrays: exact either way, and one dtype for arrays used together."""
+def int64_if_all_fit(*arrays: np.ndarray, below: int = 2**63) -> list[np.ndarray]:
+    """The arrays as int64 when every value of every one lies strictly between ``-below`` and
+    ``below`` (by default: fits int64 and can be negated; a smaller bound leaves room for the
+    sums a caller makes), else as Python-int object arrays: exact either way, and one dtype
+    for arrays used together."""
     small = [small_ints(np.asarray(a)) for a in arrays]
     if all(a.dtype != object for a in small) and all(
-        len(a) == 0 or int(a.min()) > _I64_MIN for a in small
+        len(a) == 0 or (int(a.min()) > -below and (below > _I64_MAX or int(a.max()) < below))
+        for a in small
     ):
         return [a.astype(np.int64) for a in small]
     return [as_object(np.asarray(a)) for a in arrays]

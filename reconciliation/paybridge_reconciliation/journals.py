@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paybridge_reconciliation.amounts import (
-    as_object,
     exact_ints,
     group_sum,
     int64_if_all_fit,
@@ -50,17 +49,6 @@ JOURNAL_COLUMNS = [
     "reason_code",
     "memo",
 ]
-
-
-def _small_or_object(*arrays: np.ndarray) -> list[np.ndarray]:
-    """int64 arrays when every value is below 2**59 in magnitude, so that sums and differences
-    of up to 8 of them cannot overflow; else Python-int object arrays (exact either way)."""
-    small = [small_ints(np.asarray(a)) for a in arrays]
-    if all(a.dtype != object for a in small) and all(
-        len(a) == 0 or max(abs(int(a.max())), abs(int(a.min()))) < 2**59 for a in small
-    ):
-        return [a.astype(np.int64) for a in small]
-    return [as_object(np.asarray(a)) for a in arrays]
 
 
 @dataclass
@@ -113,8 +101,10 @@ def settlement_amounts(
     at_quote, part = unify(np.array(invoice, copy=True), part)
     at_quote[quoted] = part
     del due, applied, part
-    invoice, at_quote, received, cust_credit = _small_or_object(
-        invoice, at_quote, received[idx], credit[idx]
+    # below 2**59 in magnitude, the sums and differences of up to 8 of them below cannot
+    # overflow int64
+    invoice, at_quote, received, cust_credit = int64_if_all_fit(
+        invoice, at_quote, received[idx], credit[idx], below=2**59
     )
     ar_credit = np.where(settled, invoice, at_quote)
     write_off = np.where(within, invoice - at_quote, np.zeros_like(invoice))
