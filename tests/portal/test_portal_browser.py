@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from page_checks import external_references, focus_order, low_contrast, tab_to, unnamed_controls
+from playwright.sync_api import expect
 from portal_env import ARTIFACTS, BRAND, Portal
 
 from paybridge.recon_runs.run import reconcile_store
@@ -65,10 +66,14 @@ def test_branded_page_accessible_by_keyboard_and_offline(portal: Portal, browser
     page.reload()
     tab_to(page, "copy:address")
     page.keyboard.press("Enter")
-    assert page.locator("button[data-copy=address]").inner_text() == "Copied"
+    # the button changes once the asynchronous clipboard write resolves: wait for it, as a
+    # screen reader would for the announcement (which stays, where the button's text reverts)
+    expect(page.locator("button[data-copy=address]")).to_have_text("Copied")
+    expect(page.locator("#copied")).to_have_text("Copied the address")
     assert page.evaluate("navigator.clipboard.readText()") == address
     tab_to(page, "copy:exact")
     page.keyboard.press(" ")
+    expect(page.locator("#copied")).to_have_text("Copied the amount")
     assert page.evaluate("navigator.clipboard.readText()") == "25"
 
     # choose DAI with the keyboard: arrow within the radio group, Enter on the button

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_report_fits_a_laptop_screen_and_ids_copy(tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     s = generate(13, 600)
     result = reconcile(s.requests, s.receipts, s.rates)
@@ -59,7 +59,7 @@ def test_report_fits_a_laptop_screen_and_ids_copy(tmp_path):
         button = first.locator("button.copy").first
         assert button.get_attribute("data-copy") == full
         button.click()
-        assert button.inner_text() == "copied"
+        expect(button).to_have_text("copied")
         page.screenshot(path=str(ARTIFACTS / "report-1366x768.png"))
         page.screenshot(path=str(ARTIFACTS / "report-1366-full.png"), full_page=True)
         page.emulate_media(media="print")
