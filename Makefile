@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test test-fast lint bench clean node browser openapi wrk
+.PHONY: setup demo test test-fast lint bench clean node browser compose openapi wrk
 
 # uv lives in its own small venv so that `uv sync` never uninstalls itself from .venv.
 $(UV):
@@ -33,13 +33,18 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; }
 
+# docker-compose.yml is validated by Debian's docker-compose (`config` needs no Docker daemon).
+compose:
+	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq docker-compose; }
+
 demo: setup
 	$(PY) -m paybridge.demo
 
-test: setup browser
+test: setup browser compose
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-test-fast: setup browser
+test-fast: setup browser compose
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 # ruff, and the architecture: import-linter checks the layer contracts in pyproject.toml.

@@ -113,8 +113,9 @@ def test_compose_commands_are_commands_of_the_installed_airflow(name: str) -> No
 
 def test_docker_compose_config_validates_and_refuses_missing_secrets() -> None:
     tool = shutil.which("docker-compose")
-    if tool is None:
-        pytest.skip("docker-compose not installed (Debian: apt-get install docker-compose)")
+    if tool is None and not os.environ.get("CI"):
+        pytest.skip("docker-compose not installed (`make compose`; CI always runs this)")
+    assert tool, "docker-compose not installed: `make compose` (Debian's docker-compose)"
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
     ok = subprocess.run(
         [tool, "-f", str(COMPOSE), "--profile", "dev", "config", "-q"],
