@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from page_checks import external_references, focus_order, low_contrast, tab_to, unnamed_controls
-from playwright.sync_api import expect
 from portal_env import ARTIFACTS, BRAND, Portal
 
 from paybridge.recon_runs.run import reconcile_store
@@ -39,6 +38,8 @@ def _left_loopback(portal: Portal, requested: list[str]) -> list[str]:
 
 
 def test_branded_page_accessible_by_keyboard_and_offline(portal: Portal, browser: Any) -> None:
+    from playwright.sync_api import expect
+
     order = portal.create_order()
     pid, address = order["payment_id"], order["payment_details"]["address"]
     context, page, requested = _open(browser, portal, f"/pay/{pid}")
