@@ -172,7 +172,7 @@ print(json.dumps({"kernel_s": resource.getrusage(resource.RUSAGE_SELF).ru_stime 
 
 
 def first_touch_kernel_s_per_gib(runs: int = 3, idle_s: float = 3.0) -> dict:
-    """Median kernel seconds to write 1 GiB the first time (see ``_FIRST_TOUCH``)."""
+    """Median kernel seconds to write 1 GiB the first time (see ``FIRST_TOUCH``)."""
     seconds = []
     for _ in range(runs):
         time.sleep(idle_s)

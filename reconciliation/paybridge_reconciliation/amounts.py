@@ -138,6 +138,12 @@ def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarra
     return out
 
 
+def exact_group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """`group_sum` of any exact integer column, typed as `exact_ints` types a column: int64
+    when every sum over the group sums fits, else Python ints (so callers may add them up)."""
+    return exact_ints(group_sum(exact_ints(values), codes, n_groups))
+
+
 def sorted_group_cumsum_before(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Sum of earlier values in the same group; rows must be sorted by group code."""
     n = len(values)

@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from paybridge_reconciliation.amounts import as_object, code_argsort, exact_ints, group_sum, taken
+from paybridge_reconciliation.amounts import (
+    as_object,
+    code_argsort,
+    exact_group_sum,
+    exact_ints,
+    taken,
+)
 from paybridge_reconciliation.chain_order import ChainOrderReceipts
 from paybridge_reconciliation.config import ReconConfig
 from paybridge_reconciliation.exception_rows import ExceptionRows
@@ -95,10 +101,7 @@ def run_rules(
     pool = Pool.of(own.settled_rows, np.flatnonzero(after))
     # requests still open after rule 1 (only auto-applied amounts count)
     own_auto = own.confidence >= config.bands.auto
-    paid_eq = group_sum(
-        exact_ints(as_object(own.applied_eq[own_auto])), ri[own.rows][own_auto], len(rq)
-    )
-    paid_eq = exact_ints(as_object(paid_eq))
+    paid_eq = exact_group_sum(own.applied_eq[own_auto], ri[own.rows][own_auto], len(rq))
 
     # --- rule 2: address reuse --------------------------------------------------------
     reuse = EMPTY_REUSE.copy()
@@ -109,9 +112,7 @@ def run_rules(
         reuse_amount = amount[reuse["rpos"].to_numpy()]
         parts.append(_rule_part(reuse, RULE_REUSE, reuse_amount, config))
         won = reuse[~reuse["tie"] & (reuse["confidence"] >= config.bands.auto)]
-        add = group_sum(
-            exact_ints(as_object(amount[won["rpos"].to_numpy()])), won["ri"].to_numpy(), len(rq)
-        )
+        add = exact_group_sum(amount[won["rpos"].to_numpy()], won["ri"].to_numpy(), len(rq))
         paid_eq = exact_ints(as_object(paid_eq) + as_object(add))
 
     # --- rule 3: one transfer, several invoices (bounded subset sum) -------------------
@@ -133,7 +134,7 @@ def run_rules(
     )
 
     # --- per-request status -------------------------------------------------------------
-    applied = exact_ints(as_object(group_sum(exact_ints(auto["eq_applied"]), auto["ri"], len(rq))))
+    applied = exact_group_sum(auto["eq_applied"], auto["ri"], len(rq))
     cutoff = pd.Timestamp(as_of) if as_of is not None else _default_as_of(rc)
     expired = (
         utc_naive(rq["monitor_until"]) < cutoff.tz_convert("UTC").tz_localize(None).to_datetime64()

@@ -47,18 +47,23 @@ def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Series:
 def _text_index(values: pd.Series | pd.api.extensions.ExtensionArray | pa.Array) -> pd.Index:
     """Categories as one contiguous Arrow text array: the CSV writer's dictionary then converts
     in no time (categories kept in chunks cost about 0.7 s per million to convert)."""
+    return pd.Index(pd.Series(_contiguous_text(values), dtype="str"))
+
+
+def _contiguous_text(
+    values: pd.Series | pd.api.extensions.ExtensionArray | pa.Array,
+) -> pa.LargeStringArray:
+    """``values`` as one Arrow text array (large columns come in chunks)."""
     text = pa.array(values, pa.large_string())
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    return pd.Index(pd.Series(text, dtype="str"))
+    return text
 
 
 def journal_ids(request_id: pd.Series, rows: np.ndarray, kind: np.ndarray) -> pd.Series:
     """'<request_id>:payment' / '<request_id>:deposit' per line, as a Categorical of the two
     ids of every request (built once per request, not once per line)."""
-    ids = pa.array(request_id, pa.large_string())
-    if isinstance(ids, pa.ChunkedArray):  # large columns come in chunks
-        ids = ids.combine_chunks()
+    ids = _contiguous_text(request_id)
     if not strictly_ascending(ids):  # not unique (frames built in code): plain text
         text = pc.take(pa.array([":payment", ":deposit"], pa.large_string()), pa.array(kind))
         return take(request_id, rows) + pd.Series(text, dtype="str")
